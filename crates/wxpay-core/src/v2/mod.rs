@@ -1,0 +1,1 @@
+//! API v2 (legacy XML, MD5 / HMAC-SHA256).

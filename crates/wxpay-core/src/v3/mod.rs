@@ -1,0 +1,1 @@
+//! API v3 (JSON over HTTPS, RSA-signed).
