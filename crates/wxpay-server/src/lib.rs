@@ -1,0 +1,1 @@
+//! wxpay-server: being built.

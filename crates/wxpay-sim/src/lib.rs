@@ -1,0 +1,1 @@
+//! wxpay-sim: being built.
