@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test of the toolkit, installing what a fresh machine lacks first.
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh --quick    Rust lints and tests only (no browser, no Python, no npm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+
+export WXPAY_TOOLS="${WXPAY_TOOLS:-$HOME/.cache/wasm-tools}"
+export PATH="$WXPAY_TOOLS/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() {
+  local name=$1; shift
+  local start=$SECONDS
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  "$@"
+  printf '\033[1;32m<== %s (%ss)\033[0m\n' "$name" "$((SECONDS - start))"
+}
+
+if [ "$QUICK" = 0 ]; then
+  step "setup" bash scripts/setup.sh
+fi
+
+step "rustfmt" cargo fmt --all --check
+step "clippy" cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# The core stays sans-I/O: none of these may appear in its normal dependency tree, on any target.
+core_deps_check() {
+  local bad
+  for target in x86_64-unknown-linux-gnu wasm32-unknown-unknown; do
+    bad=$(cargo tree -p wxpay-core -e normal --target "$target" --prefix none --format '{p}' \
+      | awk '{print $1}' | sort -u | grep -Ex 'tokio|reqwest|sqlx|sqlx-core|axum|hyper|wasm-bindgen|aws-lc-rs|aws-lc-sys' || true)
+    if [ -n "$bad" ]; then
+      echo "wxpay-core ($target) must not depend on: $bad" >&2
+      return 1
+    fi
+  done
+  echo "wxpay-core's normal dependency tree is free of I/O, async, wasm-bindgen and private-key crates"
+}
+step "core dependency boundaries" core_deps_check
+step "core builds for wasm32" cargo build -p wxpay-core --target wasm32-unknown-unknown
+
+step "cargo test (native)" cargo test --workspace --all-features
+
+core_wasm_tests() {
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test -p wxpay-core --target wasm32-unknown-unknown --test on_wasm
+}
+
+if [ "$QUICK" = 0 ]; then
+  step "core tests on wasm32 (Node via wasm-bindgen-test)" core_wasm_tests
+  if [ -x scripts/test-client.sh ]; then
+    step "client package (wasm + TypeScript, Chromium, mini-program runtime)" bash scripts/test-client.sh
+  fi
+  if [ -x scripts/sim-thirdparty.sh ]; then
+    step "simulator against a third-party SDK (wechatpayv3)" bash scripts/sim-thirdparty.sh
+  fi
+fi
+
+printf '\n\033[1;32mall tests passed\033[0m\n'
