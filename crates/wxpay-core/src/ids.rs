@@ -65,10 +65,20 @@ fn check(rule: &Rule, value: &str) -> Result<(), IdError> {
     }
     let len = value.chars().count();
     if len < rule.min || len > rule.max {
-        return Err(IdError::Length { kind: rule.kind, min: rule.min, max: rule.max, len });
+        return Err(IdError::Length {
+            kind: rule.kind,
+            min: rule.min,
+            max: rule.max,
+            len,
+        });
     }
     if let Some((pos, ch)) = value.chars().enumerate().find(|(_, c)| !(rule.ok)(*c)) {
-        return Err(IdError::Character { kind: rule.kind, ch, pos, allowed: rule.allowed });
+        return Err(IdError::Character {
+            kind: rule.kind,
+            ch,
+            pos,
+            allowed: rule.allowed,
+        });
     }
     Ok(())
 }
@@ -231,7 +241,10 @@ impl SerialNo {
         } else {
             original.to_ascii_uppercase()
         };
-        Ok(Self { original, canonical })
+        Ok(Self {
+            original,
+            canonical,
+        })
     }
 
     /// True for a WeChat Pay public-key id rather than a certificate serial.
@@ -303,10 +316,26 @@ mod tests {
     fn out_trade_no_rules() {
         assert!(OutTradeNo::new("1217752501201407033233368018").is_ok());
         assert!(OutTradeNo::new("ab_-|*").is_ok());
-        assert!(matches!(OutTradeNo::new("abc12"), Err(IdError::Length { len: 5, .. })));
-        assert!(matches!(OutTradeNo::new("a".repeat(33)), Err(IdError::Length { len: 33, .. })));
-        assert!(matches!(OutTradeNo::new("abc def"), Err(IdError::Character { ch: ' ', pos: 3, .. })));
-        assert!(matches!(OutTradeNo::new("订单号123456"), Err(IdError::Character { .. })));
+        assert!(matches!(
+            OutTradeNo::new("abc12"),
+            Err(IdError::Length { len: 5, .. })
+        ));
+        assert!(matches!(
+            OutTradeNo::new("a".repeat(33)),
+            Err(IdError::Length { len: 33, .. })
+        ));
+        assert!(matches!(
+            OutTradeNo::new("abc def"),
+            Err(IdError::Character {
+                ch: ' ',
+                pos: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            OutTradeNo::new("订单号123456"),
+            Err(IdError::Character { .. })
+        ));
         assert!(matches!(OutTradeNo::new(""), Err(IdError::Empty { .. })));
     }
 

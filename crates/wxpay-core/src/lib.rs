@@ -20,6 +20,9 @@ pub mod v2;
 pub mod v3;
 pub mod values;
 
-pub use ids::{AppId, IdError, MchId, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundId, SerialNo, TransactionId};
+pub use ids::{
+    AppId, IdError, MchId, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundId, SerialNo,
+    TransactionId,
+};
 pub use state::{RefundStatus, TradeState};
 pub use values::{Amount, Attach, Description, TimeExpire, ValueError};

@@ -195,10 +195,21 @@ mod tests {
 
     #[test]
     fn parse_round_trip_and_unknown() {
-        for s in ["NOTPAY", "USERPAYING", "SUCCESS", "CLOSED", "REVOKED", "PAYERROR", "REFUND"] {
+        for s in [
+            "NOTPAY",
+            "USERPAYING",
+            "SUCCESS",
+            "CLOSED",
+            "REVOKED",
+            "PAYERROR",
+            "REFUND",
+        ] {
             assert_eq!(TradeState::parse(s).as_str(), s);
         }
-        assert_eq!(TradeState::parse("ACCEPT"), TradeState::Unknown("ACCEPT".into()));
+        assert_eq!(
+            TradeState::parse("ACCEPT"),
+            TradeState::Unknown("ACCEPT".into())
+        );
         let j: RefundStatus = serde_json::from_str("\"NEWTHING\"").unwrap();
         assert_eq!(j, RefundStatus::Unknown("NEWTHING".into()));
     }

@@ -85,12 +85,21 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
-fn check_text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), ValueError> {
+fn check_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), ValueError> {
     if required && value.is_empty() {
         return Err(ValueError::Empty(field));
     }
     if value.len() > max {
-        return Err(ValueError::TooLong { field, len: value.len(), max });
+        return Err(ValueError::TooLong {
+            field,
+            len: value.len(),
+            max,
+        });
     }
     if let Some((at, _)) = value.char_indices().find(|(_, c)| c.is_control()) {
         return Err(ValueError::Control { field, at });
@@ -170,14 +179,15 @@ impl TimeExpire {
     /// Parses RFC 3339; a trailing `Z` is accepted as +00:00.
     pub fn parse(text: impl Into<String>) -> Result<Self, ValueError> {
         let text = text.into();
-        let at = OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| ValueError::Time(e.to_string()))?;
+        let at =
+            OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| ValueError::Time(e.to_string()))?;
         Ok(Self { text, at })
     }
 
     /// Formats `unix_seconds` at the given offset (WeChat uses +08:00), without fractions.
     pub fn from_unix(unix_seconds: i64, offset_hours: i8) -> Result<Self, ValueError> {
-        let offset =
-            time::UtcOffset::from_hms(offset_hours, 0, 0).map_err(|e| ValueError::Time(e.to_string()))?;
+        let offset = time::UtcOffset::from_hms(offset_hours, 0, 0)
+            .map_err(|e| ValueError::Time(e.to_string()))?;
         let at = OffsetDateTime::from_unix_timestamp(unix_seconds)
             .map_err(|e| ValueError::Time(e.to_string()))?
             .to_offset(offset);
@@ -253,7 +263,10 @@ mod tests {
         assert!(Description::new("a".repeat(127)).is_ok());
         assert!(Description::new("a".repeat(128)).is_err());
         // 43 CJK characters = 129 bytes
-        assert!(matches!(Description::new("形".repeat(43)), Err(ValueError::TooLong { len: 129, .. })));
+        assert!(matches!(
+            Description::new("形".repeat(43)),
+            Err(ValueError::TooLong { len: 129, .. })
+        ));
         assert!(Description::new("").is_err());
         assert!(Attach::new("").is_ok());
         assert!(Description::new("a\nb").is_err());

@@ -1,1 +1,9 @@
 //! API v3 (JSON over HTTPS, RSA-signed).
+pub mod aead;
+pub mod authorization;
+pub mod certificates;
+pub mod models;
+pub mod notification;
+pub mod oaep;
+pub mod paths;
+pub mod verify;

@@ -1,0 +1,272 @@
+//! Shared plumbing of the v2 message types: the error type, the `return_code` /
+//! `result_code` checks (protocol.md E.1) and typed access to a parameter map.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use crate::v2::sign::{self, ApiV2Key, SignType};
+use crate::v2::xml::{self, XmlError};
+
+/// A v2 message as name → value, the form both the signer and the XML codec use.
+pub type Params = BTreeMap<String, String>;
+
+/// The value of `return_code` / `result_code` that means success.
+pub const SUCCESS: &str = "SUCCESS";
+/// The value that means failure.
+pub const FAIL: &str = "FAIL";
+
+/// Why a v2 message could not be read or built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum V2ModelError {
+    /// `return_code` is not `SUCCESS`: the call itself failed (bad sign, bad parameters, …).
+    #[error("v2 call failed: return_code={return_code} return_msg={return_msg:?}")]
+    Communication {
+        /// The `return_code` received (`FAIL`, or empty when missing).
+        return_code: String,
+        /// WeChat's explanation.
+        return_msg: String,
+    },
+    /// `result_code` is not `SUCCESS`: the business operation failed (`ORDERPAID`, …).
+    #[error("v2 business error {err_code}: {err_code_des}")]
+    Business {
+        /// `err_code`, e.g. `ORDERPAID`, `ORDERNOTEXIST`, `SYSTEMERROR`.
+        err_code: String,
+        /// `err_code_des`.
+        err_code_des: String,
+    },
+    /// A required field is absent or empty.
+    #[error("v2 field {0} is required")]
+    Missing(&'static str),
+    /// A field's value is not acceptable.
+    #[error("v2 field {field} is invalid: {reason}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl V2ModelError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Display) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Checks `return_code` (communication level).
+pub fn check_return_code(params: &Params) -> Result<(), V2ModelError> {
+    match params.get("return_code").map(String::as_str) {
+        Some(SUCCESS) => Ok(()),
+        other => Err(V2ModelError::Communication {
+            return_code: other.unwrap_or_default().to_owned(),
+            return_msg: params.get("return_msg").cloned().unwrap_or_default(),
+        }),
+    }
+}
+
+/// Checks `result_code` (business level); call after [`check_return_code`].
+pub fn check_result_code(params: &Params) -> Result<(), V2ModelError> {
+    match params.get("result_code").map(String::as_str) {
+        Some(SUCCESS) => Ok(()),
+        _ => Err(V2ModelError::Business {
+            err_code: params.get("err_code").cloned().unwrap_or_default(),
+            err_code_des: params.get("err_code_des").cloned().unwrap_or_default(),
+        }),
+    }
+}
+
+/// Both checks, in the documented order.
+pub fn check_success(params: &Params) -> Result<(), V2ModelError> {
+    check_return_code(params)?;
+    check_result_code(params)
+}
+
+/// The reply that acknowledges a v2 notification (E.4).
+pub const NOTIFY_SUCCESS_REPLY: &str =
+    "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
+
+/// The reply that asks WeChat to retry a notification, with a short reason.
+pub fn notify_fail_reply(message: &str) -> String {
+    let clean: String = message
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    xml::to_xml([("return_code", FAIL), ("return_msg", clean.as_str())]).unwrap_or_else(|_| {
+        "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[ERROR]]></return_msg></xml>".to_owned()
+    })
+}
+
+/// Signs `params` (sets `sign_type` for HMAC and `sign`) and writes the XML body.
+pub fn signed_xml(
+    mut params: Params,
+    key: &ApiV2Key,
+    sign_type: SignType,
+) -> Result<String, XmlError> {
+    sign::sign_into(&mut params, key, sign_type);
+    xml::to_xml(&params)
+}
+
+/// `nonce_str`: at most 32 characters; WeChat's examples use letters and digits.
+pub(crate) fn check_nonce(nonce: &str) -> Result<(), V2ModelError> {
+    if nonce.is_empty() {
+        return Err(V2ModelError::Missing("nonce_str"));
+    }
+    if nonce.len() > 32 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(V2ModelError::invalid(
+            "nonce_str",
+            "must be 1-32 ASCII letters or digits",
+        ));
+    }
+    Ok(())
+}
+
+/// Typed, read-only access to a received parameter map. Empty values count as absent,
+/// as they do in the sign algorithm.
+pub(crate) struct Fields<'a>(pub(crate) &'a Params);
+
+impl<'a> Fields<'a> {
+    pub(crate) fn opt(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn opt_string(&self, name: &str) -> Option<String> {
+        self.opt(name).map(str::to_owned)
+    }
+
+    pub(crate) fn req(&self, name: &'static str) -> Result<&'a str, V2ModelError> {
+        self.opt(name).ok_or(V2ModelError::Missing(name))
+    }
+
+    pub(crate) fn req_typed<T, E: Display>(
+        &self,
+        name: &'static str,
+        ctor: impl FnOnce(&'a str) -> Result<T, E>,
+    ) -> Result<T, V2ModelError> {
+        ctor(self.req(name)?).map_err(|e| V2ModelError::invalid(name, e))
+    }
+
+    pub(crate) fn opt_typed<T, E: Display>(
+        &self,
+        name: &'static str,
+        ctor: impl FnOnce(&'a str) -> Result<T, E>,
+    ) -> Result<Option<T>, V2ModelError> {
+        self.opt(name)
+            .map(ctor)
+            .transpose()
+            .map_err(|e| V2ModelError::invalid(name, e))
+    }
+
+    pub(crate) fn req_u64(&self, name: &'static str) -> Result<u64, V2ModelError> {
+        self.req_typed(name, str::parse::<u64>)
+    }
+
+    pub(crate) fn opt_u64(&self, name: &'static str) -> Result<Option<u64>, V2ModelError> {
+        self.opt_typed(name, str::parse::<u64>)
+    }
+}
+
+/// Builds a parameter map, leaving out absent optional fields.
+#[derive(Default)]
+pub(crate) struct ParamsBuilder(Params);
+
+impl ParamsBuilder {
+    pub(crate) fn set(mut self, name: &str, value: impl Display) -> Self {
+        self.0.insert(name.to_owned(), value.to_string());
+        self
+    }
+
+    pub(crate) fn opt(self, name: &str, value: Option<impl Display>) -> Self {
+        match value {
+            Some(v) => self.set(name, v),
+            None => self,
+        }
+    }
+
+    pub(crate) fn build(self) -> Params {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn return_then_result() {
+        assert!(check_success(&params(&[
+            ("return_code", "SUCCESS"),
+            ("result_code", "SUCCESS")
+        ]))
+        .is_ok());
+        let e = check_success(&params(&[
+            ("return_code", "FAIL"),
+            ("return_msg", "签名错误"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            V2ModelError::Communication {
+                return_code: "FAIL".into(),
+                return_msg: "签名错误".into()
+            }
+        );
+        let e = check_success(&params(&[
+            ("return_code", "SUCCESS"),
+            ("result_code", "FAIL"),
+            ("err_code", "ORDERPAID"),
+            ("err_code_des", "该订单已支付"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(e, V2ModelError::Business { ref err_code, .. } if err_code == "ORDERPAID")
+        );
+        assert!(matches!(
+            check_success(&Params::new()),
+            Err(V2ModelError::Communication { .. })
+        ));
+    }
+
+    #[test]
+    fn replies_parse_back() {
+        let ok = xml::parse(NOTIFY_SUCCESS_REPLY.as_bytes(), 1024).unwrap();
+        assert_eq!(ok["return_code"], "SUCCESS");
+        let fail = xml::parse(notify_fail_reply("bad\u{0}sign]]>").as_bytes(), 1024).unwrap();
+        assert_eq!(fail["return_code"], "FAIL");
+        assert_eq!(fail["return_msg"], "badsign]]>");
+    }
+
+    #[test]
+    fn signed_xml_verifies_after_parsing() {
+        let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap();
+        let body = signed_xml(
+            params(&[("appid", "wx1"), ("total_fee", "1")]),
+            &key,
+            SignType::HmacSha256,
+        )
+        .unwrap();
+        let back = xml::parse(body.as_bytes(), 4096).unwrap();
+        assert_eq!(sign::verify(&back, &key), Ok(SignType::HmacSha256));
+    }
+
+    #[test]
+    fn nonce_rules() {
+        assert!(check_nonce("5K8264ILTKCH16CQ2502SI8ZNMTM67VS").is_ok());
+        assert!(check_nonce("").is_err());
+        assert!(check_nonce(&"a".repeat(33)).is_err());
+        assert!(check_nonce("a-b").is_err());
+    }
+}

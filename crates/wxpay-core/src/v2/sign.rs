@@ -1,0 +1,359 @@
+//! API v2 signatures (安全规范 · 签名算法, protocol.md E.2).
+//!
+//! Every v2 message (requests, responses, notifications, the v2 `paySign` and the APP
+//! `sign`) is signed the same way: take the non-empty parameters except `sign`, sort them
+//! by name (ASCII, case-sensitive), join them as `k=v&…` with raw values (`stringA`),
+//! append `&key=<API key>` (`stringSignTemp`) and hash it with MD5 or HMAC-SHA256 keyed
+//! with the API key. The result is upper-case hex.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// The name of the signature parameter, which never signs itself.
+pub const SIGN_FIELD: &str = "sign";
+/// The parameter that selects the algorithm in requests, responses and notifications.
+pub const SIGN_TYPE_FIELD: &str = "sign_type";
+
+/// Why a v2 key or signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum V2SignError {
+    /// The APIv2 key is not 32 visible ASCII characters, as the merchant portal issues them.
+    #[error("the APIv2 key must be 32 visible ASCII characters (got {len} characters)")]
+    InvalidKey {
+        /// Length of the refused key in characters (the key itself is never shown).
+        len: usize,
+    },
+    /// `sign_type` names an algorithm v2 does not define.
+    #[error("unknown v2 sign_type {0:?}; expected MD5 or HMAC-SHA256")]
+    UnknownSignType(String),
+    /// The message carries no (or an empty) `sign` parameter.
+    #[error("the v2 message has no sign parameter")]
+    MissingSign,
+    /// The recomputed signature differs from the one received.
+    #[error("v2 signature does not match")]
+    BadSignature,
+}
+
+impl V2SignError {
+    /// A stable, coarse code for logs and bindings (`bad_signature` matches the vector set).
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::InvalidKey { .. } => "invalid_key",
+            Self::UnknownSignType(_) => "unknown_sign_type",
+            Self::MissingSign => "missing_sign",
+            Self::BadSignature => "bad_signature",
+        }
+    }
+}
+
+/// The v2 signature algorithm (`sign_type` / `signType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SignType {
+    /// `MD5`: the default when `sign_type` is absent.
+    #[default]
+    Md5,
+    /// `HMAC-SHA256`, keyed with the API key.
+    HmacSha256,
+}
+
+impl SignType {
+    /// The wire spelling: `MD5` or `HMAC-SHA256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Md5 => "MD5",
+            Self::HmacSha256 => "HMAC-SHA256",
+        }
+    }
+
+    /// Parses the wire spelling exactly (WeChat never sends other casings).
+    pub fn parse(value: &str) -> Result<Self, V2SignError> {
+        match value {
+            "MD5" => Ok(Self::Md5),
+            "HMAC-SHA256" => Ok(Self::HmacSha256),
+            other => Err(V2SignError::UnknownSignType(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for SignType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SignType {
+    type Err = V2SignError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The merchant's APIv2 key (API密钥): 32 characters set in the merchant portal.
+///
+/// A server-only secret: `Debug` never prints it and comparisons are constant-time.
+#[derive(Clone)]
+pub struct ApiV2Key(String);
+
+impl ApiV2Key {
+    /// Length of every key the merchant portal issues.
+    pub const LEN: usize = 32;
+
+    /// Accepts exactly 32 visible ASCII characters.
+    pub fn new(key: impl Into<String>) -> Result<Self, V2SignError> {
+        let key = key.into();
+        if key.len() != Self::LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(V2SignError::InvalidKey {
+                len: key.chars().count(),
+            });
+        }
+        Ok(Self(key))
+    }
+
+    /// The raw key bytes, for the HMAC key and for the refund `req_info` key derivation.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The key text. Named so that every call site reads as a deliberate disclosure.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiV2Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiV2Key(<redacted>)")
+    }
+}
+
+impl PartialEq for ApiV2Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+impl Eq for ApiV2Key {}
+
+/// Builds `stringA`: the non-empty parameters except `sign`, sorted by name, as `k=v&…`.
+///
+/// Values are used raw (no URL-encoding); names compare by bytes, i.e. ASCII order and
+/// case-sensitive, as WeChat sorts them.
+pub fn string_a<I, K, V>(params: I) -> String
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut pairs: Vec<(K, V)> = params
+        .into_iter()
+        .filter(|(k, v)| k.as_ref() != SIGN_FIELD && !v.as_ref().is_empty())
+        .collect();
+    pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k.as_ref());
+        out.push('=');
+        out.push_str(v.as_ref());
+    }
+    out
+}
+
+/// Builds `stringSignTemp` = `stringA&key=<API key>`. Contains the secret: never log it.
+pub fn string_sign_temp<I, K, V>(params: I, key: &ApiV2Key) -> String
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut s = string_a(params);
+    if !s.is_empty() {
+        s.push('&');
+    }
+    s.push_str("key=");
+    s.push_str(key.expose_secret());
+    s
+}
+
+/// Signs `params` (any `sign` among them is ignored) and returns upper-case hex.
+///
+/// Note that a `sign_type` parameter, when present, is signed like any other field; it
+/// must name the same algorithm as `sign_type` here (see [`sign_into`]).
+pub fn sign<I, K, V>(params: I, key: &ApiV2Key, sign_type: SignType) -> String
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let temp = string_sign_temp(params, key);
+    let digest = match sign_type {
+        SignType::Md5 => Md5::digest(temp.as_bytes()).to_vec(),
+        SignType::HmacSha256 => hmac_sha256(key.as_bytes(), temp.as_bytes()),
+    };
+    upper_hex(&digest)
+}
+
+/// Signs a parameter map in place: records `sign_type` (only for HMAC-SHA256, since MD5 is
+/// the default and WeChat's own MD5 messages omit it), then sets `sign`.
+pub fn sign_into(params: &mut BTreeMap<String, String>, key: &ApiV2Key, sign_type: SignType) {
+    if sign_type != SignType::Md5 {
+        params.insert(SIGN_TYPE_FIELD.to_owned(), sign_type.as_str().to_owned());
+    }
+    let signature = sign(params.iter(), key, sign_type);
+    params.insert(SIGN_FIELD.to_owned(), signature);
+}
+
+/// Verifies a received v2 message (response or notification) and returns the algorithm used.
+///
+/// The algorithm is the message's own `sign_type` (MD5 when absent), which is itself part
+/// of the signed fields, so a downgrade changes the signature. Unknown extra fields are
+/// signed as received (E.2 step 6). The comparison is constant-time; a lower-case `sign`
+/// is accepted.
+pub fn verify(params: &BTreeMap<String, String>, key: &ApiV2Key) -> Result<SignType, V2SignError> {
+    let sign_type = match params.get(SIGN_TYPE_FIELD) {
+        Some(t) if !t.is_empty() => SignType::parse(t)?,
+        _ => SignType::Md5,
+    };
+    verify_with(params, key, sign_type)?;
+    Ok(sign_type)
+}
+
+/// Verifies with an algorithm fixed by the caller, e.g. a v2 `paySign` whose type is
+/// carried in `signType` rather than `sign_type`.
+pub fn verify_with(
+    params: &BTreeMap<String, String>,
+    key: &ApiV2Key,
+    sign_type: SignType,
+) -> Result<(), V2SignError> {
+    let received = match params.get(SIGN_FIELD) {
+        Some(s) if !s.is_empty() => s.to_ascii_uppercase(),
+        _ => return Err(V2SignError::MissingSign),
+    };
+    let expected = sign(params.iter(), key, sign_type);
+    if bool::from(expected.as_bytes().ct_eq(received.as_bytes())) {
+        Ok(())
+    } else {
+        Err(V2SignError::BadSignature)
+    }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length, so this constructor cannot fail.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn upper_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ApiV2Key {
+        ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap()
+    }
+
+    fn official_params() -> BTreeMap<String, String> {
+        [
+            ("appid", "wxd930ea5d5a258f4f"),
+            ("mch_id", "10000100"),
+            ("device_info", "1000"),
+            ("body", "test"),
+            ("nonce_str", "ibuaiVcKdpRxkhJA"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn string_a_skips_sign_and_empty_values_and_sorts_by_bytes() {
+        let s = string_a([
+            ("b", "2"),
+            ("sign", "X"),
+            ("a", "1"),
+            ("empty", ""),
+            ("B", "3"),
+        ]);
+        assert_eq!(s, "B=3&a=1&b=2");
+        assert_eq!(string_a(Vec::<(&str, &str)>::new()), "");
+    }
+
+    #[test]
+    fn official_example_both_algorithms() {
+        let p = official_params();
+        assert_eq!(
+            sign(&p, &key(), SignType::Md5),
+            "9A0A8659F005D6984697E2CA0A9CF3B7"
+        );
+        assert_eq!(
+            sign(&p, &key(), SignType::HmacSha256),
+            "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6"
+        );
+    }
+
+    #[test]
+    fn sign_into_then_verify() {
+        for t in [SignType::Md5, SignType::HmacSha256] {
+            let mut p = official_params();
+            sign_into(&mut p, &key(), t);
+            assert_eq!(p.contains_key(SIGN_TYPE_FIELD), t == SignType::HmacSha256);
+            assert_eq!(verify(&p, &key()), Ok(t));
+            p.insert("body".into(), "tampered".into());
+            assert_eq!(verify(&p, &key()), Err(V2SignError::BadSignature));
+        }
+    }
+
+    #[test]
+    fn verify_edge_cases() {
+        let mut p = official_params();
+        assert_eq!(verify(&p, &key()), Err(V2SignError::MissingSign));
+        p.insert("sign".into(), "9a0a8659f005d6984697e2ca0a9cf3b7".into());
+        assert_eq!(verify(&p, &key()), Ok(SignType::Md5));
+        p.insert("sign_type".into(), "SHA1".into());
+        assert_eq!(
+            verify(&p, &key()),
+            Err(V2SignError::UnknownSignType("SHA1".into()))
+        );
+        // A downgrade from HMAC to MD5 by deleting sign_type changes the signed text.
+        let mut h = official_params();
+        sign_into(&mut h, &key(), SignType::HmacSha256);
+        h.remove("sign_type");
+        assert_eq!(verify(&h, &key()), Err(V2SignError::BadSignature));
+        let other = ApiV2Key::new("0".repeat(32)).unwrap();
+        let mut q = official_params();
+        sign_into(&mut q, &key(), SignType::Md5);
+        assert_eq!(verify(&q, &other), Err(V2SignError::BadSignature));
+    }
+
+    #[test]
+    fn key_rules_and_redaction() {
+        assert!(ApiV2Key::new("short").is_err());
+        assert!(ApiV2Key::new(format!("{} ", "a".repeat(31))).is_err());
+        let k = key();
+        assert_eq!(format!("{k:?}"), "ApiV2Key(<redacted>)");
+        let err = ApiV2Key::new("x".repeat(33)).unwrap_err();
+        assert!(!err.to_string().contains("xxx"));
+        assert_eq!(SignType::parse("HMAC-SHA256"), Ok(SignType::HmacSha256));
+        assert_eq!(SignType::HmacSha256.to_string(), "HMAC-SHA256");
+        assert!(SignType::parse("md5").is_err());
+    }
+}
