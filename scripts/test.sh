@@ -48,7 +48,7 @@ step "cargo test (native)" cargo test --workspace --all-features
 
 core_wasm_tests() {
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    cargo test -p wxpay-core --target wasm32-unknown-unknown --test on_wasm
+    cargo test -p wxpay-core --target wasm32-unknown-unknown --test vectors_v2 --test vectors_v3 --test on_wasm
 }
 
 if [ "$QUICK" = 0 ]; then

@@ -1,5 +1,7 @@
 //! Property tests for the v2 codec, signer and refund `req_info` cipher.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;

@@ -2,6 +2,8 @@
 //! parsers facing the network never panic on arbitrary bytes.
 #![cfg(feature = "private-key")]
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use std::sync::OnceLock;
 
 use proptest::prelude::*;

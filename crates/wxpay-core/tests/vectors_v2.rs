@@ -2,17 +2,16 @@
 //! against every vector of those kinds in the shared set (`shared/spec/vectors`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
 use wxpay_core::jssdk;
 use wxpay_core::v2::sign::{self, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
 
+mod common;
+
 fn vectors(kind: &str) -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/vectors");
-    let text = std::fs::read_to_string(dir.join("vectors.json")).expect("vectors.json is readable");
-    let all: Vec<Value> = serde_json::from_str(&text).expect("vectors.json is JSON");
+    let all = common::all_vectors();
     let found: Vec<Value> = all.into_iter().filter(|v| v["kind"] == kind).collect();
     assert!(!found.is_empty(), "no vectors of kind {kind}");
     found
@@ -60,17 +59,20 @@ fn run_sign(kind: &str, sign_type: SignType) -> usize {
     all.len()
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn v2_sign_md5_vectors() {
     assert!(run_sign("v2_sign_md5", SignType::Md5) >= 1);
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn v2_sign_hmac_sha256_vectors() {
     assert!(run_sign("v2_sign_hmac_sha256", SignType::HmacSha256) >= 1);
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn jssdk_signature_vectors() {
     for v in vectors("jssdk_signature") {
         let (input, expected) = (&v["input"], &v["expected"]);
@@ -97,7 +99,8 @@ fn jssdk_signature_vectors() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn v2_notify_verify_vectors() {
     let mut valid = 0;
     let mut invalid = 0;
@@ -139,7 +142,8 @@ fn v2_notify_verify_vectors() {
     assert!(valid >= 1 && invalid >= 1);
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn v2_xml_reject_doctype_vectors() {
     for v in vectors("v2_xml_reject_doctype") {
         let (input, expected) = (&v["input"], &v["expected"]);

@@ -6,7 +6,6 @@
 //! decryption vectors need `--features private-key` (they use `keys::PrivateKey`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -17,6 +16,8 @@ use wxpay_core::signer::RsaSigner as _;
 use wxpay_core::v3::aead::{self, AeadError, ApiV3Key};
 use wxpay_core::v3::notification::{self, Notification, NotificationError};
 use wxpay_core::v3::verify::{SignedHeaders, Verifier};
+
+mod common;
 
 /// Kinds this file must handle; the v2 / JS-SDK kinds belong to other test files.
 const V3_KINDS: &[&str] = &[
@@ -33,18 +34,7 @@ const V3_KINDS: &[&str] = &[
     "rsa_oaep_sha1_decrypt",
 ];
 
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/vectors")
-}
-
-fn read(name: &str) -> String {
-    let path = vectors_dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-fn all_vectors() -> Vec<Value> {
-    serde_json::from_str(&read("vectors.json")).expect("vectors.json is a JSON list")
-}
+use common::{all_vectors, read};
 
 fn of_kind(kind: &str) -> Vec<Value> {
     let v: Vec<Value> = all_vectors()
@@ -110,7 +100,8 @@ fn headers_of(input: &Value) -> SignedHeaders {
         .expect("signed headers")
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn every_v3_kind_is_covered() {
     let all = all_vectors();
     for v in &all {
@@ -129,7 +120,8 @@ fn every_v3_kind_is_covered() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg(feature = "private-key")]
 fn paysign_jsapi() {
     use base64::engine::general_purpose::STANDARD;
@@ -157,7 +149,8 @@ fn paysign_jsapi() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg(feature = "private-key")]
 fn sign_app() {
     for v in of_kind("v3_sign_app") {
@@ -228,7 +221,8 @@ fn check_request_signature(v: &Value) {
     parsed.check_timestamp(timestamp + 299, 300).expect("fresh");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg(feature = "private-key")]
 fn request_signatures() {
     for v in of_kind("v3_request_signature") {
@@ -236,7 +230,8 @@ fn request_signatures() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg(feature = "private-key")]
 fn request_signatures_empty_body() {
     for v in of_kind("v3_request_signature_empty_body") {
@@ -292,21 +287,24 @@ fn check_response(v: &Value) {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn verify_pubkey_response() {
     for v in of_kind("v3_verify_pubkey_response") {
         check_response(&v);
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn verify_response_empty_body() {
     for v in of_kind("v3_verify_response_empty_body") {
         check_response(&v);
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn notifications() {
     let vectors = of_kind("v3_notification_verify_and_decrypt");
     let (mut positive, mut negative) = (0, 0);
@@ -388,7 +386,8 @@ fn notifications() {
     );
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn certificate_decrypt() {
     for v in of_kind("aes256gcm_decrypt_certificate") {
         let (i, e) = (&v["input"], &v["expected"]);
@@ -430,7 +429,8 @@ fn certificate_decrypt() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn aes128gcm() {
     for v in of_kind("aes128gcm_decrypt") {
         let (i, e) = (&v["input"], &v["expected"]);
@@ -466,7 +466,8 @@ fn aes128gcm() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg(feature = "private-key")]
 fn rsa_sign_raw() {
     for v in of_kind("rsa_sign_raw") {
@@ -479,7 +480,8 @@ fn rsa_sign_raw() {
     }
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg(feature = "private-key")]
 fn rsa_oaep_sha1() {
     use wxpay_core::v3::oaep;

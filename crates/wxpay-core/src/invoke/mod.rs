@@ -47,3 +47,6 @@ pub const APP_PACKAGE: &str = "Sign=WXPay";
 
 /// The prefix of a JSAPI / mini-program `package` value.
 pub const PREPAY_PACKAGE_PREFIX: &str = "prepay_id=";
+
+#[cfg(test)]
+mod vector_tests;
