@@ -44,7 +44,6 @@ pub enum Environment {
     /// native mini-program page.
     MiniProgramWebView,
     /// WeChat's in-app browser (公众号 pages): JSAPI.
-    #[serde(rename = "wechat-browser")]
     WeChatBrowser,
     /// Any other mobile browser (including WeCom): H5 payment.
     OtherMobileBrowser,
@@ -80,7 +79,7 @@ impl Environment {
         match self {
             Environment::MiniProgram => "mini-program",
             Environment::MiniProgramWebView => "mini-program-web-view",
-            Environment::WeChatBrowser => "wechat-browser",
+            Environment::WeChatBrowser => "we-chat-browser",
             Environment::OtherMobileBrowser => "other-mobile-browser",
             Environment::DesktopBrowser => "desktop-browser",
             Environment::UniApp => "uni-app",
@@ -176,16 +175,22 @@ pub fn is_wecom(user_agent: &str) -> bool {
 /// The web-view marker is the token `miniProgram` (as WeChat writes it). Matched
 /// case-sensitively because PC WeChat's ordinary browser UA carries `MiniProgramEnv/Windows`.
 fn is_mini_program_web_view(ua: &str) -> bool {
-    ua.match_indices("miniProgram").any(|(i, m)| !ua[i + m.len()..].starts_with("Env"))
+    ua.match_indices("miniProgram")
+        .any(|(i, m)| !ua[i + m.len()..].starts_with("Env"))
 }
 
 fn is_mobile_ua(ua: &str) -> bool {
-    ["Android", "iPhone", "iPod", "iPad", "Mobile", "HarmonyOS"].iter().any(|t| contains_ignore_case(ua, t))
+    ["Android", "iPhone", "iPod", "iPad", "Mobile", "HarmonyOS"]
+        .iter()
+        .any(|t| contains_ignore_case(ua, t))
 }
 
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     let needle = needle.as_bytes();
-    haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -205,7 +210,11 @@ mod tests {
     const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 
     fn browser(touch: u32) -> EnvHints {
-        EnvHints { has_window: true, max_touch_points: touch, ..EnvHints::default() }
+        EnvHints {
+            has_window: true,
+            max_touch_points: touch,
+            ..EnvHints::default()
+        }
     }
 
     #[test]
@@ -231,45 +240,95 @@ mod tests {
 
     #[test]
     fn wxjs_environment_flags_the_web_view() {
-        let hints = EnvHints { wxjs_environment: Some("miniprogram".into()), ..browser(5) };
-        assert_eq!(detect(Some(WECHAT_IOS), &hints), Environment::MiniProgramWebView);
-        let hints = EnvHints { wxjs_environment: Some("browser".into()), ..browser(5) };
+        let hints = EnvHints {
+            wxjs_environment: Some("miniprogram".into()),
+            ..browser(5)
+        };
+        assert_eq!(
+            detect(Some(WECHAT_IOS), &hints),
+            Environment::MiniProgramWebView
+        );
+        let hints = EnvHints {
+            wxjs_environment: Some("browser".into()),
+            ..browser(5)
+        };
         assert_eq!(detect(Some(WECHAT_IOS), &hints), Environment::WeChatBrowser);
     }
 
     #[test]
     fn runtimes_without_window() {
-        let mp = EnvHints { has_wx_request_payment: true, ..EnvHints::default() };
+        let mp = EnvHints {
+            has_wx_request_payment: true,
+            ..EnvHints::default()
+        };
         assert_eq!(detect(None, &mp), Environment::MiniProgram);
-        let uni_mp = EnvHints { has_wx_request_payment: true, has_uni: true, ..EnvHints::default() };
+        let uni_mp = EnvHints {
+            has_wx_request_payment: true,
+            has_uni: true,
+            ..EnvHints::default()
+        };
         assert_eq!(detect(None, &uni_mp), Environment::MiniProgram);
-        let app = EnvHints { has_plus: true, has_uni: true, ..EnvHints::default() };
+        let app = EnvHints {
+            has_plus: true,
+            has_uni: true,
+            ..EnvHints::default()
+        };
         assert_eq!(detect(None, &app), Environment::UniApp);
         assert_eq!(detect(None, &EnvHints::default()), Environment::Unknown);
         // jweixin's `wx` in a page has no requestPayment, and a page has a window.
-        let page = EnvHints { has_wx_request_payment: true, ..browser(0) };
-        assert_eq!(detect(Some(CHROME_DESKTOP), &page), Environment::DesktopBrowser);
+        let page = EnvHints {
+            has_wx_request_payment: true,
+            ..browser(0)
+        };
+        assert_eq!(
+            detect(Some(CHROME_DESKTOP), &page),
+            Environment::DesktopBrowser
+        );
         assert_eq!(detect(None, &browser(0)), Environment::Unknown);
         assert_eq!(detect(Some("  "), &browser(0)), Environment::Unknown);
     }
 
     #[test]
     fn uni_platform_wins() {
-        let h = EnvHints { uni_platform: Some("mp-weixin".into()), ..EnvHints::default() };
+        let h = EnvHints {
+            uni_platform: Some("mp-weixin".into()),
+            ..EnvHints::default()
+        };
         assert_eq!(detect(None, &h), Environment::MiniProgram);
-        let h = EnvHints { uni_platform: Some("app-plus".into()), ..EnvHints::default() };
+        let h = EnvHints {
+            uni_platform: Some("app-plus".into()),
+            ..EnvHints::default()
+        };
         assert_eq!(detect(None, &h), Environment::UniApp);
-        let h = EnvHints { uni_platform: Some("h5".into()), ..browser(5) };
+        let h = EnvHints {
+            uni_platform: Some("h5".into()),
+            ..browser(5)
+        };
         assert_eq!(detect(Some(WECHAT_ANDROID), &h), Environment::WeChatBrowser);
     }
 
     #[test]
     fn channels() {
-        assert_eq!(Environment::MiniProgram.default_channel(), Some(Channel::MiniProgram));
-        assert_eq!(Environment::MiniProgramWebView.default_channel(), Some(Channel::WebViewHandoff));
-        assert_eq!(Environment::WeChatBrowser.default_channel(), Some(Channel::Jsapi));
-        assert_eq!(Environment::OtherMobileBrowser.default_channel(), Some(Channel::H5));
-        assert_eq!(Environment::DesktopBrowser.default_channel(), Some(Channel::Native));
+        assert_eq!(
+            Environment::MiniProgram.default_channel(),
+            Some(Channel::MiniProgram)
+        );
+        assert_eq!(
+            Environment::MiniProgramWebView.default_channel(),
+            Some(Channel::WebViewHandoff)
+        );
+        assert_eq!(
+            Environment::WeChatBrowser.default_channel(),
+            Some(Channel::Jsapi)
+        );
+        assert_eq!(
+            Environment::OtherMobileBrowser.default_channel(),
+            Some(Channel::H5)
+        );
+        assert_eq!(
+            Environment::DesktopBrowser.default_channel(),
+            Some(Channel::Native)
+        );
         assert_eq!(Environment::UniApp.default_channel(), Some(Channel::App));
         assert_eq!(Environment::Unknown.default_channel(), None);
         assert_eq!(Channel::Jsapi.surface(), Some(Surface::WeixinJsBridge));
@@ -278,13 +337,28 @@ mod tests {
 
     #[test]
     fn ids_match_serde() {
-        for e in [Environment::MiniProgramWebView, Environment::WeChatBrowser, Environment::UniApp] {
-            assert_eq!(serde_json::to_value(e).expect("ser"), serde_json::Value::from(e.id()));
+        for e in [
+            Environment::MiniProgramWebView,
+            Environment::WeChatBrowser,
+            Environment::UniApp,
+        ] {
+            assert_eq!(
+                serde_json::to_value(e).expect("ser"),
+                serde_json::Value::from(e.id())
+            );
         }
-        for c in [Channel::WebViewHandoff, Channel::Jsapi, Channel::MiniProgram] {
-            assert_eq!(serde_json::to_value(c).expect("ser"), serde_json::Value::from(c.id()));
+        for c in [
+            Channel::WebViewHandoff,
+            Channel::Jsapi,
+            Channel::MiniProgram,
+        ] {
+            assert_eq!(
+                serde_json::to_value(c).expect("ser"),
+                serde_json::Value::from(c.id())
+            );
         }
-        let hints: EnvHints = serde_json::from_str(r#"{"hasWindow":true,"maxTouchPoints":5}"#).expect("de");
+        let hints: EnvHints =
+            serde_json::from_str(r#"{"hasWindow":true,"maxTouchPoints":5}"#).expect("de");
         assert_eq!(hints, browser(5));
     }
 }

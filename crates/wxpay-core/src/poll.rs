@@ -370,14 +370,9 @@ mod tests {
             let p = PollPolicy { overall_timeout_ms: timeout, ..p };
             let mut elapsed: u32 = 0;
             let mut attempt: u32 = 0;
-            loop {
-                match p.next_with_random(elapsed, attempt, Some(&TradeState::NotPay), r) {
-                    PollDecision::Wait(ms) => {
-                        elapsed = elapsed.saturating_add(ms).saturating_add(1);
-                        attempt += 1;
-                    }
-                    PollDecision::Stop(_) => break,
-                }
+            while let PollDecision::Wait(ms) = p.next_with_random(elapsed, attempt, Some(&TradeState::NotPay), r) {
+                elapsed = elapsed.saturating_add(ms).saturating_add(1);
+                attempt += 1;
             }
             prop_assert!(elapsed >= p.overall_timeout_ms || (p.max_attempts != 0 && attempt >= p.max_attempts));
         }

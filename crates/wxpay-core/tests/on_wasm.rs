@@ -48,6 +48,6 @@ both_targets! {
         assert_eq!(back.get("body").map(String::as_str), Some("a]]>b & <c>"));
         let evil = br#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><a>&e;</a></xml>"#;
         assert!(xml::parse(evil, xml::DEFAULT_MAX_LEN).is_err());
-        assert!(xml::parse(&vec![b'a'; 100], 10).is_err());
+        assert!(xml::parse(&[b'a'; 100], 10).is_err());
     }
 }

@@ -1,7 +1,6 @@
 //! Property tests for the API v3 crypto: round trips hold for arbitrary inputs, and the
 //! parsers facing the network never panic on arbitrary bytes.
 #![cfg(feature = "private-key")]
-
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::sync::OnceLock;

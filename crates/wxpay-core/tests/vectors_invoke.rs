@@ -15,13 +15,18 @@ mod common;
 use common::{all_vectors, read};
 
 fn of_kind(kind: &str) -> Vec<Value> {
-    let v: Vec<Value> = all_vectors().into_iter().filter(|v| v["kind"] == kind).collect();
+    let v: Vec<Value> = all_vectors()
+        .into_iter()
+        .filter(|v| v["kind"] == kind)
+        .collect();
     assert!(v.len() >= 2, "official and oracle vectors of kind {kind}");
     v
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("{key} is a string"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is a string"))
 }
 
 fn key_of(input: &Value) -> PrivateKey {
@@ -32,7 +37,9 @@ fn key_of(input: &Value) -> PrivateKey {
 fn jsapi_paysign_equals_vectors() {
     for v in of_kind("v3_paysign_jsapi") {
         let (input, expected) = (&v["input"], &v["expected"]);
-        let prepay = s(input, "package").strip_prefix("prepay_id=").expect("prefix");
+        let prepay = s(input, "package")
+            .strip_prefix("prepay_id=")
+            .expect("prefix");
         let p = JsapiPayParams::sign_v3(
             &key_of(input),
             &AppId::new(s(input, "appId")).expect("appid"),

@@ -55,7 +55,7 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 fn private_key(file: &str) -> wxpay_core::keys::PrivateKey {
     use wxpay_core::keys::PrivateKey;
 
-    PrivateKey::from_pkcs8_pem(&read(file)).unwrap_or_else(|e| panic!("load {file}: {e}"))
+    PrivateKey::from_pkcs8_pem(read(file)).unwrap_or_else(|e| panic!("load {file}: {e}"))
 }
 
 #[cfg(feature = "private-key")]
@@ -75,7 +75,7 @@ fn verifier_for(input: &Value) -> Verifier {
         let pem = read(s(k, "pem_file"));
         match s(k, "type") {
             "certificate" => {
-                let cert = Certificate::from_pem(&pem).expect("certificate");
+                let cert = Certificate::from_pem(pem).expect("certificate");
                 assert_eq!(
                     cert.serial(),
                     &serial,
@@ -84,8 +84,7 @@ fn verifier_for(input: &Value) -> Verifier {
                 verifier.add_certificate(cert);
             }
             "public_key" => {
-                verifier
-                    .add_public_key(serial, PublicKey::from_spki_pem(&pem).expect("public key"));
+                verifier.add_public_key(serial, PublicKey::from_spki_pem(pem).expect("public key"));
             }
             other => panic!("unknown key type {other}"),
         }
@@ -141,7 +140,7 @@ fn paysign_jsapi() {
         let sig = key.sign_sha256_base64(message.as_bytes()).expect("sign");
         assert_eq!(sig, s(e, "paySign"), "{}", v["id"]);
         if let Some(cert) = i["certificate_file"].as_str() {
-            let cert = Certificate::from_pem(&read(cert)).expect("cert");
+            let cert = Certificate::from_pem(read(cert)).expect("cert");
             assert!(cert
                 .public_key()
                 .verify_sha256(message.as_bytes(), &STANDARD.decode(&sig).expect("b64")));
@@ -495,7 +494,7 @@ fn rsa_oaep_sha1() {
 
         // Round trip: encrypt with the given public key (PEM public key or certificate),
         // decrypt with the private key.
-        let public = PublicKey::from_pem(&read(s(i, "public_key_file"))).expect("public key");
+        let public = PublicKey::from_pem(read(s(i, "public_key_file"))).expect("public key");
         assert_eq!(&public, key.public_key());
         let ct = oaep::encrypt_sha1(&public, plain.as_bytes(), [42u8; 32]).expect("encrypt");
         assert_ne!(ct, s(i, "ciphertext"));

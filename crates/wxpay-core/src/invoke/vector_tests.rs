@@ -24,23 +24,35 @@ impl RsaSigner for EchoSigner {
 fn vectors(kind: &str) -> Vec<Value> {
     let all: Vec<Value> = serde_json::from_str(VECTORS).expect("vectors.json is a JSON list");
     let found: Vec<Value> = all.into_iter().filter(|v| v["kind"] == kind).collect();
-    assert!(found.len() >= 2, "expected the official and the oracle {kind} vectors");
+    assert!(
+        found.len() >= 2,
+        "expected the official and the oracle {kind} vectors"
+    );
     found
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("vector field {key} is a string"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("vector field {key} is a string"))
 }
 
 fn signed_message(signature_b64: &str) -> String {
-    String::from_utf8(STANDARD.decode(signature_b64).expect("echo signature is Base64")).expect("utf-8")
+    String::from_utf8(
+        STANDARD
+            .decode(signature_b64)
+            .expect("echo signature is Base64"),
+    )
+    .expect("utf-8")
 }
 
 #[test]
 fn jsapi_paysign_messages_match_vectors() {
     for v in vectors("v3_paysign_jsapi") {
         let (input, expected) = (&v["input"], &v["expected"]);
-        let prepay = s(input, "package").strip_prefix("prepay_id=").expect("package prefix");
+        let prepay = s(input, "package")
+            .strip_prefix("prepay_id=")
+            .expect("package prefix");
         let p = JsapiPayParams::sign_v3(
             &EchoSigner,
             &AppId::new(s(input, "appId")).expect("appid"),
@@ -50,7 +62,12 @@ fn jsapi_paysign_messages_match_vectors() {
         )
         .expect("build");
         assert_eq!(p.message(), s(expected, "message"), "{}", v["id"]);
-        assert_eq!(signed_message(p.pay_sign()), s(expected, "message"), "{}", v["id"]);
+        assert_eq!(
+            signed_message(p.pay_sign()),
+            s(expected, "message"),
+            "{}",
+            v["id"]
+        );
         assert_eq!(p.sign_type().as_str(), s(expected, "signType"));
 
         // The expected signature, in each JSAPI surface's shape, passes the client validator.
@@ -58,7 +75,12 @@ fn jsapi_paysign_messages_match_vectors() {
             "appId": input["appId"], "timeStamp": input["timeStamp"], "nonceStr": input["nonceStr"],
             "package": input["package"], "signType": expected["signType"], "paySign": expected["paySign"],
         });
-        assert_eq!(format_for(Surface::WeixinJsBridge, &bundle), Ok(bundle.clone()), "{}", v["id"]);
+        assert_eq!(
+            format_for(Surface::WeixinJsBridge, &bundle),
+            Ok(bundle.clone()),
+            "{}",
+            v["id"]
+        );
         let rp = format_for(Surface::MiniProgram, &bundle).expect("requestPayment");
         assert_eq!(rp["paySign"], expected["paySign"]);
     }
@@ -78,14 +100,24 @@ fn app_sign_messages_match_vectors() {
         )
         .expect("build");
         assert_eq!(p.message(), s(expected, "message"), "{}", v["id"]);
-        assert_eq!(signed_message(p.sign()), s(expected, "message"), "{}", v["id"]);
+        assert_eq!(
+            signed_message(p.sign()),
+            s(expected, "message"),
+            "{}",
+            v["id"]
+        );
 
         let bundle = json!({
             "appid": input["appid"], "partnerid": input["partnerid"], "prepayid": input["prepayid"],
             "package": input["package"], "noncestr": input["noncestr"], "timestamp": input["timestamp"],
             "sign": expected["sign"],
         });
-        assert_eq!(format_for(Surface::App, &bundle), Ok(bundle.clone()), "{}", v["id"]);
+        assert_eq!(
+            format_for(Surface::App, &bundle),
+            Ok(bundle.clone()),
+            "{}",
+            v["id"]
+        );
         let uni = format_for(Surface::UniApp, &bundle).expect("uni");
         assert_eq!(uni["orderInfo"], bundle);
     }
