@@ -2,7 +2,11 @@
 //! run on both targets (`cargo test` natively; `wasm-bindgen-test-runner` on wasm32), next
 //! to the known-answer files `vectors_v2.rs` and `vectors_v3.rs`, which also run on both.
 
+use serde_json::json;
+use wxpay_core::env::{detect, EnvHints, Environment};
 use wxpay_core::ids::{IdError, OutTradeNo, SerialNo};
+use wxpay_core::invoke::{format_for, Surface};
+use wxpay_core::poll::{PollDecision, PollPolicy};
 use wxpay_core::state::TradeState;
 use wxpay_core::v2::xml;
 use wxpay_core::values::{Amount, Description, TimeExpire};
@@ -49,5 +53,34 @@ both_targets! {
         let evil = br#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><a>&e;</a></xml>"#;
         assert!(xml::parse(evil, xml::DEFAULT_MAX_LEN).is_err());
         assert!(xml::parse(&[b'a'; 100], 10).is_err());
+    }
+
+    fn validators_name_the_misnamed_field() {
+        let ok = json!({"timeStamp": "1554208460", "nonceStr": "593BEC0C930BF1AFEB40B4A08C8FB242",
+            "package": "prepay_id=wx201410272009395522657a690389285100", "signType": "MD5",
+            "paySign": "9A0A8659F005D6984697E2CA0A9CF3B7", "appId": "wx2421b1c4370ec43b"});
+        let formatted = format_for(Surface::MiniProgram, &ok).expect("valid requestPayment params");
+        assert!(formatted.get("appId").is_none(), "wx.requestPayment takes no appId");
+        let mut wrong = ok.clone();
+        let ts = wrong.as_object_mut().and_then(|o| o.remove("timeStamp")).expect("timeStamp");
+        wrong.as_object_mut().map(|o| o.insert("timestamp".into(), ts));
+        let err = format_for(Surface::MiniProgram, &wrong).expect_err("casing mix-up");
+        assert_eq!(err.code(), "MISNAMED_FIELD");
+        assert!(err.to_string().contains("timeStamp"), "{err}");
+    }
+
+    fn environments_from_user_agents() {
+        let browser = EnvHints { has_window: true, ..EnvHints::default() };
+        let wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.44(0x18002c2f) NetType/WIFI Language/zh_CN";
+        assert_eq!(detect(Some(wechat), &browser), Environment::WeChatBrowser);
+        let desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(detect(Some(desktop), &browser), Environment::DesktopBrowser);
+    }
+
+    fn poll_policy_stops_on_paid_and_on_timeout() {
+        let policy = PollPolicy::h5_return();
+        assert!(matches!(policy.next(0, 0, None), PollDecision::Wait(_)));
+        assert!(matches!(policy.next(1_000, 1, Some(&TradeState::Success)), PollDecision::Stop(_)));
+        assert!(matches!(policy.next(policy.overall_timeout_ms, 50, None), PollDecision::Stop(_)));
     }
 }
