@@ -45,6 +45,8 @@ step "core dependency boundaries" core_deps_check
 step "core builds for wasm32" cargo build -p wxpay-core --target wasm32-unknown-unknown
 
 step "cargo test (native)" cargo test --workspace --all-features
+# Without features the core verifies with the pure-Rust `rsa` crate, as in the browser.
+step "core tests without optional features" cargo test -p wxpay-core
 
 core_wasm_tests() {
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

@@ -66,6 +66,21 @@ fn v3(c: &mut Criterion) {
                 .expect("verify")
         })
     });
+    // The same check through the pure-Rust `rsa` crate, which the wasm build uses.
+    let message = headers.message(BODY.as_bytes());
+    let signature = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        &headers.signature,
+    )
+    .expect("base64");
+    let public = f.key.public_key();
+    assert!(public.verify_sha256_rsa_crate(&message, &signature));
+    c.bench_function("rsa_public_verify/rsa-crate", |b| {
+        b.iter(|| public.verify_sha256_rsa_crate(black_box(&message), &signature))
+    });
+    c.bench_function("rsa_public_verify/aws-lc-rs", |b| {
+        b.iter(|| public.verify_sha256(black_box(&message), &signature))
+    });
 
     let api_key = ApiV3Key::new("1MuVBgXva0ChJanmKB0W5rtyYkOYB89G").expect("key");
     let payload = format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 - 10));

@@ -76,6 +76,9 @@ pub enum KeyError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
     inner: RsaPublicKey,
+    /// PKCS#1 `RSAPublicKey` DER for aws-lc-rs, encoded once at load time.
+    #[cfg(feature = "aws-lc")]
+    pkcs1_der: Vec<u8>,
 }
 
 impl PublicKey {
@@ -118,7 +121,20 @@ impl PublicKey {
         if bits < MIN_RSA_BITS {
             return Err(KeyError::KeySize { bits });
         }
-        Ok(Self { inner })
+        #[cfg(feature = "aws-lc")]
+        let pkcs1_der = {
+            use rsa::pkcs1::EncodeRsaPublicKey;
+            inner
+                .to_pkcs1_der()
+                .map_err(KeyError::Pkcs1)?
+                .as_bytes()
+                .to_vec()
+        };
+        Ok(Self {
+            inner,
+            #[cfg(feature = "aws-lc")]
+            pkcs1_der,
+        })
     }
 
     /// SPKI DER encoding.
@@ -157,6 +173,23 @@ impl PublicKey {
     /// Returns `false` for a wrong-length signature instead of erroring: to a caller every
     /// failure means the same thing, "not signed by this key".
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
+        if signature.len() != self.inner.size() {
+            return false;
+        }
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.pkcs1_der)
+                .verify(message, signature)
+                .is_ok()
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        self.verify_sha256_rsa_crate(message, signature)
+    }
+
+    /// The pure-Rust path (used on wasm32, and benchmarked against aws-lc-rs natively).
+    #[doc(hidden)]
+    pub fn verify_sha256_rsa_crate(&self, message: &[u8], signature: &[u8]) -> bool {
         if signature.len() != self.inner.size() {
             return false;
         }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test of the client package: the binding crate natively and in headless Chromium
+# (wasm-bindgen-test), then the OPTIMISED npm package built by build-client.sh under
+# `node --test` (node entry, simulated mini-program runtime, web entry in Chromium).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+log() { printf '\033[1;34m[test-client]\033[0m %s\n' "$*"; }
+
+export WXPAY_TOOLS="${WXPAY_TOOLS:-$HOME/.cache/wasm-tools}"
+export PATH="$WXPAY_TOOLS/bin:$PATH"
+if [ ! -d js/node_modules ]; then
+  log "npm ci in js/"
+  (cd js && npm ci --no-fund --no-audit --loglevel=error)
+fi
+
+log "wxpay-wasm unit tests (native)"
+cargo test -p wxpay-wasm
+
+log "build the package (optimised)"
+bash scripts/build-client.sh
+
+log "wxpay-wasm in headless Chromium (wasm-bindgen-test)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+  cargo test -p wxpay-wasm --target wasm32-unknown-unknown
+
+log "node --test on js/dist/pkg"
+(cd js && node --test test/*.test.mjs)
