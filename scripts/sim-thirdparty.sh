@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${SIM_VENV:-$ROOT/target/sim-thirdparty-venv}"
+VENV="${SIM_VENV:-${WXPAY_VENV:-$HOME/.cache/wxpay-venv}}"
 WORK="$(mktemp -d)"
 SIM_PID=""
 cleanup() {
@@ -17,7 +17,7 @@ trap cleanup EXIT
 if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check wechatpayv3
+"$VENV/bin/python" -c "import wechatpayv3" 2>/dev/null || "$VENV/bin/pip" install --quiet --disable-pip-version-check wechatpayv3
 
 cargo build --quiet -p wxpay-sim --bin wxpay-sim --manifest-path "$ROOT/Cargo.toml"
 SIM="$ROOT/target/debug/wxpay-sim"

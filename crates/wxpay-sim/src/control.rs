@@ -1,0 +1,442 @@
+//! The control API under `/__sim/…` (JSON): what a payer, WeChat's back office or a test
+//! does to the simulated world. [`SimControl`] offers the same operations in-process.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wxpay_core::{RefundStatus, TradeState};
+
+use crate::config::SigningMode;
+use crate::faults::{FaultSpec, Faults, NotifyFaults};
+use crate::lifecycle::{self, find_order, LifecycleError};
+use crate::sim::{lock, platform_identity, Sim};
+use crate::state::{order_key, Delivery, Order, Refund};
+
+/// Why a control operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Lifecycle refusal (not found, wrong state, ambiguous).
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// Bad input to the control API.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Key generation or loading failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ControlError::Lifecycle(
+                LifecycleError::OrderNotFound | LifecycleError::RefundNotFound,
+            ) => StatusCode::NOT_FOUND,
+            ControlError::Lifecycle(_) => StatusCode::CONFLICT,
+            ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// In-process control handle.
+#[derive(Clone)]
+pub struct SimControl {
+    sim: Sim,
+}
+
+impl SimControl {
+    /// Wraps the shared state.
+    pub fn new(sim: Sim) -> Self {
+        Self { sim }
+    }
+
+    fn key(&self, mchid: Option<&str>, out_trade_no: &str) -> Result<String, ControlError> {
+        Ok(find_order(&lock(&self.sim.world), mchid, out_trade_no)?)
+    }
+
+    /// One order.
+    pub fn order(&self, mchid: Option<&str>, out_trade_no: &str) -> Result<Order, ControlError> {
+        let key = self.key(mchid, out_trade_no)?;
+        lock(&self.sim.world)
+            .orders
+            .get(&key)
+            .cloned()
+            .ok_or(ControlError::Lifecycle(LifecycleError::OrderNotFound))
+    }
+
+    /// The payer pays (queues TRANSACTION.SUCCESS / the v2 pay notification).
+    pub fn pay(
+        &self,
+        mchid: Option<&str>,
+        out_trade_no: &str,
+        openid: Option<&str>,
+    ) -> Result<Order, ControlError> {
+        let key = self.key(mchid, out_trade_no)?;
+        Ok(lifecycle::pay(&self.sim, &key, openid)?)
+    }
+
+    /// Applies `pay | cancel | fail | hold | expire` to an order.
+    pub fn order_action(
+        &self,
+        mchid: Option<&str>,
+        out_trade_no: &str,
+        action: &str,
+        openid: Option<&str>,
+    ) -> Result<Order, ControlError> {
+        let key = self.key(mchid, out_trade_no)?;
+        let sim = &self.sim;
+        Ok(match action {
+            "pay" => lifecycle::pay(sim, &key, openid)?,
+            // The payer backs out: WeChat leaves the order NOTPAY (USERPAYING falls back).
+            "cancel" => match self.order(mchid, out_trade_no)?.trade_state {
+                TradeState::UserPaying => {
+                    lifecycle::set_unpaid_state(sim, &key, TradeState::NotPay)?
+                }
+                TradeState::NotPay => self.order(mchid, out_trade_no)?,
+                other => return Err(LifecycleError::WrongState(other.as_str().into()).into()),
+            },
+            "fail" => lifecycle::set_unpaid_state(sim, &key, TradeState::PayError)?,
+            "hold" => lifecycle::set_unpaid_state(sim, &key, TradeState::UserPaying)?,
+            "expire" => lifecycle::expire(sim, &key)?,
+            other => {
+                return Err(ControlError::BadRequest(format!(
+                    "unknown order action {other:?}"
+                )))
+            }
+        })
+    }
+
+    /// Applies `succeed | fail | abnormal` to a refund.
+    pub fn refund_action(
+        &self,
+        mchid: Option<&str>,
+        out_refund_no: &str,
+        action: &str,
+    ) -> Result<Refund, ControlError> {
+        let outcome = match action {
+            "succeed" => RefundStatus::Success,
+            "fail" | "close" => RefundStatus::Closed,
+            "abnormal" => RefundStatus::Abnormal,
+            other => {
+                return Err(ControlError::BadRequest(format!(
+                    "unknown refund action {other:?}"
+                )))
+            }
+        };
+        let key = {
+            let world = lock(&self.sim.world);
+            match mchid {
+                Some(m) => order_key(m, out_refund_no),
+                None => world
+                    .refunds
+                    .iter()
+                    .find(|(_, r)| r.out_refund_no == out_refund_no)
+                    .map(|(k, _)| k.clone())
+                    .ok_or(LifecycleError::RefundNotFound)?,
+            }
+        };
+        Ok(lifecycle::finish_refund(&self.sim, &key, outcome)?)
+    }
+
+    /// Mints a mini-program login code (what `wx.login()` would return).
+    pub fn mint_login_code(
+        &self,
+        appid: &str,
+        openid: Option<String>,
+    ) -> Result<(String, String), ControlError> {
+        crate::login::mint_code(&self.sim, appid, openid, None, None)
+            .map_err(ControlError::BadRequest)
+    }
+
+    /// Mints an OAuth web-authorisation code.
+    pub fn mint_oauth_code(
+        &self,
+        appid: &str,
+        openid: Option<String>,
+        scope: Option<String>,
+    ) -> Result<(String, String), ControlError> {
+        let scope = Some(scope.unwrap_or_else(|| "snsapi_base".into()));
+        crate::login::mint_code(&self.sim, appid, openid, None, scope)
+            .map_err(ControlError::BadRequest)
+    }
+
+    /// Every notification delivery with the merchant's replies.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        lock(&self.sim.world).deliveries.clone()
+    }
+
+    /// Arms a counted API fault.
+    pub fn arm_fault(&self, spec: FaultSpec) -> Result<(), ControlError> {
+        if spec.endpoint != "*" && !crate::server::ENDPOINTS.contains(&spec.endpoint.as_str()) {
+            return Err(ControlError::BadRequest(format!(
+                "unknown endpoint {:?}",
+                spec.endpoint
+            )));
+        }
+        lock(&self.sim.faults).arm(spec);
+        Ok(())
+    }
+
+    /// Sets constant latency for an endpoint (0 removes it).
+    pub fn set_latency(&self, endpoint: &str, ms: u64) {
+        let mut f = lock(&self.sim.faults);
+        if ms == 0 {
+            f.latency_ms.remove(endpoint);
+        } else {
+            f.latency_ms.insert(endpoint.to_owned(), ms);
+        }
+    }
+
+    /// Arms notification faults (adds to what is armed).
+    pub fn notify_faults(&self, n: NotifyFaults) {
+        let mut f = lock(&self.sim.faults);
+        f.notify.duplicate += n.duplicate;
+        f.notify.drop += n.drop;
+        f.notify.reorder += n.reorder;
+        f.notify.probe += n.probe;
+        if n.delay_ms.is_some() {
+            f.notify.delay_ms = n.delay_ms;
+        }
+    }
+
+    /// Clears every fault.
+    pub fn clear_faults(&self) {
+        *lock(&self.sim.faults) = Faults::default();
+    }
+
+    /// Switches the signing mode.
+    pub fn set_signing_mode(&self, mode: SigningMode) {
+        lock(&self.sim.signing).mode = mode;
+    }
+
+    /// Issues a new platform certificate; with `activate` it signs from now on (the old one
+    /// stays listed in `/v3/certificates`). Returns the new serial.
+    pub async fn rotate_platform(&self, activate: bool) -> Result<String, ControlError> {
+        let identity = tokio::task::spawn_blocking(|| {
+            crate::universe::CertAuthority::generate().and_then(|ca| ca.issue_platform())
+        })
+        .await
+        .map_err(|e| ControlError::Internal(e.to_string()))?
+        .map_err(|e| ControlError::Internal(e.to_string()))?;
+        let platform = platform_identity(&identity.key_pem, &identity.cert_pem)
+            .map_err(|e| ControlError::Internal(e.to_string()))?;
+        let serial = platform.signer.serial().to_owned();
+        {
+            let mut signing = lock(&self.sim.signing);
+            signing.platforms.push(platform);
+            if activate {
+                signing.active = signing.platforms.len() - 1;
+            }
+        }
+        lock(&self.sim.world)
+            .rotated_platforms
+            .push((identity.key_pem, identity.cert_pem));
+        self.sim.persist();
+        Ok(serial)
+    }
+
+    /// Makes the platform certificate with `serial` the signing one.
+    pub fn activate_platform(&self, serial: &str) -> Result<(), ControlError> {
+        let mut signing = lock(&self.sim.signing);
+        let idx = signing
+            .platforms
+            .iter()
+            .position(|p| p.signer.serial().eq_ignore_ascii_case(serial))
+            .ok_or_else(|| ControlError::BadRequest(format!("no platform certificate {serial}")))?;
+        signing.active = idx;
+        Ok(())
+    }
+
+    /// Sets a merchant's refundable balance (fen).
+    pub fn set_balance(&self, mchid: &str, fen: u64) {
+        lock(&self.sim.world).balances.insert(mchid.to_owned(), fen);
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MchidQuery {
+    mchid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PayBody {
+    openid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeBody {
+    appid: String,
+    openid: Option<String>,
+    scope: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LatencyBody {
+    endpoint: String,
+    ms: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RotateBody {
+    #[serde(default)]
+    activate: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModeBody {
+    mode: SigningMode,
+}
+
+#[derive(Debug, Deserialize)]
+struct BalanceBody {
+    mchid: String,
+    fen: u64,
+}
+
+type Reply = Result<Json<Value>, ControlError>;
+
+/// An optional JSON body: empty (whatever the content type says) means the defaults.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ControlError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ControlError::BadRequest(format!("body: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Reply {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|e| ControlError::Internal(e.to_string()))
+}
+
+/// Routes, nested under `/__sim`.
+pub fn router() -> Router<Sim> {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route("/orders", get(list_orders))
+        .route("/orders/{out_trade_no}", get(get_order))
+        .route("/orders/{out_trade_no}/{action}", post(order_action))
+        .route("/refunds", get(list_refunds))
+        .route("/refunds/{out_refund_no}/{action}", post(refund_action))
+        .route("/login/code", post(login_code))
+        .route("/oauth/code", post(oauth_code))
+        .route("/notifications", get(notifications))
+        .route(
+            "/faults",
+            get(list_faults).post(arm_fault).delete(clear_faults),
+        )
+        .route("/faults/latency", post(latency))
+        .route("/faults/notify", post(notify_faults))
+        .route("/platform/rotate", post(rotate))
+        .route("/platform/activate/{serial}", post(activate))
+        .route("/signing-mode", post(signing_mode))
+        .route("/balance", post(balance))
+}
+
+async fn list_orders(State(sim): State<Sim>) -> Reply {
+    let orders: Vec<Order> = lock(&sim.world).orders.values().cloned().collect();
+    to_json(&orders)
+}
+
+async fn get_order(
+    State(sim): State<Sim>,
+    Path(otn): Path<String>,
+    Query(q): Query<MchidQuery>,
+) -> Reply {
+    to_json(&SimControl::new(sim).order(q.mchid.as_deref(), &otn)?)
+}
+
+async fn order_action(
+    State(sim): State<Sim>,
+    Path((otn, action)): Path<(String, String)>,
+    Query(q): Query<MchidQuery>,
+    body: Bytes,
+) -> Reply {
+    let body: PayBody = optional_json(&body)?;
+    to_json(&SimControl::new(sim).order_action(
+        q.mchid.as_deref(),
+        &otn,
+        &action,
+        body.openid.as_deref(),
+    )?)
+}
+
+async fn list_refunds(State(sim): State<Sim>) -> Reply {
+    let refunds: Vec<Refund> = lock(&sim.world).refunds.values().cloned().collect();
+    to_json(&refunds)
+}
+
+async fn refund_action(
+    State(sim): State<Sim>,
+    Path((orn, action)): Path<(String, String)>,
+    Query(q): Query<MchidQuery>,
+) -> Reply {
+    to_json(&SimControl::new(sim).refund_action(q.mchid.as_deref(), &orn, &action)?)
+}
+
+async fn login_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
+    let (code, openid) = SimControl::new(sim).mint_login_code(&b.appid, b.openid)?;
+    Ok(Json(json!({ "code": code, "openid": openid })))
+}
+
+async fn oauth_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
+    let (code, openid) = SimControl::new(sim).mint_oauth_code(&b.appid, b.openid, b.scope)?;
+    Ok(Json(json!({ "code": code, "openid": openid })))
+}
+
+async fn notifications(State(sim): State<Sim>) -> Reply {
+    to_json(&SimControl::new(sim).deliveries())
+}
+
+async fn list_faults(State(sim): State<Sim>) -> Reply {
+    let faults = lock(&sim.faults).clone();
+    to_json(&faults)
+}
+
+async fn arm_fault(State(sim): State<Sim>, Json(spec): Json<FaultSpec>) -> Reply {
+    SimControl::new(sim).arm_fault(spec)?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn clear_faults(State(sim): State<Sim>) -> Reply {
+    SimControl::new(sim).clear_faults();
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn latency(State(sim): State<Sim>, Json(b): Json<LatencyBody>) -> Reply {
+    SimControl::new(sim).set_latency(&b.endpoint, b.ms);
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn notify_faults(State(sim): State<Sim>, Json(b): Json<NotifyFaults>) -> Reply {
+    SimControl::new(sim).notify_faults(b);
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn rotate(State(sim): State<Sim>, body: Bytes) -> Reply {
+    let activate = optional_json::<RotateBody>(&body)?.activate;
+    let serial = SimControl::new(sim).rotate_platform(activate).await?;
+    Ok(Json(json!({ "serial": serial, "active": activate })))
+}
+
+async fn activate(State(sim): State<Sim>, Path(serial): Path<String>) -> Reply {
+    SimControl::new(sim).activate_platform(&serial)?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn signing_mode(State(sim): State<Sim>, Json(b): Json<ModeBody>) -> Reply {
+    SimControl::new(sim).set_signing_mode(b.mode);
+    Ok(Json(json!({ "mode": b.mode })))
+}
+
+async fn balance(State(sim): State<Sim>, Json(b): Json<BalanceBody>) -> Reply {
+    SimControl::new(sim).set_balance(&b.mchid, b.fen);
+    Ok(Json(json!({ "ok": true })))
+}

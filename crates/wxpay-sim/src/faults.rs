@@ -1,0 +1,218 @@
+//! Fault injection: what the control API arms and the handlers consume.
+//!
+//! Faults are counted ("the next N calls of an endpoint"), so a test states exactly which
+//! request misbehaves and every later one is normal again. Endpoint names are the labels
+//! in [`crate::server::ENDPOINTS`]; `*` matches any endpoint.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What happens to an API call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// HTTP 500 with WeChat's `SYSTEM_ERROR` body (signed).
+    SystemError,
+    /// HTTP 502 with an HTML gateway page and no signature, like a failing front proxy.
+    BadGateway,
+    /// HTTP 503 `SERVICE_UNAVAILABLE` (signed).
+    ServiceUnavailable,
+    /// HTTP 429 `FREQUENCY_LIMITED` (signed).
+    RateLimited,
+    /// Holds the request for `delay_ms` (default 10 s) then answers 500 `SYSTEM_ERROR`:
+    /// a client with a shorter timeout sees a timeout.
+    Timeout,
+    /// Adds `delay_ms` of latency, then handles the call normally.
+    Latency,
+    /// Handles the call normally but signs the response with a `WECHATPAY/SIGNTEST/` probe.
+    SignTest,
+}
+
+/// A request to arm a fault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultSpec {
+    /// Endpoint label (or `*`).
+    pub endpoint: String,
+    /// What to do.
+    pub kind: FaultKind,
+    /// How many calls it applies to (default 1).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Delay for `timeout` and `latency`.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Counted notification faults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NotifyFaults {
+    /// Send each of the next N notifications twice.
+    #[serde(default)]
+    pub duplicate: u32,
+    /// Never send the next N notifications (recorded as `dropped`).
+    #[serde(default)]
+    pub drop: u32,
+    /// Hold back the next N notifications by `delay_ms`, so later ones overtake them.
+    #[serde(default)]
+    pub reorder: u32,
+    /// Hold-back delay for `reorder` (default 500 ms, not time-scaled).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// Send the first attempt of the next N notifications with a `WECHATPAY/SIGNTEST/` signature.
+    #[serde(default)]
+    pub probe: u32,
+}
+
+/// What the notification sender should do with one notification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotifyPlan {
+    /// Send a second copy.
+    pub duplicate: bool,
+    /// Do not send.
+    pub drop: bool,
+    /// Wait this long before the first attempt.
+    pub delay_ms: u64,
+    /// First attempt carries a probe signature.
+    pub probe: bool,
+}
+
+/// All armed faults.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Faults {
+    /// Counted API faults per endpoint, applied in arming order.
+    pub api: BTreeMap<String, Vec<FaultSpec>>,
+    /// Constant added latency per endpoint, milliseconds.
+    pub latency_ms: BTreeMap<String, u64>,
+    /// Notification faults.
+    pub notify: NotifyFaults,
+}
+
+impl Faults {
+    /// Arms a counted fault.
+    pub fn arm(&mut self, spec: FaultSpec) {
+        if spec.count > 0 {
+            self.api
+                .entry(spec.endpoint.clone())
+                .or_default()
+                .push(spec);
+        }
+    }
+
+    /// Consumes the next fault for `endpoint` (exact name first, then `*`).
+    pub fn take(&mut self, endpoint: &str) -> Option<FaultSpec> {
+        for key in [endpoint, "*"] {
+            if let Some(queue) = self.api.get_mut(key) {
+                if let Some(first) = queue.first_mut() {
+                    let taken = first.clone();
+                    first.count -= 1;
+                    if first.count == 0 {
+                        queue.remove(0);
+                    }
+                    if queue.is_empty() {
+                        self.api.remove(key);
+                    }
+                    return Some(taken);
+                }
+            }
+        }
+        None
+    }
+
+    /// Constant latency for `endpoint` (exact, else `*`).
+    pub fn latency(&self, endpoint: &str) -> u64 {
+        self.latency_ms
+            .get(endpoint)
+            .or_else(|| self.latency_ms.get("*"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Consumes notification faults for one notification.
+    pub fn take_notify(&mut self) -> NotifyPlan {
+        let n = &mut self.notify;
+        let mut plan = NotifyPlan::default();
+        if n.drop > 0 {
+            n.drop -= 1;
+            plan.drop = true;
+            return plan;
+        }
+        if n.duplicate > 0 {
+            n.duplicate -= 1;
+            plan.duplicate = true;
+        }
+        if n.reorder > 0 {
+            n.reorder -= 1;
+            plan.delay_ms = n.delay_ms.unwrap_or(500);
+        }
+        if n.probe > 0 {
+            n.probe -= 1;
+            plan.probe = true;
+        }
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(endpoint: &str, kind: FaultKind, count: u32) -> FaultSpec {
+        FaultSpec {
+            endpoint: endpoint.into(),
+            kind,
+            count,
+            delay_ms: None,
+        }
+    }
+
+    #[test]
+    fn counted_faults_run_out() {
+        let mut f = Faults::default();
+        f.arm(spec("v3.jsapi", FaultKind::SystemError, 2));
+        f.arm(spec("v3.jsapi", FaultKind::RateLimited, 1));
+        assert_eq!(
+            f.take("v3.jsapi").map(|s| s.kind),
+            Some(FaultKind::SystemError)
+        );
+        assert_eq!(
+            f.take("v3.jsapi").map(|s| s.kind),
+            Some(FaultKind::SystemError)
+        );
+        assert_eq!(
+            f.take("v3.jsapi").map(|s| s.kind),
+            Some(FaultKind::RateLimited)
+        );
+        assert!(f.take("v3.jsapi").is_none());
+    }
+
+    #[test]
+    fn wildcard_applies_after_exact() {
+        let mut f = Faults::default();
+        f.arm(spec("*", FaultKind::BadGateway, 1));
+        assert!(f.take("v3.native").is_some());
+        assert!(f.take("v3.native").is_none());
+    }
+
+    #[test]
+    fn notify_drop_wins_over_others() {
+        let mut f = Faults {
+            notify: NotifyFaults {
+                duplicate: 1,
+                drop: 1,
+                reorder: 0,
+                delay_ms: None,
+                probe: 0,
+            },
+            ..Faults::default()
+        };
+        assert!(f.take_notify().drop);
+        let p = f.take_notify();
+        assert!(!p.drop && p.duplicate);
+        assert_eq!(f.take_notify(), NotifyPlan::default());
+    }
+}

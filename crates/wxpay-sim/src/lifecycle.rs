@@ -1,0 +1,462 @@
+//! Order and refund lifecycle shared by API v3, API v2, the cashier pages and the control API.
+//!
+//! Transitions are checked with the core's state machines (`TradeState::can_transition_to`),
+//! and every change that WeChat would notify about enqueues the notification here, so no
+//! caller can forget it.
+
+use serde_json::{json, Value};
+use wxpay_core::{RefundStatus, TradeState};
+
+use crate::notify;
+use crate::sim::{lock, now_unix, random_digits, rfc3339_cst, v2_time, Sim};
+use crate::state::{order_key, ApiVersion, Order, Refund, World};
+
+/// Why a lifecycle action was refused (control API and cashier pages report it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    /// No such order.
+    #[error("order not found")]
+    OrderNotFound,
+    /// No such refund.
+    #[error("refund not found")]
+    RefundNotFound,
+    /// The order or refund is not in a state that allows the action.
+    #[error("not allowed in state {0}")]
+    WrongState(String),
+    /// More than one merchant has this out_trade_no; pass mchid.
+    #[error("out_trade_no is ambiguous; pass mchid")]
+    Ambiguous,
+}
+
+/// Default `trade_state_desc` for a state.
+pub fn state_desc(state: &TradeState) -> &'static str {
+    match state {
+        TradeState::NotPay => "订单未支付",
+        TradeState::UserPaying => "用户支付中",
+        TradeState::Success => "支付成功",
+        TradeState::Closed => "订单已关闭",
+        TradeState::Revoked => "已撤销",
+        TradeState::PayError => "支付失败，请重新下单支付",
+        TradeState::Refund => "转入退款",
+        TradeState::Unknown(_) => "未知状态",
+    }
+}
+
+/// Closes an unpaid order whose `time_expire` has passed (WeChat does this on its own).
+pub fn apply_expiry(order: &mut Order, now: i64) {
+    if order.trade_state.is_pending() && now >= order.time_expire {
+        order.trade_state = TradeState::Closed;
+        order.trade_state_desc = state_desc(&TradeState::Closed).into();
+    }
+}
+
+/// Finds an order key by out_trade_no (and mchid when given).
+pub fn find_order(
+    world: &World,
+    mchid: Option<&str>,
+    out_trade_no: &str,
+) -> Result<String, LifecycleError> {
+    if let Some(m) = mchid {
+        let key = order_key(m, out_trade_no);
+        return if world.orders.contains_key(&key) {
+            Ok(key)
+        } else {
+            Err(LifecycleError::OrderNotFound)
+        };
+    }
+    let mut keys = world
+        .orders
+        .iter()
+        .filter(|(_, o)| o.out_trade_no == out_trade_no)
+        .map(|(k, _)| k.clone());
+    match (keys.next(), keys.next()) {
+        (Some(k), None) => Ok(k),
+        (Some(_), Some(_)) => Err(LifecycleError::Ambiguous),
+        (None, _) => Err(LifecycleError::OrderNotFound),
+    }
+}
+
+/// A new `transaction_id` (28 digits, like `4200000985202103044063346981`).
+pub fn new_transaction_id(now: i64) -> String {
+    format!(
+        "4200{}{}{}",
+        random_digits(6),
+        &v2_time(now)[..8],
+        random_digits(10)
+    )
+}
+
+/// A new `refund_id` (29 digits).
+pub fn new_refund_id() -> String {
+    format!("50{}", random_digits(27))
+}
+
+/// The payer pays: NOTPAY/USERPAYING → SUCCESS, then TRANSACTION.SUCCESS (or the v2 pay
+/// notification) is queued.
+pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, LifecycleError> {
+    let now = now_unix();
+    let order = {
+        let mut world = lock(&sim.world);
+        let order = world
+            .orders
+            .get_mut(key)
+            .ok_or(LifecycleError::OrderNotFound)?;
+        apply_expiry(order, now);
+        if !order.trade_state.is_pending()
+            || !order.trade_state.can_transition_to(&TradeState::Success)
+        {
+            return Err(LifecycleError::WrongState(
+                order.trade_state.as_str().into(),
+            ));
+        }
+        order.trade_state = TradeState::Success;
+        order.trade_state_desc = state_desc(&TradeState::Success).into();
+        order.transaction_id = Some(new_transaction_id(now));
+        order.success_time = Some(now);
+        if order.payer_openid.is_none() {
+            order.payer_openid = Some(
+                openid
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("oSim{}", random_digits(24))),
+            );
+        }
+        order.clone()
+    };
+    match order.api {
+        ApiVersion::V3 => notify::enqueue_v3(
+            sim,
+            &order.mchid,
+            &order.notify_url,
+            "TRANSACTION.SUCCESS",
+            "支付成功",
+            "transaction",
+            &transaction_json(&order),
+            &order.out_trade_no,
+            None,
+        ),
+        ApiVersion::V2 => crate::v2::notify_pay(sim, &order),
+    }
+    sim.persist();
+    Ok(order)
+}
+
+/// Moves an unpaid order to another non-success state (USERPAYING, PAYERROR, CLOSED).
+pub fn set_unpaid_state(sim: &Sim, key: &str, next: TradeState) -> Result<Order, LifecycleError> {
+    let now = now_unix();
+    let order = {
+        let mut world = lock(&sim.world);
+        let order = world
+            .orders
+            .get_mut(key)
+            .ok_or(LifecycleError::OrderNotFound)?;
+        apply_expiry(order, now);
+        let allowed = order.trade_state.is_pending()
+            && order.trade_state != next
+            && order.trade_state.can_transition_to(&next);
+        if !allowed {
+            return Err(LifecycleError::WrongState(
+                order.trade_state.as_str().into(),
+            ));
+        }
+        order.trade_state_desc = state_desc(&next).into();
+        order.trade_state = next;
+        order.clone()
+    };
+    sim.persist();
+    Ok(order)
+}
+
+/// Makes an unpaid order expire now: its `time_expire` moves to the past and it closes.
+pub fn expire(sim: &Sim, key: &str) -> Result<Order, LifecycleError> {
+    let now = now_unix();
+    let order = {
+        let mut world = lock(&sim.world);
+        let order = world
+            .orders
+            .get_mut(key)
+            .ok_or(LifecycleError::OrderNotFound)?;
+        if !order.trade_state.is_pending() {
+            return Err(LifecycleError::WrongState(
+                order.trade_state.as_str().into(),
+            ));
+        }
+        order.time_expire = now - 1;
+        order.prepay_expires_at = now - 1;
+        order.h5_issued_at = order.h5_issued_at.map(|_| now - 301);
+        apply_expiry(order, now);
+        order.clone()
+    };
+    sim.persist();
+    Ok(order)
+}
+
+/// Why a refund request was refused (each API maps these onto its own error codes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundRefusal {
+    /// The order does not exist or was never paid.
+    OrderNotFound,
+    /// The same out_refund_no was used with different parameters.
+    Mismatch,
+    /// `total` differs from the order's total.
+    TotalMismatch,
+    /// More than what is left to refund.
+    Exceeds,
+    /// The merchant's refundable balance is short.
+    NotEnough,
+    /// 50 refunds per order.
+    TooMany,
+}
+
+/// What a refund request asks for.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// Merchant.
+    pub mchid: String,
+    /// By merchant order number…
+    pub out_trade_no: Option<String>,
+    /// …or by WeChat order number.
+    pub transaction_id: Option<String>,
+    /// Merchant refund number.
+    pub out_refund_no: String,
+    /// Refund amount (fen).
+    pub refund: u64,
+    /// Order total as the merchant states it (fen).
+    pub total: u64,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Notification URL.
+    pub notify_url: Option<String>,
+    /// Funds account.
+    pub funds_account: Option<String>,
+    /// v2 or v3.
+    pub api: ApiVersion,
+}
+
+/// Creates a PROCESSING refund, or returns the existing one for a retried out_refund_no
+/// (`Ok((refund, false))`). Holds the world lock for the whole check-and-insert.
+pub fn create_refund(sim: &Sim, req: RefundRequest) -> Result<(Refund, bool), RefundRefusal> {
+    let now = now_unix();
+    let mut world = lock(&sim.world);
+    let order_k = match (&req.out_trade_no, &req.transaction_id) {
+        (Some(otn), _) => order_key(&req.mchid, otn),
+        (None, Some(tid)) => world
+            .order_by_transaction(&req.mchid, tid)
+            .map(|o| order_key(&o.mchid, &o.out_trade_no))
+            .ok_or(RefundRefusal::OrderNotFound)?,
+        (None, None) => return Err(RefundRefusal::OrderNotFound),
+    };
+    let order = world
+        .orders
+        .get(&order_k)
+        .cloned()
+        .ok_or(RefundRefusal::OrderNotFound)?;
+    if let Some(tid) = &req.transaction_id {
+        if order.transaction_id.as_deref() != Some(tid.as_str()) {
+            return Err(RefundRefusal::OrderNotFound);
+        }
+    }
+    if !order.trade_state.is_paid() {
+        return Err(RefundRefusal::OrderNotFound);
+    }
+    let refund_key = order_key(&req.mchid, &req.out_refund_no);
+    if let Some(existing) = world.refunds.get(&refund_key) {
+        if existing.out_trade_no != order.out_trade_no
+            || existing.refund != req.refund
+            || existing.total != req.total
+        {
+            return Err(RefundRefusal::Mismatch);
+        }
+        return Ok((existing.clone(), false));
+    }
+    if req.total != order.total {
+        return Err(RefundRefusal::TotalMismatch);
+    }
+    if req.refund > order.total.saturating_sub(order.refunded) {
+        return Err(RefundRefusal::Exceeds);
+    }
+    let count = world
+        .refunds
+        .values()
+        .filter(|r| r.mchid == req.mchid && r.out_trade_no == order.out_trade_no)
+        .count();
+    if count >= 50 {
+        return Err(RefundRefusal::TooMany);
+    }
+    let balance = world.balances.get(&req.mchid).copied().unwrap_or(0);
+    if req.refund > balance {
+        return Err(RefundRefusal::NotEnough);
+    }
+    world
+        .balances
+        .insert(req.mchid.clone(), balance - req.refund);
+    if let Some(o) = world.orders.get_mut(&order_k) {
+        o.refunded += req.refund;
+        o.trade_state = TradeState::Refund;
+        o.trade_state_desc = state_desc(&TradeState::Refund).into();
+    }
+    let refund = Refund {
+        mchid: req.mchid.clone(),
+        refund_id: new_refund_id(),
+        out_refund_no: req.out_refund_no.clone(),
+        out_trade_no: order.out_trade_no.clone(),
+        transaction_id: order.transaction_id.clone().unwrap_or_default(),
+        refund: req.refund,
+        total: req.total,
+        currency: order.currency.clone(),
+        status: RefundStatus::Processing,
+        reason: req.reason,
+        notify_url: req.notify_url,
+        funds_account: req.funds_account,
+        created_at: now,
+        success_time: None,
+        fingerprint: Value::Null,
+        api: req.api,
+    };
+    world.refunds.insert(refund_key, refund.clone());
+    drop(world);
+    sim.persist();
+    Ok((refund, true))
+}
+
+/// A refund reaches a final state (SUCCESS / CLOSED / ABNORMAL) and its notification is queued.
+pub fn finish_refund(
+    sim: &Sim,
+    key: &str,
+    outcome: RefundStatus,
+) -> Result<Refund, LifecycleError> {
+    let now = now_unix();
+    let refund = {
+        let mut world = lock(&sim.world);
+        let refund = world
+            .refunds
+            .get(key)
+            .cloned()
+            .ok_or(LifecycleError::RefundNotFound)?;
+        if refund.status == outcome || !refund.status.can_transition_to(&outcome) {
+            return Err(LifecycleError::WrongState(refund.status.as_str().into()));
+        }
+        if outcome == RefundStatus::Closed {
+            // The money goes back: the order can be refunded again and the balance recovers.
+            if let Some(order) = world
+                .orders
+                .get_mut(&order_key(&refund.mchid, &refund.out_trade_no))
+            {
+                order.refunded = order.refunded.saturating_sub(refund.refund);
+            }
+            *world.balances.entry(refund.mchid.clone()).or_default() += refund.refund;
+        }
+        let refund = world
+            .refunds
+            .get_mut(key)
+            .ok_or(LifecycleError::RefundNotFound)?;
+        refund.status = outcome.clone();
+        if outcome == RefundStatus::Success {
+            refund.success_time = Some(now);
+        }
+        refund.clone()
+    };
+    let event = match outcome {
+        RefundStatus::Success => "REFUND.SUCCESS",
+        RefundStatus::Closed => "REFUND.CLOSED",
+        _ => "REFUND.ABNORMAL",
+    };
+    match (refund.api, &refund.notify_url) {
+        (ApiVersion::V3, Some(url)) => notify::enqueue_v3(
+            sim,
+            &refund.mchid,
+            url,
+            event,
+            "退款状态变更",
+            "refund",
+            &refund_notification_json(&refund),
+            &refund.out_trade_no,
+            Some(&refund.out_refund_no),
+        ),
+        (ApiVersion::V2, Some(_)) => crate::v2::notify_refund(sim, &refund),
+        _ => {}
+    }
+    sim.persist();
+    Ok(refund)
+}
+
+/// The v3 `Transaction` object (query response and TRANSACTION.SUCCESS payload).
+pub fn transaction_json(order: &Order) -> Value {
+    let paid = order.success_time.is_some();
+    let mut v = json!({
+        "appid": order.appid,
+        "mchid": order.mchid,
+        "out_trade_no": order.out_trade_no,
+        "trade_type": order.trade_type,
+        "trade_state": order.trade_state.as_str(),
+        "trade_state_desc": order.trade_state_desc,
+        "amount": { "total": order.total, "currency": order.currency, "payer_currency": order.currency },
+        "payer": {},
+        "promotion_detail": [],
+    });
+    if let Some(o) = v.as_object_mut() {
+        if paid {
+            o.insert("transaction_id".into(), json!(order.transaction_id));
+            o.insert("bank_type".into(), json!("OTHERS"));
+            o.insert(
+                "success_time".into(),
+                json!(order.success_time.map(rfc3339_cst)),
+            );
+            o.insert(
+                "attach".into(),
+                json!(order.attach.clone().unwrap_or_default()),
+            );
+            o.insert("payer".into(), json!({ "openid": order.payer_openid }));
+            o.insert(
+                "amount".into(),
+                json!({ "total": order.total, "payer_total": order.total, "currency": order.currency, "payer_currency": order.currency }),
+            );
+        } else if let Some(openid) = &order.payer_openid {
+            o.insert("payer".into(), json!({ "openid": openid }));
+        }
+    }
+    v
+}
+
+/// The v3 `Refund` object (refund and refund-query responses).
+pub fn refund_json(refund: &Refund) -> Value {
+    let mut v = json!({
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.out_refund_no,
+        "transaction_id": refund.transaction_id,
+        "out_trade_no": refund.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "create_time": rfc3339_cst(refund.created_at),
+        "status": refund.status.as_str(),
+        "funds_account": refund.funds_account.clone().unwrap_or_else(|| "UNSETTLED".into()),
+        "amount": {
+            "total": refund.total, "refund": refund.refund, "from": [],
+            "payer_total": refund.total, "payer_refund": refund.refund,
+            "settlement_refund": refund.refund, "settlement_total": refund.total,
+            "discount_refund": 0, "currency": refund.currency,
+        },
+        "promotion_detail": [],
+    });
+    if let (Some(o), Some(t)) = (v.as_object_mut(), refund.success_time) {
+        o.insert("success_time".into(), json!(rfc3339_cst(t)));
+    }
+    v
+}
+
+/// The decrypted REFUND.* notification payload (note `refund_status`, not `status`).
+pub fn refund_notification_json(refund: &Refund) -> Value {
+    let mut v = json!({
+        "mchid": refund.mchid,
+        "transaction_id": refund.transaction_id,
+        "out_trade_no": refund.out_trade_no,
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.out_refund_no,
+        "refund_status": refund.status.as_str(),
+        "user_received_account": "支付用户零钱",
+        "amount": { "total": refund.total, "refund": refund.refund, "payer_total": refund.total, "payer_refund": refund.refund },
+    });
+    if let (Some(o), Some(t)) = (v.as_object_mut(), refund.success_time) {
+        o.insert("success_time".into(), json!(rfc3339_cst(t)));
+    }
+    v
+}

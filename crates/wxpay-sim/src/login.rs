@@ -1,0 +1,327 @@
+//! Login and JS-SDK endpoints of `api.weixin.qq.com`: `jscode2session`, OAuth web
+//! authorisation, `cgi-bin/token` and the JS-SDK ticket (C, D).
+//!
+//! WeChat answers these with HTTP 200 and an `errcode`; so does the simulator. Codes are
+//! minted through the control API (standing in for `wx.login()` and the OAuth redirect),
+//! are single-use and live five minutes.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use crate::config::AppKind;
+use crate::faults::FaultKind;
+use crate::sim::{lock, now_ms, now_unix, random_alnum, Sim};
+use crate::state::{AccessToken, LoginCode};
+
+/// Codes expire five minutes after minting.
+pub const CODE_TTL: i64 = 300;
+/// Tokens and tickets live two hours.
+pub const TOKEN_TTL: i64 = 7200;
+
+fn err(code: i64, msg: &str) -> Json<Value> {
+    Json(
+        json!({ "errcode": code, "errmsg": format!("{msg} rid: {}", random_alnum(8).to_ascii_lowercase()) }),
+    )
+}
+
+/// Applies latency and counted faults to a login endpoint; returns an early answer.
+async fn fault(sim: &Sim, endpoint: &str) -> Option<Json<Value>> {
+    let (latency, fault) = {
+        let mut f = lock(&sim.faults);
+        (f.latency(endpoint), f.take(endpoint))
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let fault = fault?;
+    match fault.kind {
+        FaultKind::RateLimited => Some(err(
+            45011,
+            "api minute-quota reach limit  mustslower  retry next minute",
+        )),
+        FaultKind::Timeout | FaultKind::Latency => {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                fault.delay_ms.unwrap_or(10_000),
+            ))
+            .await;
+            (fault.kind == FaultKind::Timeout).then(|| err(-1, "system error"))
+        }
+        FaultKind::SignTest => None,
+        _ => Some(err(-1, "system error")),
+    }
+}
+
+/// Checks appid + secret (constant time); the app must be of one of `kinds`.
+fn check_app(
+    sim: &Sim,
+    q: &HashMap<String, String>,
+    kinds: &[AppKind],
+) -> Result<String, Json<Value>> {
+    let appid = q
+        .get("appid")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| err(41002, "appid missing"))?;
+    let secret = q
+        .get("secret")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| err(41004, "appsecret missing"))?;
+    let app = sim
+        .apps
+        .get(appid)
+        .ok_or_else(|| err(40013, "invalid appid"))?;
+    if !kinds.contains(&app.kind) {
+        return Err(err(40013, "invalid appid (wrong kind of app for this API)"));
+    }
+    if !bool::from(app.secret.expose().as_bytes().ct_eq(secret.as_bytes())) {
+        return Err(err(40125, "invalid appsecret"));
+    }
+    Ok(appid.clone())
+}
+
+/// Counts a call toward the per-app, per-minute limit; `false` means over the limit.
+fn within_rate(sim: &Sim, appid: &str) -> bool {
+    let minute = now_unix() / 60;
+    let mut world = lock(&sim.world);
+    world.login_calls.retain(|(_, m), _| *m >= minute - 1);
+    let count = world
+        .login_calls
+        .entry((appid.to_owned(), minute))
+        .or_insert(0);
+    *count += 1;
+    *count <= sim.config.login_rate_limit_per_minute
+}
+
+/// Consumes a code: 40029 unknown/expired/other app/other kind, 40163 already used.
+fn take_code(sim: &Sim, appid: &str, code: &str, oauth: bool) -> Result<LoginCode, Json<Value>> {
+    let mut world = lock(&sim.world);
+    let entry = world
+        .codes
+        .get_mut(code)
+        .ok_or_else(|| err(40029, "invalid code"))?;
+    if entry.appid != appid
+        || entry.scope.is_some() != oauth
+        || now_unix() - entry.created_at > CODE_TTL
+    {
+        return Err(err(40029, "invalid code"));
+    }
+    if entry.used {
+        return Err(err(40163, "code been used"));
+    }
+    entry.used = true;
+    Ok(entry.clone())
+}
+
+/// `GET /sns/jscode2session` (mini-program login).
+pub async fn jscode2session(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    if let Some(early) = fault(&sim, "login.jscode2session").await {
+        return early;
+    }
+    let appid = match check_app(&sim, &q, &[AppKind::MiniProgram]) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if q.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return err(40002, "invalid grant_type");
+    }
+    let Some(js_code) = q.get("js_code").filter(|s| !s.is_empty()) else {
+        return err(41008, "missing code");
+    };
+    if !within_rate(&sim, &appid) {
+        return err(
+            45011,
+            "api minute-quota reach limit  mustslower  retry next minute",
+        );
+    }
+    let code = match take_code(&sim, &appid, js_code, false) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    sim.persist();
+    let mut body =
+        json!({ "openid": code.openid, "session_key": format!("{}==", random_alnum(22)) });
+    if let (Some(u), Some(o)) = (code.unionid, body.as_object_mut()) {
+        o.insert("unionid".into(), json!(u));
+    }
+    Json(body)
+}
+
+/// `GET /sns/oauth2/access_token` (WeChat-browser web authorisation).
+pub async fn oauth2_access_token(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    if let Some(early) = fault(&sim, "login.oauth2").await {
+        return early;
+    }
+    let appid = match check_app(&sim, &q, &[AppKind::OfficialAccount]) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if q.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return err(40002, "invalid grant_type");
+    }
+    let Some(code) = q.get("code").filter(|s| !s.is_empty()) else {
+        return err(41008, "missing code");
+    };
+    if !within_rate(&sim, &appid) {
+        return err(
+            45011,
+            "api minute-quota reach limit  mustslower  retry next minute",
+        );
+    }
+    let code = match take_code(&sim, &appid, code, true) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    sim.persist();
+    let mut body = json!({
+        "access_token": random_alnum(86),
+        "expires_in": TOKEN_TTL,
+        "refresh_token": random_alnum(86),
+        "openid": code.openid,
+        "scope": code.scope.unwrap_or_else(|| "snsapi_base".into()),
+        "is_snapshotuser": 0,
+    });
+    if let (Some(u), Some(o)) = (code.unionid, body.as_object_mut()) {
+        o.insert("unionid".into(), json!(u));
+    }
+    Json(body)
+}
+
+/// `GET /cgi-bin/token`: a new token; earlier ones of the app keep working only for the
+/// grace period (this is what breaks merchants refreshing from several servers).
+pub async fn token(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    if let Some(early) = fault(&sim, "login.token").await {
+        return early;
+    }
+    if q.get("grant_type").map(String::as_str) != Some("client_credential") {
+        return err(40002, "invalid grant_type");
+    }
+    let appid = match check_app(&sim, &q, &[AppKind::OfficialAccount, AppKind::MiniProgram]) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let now = now_ms();
+    let grace_ms = i64::try_from(
+        sim.config
+            .scaled(sim.config.token_grace_seconds as f64)
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX);
+    let token = random_alnum(136);
+    {
+        let mut world = lock(&sim.world);
+        for t in world.tokens.values_mut().filter(|t| t.appid == appid) {
+            t.valid_until_ms = t.valid_until_ms.min(now.saturating_add(grace_ms));
+        }
+        world
+            .tokens
+            .retain(|_, t| t.valid_until_ms > now - 86_400_000);
+        world.tokens.insert(
+            token.clone(),
+            AccessToken {
+                appid,
+                issued_at: now / 1000,
+                valid_until_ms: now + TOKEN_TTL * 1000,
+            },
+        );
+    }
+    sim.persist();
+    Json(json!({ "access_token": token, "expires_in": TOKEN_TTL }))
+}
+
+/// `GET /cgi-bin/ticket/getticket?access_token=…&type=jsapi`.
+pub async fn getticket(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    if let Some(early) = fault(&sim, "login.ticket").await {
+        return early;
+    }
+    let Some(access_token) = q.get("access_token").filter(|s| !s.is_empty()) else {
+        return err(41001, "access_token missing");
+    };
+    if q.get("type").map(String::as_str) != Some("jsapi") {
+        return err(40097, "invalid args (type must be jsapi)");
+    }
+    let now = now_ms();
+    let mut world = lock(&sim.world);
+    let Some(t) = world.tokens.get(access_token).cloned() else {
+        return err(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        );
+    };
+    if now >= t.valid_until_ms {
+        let replaced = t.issued_at * 1000 + TOKEN_TTL * 1000 > t.valid_until_ms;
+        return if replaced {
+            err(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            )
+        } else {
+            err(42001, "access_token expired")
+        };
+    }
+    let current = world.tickets.get(&t.appid).cloned();
+    let ticket = match current {
+        Some((ticket, issued)) if now_unix() - issued < TOKEN_TTL => ticket,
+        _ => {
+            let ticket = random_alnum(86);
+            world
+                .tickets
+                .insert(t.appid.clone(), (ticket.clone(), now_unix()));
+            ticket
+        }
+    };
+    drop(world);
+    sim.persist();
+    Json(json!({ "errcode": 0, "errmsg": "ok", "ticket": ticket, "expires_in": TOKEN_TTL }))
+}
+
+/// Mints a single-use code for `appid` (login when `scope` is `None`, OAuth otherwise).
+pub fn mint_code(
+    sim: &Sim,
+    appid: &str,
+    openid: Option<String>,
+    unionid: Option<String>,
+    scope: Option<String>,
+) -> Result<(String, String), String> {
+    let app = sim
+        .apps
+        .get(appid)
+        .ok_or_else(|| format!("unknown appid {appid}"))?;
+    let wanted = if scope.is_some() {
+        AppKind::OfficialAccount
+    } else {
+        AppKind::MiniProgram
+    };
+    if app.kind != wanted {
+        return Err(format!("appid {appid} is not a {wanted:?}"));
+    }
+    let openid = openid.unwrap_or_else(|| format!("o{}", random_alnum(27)));
+    let code = format!("0{}", random_alnum(31));
+    lock(&sim.world).codes.insert(
+        code.clone(),
+        LoginCode {
+            appid: appid.to_owned(),
+            openid: openid.clone(),
+            unionid,
+            created_at: now_unix(),
+            used: false,
+            scope,
+        },
+    );
+    sim.persist();
+    Ok((code, openid))
+}

@@ -1,0 +1,195 @@
+//! The simulator as a value: [`Simulator::start`] binds (port 0 works), serves, and hands
+//! back a [`RunningSim`] that knows its URL and shuts down cleanly.
+
+use std::net::SocketAddr;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::SimConfig;
+use crate::control::SimControl;
+use crate::error::SimError;
+use crate::sim::Sim;
+use crate::state::World;
+use crate::{control, login, pages, v2, v3};
+
+/// Endpoint labels accepted by fault injection (`*` matches all).
+pub const ENDPOINTS: &[&str] = &[
+    "v3.jsapi",
+    "v3.app",
+    "v3.h5",
+    "v3.native",
+    "v3.query",
+    "v3.close",
+    "v3.refund",
+    "v3.refund_query",
+    "v3.certificates",
+    "v2.unifiedorder",
+    "v2.orderquery",
+    "v2.closeorder",
+    "v2.refund",
+    "v2.refundquery",
+    "login.jscode2session",
+    "login.oauth2",
+    "login.token",
+    "login.ticket",
+];
+
+/// Entry point.
+pub struct Simulator;
+
+/// A simulator that is serving.
+pub struct RunningSim {
+    sim: Sim,
+    addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
+    task: JoinHandle<()>,
+    tls_task: Option<JoinHandle<()>>,
+}
+
+/// The HTTP routes (plain listener).
+pub fn router(sim: Sim) -> Router {
+    Router::new()
+        .route("/v3/pay/transactions/{channel}", post(v3::pay::prepay))
+        .route(
+            "/v3/pay/transactions/id/{transaction_id}",
+            get(v3::pay::query_by_transaction_id),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+            get(v3::pay::query_by_out_trade_no),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+            post(v3::pay::close),
+        )
+        .route("/v3/refund/domestic/refunds", post(v3::refund::create))
+        .route(
+            "/v3/refund/domestic/refunds/{out_refund_no}",
+            get(v3::refund::query),
+        )
+        .route("/v3/certificates", get(v3::certs::certificates))
+        .route("/sns/jscode2session", get(login::jscode2session))
+        .route("/sns/oauth2/access_token", get(login::oauth2_access_token))
+        .route("/cgi-bin/token", get(login::token))
+        .route("/cgi-bin/ticket/getticket", get(login::getticket))
+        .route("/cgi-bin/mmpayweb-bin/checkmweb", get(pages::h5_cashier))
+        .route(
+            "/__sim/cashier/{prepay_id}/{action}",
+            post(pages::cashier_action),
+        )
+        .route("/__sim/scan", get(pages::scan_page))
+        .route("/pay/unifiedorder", post(v2::unifiedorder))
+        .route("/pay/orderquery", post(v2::orderquery))
+        .route("/pay/closeorder", post(v2::closeorder))
+        .route("/pay/refundquery", post(v2::refundquery))
+        .route("/secapi/pay/refund", post(v2::refund_without_certificate))
+        .nest("/__sim", control::router())
+        .fallback(v3::not_found)
+        .with_state(sim)
+}
+
+impl Simulator {
+    /// Loads state (when a state file is configured), binds, and starts serving.
+    pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
+        let world = match &config.state_file {
+            Some(path) => World::load(&config.base_dir.join(path))?,
+            None => World::default(),
+        };
+        let listen = config.listen.clone();
+        let tls_config = config.tls.clone();
+        let sim = Sim::build(config, world)?;
+        let listener = TcpListener::bind(&listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: listen.clone(),
+            source,
+        })?;
+        let _ = sim.base_url.set(format!("http://{addr}"));
+        let app = router(sim.clone());
+        let mut shutdown = sim.shutdown.subscribe();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "simulator server stopped");
+            }
+        });
+        let (tls_addr, tls_task) = match tls_config {
+            Some(tls) => {
+                let (addr, task) = crate::tls::start(sim.clone(), &tls).await?;
+                let _ = sim.tls_base_url.set(format!("https://{addr}"));
+                (Some(addr), Some(task))
+            }
+            None => (None, None),
+        };
+        for key in processing_refunds(&sim) {
+            v3::refund::schedule_auto_success(&sim, key);
+        }
+        Ok(RunningSim {
+            sim,
+            addr,
+            tls_addr,
+            task,
+            tls_task,
+        })
+    }
+}
+
+/// Refunds still PROCESSING (restarted auto-completion after loading a state file).
+fn processing_refunds(sim: &Sim) -> Vec<String> {
+    crate::sim::lock(&sim.world)
+        .refunds
+        .iter()
+        .filter(|(_, r)| r.status == wxpay_core::RefundStatus::Processing)
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:PORT` — give this to the merchant as WeChat's base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `https://127.0.0.1:PORT` of the mutual-TLS listener (v2 refunds), when configured.
+    pub fn tls_base_url(&self) -> Option<String> {
+        self.tls_addr.map(|a| format!("https://{a}"))
+    }
+
+    /// In-process control handle (the same operations as the `/__sim` HTTP API).
+    pub fn control(&self) -> SimControl {
+        SimControl::new(self.sim.clone())
+    }
+
+    /// Stops serving, stops notification retries and writes the state file.
+    pub async fn shutdown(self) {
+        let _ = self.sim.shutdown.send(true);
+        let _ = self.task.await;
+        if let Some(t) = self.tls_task {
+            t.abort();
+            let _ = t.await;
+        }
+        self.sim.persist();
+    }
+
+    /// Waits until the server task ends (used by the binary; ends on Ctrl-C via `shutdown`).
+    pub async fn wait_for_ctrl_c(self) {
+        let _ = tokio::signal::ctrl_c().await;
+        self.shutdown().await;
+    }
+}

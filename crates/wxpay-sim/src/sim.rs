@@ -1,0 +1,296 @@
+//! The shared simulator value every handler works on.
+//!
+//! `Sim` is a cheap clone (an `Arc`) holding the immutable configuration, the mutable
+//! [`World`], the signing identities (which rotate) and the fault plan.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use rand::Rng;
+use wxpay_core::keys::PublicKey;
+
+use crate::config::{AppConfig, MerchantConfig, SigningMode, SimConfig};
+use crate::crypto::{certificate_info, MerchantCert, ResponseSigner};
+use crate::error::SimError;
+use crate::faults::Faults;
+use crate::state::World;
+
+/// A platform certificate the simulator holds (with its key).
+#[derive(Debug, Clone)]
+pub struct PlatformIdentity {
+    /// Signer (serial = certificate serial).
+    pub signer: ResponseSigner,
+    /// Certificate PEM.
+    pub cert_pem: String,
+    /// Validity start, unix seconds.
+    pub not_before: i64,
+    /// Validity end, unix seconds.
+    pub not_after: i64,
+}
+
+/// Which keys sign, and in which mode.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    /// Current mode.
+    pub mode: SigningMode,
+    /// All platform certificates still listed, oldest first.
+    pub platforms: Vec<PlatformIdentity>,
+    /// Index into `platforms` of the one that signs.
+    pub active: usize,
+    /// WeChat Pay public-key signer (serial = `PUB_KEY_ID_…`).
+    pub public_key: ResponseSigner,
+}
+
+impl Signing {
+    /// The signer for responses and notifications in the current mode.
+    pub fn current(&self) -> ResponseSigner {
+        if self.mode.signs_with_public_key() {
+            return self.public_key.clone();
+        }
+        match self.platforms.get(self.active) {
+            Some(p) => p.signer.clone(),
+            None => self.public_key.clone(),
+        }
+    }
+}
+
+/// A merchant with its parsed certificates.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    /// Configuration.
+    pub config: MerchantConfig,
+    /// Accepted API certificates.
+    pub certs: Vec<MerchantCert>,
+}
+
+/// Shared state of a running simulator.
+pub struct SimInner {
+    /// Configuration as loaded.
+    pub config: SimConfig,
+    /// Merchants by mchid.
+    pub merchants: BTreeMap<String, Merchant>,
+    /// Apps by appid.
+    pub apps: BTreeMap<String, AppConfig>,
+    /// Signing identities.
+    pub signing: Mutex<Signing>,
+    /// Orders, refunds, codes, deliveries.
+    pub world: Mutex<World>,
+    /// Armed faults.
+    pub faults: Mutex<Faults>,
+    /// Base URL once bound.
+    pub base_url: OnceLock<String>,
+    /// Base URL of the mutual-TLS listener once bound.
+    pub tls_base_url: OnceLock<String>,
+    /// HTTP client for notifications and mode-one callbacks.
+    pub http: reqwest::Client,
+    /// Fires when the simulator shuts down (stops notification tasks).
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Cheap handle to the shared state.
+#[derive(Clone)]
+pub struct Sim(pub Arc<SimInner>);
+
+impl std::ops::Deref for Sim {
+    type Target = SimInner;
+    fn deref(&self) -> &SimInner {
+        &self.0
+    }
+}
+
+/// Locks a mutex, recovering the data if a previous holder panicked (the world stays usable).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Unix seconds now.
+pub fn now_unix() -> i64 {
+    now_ms() / 1000
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A random string over `[0-9A-Za-z]`.
+pub fn random_alnum(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .collect()
+}
+
+/// A random decimal string.
+pub fn random_digits(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
+/// RFC 3339 with a +08:00 offset, as WeChat prints times.
+pub fn rfc3339_cst(unix: i64) -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let at =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    wxpay_core::values::format_rfc3339_seconds(at.to_offset(offset))
+}
+
+/// `yyyyMMddHHmmss` in China time, as API v2 prints times.
+pub fn v2_time(unix: i64) -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let at = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+impl Sim {
+    /// Builds the shared state from a configuration (loads and parses all key material).
+    pub fn build(config: SimConfig, world: World) -> Result<Self, SimError> {
+        let base = config.base_dir.clone();
+        let material = |what: &str, detail: String| SimError::Material {
+            what: what.to_owned(),
+            detail,
+        };
+        let platform_key = config.platform.key.load(&base)?;
+        let platform_cert = config.platform.cert.load(&base)?;
+        let mut platforms = vec![platform_identity(&platform_key, &platform_cert)?];
+        for (key, cert) in &world.rotated_platforms {
+            platforms.push(platform_identity(key, cert)?);
+        }
+        let pk_pem = config.public_key.private_key.load(&base)?;
+        let public_key = ResponseSigner::from_pem(&pk_pem, config.public_key.id.clone())
+            .map_err(|e| material("public_key.private_key", e.to_string()))?;
+        let mut merchants = BTreeMap::new();
+        for m in &config.merchants {
+            let mut certs = Vec::new();
+            for c in &m.certs {
+                let pem = c.load(&base)?;
+                certs.push(
+                    MerchantCert::from_pem(&pem).map_err(|e| {
+                        material(&format!("merchant {} cert", m.mchid), e.to_string())
+                    })?,
+                );
+            }
+            merchants.insert(
+                m.mchid.clone(),
+                Merchant {
+                    config: m.clone(),
+                    certs,
+                },
+            );
+        }
+        let apps = config
+            .apps
+            .iter()
+            .map(|a| (a.appid.clone(), a.clone()))
+            .collect();
+        let mut world = world;
+        for m in &config.merchants {
+            world
+                .balances
+                .entry(m.mchid.clone())
+                .or_insert(m.refund_balance_fen);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| SimError::Config(format!("http client: {e}")))?;
+        let active = platforms.len() - 1;
+        let signing = Signing {
+            mode: config.signing_mode,
+            platforms,
+            active,
+            public_key,
+        };
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Ok(Sim(Arc::new(SimInner {
+            config,
+            merchants,
+            apps,
+            signing: Mutex::new(signing),
+            world: Mutex::new(world),
+            faults: Mutex::new(Faults::default()),
+            base_url: OnceLock::new(),
+            tls_base_url: OnceLock::new(),
+            http,
+            shutdown,
+        })))
+    }
+
+    /// The base URL the simulator is reachable at.
+    pub fn base_url(&self) -> String {
+        self.config
+            .public_base_url
+            .clone()
+            .or_else(|| self.base_url.get().cloned())
+            .unwrap_or_else(|| "http://127.0.0.1".to_owned())
+    }
+
+    /// The merchant certificate key for `(mchid, serial)`.
+    pub fn merchant_key(&self, mchid: &str, serial: &str) -> Option<PublicKey> {
+        let m = self.merchants.get(mchid)?;
+        m.certs
+            .iter()
+            .find(|c| c.serial.eq_ignore_ascii_case(serial))
+            .map(|c| c.key.clone())
+    }
+
+    /// The current response signer.
+    pub fn signer(&self) -> ResponseSigner {
+        lock(&self.signing).current()
+    }
+
+    /// Persists the world when a state file is configured (errors are logged, not fatal).
+    pub fn persist(&self) {
+        let Some(path) = &self.config.state_file else {
+            return;
+        };
+        let path = self.config.base_dir.join(path);
+        let snapshot = lock(&self.world).clone();
+        if let Err(e) = snapshot.save(&path) {
+            tracing::warn!(error = %e, "could not write the state file");
+        }
+    }
+}
+
+/// Parses a platform key + certificate pair.
+pub fn platform_identity(key_pem: &str, cert_pem: &str) -> Result<PlatformIdentity, SimError> {
+    let material = |detail: String| SimError::Material {
+        what: "platform".into(),
+        detail,
+    };
+    let (serial, not_before, not_after) =
+        certificate_info(cert_pem).map_err(|e| material(e.to_string()))?;
+    let signer = ResponseSigner::from_pem(key_pem, serial).map_err(|e| material(e.to_string()))?;
+    if signer.public_key()
+        != &wxpay_core::keys::Certificate::from_pem(cert_pem)
+            .map_err(|e| material(e.to_string()))?
+            .public_key()
+            .clone()
+    {
+        return Err(material(
+            "platform key does not match the platform certificate".into(),
+        ));
+    }
+    Ok(PlatformIdentity {
+        signer,
+        cert_pem: cert_pem.to_owned(),
+        not_before,
+        not_after,
+    })
+}

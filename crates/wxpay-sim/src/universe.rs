@@ -1,0 +1,434 @@
+//! A complete, freshly generated test universe: every key, certificate, id and secret a
+//! merchant and the simulator need to talk to each other.
+//!
+//! The shape mirrors WeChat's: one CA ("Tenpay.com Root CA") issues the merchant API
+//! certificate (`apiclient_cert.pem`, CN = mchid) and the platform certificate ("Tenpay.com
+//! sign"); the WeChat Pay public key is a bare RSA key with a `PUB_KEY_ID_…`. Serials are
+//! 20 random bytes printed as 40 upper-case hex digits, like WeChat's.
+//! Key generation is RSA-2048 through aws-lc-rs (constant time), via rcgen.
+
+use std::path::Path;
+
+use rand::{Rng, RngCore};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, RsaKeySize, SerialNumber, PKCS_RSA_SHA256,
+};
+
+use crate::config::{
+    AppConfig, AppKind, Material, MerchantConfig, PlatformConfig, PublicKeyConfig, Secret,
+    SigningMode, SimConfig, TlsConfig,
+};
+use crate::error::SimError;
+
+/// A key pair with its certificate.
+#[derive(Clone)]
+pub struct Identity {
+    /// PKCS#8 PEM private key.
+    pub key_pem: String,
+    /// PEM certificate.
+    pub cert_pem: String,
+    /// Certificate serial, 40 upper-case hex digits.
+    pub serial: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("serial", &self.serial)
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+/// An app id and secret of the universe.
+#[derive(Debug, Clone)]
+pub struct UniverseApp {
+    /// `appid`.
+    pub appid: String,
+    /// AppSecret.
+    pub secret: Secret,
+    /// Kind.
+    pub kind: AppKind,
+}
+
+/// Everything `wxpay-sim init` writes, held in memory.
+#[derive(Debug, Clone)]
+pub struct Universe {
+    /// The issuing CA (self-signed).
+    pub ca: Identity,
+    /// Merchant id.
+    pub mchid: String,
+    /// Merchant API key + certificate (`apiclient_key.pem` / `apiclient_cert.pem`).
+    pub merchant: Identity,
+    /// Platform key + certificate.
+    pub platform: Identity,
+    /// `PUB_KEY_ID_…` of the WeChat Pay public key.
+    pub public_key_id: String,
+    /// WeChat Pay public key (SPKI PEM) — what the merchant configures.
+    pub public_key_pem: String,
+    /// Its private half (PKCS#8 PEM) — what the simulator signs with.
+    pub public_key_private_pem: String,
+    /// TLS server identity for the mutual-TLS endpoint (CN = localhost, SAN 127.0.0.1).
+    pub tls_server: Identity,
+    /// APIv3 key.
+    pub apiv3_key: Secret,
+    /// APIv2 key.
+    pub apiv2_key: Secret,
+    /// Mini-program, official account and mobile app.
+    pub apps: Vec<UniverseApp>,
+}
+
+fn random_serial() -> (SerialNumber, String) {
+    let mut bytes = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    // Positive and of full length, so the hex form is always 40 digits.
+    bytes[0] = (bytes[0] & 0x7f) | 0x10;
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    (SerialNumber::from_slice(&bytes), hex)
+}
+
+fn random_alnum(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+fn random_hex_lower(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+fn random_digits(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.gen_range(0..10), 10).unwrap_or('0'))
+        .collect()
+}
+
+fn rsa_key() -> Result<KeyPair, SimError> {
+    KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(SimError::Generate)
+}
+
+fn dn(pairs: &[(DnType, &str)]) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    for (ty, value) in pairs {
+        name.push(ty.clone(), *value);
+    }
+    name
+}
+
+fn validity(params: &mut CertificateParams, years: i64) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(365 * years);
+}
+
+/// A generated CA that can issue further certificates (used again for platform rotation).
+pub struct CertAuthority {
+    params: CertificateParams,
+    key: KeyPair,
+    /// Its identity (PEMs and serial).
+    pub identity: Identity,
+}
+
+impl CertAuthority {
+    /// Generates a self-signed CA named like Tenpay's.
+    pub fn generate() -> Result<Self, SimError> {
+        let key = rsa_key()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(&[
+            (DnType::CountryName, "CN"),
+            (DnType::OrganizationName, "Tenpay.com"),
+            (DnType::OrganizationalUnitName, "Tenpay.com CA Center"),
+            (DnType::CommonName, "Tenpay.com Root CA (wxpay-sim)"),
+        ]);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let (serial, hex) = random_serial();
+        params.serial_number = Some(serial);
+        validity(&mut params, 20);
+        let cert = params.self_signed(&key).map_err(SimError::Generate)?;
+        let identity = Identity {
+            key_pem: key.serialize_pem(),
+            cert_pem: cert.pem(),
+            serial: hex,
+        };
+        Ok(Self {
+            params,
+            key,
+            identity,
+        })
+    }
+
+    /// Issues a leaf certificate for a fresh RSA-2048 key.
+    pub fn issue(
+        &self,
+        subject: DistinguishedName,
+        sans: &[&str],
+        years: i64,
+    ) -> Result<Identity, SimError> {
+        let key = rsa_key()?;
+        let mut params =
+            CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .map_err(SimError::Generate)?;
+        params.distinguished_name = subject;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        let (serial, hex) = random_serial();
+        params.serial_number = Some(serial);
+        validity(&mut params, years);
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(SimError::Generate)?;
+        Ok(Identity {
+            key_pem: key.serialize_pem(),
+            cert_pem: cert.pem(),
+            serial: hex,
+        })
+    }
+
+    /// Issues a new platform certificate ("Tenpay.com sign"), as WeChat does on rotation.
+    pub fn issue_platform(&self) -> Result<Identity, SimError> {
+        self.issue(
+            dn(&[
+                (DnType::CountryName, "CN"),
+                (DnType::OrganizationName, "Tenpay.com"),
+                (DnType::OrganizationalUnitName, "Tenpay.com CA Center"),
+                (DnType::CommonName, "Tenpay.com sign"),
+            ]),
+            &[],
+            5,
+        )
+    }
+
+    /// Rebuilds an authority from a stored identity (key + certificate PEM).
+    pub fn from_identity(identity: &Identity) -> Result<Self, SimError> {
+        let key = KeyPair::from_pem(&identity.key_pem).map_err(SimError::Generate)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(&[
+            (DnType::CountryName, "CN"),
+            (DnType::OrganizationName, "Tenpay.com"),
+            (DnType::OrganizationalUnitName, "Tenpay.com CA Center"),
+            (DnType::CommonName, "Tenpay.com Root CA (wxpay-sim)"),
+        ]);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        Ok(Self {
+            params,
+            key,
+            identity: identity.clone(),
+        })
+    }
+}
+
+impl Universe {
+    /// Generates a fresh universe (six RSA-2048 keys; takes a second or two).
+    pub fn generate() -> Result<Self, SimError> {
+        let ca = CertAuthority::generate()?;
+        let mchid = format!("19{}", random_digits(8));
+        let merchant = ca.issue(
+            dn(&[
+                (DnType::CountryName, "CN"),
+                (DnType::OrganizationName, "微信商户系统"),
+                (DnType::OrganizationalUnitName, "wxpay-sim test merchant"),
+                (DnType::CommonName, &mchid),
+            ]),
+            &[],
+            5,
+        )?;
+        let platform = ca.issue_platform()?;
+        let tls_server = ca.issue(
+            dn(&[(DnType::CommonName, "localhost")]),
+            &["localhost", "127.0.0.1"],
+            5,
+        )?;
+        let pk = rsa_key()?;
+        let public_key_pem = pk.public_key_pem();
+        let public_key_private_pem = pk.serialize_pem();
+        let public_key_id = format!("PUB_KEY_ID_01{}", random_digits(34));
+        let apps = vec![
+            UniverseApp {
+                appid: format!("wx{}", random_hex_lower(16)),
+                secret: Secret(random_hex_lower(32)),
+                kind: AppKind::MiniProgram,
+            },
+            UniverseApp {
+                appid: format!("wx{}", random_hex_lower(16)),
+                secret: Secret(random_hex_lower(32)),
+                kind: AppKind::OfficialAccount,
+            },
+            UniverseApp {
+                appid: format!("wx{}", random_hex_lower(16)),
+                secret: Secret(random_hex_lower(32)),
+                kind: AppKind::App,
+            },
+        ];
+        Ok(Self {
+            ca: ca.identity,
+            mchid,
+            merchant,
+            platform,
+            public_key_id,
+            public_key_pem,
+            public_key_private_pem,
+            tls_server,
+            apiv3_key: Secret(random_alnum(32)),
+            apiv2_key: Secret(random_alnum(32)),
+            apps,
+        })
+    }
+
+    /// The app id of the first app of `kind`.
+    pub fn appid(&self, kind: AppKind) -> Option<&str> {
+        self.apps
+            .iter()
+            .find(|a| a.kind == kind)
+            .map(|a| a.appid.as_str())
+    }
+
+    fn merchant_config(&self, cert: Material) -> MerchantConfig {
+        MerchantConfig {
+            mchid: self.mchid.clone(),
+            apiv3_key: self.apiv3_key.clone(),
+            apiv2_key: self.apiv2_key.clone(),
+            certs: vec![cert],
+            appids: self.apps.iter().map(|a| a.appid.clone()).collect(),
+            h5_domains: vec!["localhost".into(), "127.0.0.1".into()],
+            native_callback_url: None,
+            refund_balance_fen: 10_000_000_000,
+        }
+    }
+
+    fn app_configs(&self) -> Vec<AppConfig> {
+        self.apps
+            .iter()
+            .map(|a| AppConfig {
+                appid: a.appid.clone(),
+                secret: a.secret.clone(),
+                kind: a.kind,
+            })
+            .collect()
+    }
+
+    /// A configuration holding all material inline, listening on `127.0.0.1:0`.
+    pub fn sim_config(&self) -> SimConfig {
+        SimConfig {
+            listen: "127.0.0.1:0".into(),
+            public_base_url: None,
+            time_scale: 1.0,
+            signing_mode: SigningMode::Certificate,
+            state_file: None,
+            token_grace_seconds: 300,
+            login_rate_limit_per_minute: 100,
+            refund_auto_success_seconds: None,
+            platform: PlatformConfig {
+                key: Material::inline(self.platform.key_pem.clone()),
+                cert: Material::inline(self.platform.cert_pem.clone()),
+            },
+            public_key: PublicKeyConfig {
+                id: self.public_key_id.clone(),
+                private_key: Material::inline(self.public_key_private_pem.clone()),
+            },
+            merchants: vec![self.merchant_config(Material::inline(self.merchant.cert_pem.clone()))],
+            apps: self.app_configs(),
+            tls: Some(TlsConfig {
+                listen: "127.0.0.1:0".into(),
+                ca_cert: Material::inline(self.ca.cert_pem.clone()),
+                server_cert: Material::inline(self.tls_server.cert_pem.clone()),
+                server_key: Material::inline(self.tls_server.key_pem.clone()),
+            }),
+            base_dir: Default::default(),
+        }
+    }
+
+    /// Writes keys, certificates, `sim.toml` and `merchant.toml` into `dir` (created if missing).
+    pub fn write_dir(&self, dir: &Path, listen: &str) -> Result<(), SimError> {
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|source| SimError::Io { path, source })
+        };
+        std::fs::create_dir_all(dir).map_err(|source| SimError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        write("ca_cert.pem", &self.ca.cert_pem)?;
+        write("ca_key.pem", &self.ca.key_pem)?;
+        write("apiclient_key.pem", &self.merchant.key_pem)?;
+        write("apiclient_cert.pem", &self.merchant.cert_pem)?;
+        write("platform_key.pem", &self.platform.key_pem)?;
+        write("platform_cert.pem", &self.platform.cert_pem)?;
+        write("pub_key.pem", &self.public_key_pem)?;
+        write("pub_key_private.pem", &self.public_key_private_pem)?;
+        write("tls_server_cert.pem", &self.tls_server.cert_pem)?;
+        write("tls_server_key.pem", &self.tls_server.key_pem)?;
+
+        let mut config = self.sim_config();
+        config.listen = listen.to_owned();
+        config.state_file = Some("state.json".into());
+        config.platform = PlatformConfig {
+            key: Material("platform_key.pem".into()),
+            cert: Material("platform_cert.pem".into()),
+        };
+        config.public_key.private_key = Material("pub_key_private.pem".into());
+        config.merchants = vec![self.merchant_config(Material("apiclient_cert.pem".into()))];
+        config.refund_auto_success_seconds = Some(5);
+        config.tls = Some(TlsConfig {
+            listen: "127.0.0.1:8701".into(),
+            ca_cert: Material("ca_cert.pem".into()),
+            server_cert: Material("tls_server_cert.pem".into()),
+            server_key: Material("tls_server_key.pem".into()),
+        });
+        let mut sim_toml =
+            String::from("# wxpay-sim configuration (generated by `wxpay-sim init`)\n");
+        sim_toml.push_str(&config.to_toml()?);
+        write("sim.toml", &sim_toml)?;
+        write(
+            "merchant.toml",
+            &self.merchant_snippet(&format!("http://{listen}")),
+        )?;
+        Ok(())
+    }
+
+    /// The merchant-side configuration matching this universe, as TOML.
+    pub fn merchant_snippet(&self, base_url: &str) -> String {
+        let mut out = String::from(
+            "# Merchant-server settings matching this wxpay-sim universe.\n[wechat]\n",
+        );
+        let line =
+            |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k} = {}\n", toml_str(v)));
+        line(&mut out, "base_url", base_url);
+        line(&mut out, "mchid", &self.mchid);
+        line(&mut out, "merchant_serial", &self.merchant.serial);
+        line(&mut out, "private_key_file", "apiclient_key.pem");
+        line(&mut out, "client_cert_file", "apiclient_cert.pem");
+        line(&mut out, "apiv3_key", self.apiv3_key.expose());
+        line(&mut out, "apiv2_key", self.apiv2_key.expose());
+        line(&mut out, "wechatpay_public_key_id", &self.public_key_id);
+        line(&mut out, "wechatpay_public_key_file", "pub_key.pem");
+        line(&mut out, "tls_ca_file", "ca_cert.pem");
+        for app in &self.apps {
+            out.push_str("\n[[wechat.apps]]\n");
+            line(&mut out, "appid", &app.appid);
+            line(&mut out, "secret", app.secret.expose());
+            let kind = match app.kind {
+                AppKind::MiniProgram => "mini-program",
+                AppKind::OfficialAccount => "official-account",
+                AppKind::App => "app",
+            };
+            line(&mut out, "kind", kind);
+        }
+        out
+    }
+}
+
+fn toml_str(v: &str) -> String {
+    toml::Value::String(v.to_owned()).to_string()
+}

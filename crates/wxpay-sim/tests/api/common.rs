@@ -1,0 +1,282 @@
+//! Shared fixtures: one generated universe for the whole test binary, a fresh simulator per
+//! test, a signing client built on the core, and a merchant notification receiver.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+use wxpay_core::keys::{Certificate, PrivateKey, PublicKey};
+use wxpay_core::v3::authorization::{Authorization, RequestParts};
+use wxpay_core::v3::verify::{SignedHeaders, Verifier, VerifyError};
+use wxpay_core::{MchId, SerialNo};
+use wxpay_sim::{RunningSim, SimConfig, Simulator, Universe};
+
+pub fn universe() -> &'static Universe {
+    static U: OnceLock<Universe> = OnceLock::new();
+    U.get_or_init(|| Universe::generate().expect("generate universe"))
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+pub struct TestSim {
+    pub sim: RunningSim,
+    pub http: reqwest::Client,
+    pub key: PrivateKey,
+    pub mchid: String,
+    pub serial: String,
+    pub verifier: Verifier,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+    pub fn signed_headers(&self) -> Result<SignedHeaders, VerifyError> {
+        SignedHeaders::from_lookup(|n| self.header(n))
+    }
+}
+
+pub fn base_config() -> SimConfig {
+    let mut c = universe().sim_config();
+    c.time_scale = 0.001;
+    c
+}
+
+pub async fn start() -> TestSim {
+    start_with(base_config()).await
+}
+
+pub async fn start_with(config: SimConfig) -> TestSim {
+    let u = universe();
+    let sim = Simulator::start(config).await.expect("start simulator");
+    let mut verifier = Verifier::new();
+    verifier.add_certificate(Certificate::from_pem(&u.platform.cert_pem).expect("platform cert"));
+    verifier.add_public_key(
+        SerialNo::new(u.public_key_id.clone()).expect("key id"),
+        PublicKey::from_spki_pem(&u.public_key_pem).expect("public key"),
+    );
+    TestSim {
+        sim,
+        http: reqwest::Client::new(),
+        key: PrivateKey::from_pkcs8_pem(&u.merchant.key_pem).expect("merchant key"),
+        mchid: u.mchid.clone(),
+        serial: u.merchant.serial.clone(),
+        verifier,
+    }
+}
+
+impl TestSim {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.sim.base_url(), path)
+    }
+
+    pub fn authorization(&self, method: &str, path: &str, body: &str, ts: i64) -> String {
+        let parts = RequestParts {
+            method,
+            canonical_url: path,
+            timestamp: ts,
+            nonce: "0123456789ABCDEFGHIJ0123456789ab",
+            body: body.as_bytes(),
+        };
+        Authorization::sign(
+            &self.key,
+            &MchId::new(self.mchid.clone()).expect("mchid"),
+            &SerialNo::new(self.serial.clone()).expect("serial"),
+            &parts,
+        )
+        .expect("sign")
+        .to_header_value()
+    }
+
+    /// A raw request with an optional Authorization header value.
+    pub async fn raw(&self, method: &str, path: &str, body: &str, auth: Option<String>) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .http
+            .request(m, self.url(path))
+            .header("accept", "application/json");
+        if !body.is_empty() {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.expect("body");
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A correctly signed v3 call whose response signature must verify.
+    pub async fn call(&self, method: &str, path: &str, body: &str) -> Resp {
+        let resp = self
+            .raw(
+                method,
+                path,
+                body,
+                Some(self.authorization(method, path, body, now())),
+            )
+            .await;
+        self.assert_signed(&resp);
+        resp
+    }
+
+    pub fn assert_signed(&self, resp: &Resp) {
+        let headers = resp.signed_headers().expect("Wechatpay-* headers present");
+        self.verifier
+            .verify(&headers, resp.body.as_bytes(), now())
+            .expect("response signature verifies");
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Resp {
+        self.call("POST", path, &body.to_string()).await
+    }
+
+    pub async fn control(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(m, self.url(path));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("control");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn appid(&self, kind: wxpay_sim::config::AppKind) -> String {
+        universe().appid(kind).expect("app").to_owned()
+    }
+
+    pub fn jsapi_body(&self, out_trade_no: &str, total: i64, notify_url: &str) -> Value {
+        serde_json::json!({
+            "appid": self.appid(wxpay_sim::config::AppKind::MiniProgram),
+            "mchid": self.mchid,
+            "description": "Image形象店-深圳腾大-QQ公仔",
+            "out_trade_no": out_trade_no,
+            "notify_url": notify_url,
+            "amount": { "total": total, "currency": "CNY" },
+            "payer": { "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" }
+        })
+    }
+
+    /// Places a JSAPI order and pays it through the control API.
+    pub async fn paid_order(&self, out_trade_no: &str, total: i64, notify_url: &str) -> Value {
+        let r = self
+            .post_json(
+                "/v3/pay/transactions/jsapi",
+                &self.jsapi_body(out_trade_no, total, notify_url),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (status, order) = self
+            .control("POST", &format!("/__sim/orders/{out_trade_no}/pay"), None)
+            .await;
+        assert_eq!(status, 200, "{order}");
+        order
+    }
+}
+
+/// A received notification.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A merchant endpoint that records notifications and answers with scripted statuses
+/// (then 200 once the script runs out).
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+pub async fn receiver(script: Vec<u16>) -> Receiver {
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let rec = received.clone();
+    let app = Router::new().route(
+        "/notify",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let rec = rec.clone();
+            let script = script.clone();
+            async move {
+                rec.lock().expect("lock").push(Received { headers, body });
+                let status = script.lock().expect("lock").pop_front().unwrap_or(200);
+                let status = StatusCode::from_u16(status).expect("status");
+                let body = if status.is_success() {
+                    "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+                } else {
+                    "{\"code\":\"FAIL\",\"message\":\"失败\"}"
+                };
+                (status, body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Receiver {
+        url: format!("http://{addr}/notify"),
+        received,
+    }
+}
+
+impl Receiver {
+    pub fn count(&self) -> usize {
+        self.received.lock().expect("lock").len()
+    }
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        for _ in 0..300 {
+            if self.count() >= n {
+                return self.all();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("expected {n} notifications, got {}", self.count());
+    }
+}
+
+pub fn signed_headers_of(r: &Received) -> SignedHeaders {
+    SignedHeaders::from_lookup(|n| {
+        r.headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+    .expect("headers")
+}

@@ -1,0 +1,9 @@
+//! Integration tests: a real HTTP client against the simulator on port 0, requests signed
+//! and responses verified with `wxpay-core`.
+
+mod common;
+mod control;
+mod login;
+mod pages;
+mod v2;
+mod v3;
