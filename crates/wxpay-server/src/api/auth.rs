@@ -1,0 +1,164 @@
+//! Login: mini-program `code` → `code2Session`, WeChat-browser OAuth `code` → openid.
+//!
+//! The answer is an opaque bearer token; the openid is stored, the `session_key` stays on
+//! the server (it decrypts mini-program user data and must never reach a client).
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::client_ip;
+use crate::clock;
+use crate::error::{json_rejection, AppError};
+use crate::state::{AppIdentity, SharedState};
+use crate::upstream::UpstreamError;
+
+/// `POST /api/login/*` body.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    /// The single-use code from `wx.login()` or the OAuth redirect.
+    pub code: String,
+}
+
+/// A session.
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    /// Bearer token for `Authorization`.
+    pub token: String,
+    /// The user's openid under the app used.
+    pub openid: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+fn check_code(code: &str) -> Result<(), AppError> {
+    if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::bad_request(
+            "invalid_code",
+            "code must be 1..=128 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+fn limit(
+    state: &SharedState,
+    headers: &HeaderMap,
+    peer: &ConnectInfo<SocketAddr>,
+) -> Result<(), AppError> {
+    let ip = client_ip(state, headers, Some(peer)).unwrap_or(peer.0.ip());
+    if state
+        .login_limiter
+        .allow(ip, clock::now(), state.settings.limits.login_per_minute)
+    {
+        Ok(())
+    } else {
+        Err(AppError::RateLimited)
+    }
+}
+
+fn secret_of(
+    app: Option<&AppIdentity>,
+    what: &'static str,
+) -> Result<(String, crate::secret::Secret<String>), AppError> {
+    let app = app.ok_or_else(|| {
+        AppError::bad_request("login_not_configured", format!("no {what} is configured"))
+    })?;
+    let secret = app.secret.clone().ok_or_else(|| {
+        AppError::bad_request(
+            "login_not_configured",
+            format!("the {what} has no AppSecret"),
+        )
+    })?;
+    Ok((app.appid.clone(), secret))
+}
+
+fn login_error(err: UpstreamError) -> AppError {
+    match err {
+        // 40029 invalid code, 40163 used code: the caller should log in again.
+        UpstreamError::Business { code, message, .. } => AppError::bad_request(
+            "login_rejected",
+            format!("WeChat refused the code ({code}): {message}"),
+        ),
+        other => AppError::UpstreamUnavailable(other),
+    }
+}
+
+async fn open_session(
+    state: &SharedState,
+    appid: &str,
+    openid: &str,
+    unionid: Option<&str>,
+    session_key: Option<&str>,
+) -> Result<LoginResponse, AppError> {
+    let now = clock::now();
+    let user = state.store.upsert_user(appid, openid, unionid, now).await?;
+    let token = crate::ids::session_token().map_err(|e| AppError::Internal(e.to_string()))?;
+    let ttl = state.settings.server.session_ttl_secs;
+    state
+        .store
+        .create_session(
+            &crate::ids::token_hash(&token),
+            &user.id,
+            session_key,
+            now,
+            now + ttl,
+        )
+        .await?;
+    Ok(LoginResponse {
+        token,
+        openid: user.openid,
+        expires_in: ttl,
+    })
+}
+
+/// `POST /api/login/miniprogram`
+pub async fn login_miniprogram(
+    State(state): State<SharedState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<LoginResponse>, AppError> {
+    let Json(request) = body.map_err(json_rejection)?;
+    limit(&state, &headers, &peer)?;
+    check_code(&request.code)?;
+    let (appid, secret) = secret_of(state.apps.miniprogram.as_ref(), "mini-program")?;
+    let session = state
+        .open
+        .code2session(&appid, &secret, &request.code)
+        .await
+        .map_err(login_error)?;
+    let response = open_session(
+        &state,
+        &appid,
+        &session.openid,
+        session.unionid.as_deref(),
+        Some(session.session_key.expose().as_str()),
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /api/login/oauth`
+pub async fn login_oauth(
+    State(state): State<SharedState>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<LoginResponse>, AppError> {
+    let Json(request) = body.map_err(json_rejection)?;
+    limit(&state, &headers, &peer)?;
+    check_code(&request.code)?;
+    let (appid, secret) = secret_of(state.apps.official_account.as_ref(), "official account")?;
+    let (openid, unionid) = state
+        .open
+        .oauth_openid(&appid, &secret, &request.code)
+        .await
+        .map_err(login_error)?;
+    let response = open_session(&state, &appid, &openid, unionid.as_deref(), None).await?;
+    Ok(Json(response))
+}

@@ -1,0 +1,116 @@
+//! `GET /openapi.json`: the hand-written OpenAPI 3.1 document of the frontend API.
+//!
+//! Hand-written because the API is small and its error shape and per-channel parameters
+//! are easier to state exactly than to derive; `tests/api` checks that every routed path
+//! appears here.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn error_ref() -> Value {
+    json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn ok(schema: &str) -> Value {
+    json!({ "description": "OK", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn path_param(name: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+}
+
+/// The document.
+pub fn openapi() -> Value {
+    let auth = json!([{ "bearer": [] }]);
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "wxpay-server", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Merchant backend for WeChat Pay. Amounts are integers in fen. Every error is {\"error\":{\"code\",\"message\"}}." },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object",
+                    "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
+                "LoginRequest": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string", "maxLength": 128 } } },
+                "LoginResponse": { "type": "object", "required": ["token", "openid", "expires_in"], "properties": {
+                    "token": { "type": "string" }, "openid": { "type": "string" }, "expires_in": { "type": "integer" } } },
+                "Products": { "type": "object", "properties": { "products": { "type": "array", "items": { "type": "object",
+                    "properties": { "id": { "type": "string" }, "name": { "type": "string" }, "price_fen": { "type": "integer" } } } } } },
+                "CreateOrder": { "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "minItems": 1, "maxItems": 50,
+                    "items": { "type": "object", "required": ["product_id"], "properties": {
+                        "product_id": { "type": "string" }, "quantity": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 1 } } } } } },
+                "Order": { "type": "object", "properties": {
+                    "out_trade_no": { "type": "string" },
+                    "state": { "type": "string", "enum": ["NOTPAY", "USERPAYING", "SUCCESS", "REFUND", "CLOSED", "PAYERROR", "REVOKED"] },
+                    "amount_fen": { "type": "integer" }, "refunded_fen": { "type": "integer" },
+                    "channel": { "type": ["string", "null"] }, "transaction_id": { "type": ["string", "null"] },
+                    "description": { "type": "string" }, "created_at": { "type": "integer" }, "paid_at": { "type": ["integer", "null"] } } },
+                "PayRequest": { "type": "object", "required": ["channel"], "properties": {
+                    "channel": { "type": "string", "enum": ["miniprogram", "jsapi", "jssdk", "h5", "native", "app"] } } },
+                "PayResponse": { "type": "object", "required": ["out_trade_no", "channel", "params"], "properties": {
+                    "out_trade_no": { "type": "string" }, "channel": { "type": "string" },
+                    "params": { "oneOf": [
+                        { "title": "JSAPI family (miniprogram, jsapi, jssdk)", "type": "object",
+                          "required": ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"],
+                          "properties": { "appId": { "type": "string" }, "timeStamp": { "type": "string" }, "nonceStr": { "type": "string" },
+                                          "package": { "type": "string", "pattern": "^prepay_id=" }, "signType": { "type": "string" }, "paySign": { "type": "string" } } },
+                        { "title": "APP", "type": "object",
+                          "required": ["appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"],
+                          "properties": { "appid": { "type": "string" }, "partnerid": { "type": "string" }, "prepayid": { "type": "string" },
+                                          "package": { "const": "Sign=WXPay" }, "noncestr": { "type": "string" }, "timestamp": { "type": "string" }, "sign": { "type": "string" } } },
+                        { "title": "H5", "type": "object", "required": ["h5Url"], "properties": { "h5Url": { "type": "string" } } },
+                        { "title": "Native", "type": "object", "required": ["codeUrl"], "properties": { "codeUrl": { "type": "string" } } }
+                    ] } } },
+                "RefundRequest": { "type": "object", "required": ["amount_fen"], "properties": {
+                    "amount_fen": { "type": "integer", "minimum": 1 }, "reason": { "type": "string", "maxLength": 80 } } },
+                "Refund": { "type": "object", "properties": {
+                    "out_refund_no": { "type": "string" }, "out_trade_no": { "type": "string" }, "amount_fen": { "type": "integer" },
+                    "status": { "type": "string", "enum": ["PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL"] }, "refund_id": { "type": ["string", "null"] } } },
+                "WxConfig": { "type": "object", "properties": {
+                    "appId": { "type": "string" }, "timestamp": { "type": "integer" }, "nonceStr": { "type": "string" },
+                    "signature": { "type": "string" }, "jsApiList": { "type": "array", "items": { "type": "string" } } } },
+                "NotifyFail": { "type": "object", "properties": { "code": { "const": "FAIL" }, "message": { "type": "string" } } }
+            }
+        },
+        "paths": {
+            "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "OK" } } } },
+            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OK" } } } },
+            "/api/login/miniprogram": { "post": { "summary": "Mini-program login (code2Session); session_key stays on the server",
+                "requestBody": body("LoginRequest"), "responses": { "200": ok("LoginResponse"), "400": error_ref(), "429": error_ref(), "503": error_ref() } } },
+            "/api/login/oauth": { "post": { "summary": "WeChat-browser web authorisation code → openid",
+                "requestBody": body("LoginRequest"), "responses": { "200": ok("LoginResponse"), "400": error_ref(), "429": error_ref(), "503": error_ref() } } },
+            "/api/products": { "get": { "summary": "Products with server-decided prices", "responses": { "200": ok("Products") } } },
+            "/api/orders": { "post": { "summary": "Create an order from product ids (price from the server)", "security": auth,
+                "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 64 } }],
+                "requestBody": body("CreateOrder"), "responses": { "200": ok("Order"), "400": error_ref(), "401": error_ref() } } },
+            "/api/orders/{out_trade_no}": { "get": { "summary": "Order status; queries WeChat when unpaid and the last check is stale",
+                "security": auth, "parameters": [path_param("out_trade_no")], "responses": { "200": ok("Order"), "401": error_ref(), "404": error_ref() } } },
+            "/api/orders/{out_trade_no}/pay": { "post": { "summary": "Prepay (reused while valid) and signed client parameters",
+                "security": auth, "parameters": [path_param("out_trade_no")], "requestBody": body("PayRequest"),
+                "responses": { "200": ok("PayResponse"), "400": error_ref(), "401": error_ref(), "404": error_ref(), "409": error_ref(), "502": error_ref(), "503": error_ref() } } },
+            "/api/orders/{out_trade_no}/close": { "post": { "summary": "Close an unpaid order", "security": auth,
+                "parameters": [path_param("out_trade_no")], "responses": { "200": ok("Order"), "404": error_ref(), "409": error_ref() } } },
+            "/api/orders/{out_trade_no}/refunds": { "post": { "summary": "Refund part or all of a paid order", "security": auth,
+                "parameters": [path_param("out_trade_no")], "requestBody": body("RefundRequest"),
+                "responses": { "200": ok("Refund"), "400": error_ref(), "404": error_ref(), "409": error_ref(), "502": error_ref() } } },
+            "/api/refunds/{out_refund_no}": { "get": { "summary": "Refund status (queries WeChat while processing)", "security": auth,
+                "parameters": [path_param("out_refund_no")], "responses": { "200": ok("Refund"), "404": error_ref() } } },
+            "/api/jssdk/config": { "get": { "summary": "wx.config parameters for a page URL",
+                "parameters": [{ "name": "url", "in": "query", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": ok("WxConfig"), "400": error_ref() } } },
+            "/notify/v3/pay": { "post": { "summary": "WeChat Pay v3 payment notification (signed, encrypted)",
+                "responses": { "200": { "description": "Persisted" }, "400": ok("NotifyFail"), "401": ok("NotifyFail"), "500": ok("NotifyFail") } } },
+            "/notify/v3/refund": { "post": { "summary": "WeChat Pay v3 refund notification (signed, encrypted)",
+                "responses": { "200": { "description": "Persisted" }, "400": ok("NotifyFail"), "401": ok("NotifyFail"), "500": ok("NotifyFail") } } }
+        }
+    })
+}
+
+/// `GET /openapi.json`
+pub async fn document() -> Json<Value> {
+    Json(openapi())
+}

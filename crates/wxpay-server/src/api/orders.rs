@@ -1,0 +1,431 @@
+//! Products, orders, pay and close.
+//!
+//! Prices come from the product table, never from the client. Paying returns the prepay
+//! result plus the client parameters signed by the core's `invoke` builders; a prepay id
+//! that is still valid (2 h, 5 min for an `h5_url`) is reused instead of asking again.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use wxpay_core::invoke::{AppPayParams, JsapiPayParams, NonceStr, PayTimestamp};
+use wxpay_core::{AppId, PrepayId, TradeState};
+
+use super::{client_ip, owned_order, AuthUser, OrderView};
+use crate::clock;
+use crate::error::{json_rejection, AppError};
+use crate::payments::{self, PrepayKind};
+use crate::state::SharedState;
+use crate::store::{NewOrder, Order, Product, User};
+
+/// How long a v3 prepay id (and `code_url`) stays usable.
+const PREPAY_TTL_SECS: i64 = 2 * 3600;
+/// How long an `h5_url` stays usable.
+const H5_URL_TTL_SECS: i64 = 5 * 60;
+/// Do not hand out a prepay that expires sooner than this.
+const PREPAY_MARGIN_SECS: i64 = 60;
+/// Largest quantity of one product in one order.
+const MAX_QUANTITY: i64 = 1000;
+
+/// `GET /api/products`
+pub async fn list_products(State(state): State<SharedState>) -> Result<Json<Value>, AppError> {
+    let products: Vec<Product> = state.store.products().await?;
+    Ok(Json(json!({ "products": products })))
+}
+
+/// One line of an order.
+#[derive(Debug, Deserialize)]
+pub struct OrderItem {
+    /// Product id.
+    pub product_id: String,
+    /// Quantity (1 when omitted).
+    #[serde(default = "one")]
+    pub quantity: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// `POST /api/orders` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderRequest {
+    /// Lines.
+    pub items: Vec<OrderItem>,
+}
+
+/// `POST /api/orders`
+pub async fn create_order(
+    State(state): State<SharedState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    body: Result<Json<CreateOrderRequest>, JsonRejection>,
+) -> Result<Json<OrderView>, AppError> {
+    let Json(request) = body.map_err(json_rejection)?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(value) => {
+            let key = value
+                .to_str()
+                .map_err(|_| AppError::bad_request("invalid_idempotency_key", "not ASCII"))?;
+            if key.is_empty() || key.len() > 64 {
+                return Err(AppError::bad_request(
+                    "invalid_idempotency_key",
+                    "must be 1..=64 characters",
+                ));
+            }
+            Some(key.to_owned())
+        }
+        None => None,
+    };
+    if request.items.is_empty() || request.items.len() > 50 {
+        return Err(AppError::bad_request(
+            "invalid_items",
+            "an order needs 1..=50 items",
+        ));
+    }
+    let catalogue = state.store.products().await?;
+    let mut lines: Vec<(String, i64, i64)> = Vec::new();
+    let mut names = Vec::new();
+    let mut total: i64 = 0;
+    for item in &request.items {
+        if !(1..=MAX_QUANTITY).contains(&item.quantity) {
+            return Err(AppError::bad_request(
+                "invalid_quantity",
+                format!("quantity must be 1..={MAX_QUANTITY}"),
+            ));
+        }
+        let product = catalogue
+            .iter()
+            .find(|p| p.id == item.product_id)
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "unknown_product",
+                    format!("no product {:?}", item.product_id),
+                )
+            })?;
+        if let Some(line) = lines.iter_mut().find(|(id, _, _)| *id == product.id) {
+            line.1 += item.quantity;
+        } else {
+            lines.push((product.id.clone(), item.quantity, product.price_fen));
+            names.push(product.name.clone());
+        }
+        total = total
+            .checked_add(product.price_fen.saturating_mul(item.quantity))
+            .ok_or_else(|| AppError::bad_request("amount_too_large", "order total overflows"))?;
+    }
+    wxpay_core::Amount::from_fen(total)
+        .map_err(|e| AppError::bad_request("amount_too_large", e.to_string()))?;
+    let mut description = names.join(", ");
+    if description.len() > 120 {
+        let mut cut = 117;
+        while !description.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        description.truncate(cut);
+        description.push_str("...");
+    }
+    let now = clock::now();
+    let out_trade_no =
+        crate::ids::new_out_trade_no(now).map_err(|e| AppError::Internal(e.to_string()))?;
+    let order = state
+        .store
+        .create_order(NewOrder {
+            out_trade_no,
+            user_id: user.id.clone(),
+            idempotency_key,
+            description,
+            items: lines,
+            amount_fen: total,
+            now,
+        })
+        .await?;
+    Ok(Json(OrderView::from(&order)))
+}
+
+/// `GET /api/orders/{out_trade_no}`: asks WeChat itself when the order is unpaid, was
+/// prepaid, and the last check is stale (the fallback for a lost notification).
+pub async fn get_order(
+    State(state): State<SharedState>,
+    AuthUser(user): AuthUser,
+    Path(out_trade_no): Path<String>,
+) -> Result<Json<OrderView>, AppError> {
+    let order = owned_order(&state, &user, &out_trade_no).await?;
+    let stale = order
+        .last_checked_at
+        .is_none_or(|t| clock::now() - t >= state.settings.worker.status_stale_secs);
+    if order.state.is_pending() && order.prepay_id.is_some() && stale {
+        if let Err(err) =
+            payments::query_and_apply(&state, &order.out_trade_no, "status_query").await
+        {
+            // The stored state is still a correct answer ("not known to be paid").
+            tracing::warn!(order = %order.out_trade_no, error = %crate::error::error_chain(&err), "status query failed");
+        }
+        let fresh = owned_order(&state, &user, &out_trade_no).await?;
+        return Ok(Json(OrderView::from(&fresh)));
+    }
+    Ok(Json(OrderView::from(&order)))
+}
+
+/// `POST /api/orders/{out_trade_no}/pay` body.
+#[derive(Debug, Deserialize)]
+pub struct PayRequest {
+    /// `miniprogram | jsapi | jssdk | h5 | native | app`.
+    pub channel: String,
+    /// `v3` (default) or `v2` (unified order and v2-signed client parameters).
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
+/// `POST /api/orders/{out_trade_no}/pay` answer.
+#[derive(Debug, Serialize)]
+pub struct PayResponse {
+    /// The order.
+    pub out_trade_no: String,
+    /// The channel.
+    pub channel: String,
+    /// Client parameters for that channel.
+    pub params: Value,
+}
+
+fn channel_app<'a>(
+    state: &'a SharedState,
+    user: &User,
+    channel: &str,
+) -> Result<(PrepayKind, String), AppError> {
+    let need_user_app =
+        |app: Option<&'a crate::state::AppIdentity>, what: &str| -> Result<String, AppError> {
+            let app = app.ok_or_else(|| {
+                AppError::bad_request("channel_not_configured", format!("no {what} configured"))
+            })?;
+            if app.appid != user.appid {
+                return Err(AppError::bad_request(
+                    "channel_needs_other_login",
+                    format!("channel {channel} needs an openid of the {what}; log in through it"),
+                ));
+            }
+            Ok(app.appid.clone())
+        };
+    let web = || {
+        state
+            .apps
+            .web_appid()
+            .map(str::to_owned)
+            .ok_or_else(|| AppError::bad_request("channel_not_configured", "no app configured"))
+    };
+    match channel {
+        "miniprogram" => Ok((
+            PrepayKind::Jsapi,
+            need_user_app(state.apps.miniprogram.as_ref(), "mini-program")?,
+        )),
+        "jsapi" | "jssdk" => Ok((
+            PrepayKind::Jsapi,
+            need_user_app(state.apps.official_account.as_ref(), "official account")?,
+        )),
+        "app" => {
+            let app = state.apps.app.as_ref().ok_or_else(|| {
+                AppError::bad_request("channel_not_configured", "no mobile app configured")
+            })?;
+            Ok((PrepayKind::App, app.appid.clone()))
+        }
+        "h5" => Ok((PrepayKind::H5, web()?)),
+        "native" => Ok((PrepayKind::Native, web()?)),
+        other => Err(AppError::bad_request(
+            "invalid_channel",
+            format!("unknown channel {other:?}"),
+        )),
+    }
+}
+
+/// `POST /api/orders/{out_trade_no}/pay`
+pub async fn pay(
+    State(state): State<SharedState>,
+    AuthUser(user): AuthUser,
+    Path(out_trade_no): Path<String>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<PayRequest>, JsonRejection>,
+) -> Result<Json<PayResponse>, AppError> {
+    let Json(request) = body.map_err(json_rejection)?;
+    let order = owned_order(&state, &user, &out_trade_no).await?;
+    match &order.state {
+        TradeState::NotPay | TradeState::UserPaying => {}
+        TradeState::Success | TradeState::Refund => {
+            return Err(AppError::conflict(
+                "order_paid",
+                "the order is already paid",
+            ))
+        }
+        other => {
+            return Err(AppError::conflict(
+                "order_closed",
+                format!("the order is {other}"),
+            ))
+        }
+    }
+    let (kind, appid) = channel_app(&state, &user, &request.channel)?;
+    let now = clock::now();
+    match request.api_version.as_deref() {
+        None | Some("v3") => {}
+        Some("v2") => {
+            let ip = client_ip(&state, &headers, Some(&peer)).map(|ip| ip.to_string());
+            let params = super::pay_v2::pay(
+                &state,
+                &user,
+                &order,
+                &request.channel,
+                kind,
+                &appid,
+                ip.as_deref(),
+                now,
+            )
+            .await?;
+            return Ok(Json(PayResponse {
+                out_trade_no: order.out_trade_no,
+                channel: request.channel,
+                params,
+            }));
+        }
+        Some(other) => {
+            return Err(AppError::bad_request(
+                "invalid_api_version",
+                format!("unknown api_version {other:?}; expected v3 or v2"),
+            ))
+        }
+    }
+    let reusable = order.channel.as_deref() == Some(request.channel.as_str())
+        && order.appid.as_deref() == Some(appid.as_str())
+        && order
+            .prepay_expires_at
+            .is_some_and(|t| t - now > PREPAY_MARGIN_SECS);
+    let (prepay_id, payload) = if reusable {
+        (
+            order.prepay_id.clone().unwrap_or_default(),
+            order.prepay_payload.clone(),
+        )
+    } else {
+        let ip = client_ip(&state, &headers, Some(&peer)).map(|ip| ip.to_string());
+        let openid = (kind == PrepayKind::Jsapi).then_some(user.openid.as_str());
+        let answer = payments::prepay(&state, &order, kind, &appid, openid, ip.as_deref()).await?;
+        let (id, payload, ttl) = match kind {
+            PrepayKind::Jsapi | PrepayKind::App => {
+                (answer.prepay_id.clone(), None, PREPAY_TTL_SECS)
+            }
+            PrepayKind::H5 => (
+                answer.h5_url.clone(),
+                answer.h5_url.clone(),
+                H5_URL_TTL_SECS,
+            ),
+            PrepayKind::Native => (
+                answer.code_url.clone(),
+                answer.code_url.clone(),
+                PREPAY_TTL_SECS,
+            ),
+        };
+        let id =
+            id.ok_or_else(|| AppError::Internal("prepay answer lacks its result field".into()))?;
+        // The prepay id column holds the prepay id, or the URL for h5/native (unique per prepay).
+        state
+            .store
+            .save_prepay(
+                &order.out_trade_no,
+                &request.channel,
+                &appid,
+                &id,
+                payload.as_deref(),
+                now + ttl,
+                now,
+            )
+            .await?;
+        (id, payload)
+    };
+    let params = client_params(
+        &state,
+        &order,
+        kind,
+        &request.channel,
+        &appid,
+        &prepay_id,
+        payload.as_deref(),
+        now,
+    )?;
+    Ok(Json(PayResponse {
+        out_trade_no: order.out_trade_no,
+        channel: request.channel,
+        params,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn client_params(
+    state: &SharedState,
+    _order: &Order,
+    kind: PrepayKind,
+    channel: &str,
+    appid: &str,
+    prepay_id: &str,
+    payload: Option<&str>,
+    now: i64,
+) -> Result<Value, AppError> {
+    let internal =
+        |e: &dyn std::fmt::Display| AppError::Internal(format!("client parameters: {e}"));
+    match kind {
+        PrepayKind::H5 => Ok(json!({ "h5Url": payload.unwrap_or(prepay_id) })),
+        PrepayKind::Native => Ok(json!({ "codeUrl": payload.unwrap_or(prepay_id) })),
+        PrepayKind::Jsapi | PrepayKind::App => {
+            let app_id = AppId::new(appid).map_err(|e| internal(&e))?;
+            let prepay = PrepayId::new(prepay_id).map_err(|e| internal(&e))?;
+            let timestamp = PayTimestamp::from_unix(now).map_err(|e| internal(&e))?;
+            let nonce = NonceStr::new(crate::ids::nonce().map_err(|e| internal(&e))?)
+                .map_err(|e| internal(&e))?;
+            if kind == PrepayKind::App {
+                let params = AppPayParams::sign_v3(
+                    state.v3.signer(),
+                    &app_id,
+                    state.v3.mchid(),
+                    &prepay,
+                    &timestamp,
+                    &nonce,
+                )
+                .map_err(|e| internal(&e))?;
+                return Ok(params.to_json());
+            }
+            let params =
+                JsapiPayParams::sign_v3(state.v3.signer(), &app_id, &prepay, &timestamp, &nonce)
+                    .map_err(|e| internal(&e))?;
+            let _ = channel;
+            Ok(params.to_json())
+        }
+    }
+}
+
+/// `POST /api/orders/{out_trade_no}/close`
+pub async fn close_order(
+    State(state): State<SharedState>,
+    AuthUser(user): AuthUser,
+    Path(out_trade_no): Path<String>,
+) -> Result<Json<OrderView>, AppError> {
+    let order = owned_order(&state, &user, &out_trade_no).await?;
+    if !order.state.is_pending() {
+        if order.state == TradeState::Closed {
+            return Ok(Json(OrderView::from(&order)));
+        }
+        return Err(AppError::conflict(
+            "order_not_closable",
+            format!("the order is {}", order.state),
+        ));
+    }
+    payments::close(&state, &order, "close_api").await?;
+    let fresh = owned_order(&state, &user, &out_trade_no).await?;
+    if fresh.state.is_paid() {
+        return Err(AppError::conflict(
+            "order_paid",
+            "the order was paid before it could be closed",
+        ));
+    }
+    Ok(Json(OrderView::from(&fresh)))
+}

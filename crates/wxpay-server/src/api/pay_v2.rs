@@ -1,0 +1,128 @@
+//! `POST /api/orders/{out_trade_no}/pay` with `"api_version": "v2"`: the unified order and
+//! the client parameters signed with the API v2 key (the same shapes as v3 except
+//! `signType` MD5 / HMAC-SHA256 and the v2 `paySign` / `sign`).
+//!
+//! The stored channel is `<channel>.v2`, so a v3 prepay is never reused for a v2 request
+//! (their client parameters differ) and refunds go back through v2.
+
+use serde_json::{json, Value};
+use wxpay_core::invoke::{AppPayParams, JsapiPayParams, NonceStr, PayTimestamp};
+use wxpay_core::{AppId, PrepayId};
+
+use crate::error::AppError;
+use crate::payments::PrepayKind;
+use crate::payments_v2::{self, Payer, TradeType, V2_CHANNEL_SUFFIX};
+use crate::state::SharedState;
+use crate::store::{Order, User};
+
+/// How long a v2 prepay id (and `code_url`) stays usable.
+const PREPAY_TTL_SECS: i64 = 2 * 3600;
+/// How long an `mweb_url` stays usable.
+const MWEB_URL_TTL_SECS: i64 = 5 * 60;
+/// Do not hand out a prepay that expires sooner than this.
+const PREPAY_MARGIN_SECS: i64 = 60;
+
+/// Prepays `order` through API v2 (reusing a still-valid v2 prepay) and returns the client
+/// parameters for `channel`.
+#[allow(clippy::too_many_arguments)]
+pub async fn pay(
+    state: &SharedState,
+    user: &User,
+    order: &Order,
+    channel: &str,
+    kind: PrepayKind,
+    appid: &str,
+    payer_ip: Option<&str>,
+    now: i64,
+) -> Result<Value, AppError> {
+    let v2 = payments_v2::client(state)?;
+    let stored_channel = format!("{channel}{V2_CHANNEL_SUFFIX}");
+    let reusable = order.channel.as_deref() == Some(stored_channel.as_str())
+        && order.appid.as_deref() == Some(appid)
+        && order
+            .prepay_expires_at
+            .is_some_and(|t| t - now > PREPAY_MARGIN_SECS);
+    let (prepay_id, payload) = if reusable {
+        (
+            order.prepay_id.clone().unwrap_or_default(),
+            order.prepay_payload.clone(),
+        )
+    } else {
+        let trade_type = match kind {
+            PrepayKind::Jsapi => TradeType::Jsapi,
+            PrepayKind::App => TradeType::App,
+            PrepayKind::H5 => TradeType::Mweb,
+            PrepayKind::Native => TradeType::Native,
+        };
+        let payer = Payer {
+            openid: (kind == PrepayKind::Jsapi).then_some(user.openid.as_str()),
+            ip: payer_ip,
+            product_id: None,
+        };
+        let answer =
+            payments_v2::unified_order(state, &v2, order, trade_type, appid, &payer).await?;
+        let prepay_id = answer
+            .get("prepay_id")
+            .cloned()
+            .ok_or_else(|| AppError::Internal("unified order without prepay_id".into()))?;
+        let (payload, ttl) = match kind {
+            PrepayKind::H5 => (answer.get("mweb_url").cloned(), MWEB_URL_TTL_SECS),
+            PrepayKind::Native => (answer.get("code_url").cloned(), PREPAY_TTL_SECS),
+            PrepayKind::Jsapi | PrepayKind::App => (None, PREPAY_TTL_SECS),
+        };
+        if matches!(kind, PrepayKind::H5 | PrepayKind::Native) && payload.is_none() {
+            return Err(AppError::Internal(
+                "unified order without mweb_url / code_url".into(),
+            ));
+        }
+        state
+            .store
+            .save_prepay(
+                &order.out_trade_no,
+                &stored_channel,
+                appid,
+                &prepay_id,
+                payload.as_deref(),
+                now + ttl,
+                now,
+            )
+            .await?;
+        (prepay_id, payload)
+    };
+    let internal =
+        |e: &dyn std::fmt::Display| AppError::Internal(format!("client parameters: {e}"));
+    match kind {
+        PrepayKind::H5 => Ok(json!({ "h5Url": payload })),
+        PrepayKind::Native => Ok(json!({ "codeUrl": payload })),
+        PrepayKind::Jsapi | PrepayKind::App => {
+            let app_id = AppId::new(appid).map_err(|e| internal(&e))?;
+            let prepay = PrepayId::new(prepay_id).map_err(|e| internal(&e))?;
+            let timestamp = PayTimestamp::from_unix(now).map_err(|e| internal(&e))?;
+            let nonce = NonceStr::new(crate::ids::nonce().map_err(|e| internal(&e))?)
+                .map_err(|e| internal(&e))?;
+            if kind == PrepayKind::App {
+                return AppPayParams::sign_v2(
+                    v2.key(),
+                    v2.sign_type(),
+                    &app_id,
+                    v2.mchid(),
+                    &prepay,
+                    &timestamp,
+                    &nonce,
+                )
+                .map(|p| p.to_json())
+                .map_err(|e| internal(&e));
+            }
+            JsapiPayParams::sign_v2(
+                v2.key(),
+                v2.sign_type(),
+                &app_id,
+                &prepay,
+                &timestamp,
+                &nonce,
+            )
+            .map(|p| p.to_json())
+            .map_err(|e| internal(&e))
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The application as a value: build from [`Settings`], bind (port 0 allowed), expose the
+//! port, run until stopped, shut down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use wxpay_core::keys::{PrivateKey, PublicKey};
+use wxpay_core::v2::sign::{ApiV2Key, SignType as V2SignType};
+use wxpay_core::v3::aead::ApiV3Key;
+use wxpay_core::{MchId, SerialNo};
+
+use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
+use crate::secret::SecretError;
+use crate::state::{AppIdentity, AppState, MerchantApps, RateLimiter, SharedState};
+use crate::store::{Product, SqliteStore, Store, StoreError};
+use crate::upstream::open::OpenClient;
+use crate::upstream::transport::Transport;
+use crate::upstream::v2::V2Client;
+use crate::upstream::v3::{MerchantIdentity, V3Client};
+use crate::upstream::UpstreamError;
+use crate::{api, notify, notify_v2, worker};
+
+/// Start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A secret could not be loaded.
+    #[error("secret")]
+    Secret(#[from] SecretError),
+    /// A key or id in the configuration is invalid.
+    #[error("invalid merchant configuration: {0}")]
+    Merchant(String),
+    /// The store could not be opened or migrated.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// The listener could not be bound.
+    #[error("cannot bind {addr}")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("http client")]
+    Http(#[source] reqwest::Error),
+    /// Initial certificate download failed.
+    #[error("platform certificates")]
+    Certificates(#[source] UpstreamError),
+    /// No merchant configuration and the embedded simulator is not available.
+    #[error("no [merchant] configuration and the embedded simulator is unavailable: {0}")]
+    NoMerchant(String),
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: SharedState,
+    port: u16,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    #[cfg(feature = "embedded-sim")]
+    embedded: Option<crate::embedded::EmbeddedSim>,
+}
+
+fn app_identity(creds: &Option<AppCredentials>) -> Result<Option<AppIdentity>, StartError> {
+    creds
+        .as_ref()
+        .map(|c| {
+            Ok(AppIdentity {
+                appid: c.appid.clone(),
+                secret: c.secret.as_ref().map(|s| s.load()).transpose()?,
+            })
+        })
+        .transpose()
+}
+
+fn build_v3(
+    settings: &Settings,
+    merchant: &MerchantSettings,
+    http: reqwest::Client,
+) -> Result<V3Client, StartError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| StartError::Merchant(format!("{what}: {e}"));
+    let key = PrivateKey::from_pkcs8_pem(merchant.private_key.load()?.expose())
+        .map_err(|e| bad("private_key", &e))?;
+    let apiv3_key =
+        ApiV3Key::new(merchant.apiv3_key.load()?.expose()).map_err(|e| bad("apiv3_key", &e))?;
+    let identity = MerchantIdentity {
+        mchid: MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", &e))?,
+        serial: SerialNo::new(merchant.serial_no.clone()).map_err(|e| bad("serial_no", &e))?,
+        key: Arc::new(key),
+        apiv3_key,
+    };
+    let public_key = match (&merchant.public_key_id, &merchant.public_key) {
+        (Some(id), Some(source)) => {
+            let id = SerialNo::new(id.clone()).map_err(|e| bad("public_key_id", &e))?;
+            let key =
+                PublicKey::from_pem(source.load()?.expose()).map_err(|e| bad("public_key", &e))?;
+            Some((id, key))
+        }
+        _ if merchant.verify_mode != VerifyMode::Certificate => {
+            return Err(StartError::Merchant(
+                "public-key mode needs public_key_id and public_key".into(),
+            ))
+        }
+        _ => None,
+    };
+    let up = &settings.upstream;
+    let mut bases = vec![up.base_url.clone()];
+    bases.extend(up.failover_base_url.clone());
+    let transport = Transport::new(
+        http,
+        bases,
+        up.max_retries,
+        Duration::from_millis(up.backoff_ms),
+    );
+    Ok(V3Client::new(
+        transport,
+        identity,
+        merchant.verify_mode,
+        public_key,
+    ))
+}
+
+fn build_v2(
+    settings: &Settings,
+    merchant: &MerchantSettings,
+    http: reqwest::Client,
+) -> Result<Option<V2Client>, StartError> {
+    let Some(key_source) = &merchant.apiv2_key else {
+        return Ok(None);
+    };
+    let bad = |what: &str, e: &dyn std::fmt::Display| StartError::Merchant(format!("{what}: {e}"));
+    let key =
+        ApiV2Key::new(key_source.load()?.expose().as_str()).map_err(|e| bad("apiv2_key", &e))?;
+    let sign_type = match merchant.apiv2_sign_type.as_deref() {
+        None => V2SignType::HmacSha256,
+        Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_sign_type", &e))?,
+    };
+    let mchid = MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", &e))?;
+    let up = &settings.upstream;
+    let backoff = Duration::from_millis(up.backoff_ms);
+    let mut bases = vec![up.base_url.clone()];
+    bases.extend(up.failover_base_url.clone());
+    let plain = Transport::new(http, bases.clone(), up.max_retries, backoff);
+    let secure = match &merchant.client_cert_pem {
+        Some(source) => {
+            let root = up.tls_root_pem.as_ref().map(|r| r.load()).transpose()?;
+            let client = crate::upstream::v2::mutual_tls_client(
+                source.load()?.expose(),
+                root.as_ref().map(|r| r.expose().as_str()),
+                Duration::from_millis(up.timeout_ms),
+            )
+            .map_err(|e| bad("client_cert_pem", &e))?;
+            let secure_bases = match &up.secapi_base_url {
+                Some(url) => vec![url.clone()],
+                None => bases,
+            };
+            Some(Transport::new(
+                client,
+                secure_bases,
+                up.max_retries,
+                backoff,
+            ))
+        }
+        None => None,
+    };
+    Ok(Some(V2Client::new(plain, secure, mchid, key, sign_type)))
+}
+
+async fn fallback_page() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><meta charset=utf-8><title>wxpay-server</title>",
+        "<h1>wxpay-server</h1><p>The merchant API is running. See <a href=/openapi.json>/openapi.json</a>.</p>"
+    ))
+}
+
+impl Application {
+    /// Builds everything and binds the listener. With no `[merchant]` section, starts the
+    /// embedded simulator (feature `embedded-sim`) and uses its generated test universe.
+    #[cfg_attr(not(feature = "embedded-sim"), allow(unused_mut))]
+    pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
+        #[cfg(feature = "embedded-sim")]
+        let embedded = if settings.merchant.is_none() {
+            Some(crate::embedded::EmbeddedSim::start(&mut settings).await?)
+        } else {
+            None
+        };
+        let merchant = settings
+            .merchant
+            .clone()
+            .ok_or_else(|| StartError::NoMerchant("feature embedded-sim is off".into()))?;
+
+        let store =
+            SqliteStore::connect(&settings.database.url, settings.database.max_connections).await?;
+        let products: Vec<Product> = settings
+            .products
+            .iter()
+            .map(|p| Product {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                price_fen: p.price_fen,
+            })
+            .collect();
+        store.upsert_products(&products).await?;
+        let store: Arc<dyn Store> = Arc::new(store);
+
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.upstream.timeout_ms))
+            .connect_timeout(Duration::from_millis(
+                settings.upstream.timeout_ms.min(5_000),
+            ))
+            .build()
+            .map_err(StartError::Http)?;
+        let v3 = Arc::new(build_v3(&settings, &merchant, http.clone())?);
+        let v2 = build_v2(&settings, &merchant, http.clone())?.map(Arc::new);
+        if merchant.verify_mode != VerifyMode::PublicKey {
+            v3.refresh_certificates()
+                .await
+                .map_err(StartError::Certificates)?;
+        }
+        let open_transport = Transport::new(
+            http,
+            vec![settings.upstream.open_api_base_url.clone()],
+            settings.upstream.max_retries,
+            Duration::from_millis(settings.upstream.backoff_ms),
+        );
+        let apps = MerchantApps {
+            miniprogram: app_identity(&merchant.miniprogram)?,
+            official_account: app_identity(&merchant.official_account)?,
+            app: app_identity(&merchant.app)?,
+        };
+
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?
+            .port();
+        let public_url = settings
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", settings.server.host))
+            .trim_end_matches('/')
+            .to_owned();
+
+        let state: SharedState = Arc::new(AppState {
+            store,
+            v3,
+            v2,
+            open: OpenClient::new(open_transport),
+            apps,
+            settings,
+            public_url,
+            login_limiter: RateLimiter::default(),
+            credential_refresh: tokio::sync::Mutex::new(()),
+        });
+        let router = router(state.clone());
+        let (stop_tx, _) = tokio::sync::watch::channel(false);
+        Ok(Self {
+            listener,
+            router,
+            state,
+            port,
+            stop_tx,
+            #[cfg(feature = "embedded-sim")]
+            embedded,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests inspect the store through it).
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    /// The embedded simulator's base URL, when one was started.
+    pub fn simulator_url(&self) -> Option<String> {
+        #[cfg(feature = "embedded-sim")]
+        if let Some(sim) = &self.embedded {
+            return Some(sim.base_url());
+        }
+        None
+    }
+
+    /// A handle that stops the server gracefully when sent `true`.
+    pub fn stop_handle(&self) -> tokio::sync::watch::Sender<bool> {
+        self.stop_tx.clone()
+    }
+
+    /// Serves until Ctrl-C / SIGTERM or the stop handle fires, then drains in-flight
+    /// requests (notifications in progress finish and are acknowledged).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let stop_rx = self.stop_tx.subscribe();
+        if state.settings.worker.enabled {
+            let interval = Duration::from_secs(state.settings.worker.interval_secs.max(1));
+            tokio::spawn(worker::run(state.clone(), interval, stop_rx.clone()));
+        }
+        let refresh = Duration::from_secs(state.settings.upstream.certificate_refresh_secs.max(60));
+        let refresher = tokio::spawn(state.v3.clone().refresh_loop(refresh));
+        let mut stop = stop_rx;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { while stop.changed().await.is_ok() { if *stop.borrow() { break; } } } => {}
+            }
+        };
+        let stop_tx = self.stop_tx.clone();
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_tx.send(true);
+        refresher.abort();
+        #[cfg(feature = "embedded-sim")]
+        if let Some(sim) = self.embedded {
+            sim.shutdown().await;
+        }
+        result
+    }
+}
+
+/// All routes.
+pub fn router(state: SharedState) -> Router {
+    let limit = state.settings.server.body_limit_bytes;
+    let mut router = Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/openapi.json", get(api::openapi::document))
+        .route("/api/login/miniprogram", post(api::auth::login_miniprogram))
+        .route("/api/login/oauth", post(api::auth::login_oauth))
+        .route("/api/products", get(api::orders::list_products))
+        .route("/api/orders", post(api::orders::create_order))
+        .route("/api/orders/{out_trade_no}", get(api::orders::get_order))
+        .route("/api/orders/{out_trade_no}/pay", post(api::orders::pay))
+        .route(
+            "/api/orders/{out_trade_no}/close",
+            post(api::orders::close_order),
+        )
+        .route(
+            "/api/orders/{out_trade_no}/refunds",
+            post(api::refunds::create_refund),
+        )
+        .route(
+            "/api/refunds/{out_refund_no}",
+            get(api::refunds::get_refund),
+        )
+        .route("/api/jssdk/config", get(api::jssdk::config))
+        .route("/notify/v3/pay", post(notify::v3_pay))
+        .route("/notify/v3/refund", post(notify::v3_refund))
+        .route("/notify/v2/pay", post(notify_v2::v2_pay))
+        .route("/notify/v2/refund", post(notify_v2::v2_refund))
+        .route(
+            "/notify/v2/native-callback",
+            post(notify_v2::native_callback),
+        );
+    router = match state
+        .settings
+        .server
+        .static_dir
+        .clone()
+        .filter(|d| d.is_dir())
+    {
+        Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => router.route("/", get(fallback_page)),
+    };
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,448 @@
+//! Layered configuration: built-in defaults, then a TOML file, then `WXPAY_…` variables.
+//!
+//! Environment variables address TOML keys with double underscores:
+//! `WXPAY_SERVER__PORT=8080` sets `[server] port`, `WXPAY_MERCHANT__MCHID=1900000001` sets
+//! `[merchant] mchid`. A value is read as TOML when it parses (numbers, booleans, inline
+//! tables such as `{ file = "/run/secrets/key.pem" }`) and as a plain string otherwise.
+//!
+//! With no `[merchant]` section the server runs on its embedded defaults: the simulator is
+//! started in-process and its generated test universe supplies the merchant settings.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secret::SecretSource;
+
+/// The environment-variable prefix.
+pub const ENV_PREFIX: &str = "WXPAY_";
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Listener and HTTP behaviour.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Where orders live.
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    /// The merchant account; absent means "embedded simulator".
+    #[serde(default)]
+    pub merchant: Option<MerchantSettings>,
+    /// WeChat hosts and HTTP client behaviour.
+    #[serde(default)]
+    pub upstream: UpstreamSettings,
+    /// Reconciliation worker.
+    #[serde(default)]
+    pub worker: WorkerSettings,
+    /// Abuse limits.
+    #[serde(default)]
+    pub limits: LimitSettings,
+    /// Products offered (the server decides prices). Seeded into the store at start.
+    #[serde(default = "default_products")]
+    pub products: Vec<ProductSettings>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Interface to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one (tests).
+    pub port: u16,
+    /// Public base URL used to build `notify_url`s; defaults to `http://<host>:<bound port>`.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes (notifications are a few KiB).
+    pub body_limit_bytes: usize,
+    /// Header set by a trusted reverse proxy carrying the client IP (e.g. `x-forwarded-for`);
+    /// without it the socket peer address is used for H5 `payer_client_ip`.
+    pub trusted_proxy_header: Option<String>,
+    /// Directory of static demo pages served at `/`.
+    pub static_dir: Option<PathBuf>,
+    /// Session lifetime in seconds.
+    pub session_ttl_secs: i64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            public_url: None,
+            body_limit_bytes: 64 * 1024,
+            trusted_proxy_header: None,
+            static_dir: None,
+            session_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (created if missing).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://wxpay-server.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// How WeChat's signatures on responses and notifications are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyMode {
+    /// Platform certificates downloaded from `/v3/certificates`.
+    #[default]
+    Certificate,
+    /// The WeChat Pay public key with its `PUB_KEY_ID_…`.
+    PublicKey,
+    /// Both, during a switch-over: whichever the serial names.
+    Both,
+}
+
+/// `[merchant]`: the merchant account and its secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantSettings {
+    /// 商户号.
+    pub mchid: String,
+    /// Serial of the merchant API certificate (`serial_no` in `Authorization`).
+    pub serial_no: String,
+    /// Merchant API private key, PKCS#8 PEM (`apiclient_key.pem`).
+    pub private_key: SecretSource,
+    /// APIv3 key (32 ASCII bytes).
+    pub apiv3_key: SecretSource,
+    /// APIv2 key, for v2 notifications and the mode-one callback.
+    #[serde(default)]
+    pub apiv2_key: Option<SecretSource>,
+    /// Verification mode.
+    #[serde(default)]
+    pub verify_mode: VerifyMode,
+    /// `PUB_KEY_ID_…` of the WeChat Pay public key (public-key / both modes).
+    #[serde(default)]
+    pub public_key_id: Option<String>,
+    /// The WeChat Pay public key, SPKI PEM.
+    #[serde(default)]
+    pub public_key: Option<SecretSource>,
+    /// Client certificate PEM for v2 `/secapi/` calls over mutual TLS.
+    #[serde(default)]
+    pub client_cert_pem: Option<SecretSource>,
+    /// Sign type of v2 requests and v2 client parameters: `HMAC-SHA256` (default) or `MD5`.
+    #[serde(default)]
+    pub apiv2_sign_type: Option<String>,
+    /// Mini-program app.
+    #[serde(default)]
+    pub miniprogram: Option<AppCredentials>,
+    /// Official account (WeChat browser: jsapi / jssdk / OAuth; also used for h5 and native).
+    #[serde(default)]
+    pub official_account: Option<AppCredentials>,
+    /// Mobile app (Open Platform appid).
+    #[serde(default)]
+    pub app: Option<AppCredentials>,
+}
+
+/// An appid and its AppSecret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredentials {
+    /// The appid.
+    pub appid: String,
+    /// The AppSecret (login, OAuth, access tokens); an APP appid needs none.
+    #[serde(default)]
+    pub secret: Option<SecretSource>,
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// Pay API base URL.
+    pub base_url: String,
+    /// Second region, used on 5xx and connection errors.
+    pub failover_base_url: Option<String>,
+    /// Base URL of `api.weixin.qq.com` (login, OAuth, access token, ticket).
+    pub open_api_base_url: String,
+    /// Per-attempt timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Extra attempts for idempotent calls (queries, certificate download).
+    pub max_retries: u32,
+    /// First backoff delay in milliseconds; doubles per attempt.
+    pub backoff_ms: u64,
+    /// Refresh platform certificates this often, in seconds.
+    pub certificate_refresh_secs: u64,
+    /// Base URL for v2 `/secapi/` calls over mutual TLS; `base_url` when absent (WeChat
+    /// serves both on one host; the simulator has a separate TLS listener).
+    pub secapi_base_url: Option<String>,
+    /// An extra root certificate (PEM) trusted for mutual-TLS calls (the simulator's CA).
+    pub tls_root_pem: Option<SecretSource>,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.mch.weixin.qq.com".into(),
+            failover_base_url: Some("https://api2.mch.weixin.qq.com".into()),
+            open_api_base_url: "https://api.weixin.qq.com".into(),
+            timeout_ms: 10_000,
+            max_retries: 2,
+            backoff_ms: 200,
+            certificate_refresh_secs: 12 * 3600,
+            secapi_base_url: None,
+            tls_root_pem: None,
+        }
+    }
+}
+
+/// `[worker]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Run the reconciliation loop in this instance.
+    pub enabled: bool,
+    /// Seconds between passes.
+    pub interval_secs: u64,
+    /// An unpaid order is queried once it is this old (seconds) and its last check is this old.
+    pub pending_after_secs: i64,
+    /// Unpaid orders older than this are closed (seconds; WeChat's own limit is 7 days).
+    pub close_after_secs: i64,
+    /// How long one instance holds a row it is working on (seconds).
+    pub lease_secs: i64,
+    /// The status endpoint queries WeChat when the last check is older than this (seconds).
+    pub status_stale_secs: i64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 30,
+            pending_after_secs: 60,
+            close_after_secs: 2 * 3600,
+            lease_secs: 60,
+            status_stale_secs: 5,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Login attempts per client IP per minute.
+    pub login_per_minute: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            login_per_minute: 30,
+        }
+    }
+}
+
+/// `[[products]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSettings {
+    /// Stable product id.
+    pub id: String,
+    /// Name shown in the bill (becomes the order description).
+    pub name: String,
+    /// Price in fen.
+    pub price_fen: i64,
+}
+
+fn default_products() -> Vec<ProductSettings> {
+    vec![
+        ProductSettings {
+            id: "coffee".into(),
+            name: "Coffee 咖啡".into(),
+            price_fen: 1,
+        },
+        ProductSettings {
+            id: "tea".into(),
+            name: "Tea 茶".into(),
+            price_fen: 2,
+        },
+        ProductSettings {
+            id: "cake".into(),
+            name: "Cake 蛋糕".into(),
+            price_fen: 1500,
+        },
+    ]
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            merchant: None,
+            upstream: UpstreamSettings::default(),
+            worker: WorkerSettings::default(),
+            limits: LimitSettings::default(),
+            products: default_products(),
+        }
+    }
+}
+
+/// The configuration could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("configuration file {path} is not valid TOML")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser error.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The merged configuration does not fit the schema (unknown key, wrong type).
+    #[error("invalid configuration")]
+    Schema(#[source] toml::de::Error),
+}
+
+impl Settings {
+    /// Loads `path` (if given) and then the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut root = toml::Table::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            root = text
+                .parse::<toml::Table>()
+                .map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?;
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if rest == "CONFIG" || rest.is_empty() {
+                continue;
+            }
+            let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
+            set_path(&mut root, &keys, parse_env_value(&value));
+        }
+        toml::Value::Table(root)
+            .try_into()
+            .map_err(ConfigError::Schema)
+    }
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let probe = format!("v = {raw}");
+    match probe.parse::<toml::Table>() {
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) {
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        current = next;
+    }
+    current.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_file_or_env() {
+        let settings = Settings::load_with_env(None, Vec::new()).expect("defaults");
+        assert!(settings.merchant.is_none());
+        assert_eq!(settings.server.port, 8080);
+        assert!(!settings.products.is_empty());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = std::env::temp_dir().join(format!("wxpay-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("server.toml");
+        std::fs::write(
+            &path,
+            "[server]\nport = 9000\nhost = \"0.0.0.0\"\n[merchant]\nmchid = \"1900000001\"\nserial_no = \"AB\"\n\
+             private_key = { file = \"/k.pem\" }\napiv3_key = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .expect("write");
+        let env = vec![
+            ("WXPAY_SERVER__PORT".to_owned(), "9100".to_owned()),
+            (
+                "WXPAY_MERCHANT__VERIFY_MODE".to_owned(),
+                "public-key".to_owned(),
+            ),
+            (
+                "WXPAY_UPSTREAM__BASE_URL".to_owned(),
+                "http://127.0.0.1:1".to_owned(),
+            ),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ];
+        let settings = Settings::load_with_env(Some(&path), env).expect("load");
+        assert_eq!(settings.server.port, 9100);
+        assert_eq!(settings.server.host, "0.0.0.0");
+        assert_eq!(settings.upstream.base_url, "http://127.0.0.1:1");
+        let merchant = settings.merchant.expect("merchant");
+        assert_eq!(merchant.verify_mode, VerifyMode::PublicKey);
+        assert!(!format!("{:?}", merchant.apiv3_key).contains("0123456789"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let env = vec![("WXPAY_SERVER__PROT".to_owned(), "1".to_owned())];
+        assert!(matches!(
+            Settings::load_with_env(None, env),
+            Err(ConfigError::Schema(_))
+        ));
+    }
+}

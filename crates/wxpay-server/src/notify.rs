@@ -1,0 +1,402 @@
+//! Notification endpoints (WeChat → merchant), API v3 pay and refund.
+//!
+//! Order of work, per the protocol reference A.3–A.8: keep the raw body; verify the
+//! signature over those exact bytes (the `Wechatpay-Serial` may be a platform certificate
+//! serial or a `PUB_KEY_ID_…`; a `WECHATPAY/SIGNTEST/` probe fails like any bad signature;
+//! a timestamp 5 minutes or more away fails); decrypt; check mchid / appid / order /
+//! amount; then record the notification under its unique id and apply the change in ONE
+//! store transaction. Only after that commits is WeChat told 200. Every failure is
+//! recorded too and answered 4xx/5xx with `{"code":"FAIL","message":…}` so WeChat retries.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use wxpay_core::v3::notification::{EventType, Notification};
+use wxpay_core::v3::verify::SignedHeaders;
+use wxpay_core::RefundStatus;
+
+use crate::clock;
+use crate::payments::TransactionView;
+use crate::state::SharedState;
+use crate::store::{
+    ApplyOutcome, NotificationOutcome, NotificationRecord, NotifiedChange, RefundFact,
+};
+
+/// Headers worth keeping with a notification (all `Wechatpay-*` plus a few for tracing).
+pub(crate) fn headers_json(headers: &HeaderMap) -> String {
+    let mut map = serde_json::Map::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if name.starts_with("wechatpay-")
+            || name == "content-type"
+            || name == "user-agent"
+            || name == "request-id"
+        {
+            map.insert(
+                name.to_owned(),
+                json!(value.to_str().unwrap_or("<non-ascii>")),
+            );
+        }
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Which acknowledgement format WeChat expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// JSON `{"code":"FAIL",…}` on failure, an empty 200 on success.
+    V3,
+    /// XML `<xml><return_code>SUCCESS|FAIL</return_code>…</xml>`.
+    V2,
+}
+
+/// The failure answer WeChat expects (it retries on any non-2xx, and on a v2 `FAIL`).
+pub(crate) fn fail_as(protocol: Protocol, status: StatusCode, message: &str) -> Response {
+    match protocol {
+        Protocol::V3 => {
+            (status, Json(json!({ "code": "FAIL", "message": message }))).into_response()
+        }
+        Protocol::V2 => v2_reply(status, "FAIL", message),
+    }
+}
+
+fn fail(status: StatusCode, message: &str) -> Response {
+    fail_as(Protocol::V3, status, message)
+}
+
+/// A v2 acknowledgement body (`return_code` / `return_msg`).
+pub(crate) fn v2_reply(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = wxpay_core::v2::xml::to_xml([("return_code", code), ("return_msg", message)])
+        .unwrap_or_else(|_| format!("<xml><return_code><![CDATA[{code}]]></return_code></xml>"));
+    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
+}
+
+fn ack_as(protocol: Protocol) -> Response {
+    match protocol {
+        Protocol::V3 => StatusCode::OK.into_response(),
+        Protocol::V2 => v2_reply(StatusCode::OK, "SUCCESS", "OK"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundPayload {
+    mchid: String,
+    out_trade_no: String,
+    out_refund_no: String,
+    refund_id: Option<String>,
+    refund_status: String,
+    amount: RefundPayloadAmount,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundPayloadAmount {
+    refund: i64,
+}
+
+/// What the verified part of a handler decided.
+pub(crate) enum Decision {
+    Apply {
+        id: String,
+        out_trade_no: String,
+        change: NotifiedChange,
+    },
+    Reject {
+        out_trade_no: Option<String>,
+        reason: &'static str,
+    },
+    Ignore {
+        id: String,
+    },
+}
+
+pub(crate) struct Received {
+    pub(crate) kind: &'static str,
+    pub(crate) headers_json: String,
+    pub(crate) body: Bytes,
+    pub(crate) claimed_id: Option<String>,
+    pub(crate) now: i64,
+}
+
+impl Received {
+    fn record(
+        &self,
+        verification: &str,
+        processing: &str,
+        out_trade_no: Option<String>,
+    ) -> NotificationRecord {
+        NotificationRecord {
+            kind: self.kind.to_owned(),
+            claimed_id: self.claimed_id.clone(),
+            headers_json: self.headers_json.clone(),
+            body: self.body.to_vec(),
+            verification: verification.to_owned(),
+            processing: processing.to_owned(),
+            out_trade_no,
+            received_at: self.now,
+        }
+    }
+}
+
+pub(crate) async fn record_failure(
+    state: &SharedState,
+    received: &Received,
+    verification: &str,
+    processing: &str,
+    order: Option<String>,
+) {
+    if let Err(err) = state
+        .store
+        .record_notification(&received.record(verification, processing, order))
+        .await
+    {
+        tracing::error!(error = %crate::error::error_chain(&err), "could not record a rejected notification");
+    }
+}
+
+async fn handle(
+    state: SharedState,
+    kind: &'static str,
+    headers: HeaderMap,
+    body: Bytes,
+    decide: impl FnOnce(&SharedState, &Notification) -> Decision,
+) -> Response {
+    let claimed_id = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.get("id")
+                .and_then(|id| id.as_str())
+                .map(|s| s.chars().take(64).collect())
+        });
+    let received = Received {
+        kind,
+        headers_json: headers_json(&headers),
+        body,
+        claimed_id,
+        now: clock::now(),
+    };
+
+    let signed = match SignedHeaders::from_lookup(|name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }) {
+        Ok(signed) => signed,
+        Err(err) => {
+            record_failure(&state, &received, err.reason_code(), "rejected", None).await;
+            return fail(
+                StatusCode::UNAUTHORIZED,
+                "signature headers missing or malformed",
+            );
+        }
+    };
+    if let Err(err) = state.v3.verify(&signed, &received.body, received.now).await {
+        if signed.is_signature_probe() {
+            tracing::info!("signature probe rejected as expected");
+        } else {
+            tracing::warn!(
+                reason = err.reason_code(),
+                "notification signature rejected"
+            );
+        }
+        record_failure(&state, &received, err.reason_code(), "rejected", None).await;
+        return fail(StatusCode::UNAUTHORIZED, "signature verification failed");
+    }
+    let notification = match Notification::parse(&received.body) {
+        Ok(n) => n,
+        Err(err) => {
+            record_failure(
+                &state,
+                &received,
+                "ok",
+                &format!("rejected:{}", err.reason_code()),
+                None,
+            )
+            .await;
+            return fail(StatusCode::BAD_REQUEST, "malformed notification");
+        }
+    };
+    let decision = decide(&state, &notification);
+    finish(&state, &received, decision, Protocol::V3).await
+}
+
+/// Records a verified notification and applies its change in one store transaction, then
+/// answers WeChat: acknowledged only when the change is persisted (or was already).
+pub(crate) async fn finish(
+    state: &SharedState,
+    received: &Received,
+    decision: Decision,
+    protocol: Protocol,
+) -> Response {
+    let ack = || ack_as(protocol);
+    let fail = |status, message: &str| fail_as(protocol, status, message);
+    match decision {
+        Decision::Ignore { id } => {
+            let record = received.record("ok", "ignored", None);
+            let change = NotifiedChange::Ignored;
+            match state.store.apply_notification(&record, &id, &change).await {
+                Ok(_) => ack(),
+                Err(err) => {
+                    tracing::error!(error = %crate::error::error_chain(&err), "could not record notification");
+                    fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "temporarily unable to process",
+                    )
+                }
+            }
+        }
+        Decision::Reject {
+            out_trade_no,
+            reason,
+        } => {
+            record_failure(
+                state,
+                received,
+                "ok",
+                &format!("rejected:{reason}"),
+                out_trade_no,
+            )
+            .await;
+            fail(StatusCode::BAD_REQUEST, reason)
+        }
+        Decision::Apply {
+            id,
+            out_trade_no,
+            change,
+        } => {
+            let record = received.record("ok", "pending", Some(out_trade_no));
+            match state.store.apply_notification(&record, &id, &change).await {
+                Ok(NotificationOutcome::Processed(outcome)) if outcome.is_persisted() => ack(),
+                Ok(NotificationOutcome::Processed(ApplyOutcome::Rejected(rejection))) => {
+                    tracing::warn!(
+                        id,
+                        reason = rejection.code(),
+                        "notification refused by the store rules"
+                    );
+                    fail(StatusCode::BAD_REQUEST, rejection.code())
+                }
+                Ok(NotificationOutcome::Processed(_)) => ack(),
+                Ok(NotificationOutcome::Duplicate { previous }) => {
+                    if previous.starts_with("applied")
+                        || previous == "unchanged"
+                        || previous == "ignored"
+                    {
+                        ack()
+                    } else {
+                        fail(StatusCode::BAD_REQUEST, "previously refused")
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %crate::error::error_chain(&err), "notification not persisted");
+                    fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "temporarily unable to process",
+                    )
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn our_appid(state: &SharedState, appid: &str) -> bool {
+    [
+        &state.apps.miniprogram,
+        &state.apps.official_account,
+        &state.apps.app,
+    ]
+    .iter()
+    .any(|app| app.as_ref().is_some_and(|a| a.appid == appid))
+}
+
+/// `POST /notify/v3/pay`
+pub async fn v3_pay(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, "v3_pay", headers, body, |state, notification| {
+        if notification.event_type != EventType::TransactionSuccess {
+            return Decision::Ignore {
+                id: notification.id.clone(),
+            };
+        }
+        let transaction: TransactionView = match notification.decrypt_json(state.v3.apiv3_key()) {
+            Ok(t) => t,
+            Err(_) => {
+                return Decision::Reject {
+                    out_trade_no: None,
+                    reason: "decrypt_failed",
+                }
+            }
+        };
+        let order = Some(transaction.out_trade_no.clone());
+        if transaction.mchid != state.v3.mchid().as_str() {
+            return Decision::Reject {
+                out_trade_no: order,
+                reason: "mchid_mismatch",
+            };
+        }
+        if !our_appid(state, &transaction.appid) {
+            return Decision::Reject {
+                out_trade_no: order,
+                reason: "appid_mismatch",
+            };
+        }
+        if transaction.amount.is_none() {
+            return Decision::Reject {
+                out_trade_no: order,
+                reason: "amount_missing",
+            };
+        }
+        Decision::Apply {
+            id: notification.id.clone(),
+            out_trade_no: transaction.out_trade_no.clone(),
+            change: NotifiedChange::Payment(transaction.fact("notify_v3", clock::now())),
+        }
+    })
+    .await
+}
+
+/// `POST /notify/v3/refund`
+pub async fn v3_refund(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, "v3_refund", headers, body, |state, notification| {
+        if !notification.event_type.is_refund() {
+            return Decision::Ignore {
+                id: notification.id.clone(),
+            };
+        }
+        let payload: RefundPayload = match notification.decrypt_json(state.v3.apiv3_key()) {
+            Ok(p) => p,
+            Err(_) => {
+                return Decision::Reject {
+                    out_trade_no: None,
+                    reason: "decrypt_failed",
+                }
+            }
+        };
+        let order = Some(payload.out_trade_no.clone());
+        if payload.mchid != state.v3.mchid().as_str() {
+            return Decision::Reject {
+                out_trade_no: order,
+                reason: "mchid_mismatch",
+            };
+        }
+        Decision::Apply {
+            id: notification.id.clone(),
+            out_trade_no: payload.out_trade_no.clone(),
+            change: NotifiedChange::Refund(RefundFact {
+                out_refund_no: payload.out_refund_no.clone(),
+                status: RefundStatus::parse(&payload.refund_status),
+                refund_id: payload.refund_id.clone(),
+                amount_fen: Some(payload.amount.refund),
+                cause: "notify_v3".into(),
+                at: clock::now(),
+            }),
+        }
+    })
+    .await
+}

@@ -1,0 +1,328 @@
+//! Payment operations shared by the API and the reconciliation worker: prepay, query,
+//! close, refund and refund query against API v3, each followed by the store transition.
+//!
+//! Endpoints and field names follow the protocol reference A.9 (直连商户).
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wxpay_core::{RefundStatus, TradeState};
+
+use crate::error::AppError;
+use crate::state::SharedState;
+use crate::store::{ApplyOutcome, Order, PaymentFact, Refund, RefundFact};
+use crate::upstream::{Idempotency, UpstreamError};
+
+/// A v3 prepay kind (the path segment under `/v3/pay/transactions/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrepayKind {
+    /// JSAPI and mini-program.
+    Jsapi,
+    /// APP.
+    App,
+    /// H5 (mobile browser).
+    H5,
+    /// Native (QR code).
+    Native,
+}
+
+impl PrepayKind {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Jsapi => "/v3/pay/transactions/jsapi",
+            Self::App => "/v3/pay/transactions/app",
+            Self::H5 => "/v3/pay/transactions/h5",
+            Self::Native => "/v3/pay/transactions/native",
+        }
+    }
+}
+
+/// What a prepay returned.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrepayAnswer {
+    /// JSAPI / APP.
+    pub prepay_id: Option<String>,
+    /// H5.
+    pub h5_url: Option<String>,
+    /// Native.
+    pub code_url: Option<String>,
+}
+
+/// The parts of a v3 `Transaction` the server acts on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TransactionView {
+    /// appid of the order.
+    #[serde(default)]
+    pub appid: String,
+    /// mchid of the order.
+    #[serde(default)]
+    pub mchid: String,
+    /// Merchant order number.
+    pub out_trade_no: String,
+    /// WeChat order number.
+    pub transaction_id: Option<String>,
+    /// Trade state.
+    pub trade_state: String,
+    /// Amounts.
+    pub amount: Option<TransactionAmountView>,
+}
+
+/// `amount` of a transaction.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TransactionAmountView {
+    /// Order total (fen).
+    pub total: i64,
+}
+
+/// The parts of a v3 `Refund` the server acts on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundAnswer {
+    /// WeChat refund id.
+    pub refund_id: Option<String>,
+    /// Merchant refund number.
+    pub out_refund_no: String,
+    /// `status` in API answers.
+    pub status: Option<String>,
+    /// `refund_status` in notifications.
+    pub refund_status: Option<String>,
+    /// Amounts.
+    pub amount: Option<RefundAmountView>,
+}
+
+/// `amount` of a refund.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundAmountView {
+    /// Refunded (fen).
+    pub refund: i64,
+}
+
+impl TransactionView {
+    /// The fact this transaction states about its order.
+    pub fn fact(&self, cause: &str, at: i64) -> PaymentFact {
+        PaymentFact {
+            out_trade_no: self.out_trade_no.clone(),
+            state: TradeState::parse(&self.trade_state),
+            transaction_id: self.transaction_id.clone().filter(|t| !t.is_empty()),
+            amount_fen: self.amount.as_ref().map(|a| a.total),
+            cause: cause.to_owned(),
+            at,
+        }
+    }
+}
+
+impl RefundAnswer {
+    /// The fact this refund states.
+    pub fn fact(&self, cause: &str, at: i64) -> RefundFact {
+        let status = self
+            .status
+            .as_deref()
+            .or(self.refund_status.as_deref())
+            .unwrap_or("PROCESSING");
+        RefundFact {
+            out_refund_no: self.out_refund_no.clone(),
+            status: RefundStatus::parse(status),
+            refund_id: self.refund_id.clone(),
+            amount_fen: self.amount.as_ref().map(|a| a.refund),
+            cause: cause.to_owned(),
+            at,
+        }
+    }
+}
+
+/// Calls prepay for `order`.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepay(
+    state: &SharedState,
+    order: &Order,
+    kind: PrepayKind,
+    appid: &str,
+    openid: Option<&str>,
+    payer_ip: Option<&str>,
+) -> Result<PrepayAnswer, UpstreamError> {
+    let mut body = json!({
+        "appid": appid,
+        "mchid": state.v3.mchid().as_str(),
+        "description": order.description,
+        "out_trade_no": order.out_trade_no,
+        "notify_url": format!("{}/notify/v3/pay", state.public_url),
+        "amount": { "total": order.amount_fen, "currency": "CNY" },
+    });
+    if let (PrepayKind::Jsapi, Some(openid)) = (kind, openid) {
+        body["payer"] = json!({ "openid": openid });
+    }
+    if kind == PrepayKind::H5 {
+        body["scene_info"] = json!({
+            "payer_client_ip": payer_ip.unwrap_or("127.0.0.1"),
+            "h5_info": { "type": "Wap" },
+        });
+    }
+    // Same out_trade_no and parameters give the same prepay: safe to repeat.
+    state
+        .v3
+        .call_json(
+            Method::POST,
+            kind.path(),
+            Some(&body),
+            Idempotency::Idempotent,
+        )
+        .await
+}
+
+/// Queries the order at WeChat and applies the answer. `ORDER_NOT_EXIST` (never prepaid)
+/// changes nothing. Always records the check time.
+pub async fn query_and_apply(
+    state: &SharedState,
+    out_trade_no: &str,
+    cause: &str,
+) -> Result<ApplyOutcome, AppError> {
+    let path = format!(
+        "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
+        state.v3.mchid().as_str()
+    );
+    let now = crate::clock::now();
+    let answer: Result<TransactionView, UpstreamError> = state
+        .v3
+        .call_json(Method::GET, &path, None, Idempotency::Idempotent)
+        .await;
+    let outcome = match answer {
+        Ok(transaction) => {
+            if transaction.out_trade_no != out_trade_no
+                || transaction.mchid != state.v3.mchid().as_str()
+            {
+                return Err(AppError::Internal(
+                    "query answered for another order".into(),
+                ));
+            }
+            state
+                .store
+                .apply_payment(&transaction.fact(cause, now))
+                .await?
+        }
+        Err(UpstreamError::Business { code, .. })
+            if code == "ORDER_NOT_EXIST" || code == "ORDERNOTEXIST" =>
+        {
+            ApplyOutcome::Unchanged
+        }
+        Err(err) => {
+            state.store.mark_checked(out_trade_no, now).await?;
+            return Err(err.into());
+        }
+    };
+    state.store.mark_checked(out_trade_no, now).await?;
+    Ok(outcome)
+}
+
+/// Closes an unpaid order at WeChat (when it was prepaid) and locally.
+pub async fn close(
+    state: &SharedState,
+    order: &Order,
+    cause: &str,
+) -> Result<ApplyOutcome, AppError> {
+    if order.prepay_id.is_some() || order.channel.is_some() {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}/close",
+            order.out_trade_no
+        );
+        let body = json!({ "mchid": state.v3.mchid().as_str() });
+        match state
+            .v3
+            .call(Method::POST, &path, Some(&body), Idempotency::Idempotent)
+            .await
+        {
+            Ok(_) => {}
+            Err(UpstreamError::Business { code, .. })
+                if code == "ORDERPAID" || code == "ORDER_PAID" =>
+            {
+                // Paid meanwhile: learn it instead of closing.
+                return query_and_apply(state, &order.out_trade_no, cause).await;
+            }
+            Err(UpstreamError::Business { code, .. })
+                if code == "ORDER_CLOSED" || code == "ORDERCLOSED" => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let fact = PaymentFact {
+        out_trade_no: order.out_trade_no.clone(),
+        state: TradeState::Closed,
+        transaction_id: None,
+        amount_fen: None,
+        cause: cause.to_owned(),
+        at: crate::clock::now(),
+    };
+    Ok(state.store.apply_payment(&fact).await?)
+}
+
+/// Asks WeChat to refund `refund` (already reserved in the store) and applies the answer.
+/// A business refusal closes the local refund (releasing the reserved amount); a transport
+/// failure leaves it PROCESSING for the worker, which retries with the same number.
+pub async fn submit_refund(
+    state: &SharedState,
+    order: &Order,
+    refund: &Refund,
+) -> Result<Refund, AppError> {
+    if crate::payments_v2::is_v2_channel(order.channel.as_deref()) {
+        return crate::payments_v2::submit_refund(state, order, refund).await;
+    }
+    let mut body = json!({
+        "out_trade_no": order.out_trade_no,
+        "out_refund_no": refund.out_refund_no,
+        "notify_url": format!("{}/notify/v3/refund", state.public_url),
+        "amount": { "refund": refund.amount_fen, "total": order.amount_fen, "currency": "CNY" },
+    });
+    if let Some(reason) = &refund.reason {
+        body["reason"] = Value::String(reason.clone());
+    }
+    let now = crate::clock::now();
+    let answer: Result<RefundAnswer, UpstreamError> = state
+        .v3
+        .call_json(
+            Method::POST,
+            "/v3/refund/domestic/refunds",
+            Some(&body),
+            Idempotency::Idempotent,
+        )
+        .await;
+    match answer {
+        Ok(answer) => {
+            state
+                .store
+                .apply_refund(&answer.fact("refund_api", now))
+                .await?;
+        }
+        Err(UpstreamError::Business { code, message, .. }) => {
+            let fact = RefundFact {
+                out_refund_no: refund.out_refund_no.clone(),
+                status: RefundStatus::Closed,
+                refund_id: None,
+                amount_fen: None,
+                cause: format!("rejected:{code}"),
+                at: now,
+            };
+            state.store.apply_refund(&fact).await?;
+            return Err(AppError::Upstream { code, message });
+        }
+        Err(err) => return Err(err.into()),
+    }
+    state
+        .store
+        .refund(&refund.out_refund_no)
+        .await?
+        .ok_or(AppError::NotFound("refund"))
+}
+
+/// Queries a refund at WeChat and applies the answer.
+pub async fn query_refund_and_apply(
+    state: &SharedState,
+    out_refund_no: &str,
+    cause: &str,
+) -> Result<ApplyOutcome, AppError> {
+    let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
+    let answer: RefundAnswer = state
+        .v3
+        .call_json(Method::GET, &path, None, Idempotency::Idempotent)
+        .await?;
+    Ok(state
+        .store
+        .apply_refund(&answer.fact(cause, crate::clock::now()))
+        .await?)
+}

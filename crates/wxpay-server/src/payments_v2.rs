@@ -1,0 +1,217 @@
+//! API v2 payment operations: unified order and refund over mutual TLS, each followed by the
+//! same store transitions the v3 operations use (the store does not know which API version
+//! produced a fact).
+//!
+//! An order prepaid through v2 carries its channel with the [`V2_CHANNEL_SUFFIX`] in the
+//! store (`jsapi.v2`), so a refund goes back through the API the payment used. Queries and
+//! closes stay on v3: WeChat answers them for orders of either version.
+
+use std::sync::Arc;
+
+use wxpay_core::v2::xml;
+use wxpay_core::{AppId, RefundStatus};
+
+use crate::error::AppError;
+use crate::state::SharedState;
+use crate::store::{Order, Refund, RefundFact};
+use crate::upstream::v2::{Fields, V2Client, REFUND_PATH, UNIFIEDORDER_PATH};
+use crate::upstream::{Idempotency, UpstreamError};
+
+/// Suffix marking a channel prepaid through API v2 in the store.
+pub const V2_CHANNEL_SUFFIX: &str = ".v2";
+
+/// Whether a stored channel was prepaid through API v2.
+pub fn is_v2_channel(channel: Option<&str>) -> bool {
+    channel.is_some_and(|c| c.ends_with(V2_CHANNEL_SUFFIX))
+}
+
+/// The v2 client, or a typed 400 when no API v2 key is configured.
+pub fn client(state: &SharedState) -> Result<Arc<V2Client>, AppError> {
+    state
+        .v2
+        .clone()
+        .ok_or_else(|| AppError::bad_request("v2_not_configured", "no API v2 key is configured"))
+}
+
+/// A v2 `trade_type` and what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradeType {
+    /// JSAPI and mini-program (`openid` required).
+    Jsapi,
+    /// Native QR (`product_id` required).
+    Native,
+    /// APP.
+    App,
+    /// H5 (`scene_info` required).
+    Mweb,
+}
+
+impl TradeType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jsapi => "JSAPI",
+            Self::Native => "NATIVE",
+            Self::App => "APP",
+            Self::Mweb => "MWEB",
+        }
+    }
+}
+
+/// What the merchant knows about the payer for a unified order.
+#[derive(Debug, Clone, Default)]
+pub struct Payer<'a> {
+    /// openid under the order's appid (JSAPI; optional for NATIVE).
+    pub openid: Option<&'a str>,
+    /// Client IP (`spbill_create_ip`).
+    pub ip: Option<&'a str>,
+    /// `product_id` (NATIVE).
+    pub product_id: Option<&'a str>,
+}
+
+/// Calls `/pay/unifiedorder` for `order` and returns the verified answer.
+pub async fn unified_order(
+    state: &SharedState,
+    v2: &V2Client,
+    order: &Order,
+    trade_type: TradeType,
+    appid: &str,
+    payer: &Payer<'_>,
+) -> Result<Fields, AppError> {
+    let appid = AppId::new(appid).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut f = Fields::new();
+    f.insert("body".into(), order.description.clone());
+    f.insert("out_trade_no".into(), order.out_trade_no.clone());
+    f.insert("total_fee".into(), order.amount_fen.to_string());
+    f.insert("fee_type".into(), "CNY".into());
+    f.insert(
+        "spbill_create_ip".into(),
+        payer.ip.unwrap_or("127.0.0.1").to_owned(),
+    );
+    f.insert(
+        "notify_url".into(),
+        format!("{}/notify/v2/pay", state.public_url),
+    );
+    f.insert("trade_type".into(), trade_type.as_str().to_owned());
+    if let Some(openid) = payer.openid {
+        f.insert("openid".into(), openid.to_owned());
+    }
+    if trade_type == TradeType::Native {
+        let product = payer.product_id.unwrap_or(order.out_trade_no.as_str());
+        f.insert("product_id".into(), product.to_owned());
+    }
+    if trade_type == TradeType::Mweb {
+        f.insert(
+            "scene_info".into(),
+            serde_json::json!({ "h5_info": { "type": "Wap", "wap_url": state.public_url, "wap_name": "wxpay-server" } })
+                .to_string(),
+        );
+    }
+    // Same out_trade_no and fields give the same prepay: safe to repeat.
+    let answer = v2
+        .call(UNIFIEDORDER_PATH, &appid, f, Idempotency::Idempotent)
+        .await?;
+    if answer.get("appid").map(String::as_str) != Some(appid.as_str()) {
+        return Err(UpstreamError::Unverified("appid_mismatch".into()).into());
+    }
+    Ok(answer)
+}
+
+/// The v2 spelling of a refund status, mapped onto the store's.
+pub fn refund_status(v2: &str) -> RefundStatus {
+    match v2 {
+        "SUCCESS" => RefundStatus::Success,
+        "REFUNDCLOSE" => RefundStatus::Closed,
+        "CHANGE" => RefundStatus::Abnormal,
+        "PROCESSING" => RefundStatus::Processing,
+        other => RefundStatus::parse(other),
+    }
+}
+
+/// Sends `refund` (already reserved in the store) to `/secapi/pay/refund` over mutual TLS
+/// and applies the answer, with the same rules as the v3 refund: a business refusal
+/// closes the local refund, a transport failure leaves it PROCESSING for the worker.
+pub async fn submit_refund(
+    state: &SharedState,
+    order: &Order,
+    refund: &Refund,
+) -> Result<Refund, AppError> {
+    let v2 = client(state)?;
+    let appid = order
+        .appid
+        .clone()
+        .ok_or_else(|| AppError::Internal("a v2 order without its appid".into()))?;
+    let appid = AppId::new(appid).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut f = Fields::new();
+    f.insert("out_trade_no".into(), order.out_trade_no.clone());
+    f.insert("out_refund_no".into(), refund.out_refund_no.clone());
+    f.insert("total_fee".into(), order.amount_fen.to_string());
+    f.insert("refund_fee".into(), refund.amount_fen.to_string());
+    f.insert(
+        "notify_url".into(),
+        format!("{}/notify/v2/refund", state.public_url),
+    );
+    if let Some(reason) = &refund.reason {
+        f.insert("refund_desc".into(), reason.clone());
+    }
+    let now = crate::clock::now();
+    match v2
+        .call(REFUND_PATH, &appid, f, Idempotency::Idempotent)
+        .await
+    {
+        Ok(answer) => {
+            let reported = answer.get("refund_fee").and_then(|v| v.parse::<i64>().ok());
+            if answer.get("out_refund_no") != Some(&refund.out_refund_no) {
+                return Err(UpstreamError::Unverified("out_refund_no_mismatch".into()).into());
+            }
+            let fact = RefundFact {
+                out_refund_no: refund.out_refund_no.clone(),
+                status: RefundStatus::Processing,
+                refund_id: answer.get("refund_id").cloned(),
+                amount_fen: reported,
+                cause: "refund_api_v2".into(),
+                at: now,
+            };
+            state.store.apply_refund(&fact).await?;
+        }
+        Err(UpstreamError::Business { code, message, .. }) if code != "FAIL" => {
+            let fact = RefundFact {
+                out_refund_no: refund.out_refund_no.clone(),
+                status: RefundStatus::Closed,
+                refund_id: None,
+                amount_fen: None,
+                cause: format!("rejected:{code}"),
+                at: now,
+            };
+            state.store.apply_refund(&fact).await?;
+            return Err(AppError::Upstream { code, message });
+        }
+        Err(err) => return Err(err.into()),
+    }
+    state
+        .store
+        .refund(&refund.out_refund_no)
+        .await?
+        .ok_or(AppError::NotFound("refund"))
+}
+
+/// Serialises v2 fields, for replies built by the server (mode-one callback).
+pub fn to_xml(fields: &Fields) -> String {
+    xml::to_xml(fields.iter()).unwrap_or_else(|_| "<xml></xml>".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_refund_statuses_map_onto_the_store_states() {
+        assert_eq!(refund_status("SUCCESS"), RefundStatus::Success);
+        assert_eq!(refund_status("REFUNDCLOSE"), RefundStatus::Closed);
+        assert_eq!(refund_status("CHANGE"), RefundStatus::Abnormal);
+        assert_eq!(refund_status("PROCESSING"), RefundStatus::Processing);
+        assert!(is_v2_channel(Some("jsapi.v2")));
+        assert!(!is_v2_channel(Some("jsapi")));
+        assert!(!is_v2_channel(None));
+    }
+}

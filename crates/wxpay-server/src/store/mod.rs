@@ -1,0 +1,424 @@
+//! Persistence: the [`Store`] trait and its records.
+//!
+//! The trait speaks in domain operations ("apply this payment fact", "claim pending
+//! orders"), not SQL, so each backend can implement the one-transaction rules its own way.
+//! Every operation that changes an order or a refund runs in a single transaction that also
+//! writes the audit row, checks the amount and refuses illegal transitions, which is what
+//! makes duplicate and concurrent notifications credit exactly once.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use wxpay_core::{RefundStatus, TradeState};
+
+pub use sqlite::SqliteStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database driver failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds a value this version cannot read (corruption or a newer schema).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A WeChat user known to the merchant (one per appid + openid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Internal id.
+    pub id: String,
+    /// The appid the openid belongs to.
+    pub appid: String,
+    /// The user's openid under that appid.
+    pub openid: String,
+    /// UnionID, when the app is bound to an Open Platform account.
+    pub unionid: Option<String>,
+}
+
+/// A product with its server-decided price.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Product {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Price in fen.
+    pub price_fen: i64,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone)]
+pub struct Order {
+    /// The merchant order number (`out_trade_no`).
+    pub out_trade_no: String,
+    /// Owner.
+    pub user_id: String,
+    /// Bill description.
+    pub description: String,
+    /// Amount in fen, decided by the server.
+    pub amount_fen: i64,
+    /// Last known trade state.
+    pub state: TradeState,
+    /// Channel of the last prepay.
+    pub channel: Option<String>,
+    /// Appid used for the last prepay.
+    pub appid: Option<String>,
+    /// Last prepay id.
+    pub prepay_id: Option<String>,
+    /// Channel-specific prepay result (`code_url`, `h5_url`) kept for reuse.
+    pub prepay_payload: Option<String>,
+    /// When the prepay id stops being usable (Unix seconds).
+    pub prepay_expires_at: Option<i64>,
+    /// WeChat's order number once paid.
+    pub transaction_id: Option<String>,
+    /// When the payment was confirmed (Unix seconds).
+    pub paid_at: Option<i64>,
+    /// Sum of successful refunds in fen.
+    pub refunded_fen: i64,
+    /// Last time WeChat was asked about this order (Unix seconds).
+    pub last_checked_at: Option<i64>,
+    /// Optimistic-concurrency version, bumped on every change.
+    pub version: i64,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+}
+
+/// What is needed to create an order.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// Generated merchant order number.
+    pub out_trade_no: String,
+    /// Owner.
+    pub user_id: String,
+    /// Client-chosen key; a repeat returns the first order.
+    pub idempotency_key: Option<String>,
+    /// Bill description.
+    pub description: String,
+    /// `(product id, quantity, unit price)`.
+    pub items: Vec<(String, i64, i64)>,
+    /// Total in fen.
+    pub amount_fen: i64,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// A refund as stored.
+#[derive(Debug, Clone)]
+pub struct Refund {
+    /// The merchant refund number.
+    pub out_refund_no: String,
+    /// The order refunded.
+    pub out_trade_no: String,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// Last known status.
+    pub status: RefundStatus,
+    /// WeChat's refund id.
+    pub refund_id: Option<String>,
+    /// Reason given.
+    pub reason: Option<String>,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+}
+
+/// A fact about an order learnt from WeChat (notification or query).
+#[derive(Debug, Clone)]
+pub struct PaymentFact {
+    /// The order.
+    pub out_trade_no: String,
+    /// The state WeChat reports.
+    pub state: TradeState,
+    /// WeChat's order number, when reported.
+    pub transaction_id: Option<String>,
+    /// The amount WeChat reports (fen); checked against the order when paid.
+    pub amount_fen: Option<i64>,
+    /// Why: `notify_v3`, `query`, `worker`, `close` ...
+    pub cause: String,
+    /// Now (Unix seconds).
+    pub at: i64,
+}
+
+/// A fact about a refund learnt from WeChat.
+#[derive(Debug, Clone)]
+pub struct RefundFact {
+    /// The refund.
+    pub out_refund_no: String,
+    /// The status WeChat reports.
+    pub status: RefundStatus,
+    /// WeChat's refund id.
+    pub refund_id: Option<String>,
+    /// The refunded amount WeChat reports (fen); checked against the refund.
+    pub amount_fen: Option<i64>,
+    /// Why.
+    pub cause: String,
+    /// Now (Unix seconds).
+    pub at: i64,
+}
+
+/// What applying a fact did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// The state changed.
+    Applied {
+        /// Previous state.
+        from: String,
+        /// New state.
+        to: String,
+    },
+    /// The record was already in that state (a duplicate): nothing changed.
+    Unchanged,
+    /// The fact was refused and nothing changed.
+    Rejected(Rejection),
+}
+
+impl ApplyOutcome {
+    /// Whether the fact is now reflected in the store (applied or already there).
+    pub fn is_persisted(&self) -> bool {
+        !matches!(self, Self::Rejected(_))
+    }
+
+    /// The value written into `notifications.processing`.
+    pub fn processing_label(&self) -> String {
+        match self {
+            Self::Applied { to, .. } => format!("applied:{to}"),
+            Self::Unchanged => "unchanged".into(),
+            Self::Rejected(r) => format!("rejected:{}", r.code()),
+        }
+    }
+}
+
+/// Why a fact was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No such order or refund.
+    UnknownRecord,
+    /// The reported amount differs from the stored one.
+    AmountMismatch {
+        /// Stored amount (fen).
+        expected: i64,
+        /// Reported amount (fen).
+        reported: i64,
+    },
+    /// The state machine forbids the change (e.g. CLOSED → SUCCESS).
+    IllegalTransition {
+        /// Current state.
+        from: String,
+        /// Requested state.
+        to: String,
+    },
+    /// A paid order reported with a different transaction id.
+    TransactionMismatch,
+}
+
+impl Rejection {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownRecord => "unknown_record",
+            Self::AmountMismatch { .. } => "amount_mismatch",
+            Self::IllegalTransition { .. } => "illegal_transition",
+            Self::TransactionMismatch => "transaction_mismatch",
+        }
+    }
+}
+
+/// A received notification, as recorded.
+#[derive(Debug, Clone)]
+pub struct NotificationRecord {
+    /// `v3_pay`, `v3_refund`, `v2_pay`, `v2_refund`.
+    pub kind: String,
+    /// The id the body claims (unverified).
+    pub claimed_id: Option<String>,
+    /// Headers as a JSON object.
+    pub headers_json: String,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// `ok` or the verification failure code.
+    pub verification: String,
+    /// Outcome of processing (`applied:SUCCESS`, `unchanged`, `rejected:…`).
+    pub processing: String,
+    /// The order concerned, when known.
+    pub out_trade_no: Option<String>,
+    /// Receipt time (Unix seconds).
+    pub received_at: i64,
+}
+
+/// A stored notification row (for operators and tests).
+#[derive(Debug, Clone)]
+pub struct StoredNotification {
+    /// Row id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Claimed id.
+    pub claimed_id: Option<String>,
+    /// Verified id (unique).
+    pub verified_id: Option<String>,
+    /// Verification outcome.
+    pub verification: String,
+    /// Processing outcome.
+    pub processing: String,
+    /// Order concerned.
+    pub out_trade_no: Option<String>,
+    /// Raw body length in bytes.
+    pub body_len: usize,
+}
+
+/// The change a verified notification asks for.
+#[derive(Debug, Clone)]
+pub enum NotifiedChange {
+    /// A payment fact.
+    Payment(PaymentFact),
+    /// A refund fact.
+    Refund(RefundFact),
+    /// An event the server does not act on (recorded and acknowledged).
+    Ignored,
+}
+
+/// The result of [`Store::apply_notification`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationOutcome {
+    /// First time seen; the change was applied, found unchanged or rejected.
+    Processed(ApplyOutcome),
+    /// Seen before (same verified id); the previous processing label is returned.
+    Duplicate {
+        /// `processing` of the first receipt.
+        previous: String,
+    },
+}
+
+/// An audit row: one per state transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Previous state (None at creation).
+    pub from_state: Option<String>,
+    /// New state.
+    pub to_state: String,
+    /// Why.
+    pub cause: String,
+}
+
+/// Refusal to create a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundRefusal {
+    /// The order is not paid.
+    NotPaid,
+    /// The amount would exceed what is left to refund.
+    ExceedsRefundable {
+        /// Fen still refundable.
+        remaining: i64,
+    },
+    /// No such order.
+    UnknownOrder,
+}
+
+/// Persistence operations of the server.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or finds a user by appid + openid (unionid updated when given).
+    async fn upsert_user(
+        &self,
+        appid: &str,
+        openid: &str,
+        unionid: Option<&str>,
+        now: i64,
+    ) -> Result<User, StoreError>;
+    /// Stores a session under the hash of its token.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        session_key: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>, StoreError>;
+    /// Inserts or updates products (prices are the server's).
+    async fn upsert_products(&self, products: &[Product]) -> Result<(), StoreError>;
+    /// Active products.
+    async fn products(&self) -> Result<Vec<Product>, StoreError>;
+    /// Creates an order, or returns the existing one for the same user + idempotency key.
+    async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError>;
+    /// An order by number.
+    async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError>;
+    /// Records a new prepay for the order.
+    #[allow(clippy::too_many_arguments)]
+    async fn save_prepay(
+        &self,
+        out_trade_no: &str,
+        channel: &str,
+        appid: &str,
+        prepay_id: &str,
+        payload: Option<&str>,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Notes that WeChat was just asked about the order.
+    async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError>;
+    /// Applies a payment fact in one transaction (amount check, transition check, audit).
+    async fn apply_payment(&self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError>;
+    /// Records a notification that was not verified or not processable (no state change).
+    async fn record_notification(&self, record: &NotificationRecord) -> Result<i64, StoreError>;
+    /// Records a verified notification under its unique id and applies its change, in one transaction.
+    async fn apply_notification(
+        &self,
+        record: &NotificationRecord,
+        verified_id: &str,
+        change: &NotifiedChange,
+    ) -> Result<NotificationOutcome, StoreError>;
+    /// Notifications concerning an order (or all when `None`), oldest first.
+    async fn notifications(
+        &self,
+        out_trade_no: Option<&str>,
+    ) -> Result<Vec<StoredNotification>, StoreError>;
+    /// Creates a refund if the order is paid and the amount fits, in one transaction.
+    async fn create_refund(
+        &self,
+        out_refund_no: &str,
+        out_trade_no: &str,
+        amount_fen: i64,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<Result<Refund, RefundRefusal>, StoreError>;
+    /// A refund by number.
+    async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError>;
+    /// Applies a refund fact in one transaction (credits the order on SUCCESS).
+    async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError>;
+    /// Leases up to `limit` unpaid orders created before `created_before` whose last check
+    /// is older than `checked_before`, for `owner` until `lease_until`.
+    async fn claim_pending_orders(
+        &self,
+        owner: &str,
+        now: i64,
+        created_before: i64,
+        checked_before: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Order>, StoreError>;
+    /// Leases up to `limit` refunds in PROCESSING created before `created_before`.
+    async fn claim_processing_refunds(
+        &self,
+        owner: &str,
+        now: i64,
+        created_before: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Refund>, StoreError>;
+    /// Audit rows of an entity (`order` / `refund`), oldest first.
+    async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError>;
+    /// A cached credential (access token, ticket) that has not expired.
+    async fn credential(&self, name: &str, now: i64) -> Result<Option<String>, StoreError>;
+    /// Caches a credential until `expires_at`.
+    async fn put_credential(
+        &self,
+        name: &str,
+        value: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,812 @@
+//! The SQLite store (the embedded default).
+//!
+//! WAL mode lets readers run beside the single writer. Every writing transaction starts
+//! with `BEGIN IMMEDIATE`, which takes the write lock up front: two notifications for the
+//! same order are serialised by SQLite itself, so the second one always sees the first
+//! one's committed result (and a deferred transaction can never fail half-way with
+//! `SQLITE_BUSY` when it upgrades from reading to writing).
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use wxpay_core::{RefundStatus, TradeState};
+
+use super::{
+    ApplyOutcome, AuditRow, NewOrder, NotificationOutcome, NotificationRecord, NotifiedChange,
+    Order, PaymentFact, Product, Refund, RefundFact, RefundRefusal, Rejection, Store, StoreError,
+    StoredNotification, User,
+};
+
+/// The migrations, embedded so the binary needs no files beside it.
+fn migrator() -> Migrator {
+    let initial = Migration::new(
+        1,
+        Cow::Borrowed("initial"),
+        MigrationType::Simple,
+        Cow::Borrowed(include_str!("../../migrations/0001_initial.sql")),
+        false,
+    );
+    Migrator {
+        migrations: Cow::Owned(vec![initial]),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// [`Store`] on a SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
+     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at";
+const REFUND_COLUMNS: &str =
+    "out_refund_no, out_trade_no, amount_fen, status, refund_id, reason, created_at";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://file.db`) and migrates it.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn order_from_row(row: &SqliteRow) -> Result<Order, StoreError> {
+    let state: String = row.try_get("state")?;
+    Ok(Order {
+        out_trade_no: row.try_get("out_trade_no")?,
+        user_id: row.try_get("user_id")?,
+        description: row.try_get("description")?,
+        amount_fen: row.try_get("amount_fen")?,
+        state: TradeState::parse(&state),
+        channel: row.try_get("channel")?,
+        appid: row.try_get("appid")?,
+        prepay_id: row.try_get("prepay_id")?,
+        prepay_payload: row.try_get("prepay_payload")?,
+        prepay_expires_at: row.try_get("prepay_expires_at")?,
+        transaction_id: row.try_get("transaction_id")?,
+        paid_at: row.try_get("paid_at")?,
+        refunded_fen: row.try_get("refunded_fen")?,
+        last_checked_at: row.try_get("last_checked_at")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn refund_from_row(row: &SqliteRow) -> Result<Refund, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Refund {
+        out_refund_no: row.try_get("out_refund_no")?,
+        out_trade_no: row.try_get("out_trade_no")?,
+        amount_fen: row.try_get("amount_fen")?,
+        status: RefundStatus::parse(&status),
+        refund_id: row.try_get("refund_id")?,
+        reason: row.try_get("reason")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        appid: row.try_get("appid")?,
+        openid: row.try_get("openid")?,
+        unionid: row.try_get("unionid")?,
+    })
+}
+
+async fn audit_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    entity: &str,
+    id: &str,
+    from: Option<&str>,
+    to: &str,
+    cause: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit (entity, entity_id, from_state, to_state, cause, at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(entity)
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(cause)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The payment rules, inside an open write transaction.
+async fn apply_payment_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    fact: &PaymentFact,
+) -> Result<ApplyOutcome, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+    let Some(row) = sqlx::query(&sql)
+        .bind(&fact.out_trade_no)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
+    };
+    let order = order_from_row(&row)?;
+    if fact.state.is_paid() {
+        if let Some(reported) = fact.amount_fen {
+            if reported != order.amount_fen {
+                return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
+                    expected: order.amount_fen,
+                    reported,
+                }));
+            }
+        }
+        if let (Some(known), Some(reported)) = (&order.transaction_id, &fact.transaction_id) {
+            if known != reported {
+                return Ok(ApplyOutcome::Rejected(Rejection::TransactionMismatch));
+            }
+        }
+    }
+    // A query reporting SUCCESS for an order we already moved to REFUND is old news.
+    if order.state == fact.state
+        || (order.state == TradeState::Refund && fact.state == TradeState::Success)
+    {
+        return Ok(ApplyOutcome::Unchanged);
+    }
+    if !order.state.can_transition_to(&fact.state) {
+        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
+            from: order.state.to_string(),
+            to: fact.state.to_string(),
+        }));
+    }
+    let paid_at = if fact.state.is_paid() {
+        Some(fact.at)
+    } else {
+        None
+    };
+    let updated = sqlx::query(
+        "UPDATE orders SET state = ?, transaction_id = COALESCE(transaction_id, ?), paid_at = COALESCE(paid_at, ?), \
+         version = version + 1, updated_at = ?, last_checked_at = ? WHERE out_trade_no = ? AND version = ?",
+    )
+    .bind(fact.state.as_str())
+    .bind(&fact.transaction_id)
+    .bind(paid_at)
+    .bind(fact.at)
+    .bind(fact.at)
+    .bind(&fact.out_trade_no)
+    .bind(order.version)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        // Impossible under the write lock; refuse rather than guess.
+        return Err(StoreError::Corrupt(format!(
+            "order {} changed under the write lock",
+            fact.out_trade_no
+        )));
+    }
+    audit_in(
+        tx,
+        "order",
+        &fact.out_trade_no,
+        Some(order.state.as_str()),
+        fact.state.as_str(),
+        &fact.cause,
+        fact.at,
+    )
+    .await?;
+    Ok(ApplyOutcome::Applied {
+        from: order.state.to_string(),
+        to: fact.state.to_string(),
+    })
+}
+
+/// The refund rules, inside an open write transaction.
+async fn apply_refund_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    fact: &RefundFact,
+) -> Result<ApplyOutcome, StoreError> {
+    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
+    let Some(row) = sqlx::query(&sql)
+        .bind(&fact.out_refund_no)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
+    };
+    let refund = refund_from_row(&row)?;
+    if let Some(reported) = fact.amount_fen {
+        if reported != refund.amount_fen {
+            return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
+                expected: refund.amount_fen,
+                reported,
+            }));
+        }
+    }
+    if refund.status == fact.status {
+        return Ok(ApplyOutcome::Unchanged);
+    }
+    if !refund.status.can_transition_to(&fact.status) {
+        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
+            from: refund.status.to_string(),
+            to: fact.status.to_string(),
+        }));
+    }
+    sqlx::query(
+        "UPDATE refunds SET status = ?, refund_id = COALESCE(refund_id, ?), version = version + 1, updated_at = ? \
+         WHERE out_refund_no = ?",
+    )
+    .bind(fact.status.as_str())
+    .bind(&fact.refund_id)
+    .bind(fact.at)
+    .bind(&fact.out_refund_no)
+    .execute(&mut **tx)
+    .await?;
+    audit_in(
+        tx,
+        "refund",
+        &fact.out_refund_no,
+        Some(refund.status.as_str()),
+        fact.status.as_str(),
+        &fact.cause,
+        fact.at,
+    )
+    .await?;
+    if fact.status == RefundStatus::Success {
+        let order_state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM orders WHERE out_trade_no = ?")
+                .bind(&refund.out_trade_no)
+                .fetch_optional(&mut **tx)
+                .await?;
+        sqlx::query(
+            "UPDATE orders SET refunded_fen = refunded_fen + ?, state = 'REFUND', version = version + 1, updated_at = ? \
+             WHERE out_trade_no = ?",
+        )
+        .bind(refund.amount_fen)
+        .bind(fact.at)
+        .bind(&refund.out_trade_no)
+        .execute(&mut **tx)
+        .await?;
+        if order_state.as_deref() == Some("SUCCESS") {
+            audit_in(
+                tx,
+                "order",
+                &refund.out_trade_no,
+                Some("SUCCESS"),
+                "REFUND",
+                &fact.cause,
+                fact.at,
+            )
+            .await?;
+        }
+    }
+    Ok(ApplyOutcome::Applied {
+        from: refund.status.to_string(),
+        to: fact.status.to_string(),
+    })
+}
+
+async fn insert_notification(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: &NotificationRecord,
+    verified_id: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, verification, processing, \
+         out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verified_id) DO NOTHING",
+    )
+    .bind(&record.kind)
+    .bind(&record.claimed_id)
+    .bind(verified_id)
+    .bind(&record.headers_json)
+    .bind(&record.body)
+    .bind(&record.verification)
+    .bind(&record.processing)
+    .bind(&record.out_trade_no)
+    .bind(record.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok((inserted.rows_affected() == 1).then(|| inserted.last_insert_rowid()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_user(
+        &self,
+        appid: &str,
+        openid: &str,
+        unionid: Option<&str>,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = crate::ids::random_id("u");
+        sqlx::query(
+            "INSERT INTO users (id, appid, openid, unionid, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (appid, openid) DO UPDATE SET unionid = COALESCE(excluded.unionid, users.unionid)",
+        )
+        .bind(&id)
+        .bind(appid)
+        .bind(openid)
+        .bind(unionid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, appid, openid, unionid FROM users WHERE appid = ? AND openid = ?",
+        )
+        .bind(appid)
+        .bind(openid)
+        .fetch_one(&mut *tx)
+        .await?;
+        let user = user_from_row(&row)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        session_key: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(session_key)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.appid, u.openid, u.unionid FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn upsert_products(&self, products: &[Product]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for product in products {
+            sqlx::query(
+                "INSERT INTO products (id, name, price_fen, active) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO UPDATE \
+                 SET name = excluded.name, price_fen = excluded.price_fen, active = 1",
+            )
+            .bind(&product.id)
+            .bind(&product.name)
+            .bind(product.price_fen)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, name, price_fen FROM products WHERE active = 1 ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Product {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    price_fen: row.try_get("price_fen")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError> {
+        let mut tx = self.write_tx().await?;
+        if let Some(key) = &order.idempotency_key {
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? AND idempotency_key = ?"
+            );
+            if let Some(row) = sqlx::query(&sql)
+                .bind(&order.user_id)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                return order_from_row(&row);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO orders (out_trade_no, user_id, idempotency_key, description, amount_fen, state, created_at, \
+             updated_at) VALUES (?, ?, ?, ?, ?, 'NOTPAY', ?, ?)",
+        )
+        .bind(&order.out_trade_no)
+        .bind(&order.user_id)
+        .bind(&order.idempotency_key)
+        .bind(&order.description)
+        .bind(order.amount_fen)
+        .bind(order.now)
+        .bind(order.now)
+        .execute(&mut *tx)
+        .await?;
+        for (product_id, quantity, unit_price) in &order.items {
+            sqlx::query("INSERT INTO order_items (out_trade_no, product_id, quantity, unit_price_fen) VALUES (?, ?, ?, ?)")
+                .bind(&order.out_trade_no)
+                .bind(product_id)
+                .bind(quantity)
+                .bind(unit_price)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit_in(
+            &mut tx,
+            "order",
+            &order.out_trade_no,
+            None,
+            "NOTPAY",
+            "created",
+            order.now,
+        )
+        .await?;
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+        let row = sqlx::query(&sql)
+            .bind(&order.out_trade_no)
+            .fetch_one(&mut *tx)
+            .await?;
+        let created = order_from_row(&row)?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+        let row = sqlx::query(&sql)
+            .bind(out_trade_no)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    async fn save_prepay(
+        &self,
+        out_trade_no: &str,
+        channel: &str,
+        appid: &str,
+        prepay_id: &str,
+        payload: Option<&str>,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, prepay_expires_at = ?, \
+             version = version + 1, updated_at = ? WHERE out_trade_no = ?",
+        )
+        .bind(channel)
+        .bind(appid)
+        .bind(prepay_id)
+        .bind(payload)
+        .bind(expires_at)
+        .bind(now)
+        .bind(out_trade_no)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE orders SET last_checked_at = ?, lease_owner = NULL, lease_until = NULL WHERE out_trade_no = ?")
+            .bind(now)
+            .bind(out_trade_no)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_payment(&self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let outcome = apply_payment_in(&mut tx, fact).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_notification(&self, record: &NotificationRecord) -> Result<i64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = insert_notification(&mut tx, record, None).await?;
+        tx.commit().await?;
+        id.ok_or_else(|| StoreError::Corrupt("unverified notification insert ignored".into()))
+    }
+
+    async fn apply_notification(
+        &self,
+        record: &NotificationRecord,
+        verified_id: &str,
+        change: &NotifiedChange,
+    ) -> Result<NotificationOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(row_id) = insert_notification(&mut tx, record, Some(verified_id)).await? else {
+            let previous: String =
+                sqlx::query_scalar("SELECT processing FROM notifications WHERE verified_id = ?")
+                    .bind(verified_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            // Keep the retry itself on file too, as an unverified-id duplicate row.
+            let mut retry = record.clone();
+            retry.processing = format!("duplicate_of:{verified_id}");
+            insert_notification(&mut tx, &retry, None).await?;
+            tx.commit().await?;
+            return Ok(NotificationOutcome::Duplicate { previous });
+        };
+        let outcome = match change {
+            NotifiedChange::Payment(fact) => apply_payment_in(&mut tx, fact).await?,
+            NotifiedChange::Refund(fact) => apply_refund_in(&mut tx, fact).await?,
+            NotifiedChange::Ignored => ApplyOutcome::Unchanged,
+        };
+        sqlx::query("UPDATE notifications SET processing = ? WHERE id = ?")
+            .bind(outcome.processing_label())
+            .bind(row_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(NotificationOutcome::Processed(outcome))
+    }
+
+    async fn notifications(
+        &self,
+        out_trade_no: Option<&str>,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, claimed_id, verified_id, verification, processing, out_trade_no, length(body) AS body_len \
+             FROM notifications WHERE (? IS NULL OR out_trade_no = ?) ORDER BY id",
+        )
+        .bind(out_trade_no)
+        .bind(out_trade_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let body_len: i64 = row.try_get("body_len")?;
+                Ok(StoredNotification {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    claimed_id: row.try_get("claimed_id")?,
+                    verified_id: row.try_get("verified_id")?,
+                    verification: row.try_get("verification")?,
+                    processing: row.try_get("processing")?,
+                    out_trade_no: row.try_get("out_trade_no")?,
+                    body_len: usize::try_from(body_len).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_refund(
+        &self,
+        out_refund_no: &str,
+        out_trade_no: &str,
+        amount_fen: i64,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+        let Some(row) = sqlx::query(&sql)
+            .bind(out_trade_no)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(Err(RefundRefusal::UnknownOrder));
+        };
+        let order = order_from_row(&row)?;
+        if !order.state.is_paid() {
+            return Ok(Err(RefundRefusal::NotPaid));
+        }
+        // Money already refunded or still on its way (anything not CLOSED) is spoken for.
+        let reserved: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(amount_fen), 0) FROM refunds WHERE out_trade_no = ? AND status <> 'CLOSED'",
+        )
+        .bind(out_trade_no)
+        .fetch_one(&mut *tx)
+        .await?;
+        let remaining = order.amount_fen - reserved;
+        if amount_fen > remaining {
+            return Ok(Err(RefundRefusal::ExceedsRefundable { remaining }));
+        }
+        sqlx::query(
+            "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, status, reason, created_at, updated_at) \
+             VALUES (?, ?, ?, 'PROCESSING', ?, ?, ?)",
+        )
+        .bind(out_refund_no)
+        .bind(out_trade_no)
+        .bind(amount_fen)
+        .bind(reason)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit_in(
+            &mut tx,
+            "refund",
+            out_refund_no,
+            None,
+            "PROCESSING",
+            "created",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(Refund {
+            out_refund_no: out_refund_no.to_owned(),
+            out_trade_no: out_trade_no.to_owned(),
+            amount_fen,
+            status: RefundStatus::Processing,
+            refund_id: None,
+            reason: reason.map(str::to_owned),
+            created_at: now,
+        }))
+    }
+
+    async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
+        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
+        let row = sqlx::query(&sql)
+            .bind(out_refund_no)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(refund_from_row).transpose()
+    }
+
+    async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let outcome = apply_refund_in(&mut tx, fact).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn claim_pending_orders(
+        &self,
+        owner: &str,
+        now: i64,
+        created_before: i64,
+        checked_before: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Order>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let numbers: Vec<String> = sqlx::query_scalar(
+            "SELECT out_trade_no FROM orders WHERE state IN ('NOTPAY', 'USERPAYING') AND created_at <= ? \
+             AND COALESCE(last_checked_at, 0) <= ? AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?",
+        )
+        .bind(created_before)
+        .bind(checked_before)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut claimed = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            sqlx::query(
+                "UPDATE orders SET lease_owner = ?, lease_until = ? WHERE out_trade_no = ?",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(&number)
+            .execute(&mut *tx)
+            .await?;
+            let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+            let row = sqlx::query(&sql).bind(&number).fetch_one(&mut *tx).await?;
+            claimed.push(order_from_row(&row)?);
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn claim_processing_refunds(
+        &self,
+        owner: &str,
+        now: i64,
+        created_before: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Refund>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let numbers: Vec<String> = sqlx::query_scalar(
+            "SELECT out_refund_no FROM refunds WHERE status = 'PROCESSING' AND created_at <= ? \
+             AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?",
+        )
+        .bind(created_before)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut claimed = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            sqlx::query(
+                "UPDATE refunds SET lease_owner = ?, lease_until = ? WHERE out_refund_no = ?",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(&number)
+            .execute(&mut *tx)
+            .await?;
+            let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
+            let row = sqlx::query(&sql).bind(&number).fetch_one(&mut *tx).await?;
+            claimed.push(refund_from_row(&row)?);
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query("SELECT from_state, to_state, cause FROM audit WHERE entity = ? AND entity_id = ? ORDER BY id")
+            .bind(entity)
+            .bind(entity_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRow {
+                    from_state: row.try_get("from_state")?,
+                    to_state: row.try_get("to_state")?,
+                    cause: row.try_get("cause")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn credential(&self, name: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM credentials WHERE name = ? AND expires_at > ?")
+                .bind(name)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn put_credential(
+        &self,
+        name: &str,
+        value: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE \
+             SET value = excluded.value, expires_at = excluded.expires_at",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "sqlite_tests.rs"]
+mod tests;

@@ -1,0 +1,355 @@
+//! The API v3 client: signed requests, verified responses, platform certificates.
+//!
+//! Every request carries an `Authorization` header made by the core from the merchant key;
+//! every answer (errors and 204s included) must carry a valid `Wechatpay-*` signature or it
+//! is treated as forged. The verification keys live in one [`Verifier`] shared with the
+//! notification handlers: the WeChat Pay public key (public-key mode), the platform
+//! certificates from `/v3/certificates` (certificate mode), or both during a switch-over.
+//! An unknown certificate serial triggers one rate-limited certificate refresh, which is how
+//! a rotation is followed without a failed request.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use wxpay_core::keys::{Certificate, PrivateKey, PublicKey};
+use wxpay_core::v3::aead::{self, ApiV3Key};
+use wxpay_core::v3::authorization::{Authorization, RequestParts};
+use wxpay_core::v3::verify::{SignedHeaders, Verifier, VerifyError};
+use wxpay_core::{MchId, SerialNo};
+
+use super::transport::{RawResponse, Transport};
+use super::{Idempotency, UpstreamError};
+use crate::clock;
+use crate::config::VerifyMode;
+
+/// Do not hit `/v3/certificates` more often than this because of unknown serials.
+const MIN_REFRESH_INTERVAL_SECS: i64 = 30;
+
+/// The merchant's identity for API v3.
+pub struct MerchantIdentity {
+    /// 商户号.
+    pub mchid: MchId,
+    /// Merchant API certificate serial.
+    pub serial: SerialNo,
+    /// Merchant API private key.
+    pub key: Arc<PrivateKey>,
+    /// APIv3 key.
+    pub apiv3_key: ApiV3Key,
+}
+
+/// The v3 client.
+pub struct V3Client {
+    transport: Transport,
+    merchant: MerchantIdentity,
+    mode: VerifyMode,
+    verifier: RwLock<Verifier>,
+    last_refresh: tokio::sync::Mutex<i64>,
+}
+
+#[derive(Deserialize)]
+struct CertificateList {
+    data: Vec<CertificateEntry>,
+}
+
+#[derive(Deserialize)]
+struct CertificateEntry {
+    serial_no: String,
+    encrypt_certificate: EncryptedCertificate,
+}
+
+#[derive(Deserialize)]
+struct EncryptedCertificate {
+    nonce: String,
+    associated_data: String,
+    ciphertext: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn header_lookup(headers: &reqwest::header::HeaderMap) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+impl V3Client {
+    /// A client; in public-key / both modes `public_key` must be given.
+    pub fn new(
+        transport: Transport,
+        merchant: MerchantIdentity,
+        mode: VerifyMode,
+        public_key: Option<(SerialNo, PublicKey)>,
+    ) -> Self {
+        let mut verifier = Verifier::new();
+        if mode != VerifyMode::Certificate {
+            if let Some((id, key)) = public_key {
+                verifier.add_public_key(id, key);
+            }
+        }
+        Self {
+            transport,
+            merchant,
+            mode,
+            verifier: RwLock::new(verifier),
+            last_refresh: tokio::sync::Mutex::new(i64::MIN / 2),
+        }
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &MchId {
+        &self.merchant.mchid
+    }
+
+    /// The merchant key, for signing client invocation parameters.
+    pub fn signer(&self) -> &PrivateKey {
+        &self.merchant.key
+    }
+
+    /// The APIv3 key, for decrypting notification resources.
+    pub fn apiv3_key(&self) -> &ApiV3Key {
+        &self.merchant.apiv3_key
+    }
+
+    /// The verification mode.
+    pub fn mode(&self) -> VerifyMode {
+        self.mode
+    }
+
+    /// Adds or replaces the WeChat Pay public key (switching to public-key mode at run time).
+    pub fn add_public_key(&self, id: SerialNo, key: PublicKey) {
+        if let Ok(mut verifier) = self.verifier.write() {
+            verifier.add_public_key(id, key);
+        }
+    }
+
+    fn verify_now(
+        &self,
+        headers: &SignedHeaders,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        match self.verifier.read() {
+            Ok(verifier) => verifier.verify(headers, body, now),
+            Err(_) => Err(VerifyError::UnknownSerial(
+                headers.serial.as_str().to_owned(),
+            )),
+        }
+    }
+
+    /// Verifies a response or notification signature. An unknown certificate serial (not a
+    /// `PUB_KEY_ID_…`) in certificate/both mode refreshes the certificates once and retries.
+    pub async fn verify(
+        &self,
+        headers: &SignedHeaders,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        match self.verify_now(headers, body, now) {
+            Err(VerifyError::UnknownSerial(serial))
+                if self.mode != VerifyMode::PublicKey && !headers.serial.is_public_key_id() =>
+            {
+                if let Err(err) = self.refresh_certificates_throttled(now).await {
+                    tracing::warn!(error = %err, "certificate refresh after unknown serial failed");
+                    return Err(VerifyError::UnknownSerial(serial));
+                }
+                self.verify_now(headers, body, now)
+            }
+            other => other,
+        }
+    }
+
+    async fn refresh_certificates_throttled(&self, now: i64) -> Result<usize, UpstreamError> {
+        let mut last = self.last_refresh.lock().await;
+        if now - *last < MIN_REFRESH_INTERVAL_SECS {
+            return Ok(0);
+        }
+        *last = now;
+        drop(last);
+        self.refresh_certificates().await
+    }
+
+    /// Downloads `/v3/certificates`, decrypts every certificate with the APIv3 key, checks
+    /// the response signature with one of them (the bootstrap rule of A.4) and installs them.
+    pub async fn refresh_certificates(&self) -> Result<usize, UpstreamError> {
+        let path = "/v3/certificates";
+        let raw = self
+            .send_signed(Method::GET, path, Vec::new(), Idempotency::Idempotent)
+            .await?;
+        if raw.status != 200 {
+            return Err(UpstreamError::Certificates(format!("HTTP {}", raw.status)));
+        }
+        let list: CertificateList =
+            serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)?;
+        let mut certificates = Vec::with_capacity(list.data.len());
+        for entry in list.data {
+            let e = &entry.encrypt_certificate;
+            let pem = aead::decrypt(
+                &self.merchant.apiv3_key,
+                &e.nonce,
+                &e.associated_data,
+                &e.ciphertext,
+            )
+            .map_err(|err| {
+                UpstreamError::Certificates(format!("decrypt {}: {err}", entry.serial_no))
+            })?;
+            let certificate = Certificate::from_pem_bytes(&pem).map_err(|err| {
+                UpstreamError::Certificates(format!("parse {}: {err}", entry.serial_no))
+            })?;
+            certificates.push(certificate);
+        }
+        let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers))
+            .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
+        let now = clock::now();
+        // Check the response against the downloaded set plus the keys already trusted.
+        let mut candidate = match self.verifier.read() {
+            Ok(v) => v.clone(),
+            Err(_) => Verifier::new(),
+        };
+        for certificate in &certificates {
+            candidate.add_certificate(certificate.clone());
+        }
+        candidate
+            .verify(&headers, &raw.body, now)
+            .map_err(|err| UpstreamError::Unverified(err.reason_code().into()))?;
+        let count = certificates.len();
+        if let Ok(mut verifier) = self.verifier.write() {
+            for certificate in certificates {
+                verifier.add_certificate(certificate);
+            }
+            verifier.prune_expired(now);
+        }
+        tracing::info!(count, "platform certificates installed");
+        Ok(count)
+    }
+
+    /// Signs and sends one request; returns the raw answer (any status below 500).
+    async fn send_signed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        idempotency: Idempotency,
+    ) -> Result<RawResponse, UpstreamError> {
+        let build = |base: &str| {
+            let timestamp = clock::now();
+            let nonce = crate::ids::nonce().map_err(|e| UpstreamError::Build(e.to_string()))?;
+            let parts = RequestParts {
+                method: method.as_str(),
+                canonical_url: path,
+                timestamp,
+                nonce: &nonce,
+                body: &body,
+            };
+            let auth = Authorization::sign(
+                &*self.merchant.key,
+                &self.merchant.mchid,
+                &self.merchant.serial,
+                &parts,
+            )
+            .map_err(|e| UpstreamError::Build(e.to_string()))?;
+            let mut request = self
+                .transport
+                .http()
+                .request(method.clone(), format!("{base}{path}"))
+                .header("Authorization", auth.to_header_value())
+                .header("Accept", "application/json")
+                .header(
+                    "User-Agent",
+                    concat!("wxpay-server/", env!("CARGO_PKG_VERSION")),
+                );
+            if !body.is_empty() {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body.clone());
+            }
+            Ok(request)
+        };
+        self.transport.send(idempotency, build).await
+    }
+
+    /// Sends a signed request and verifies the answer's signature. A verified 2xx is
+    /// returned; a verified 4xx becomes [`UpstreamError::Business`].
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        idempotency: Idempotency,
+    ) -> Result<RawResponse, UpstreamError> {
+        let bytes = match body {
+            Some(value) => serde_json::to_vec(value).map_err(UpstreamError::Decode)?,
+            None => Vec::new(),
+        };
+        let raw = self.send_signed(method, path, bytes, idempotency).await?;
+        let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers))
+            .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
+        self.verify(&headers, &raw.body, clock::now())
+            .await
+            .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
+        if (200..300).contains(&raw.status) {
+            return Ok(raw);
+        }
+        let error: ErrorBody = serde_json::from_slice(&raw.body).unwrap_or(ErrorBody {
+            code: format!("HTTP_{}", raw.status),
+            message: String::new(),
+        });
+        Err(UpstreamError::Business {
+            status: raw.status,
+            code: error.code,
+            message: error.message,
+        })
+    }
+
+    /// [`Self::call`] and parse the JSON body.
+    pub async fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        idempotency: Idempotency,
+    ) -> Result<T, UpstreamError> {
+        let raw = self.call(method, path, body, idempotency).await?;
+        serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)
+    }
+
+    /// Whether the verifier currently knows `serial`.
+    pub fn knows_serial(&self, serial: &SerialNo) -> bool {
+        self.verifier
+            .read()
+            .map(|v| v.contains(serial))
+            .unwrap_or(false)
+    }
+
+    /// Runs [`Self::refresh_certificates`] every `interval` until the process ends.
+    pub async fn refresh_loop(self: Arc<Self>, interval: Duration) {
+        if self.mode == VerifyMode::PublicKey {
+            return;
+        }
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(err) = self.refresh_certificates().await {
+                tracing::warn!(error = %crate::error::error_chain(&err), "scheduled certificate refresh failed");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for V3Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("V3Client")
+            .field("mchid", &self.merchant.mchid)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,139 @@
+//! Reconciliation: find what a lost notification left behind.
+//!
+//! Each pass leases a batch of rows (an owner id and a lease deadline written in one
+//! `BEGIN IMMEDIATE` transaction), so several instances never work on the same order at
+//! once; a crashed instance's lease simply runs out. For each leased order still unpaid
+//! past the threshold it queries WeChat and applies the answer; orders unpaid past the
+//! close threshold are closed. Refunds stuck in PROCESSING are queried; one WeChat never
+//! received (`RESOURCE_NOT_EXISTS`) is submitted again under the same number.
+
+use std::time::Duration;
+
+use wxpay_core::RefundStatus;
+
+use crate::clock;
+use crate::error::{error_chain, AppError};
+use crate::payments;
+use crate::state::SharedState;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    /// Orders queried.
+    pub orders_checked: usize,
+    /// Orders whose state changed.
+    pub orders_changed: usize,
+    /// Orders closed for being too old.
+    pub orders_closed: usize,
+    /// Refunds queried.
+    pub refunds_checked: usize,
+}
+
+const BATCH: i64 = 50;
+
+/// Runs one reconciliation pass as `owner`.
+pub async fn run_pass(state: &SharedState, owner: &str) -> Result<PassReport, AppError> {
+    let settings = &state.settings.worker;
+    let now = clock::now();
+    let mut report = PassReport::default();
+    let orders = state
+        .store
+        .claim_pending_orders(
+            owner,
+            now,
+            now - settings.pending_after_secs,
+            now - settings.pending_after_secs,
+            now + settings.lease_secs,
+            BATCH,
+        )
+        .await?;
+    for order in orders {
+        report.orders_checked += 1;
+        let outcome = if order.prepay_id.is_some() {
+            payments::query_and_apply(state, &order.out_trade_no, "worker").await
+        } else {
+            state
+                .store
+                .mark_checked(&order.out_trade_no, now)
+                .await
+                .map(|_| crate::store::ApplyOutcome::Unchanged)
+                .map_err(Into::into)
+        };
+        match outcome {
+            Ok(crate::store::ApplyOutcome::Applied { .. }) => report.orders_changed += 1,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(order = %order.out_trade_no, error = %error_chain(&err), "worker query failed");
+                continue;
+            }
+        }
+        let fresh = state.store.order(&order.out_trade_no).await?;
+        if let Some(fresh) = fresh {
+            if fresh.state.is_pending() && now - fresh.created_at >= settings.close_after_secs {
+                match payments::close(state, &fresh, "worker_expired").await {
+                    Ok(crate::store::ApplyOutcome::Applied { to, .. }) if to == "CLOSED" => {
+                        report.orders_closed += 1
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(order = %fresh.out_trade_no, error = %error_chain(&err), "worker close failed")
+                    }
+                }
+            }
+        }
+    }
+    let refunds = state
+        .store
+        .claim_processing_refunds(
+            owner,
+            now,
+            now - settings.pending_after_secs,
+            now + settings.lease_secs,
+            BATCH,
+        )
+        .await?;
+    for refund in refunds {
+        report.refunds_checked += 1;
+        match payments::query_refund_and_apply(state, &refund.out_refund_no, "worker").await {
+            Ok(_) => {}
+            Err(AppError::Upstream { code, .. })
+                if code == "RESOURCE_NOT_EXISTS" && refund.status == RefundStatus::Processing =>
+            {
+                if let Some(order) = state.store.order(&refund.out_trade_no).await? {
+                    if let Err(err) = payments::submit_refund(state, &order, &refund).await {
+                        tracing::warn!(refund = %refund.out_refund_no, error = %error_chain(&err), "refund resubmission failed");
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(refund = %refund.out_refund_no, error = %error_chain(&err), "worker refund query failed")
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Runs passes every `interval` until `stop` turns true.
+pub async fn run(
+    state: SharedState,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let owner = crate::ids::random_id("w");
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        match run_pass(&state, &owner).await {
+            Ok(report) if report != PassReport::default() => {
+                tracing::info!(?report, "reconciliation pass")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %error_chain(&err), "reconciliation pass failed"),
+        }
+    }
+}

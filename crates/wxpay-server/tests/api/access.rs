@@ -1,0 +1,187 @@
+//! Who may see and pay what; the one error shape; login limits; the OpenAPI document.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_second_user_cannot_read_pay_close_or_refund_the_first_users_order() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = app.login_miniprogram().await;
+    let (mallory, _) = app.login_miniprogram().await;
+    let no = app.create_order(&alice).await;
+    let (status, body) = app.get(&format!("/api/orders/{no}"), Some(&mallory)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("order_not_found"))
+    );
+    let (status, _) = app.pay(&mallory, &no, "native").await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .post(
+            &format!("/api/orders/{no}/close"),
+            Some(&mallory),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .post(
+            &format!("/api/orders/{no}/refunds"),
+            Some(&mallory),
+            json!({ "amount_fen": 1 }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get(&format!("/api/orders/{no}"), None).await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .get(&format!("/api/orders/{no}"), Some("not-a-token"))
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = app.get(&format!("/api/orders/{no}"), Some(&alice)).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("NOTPAY")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_one_json_error_shape() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let cases = [
+        json!({ "items": [] }),
+        json!({ "items": [{ "product_id": "nope" }] }),
+        json!({ "items": [{ "product_id": "cake", "quantity": 0 }] }),
+        json!({ "items": [{ "product_id": "cake", "price_fen": 1 }], "amount": 1 }),
+        json!("garbage"),
+    ];
+    for case in cases {
+        let (status, body) = app.post("/api/orders", Some(&token), case.clone()).await;
+        assert_eq!(status, 400, "{case}: {body}");
+        assert!(
+            body["error"]["code"].is_string() && body["error"]["message"].is_string(),
+            "{body}"
+        );
+    }
+    let huge = "x".repeat(200 * 1024);
+    let response = app
+        .http
+        .post(format!("{}/api/orders", app.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        matches!(response.status().as_u16(), 400 | 413),
+        "{}",
+        response.status()
+    );
+    let (status, body) = app
+        .post(
+            "/api/login/miniprogram",
+            None,
+            json!({ "code": "used-or-invalid" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("login_rejected"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_same_order_and_prices_come_from_the_server() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let send = || {
+        app.http
+            .post(format!("{}/api/orders", app.url))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "cart-42")
+            .json(&json!({ "items": [{ "product_id": "coffee", "quantity": 3 }, { "product_id": "tea" }] }))
+            .send()
+    };
+    let first: serde_json::Value = send().await.expect("first").json().await.expect("json");
+    let second: serde_json::Value = send().await.expect("second").json().await.expect("json");
+    assert_eq!(first["out_trade_no"], second["out_trade_no"]);
+    assert_eq!(first["amount_fen"], 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_and_openapi_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let mut limited = false;
+    for _ in 0..40 {
+        let (status, _) = app
+            .post("/api/login/miniprogram", None, json!({ "code": "x" }))
+            .await;
+        if status == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "login attempts are limited per IP");
+    let (status, doc) = app.get("/openapi.json", None).await;
+    assert_eq!(status, 200);
+    for path in [
+        "/api/login/miniprogram",
+        "/api/login/oauth",
+        "/api/products",
+        "/api/orders",
+        "/api/orders/{out_trade_no}",
+        "/api/orders/{out_trade_no}/pay",
+        "/api/orders/{out_trade_no}/close",
+        "/api/orders/{out_trade_no}/refunds",
+        "/api/refunds/{out_refund_no}",
+        "/api/jssdk/config",
+        "/notify/v3/pay",
+        "/notify/v3/refund",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from /openapi.json"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn jssdk_config_is_signed_with_a_cached_ticket() {
+    let app = TestApp::spawn().await;
+    let (status, first) = app
+        .get(
+            "/api/jssdk/config?url=http%3A%2F%2Flocalhost%2Fpay%3Fa%3D1%23frag",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let (status, second) = app
+        .get(
+            "/api/jssdk/config?url=http%3A%2F%2Flocalhost%2Fpay%3Fa%3D1",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    let appid = app.appid(wxpay_sim::config::AppKind::OfficialAccount);
+    let ticket = app
+        .state
+        .store
+        .credential(&format!("jsapi_ticket:{appid}"), 0)
+        .await
+        .expect("store")
+        .expect("cached");
+    let (_, expected) = wxpay_core::jssdk::config_signature(
+        &ticket,
+        second["nonceStr"].as_str().expect("nonce"),
+        second["timestamp"].as_u64().expect("ts"),
+        "http://localhost/pay?a=1",
+    )
+    .expect("sign");
+    assert_eq!(second["signature"].as_str(), Some(expected.as_str()));
+    assert_eq!(first["appId"].as_str(), Some(appid.as_str()));
+    app.stop().await;
+}

@@ -1,0 +1,204 @@
+//! Every pay channel, end to end: order → prepay + signed client parameters → the payer
+//! pays in the simulator → the signed, encrypted notification → the order is paid.
+
+use base64::Engine;
+use serde_json::Value;
+use wxpay_core::invoke::{app_sign_message, paysign_message};
+use wxpay_core::keys::PrivateKey;
+
+use crate::helpers::TestApp;
+
+fn merchant_verifies(app: &TestApp, message: &str, signature: &str) -> bool {
+    let key = PrivateKey::from_pkcs8_pem(&app.universe.merchant.key_pem).expect("merchant key");
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(signature)
+        .expect("base64");
+    key.public_key().verify_sha256(message.as_bytes(), &sig)
+}
+
+async fn pay_through_notification(app: &TestApp, token: &str, channel: &str) -> (String, Value) {
+    let no = app.create_order(token).await;
+    let (status, body) = app.pay(token, &no, channel).await;
+    assert_eq!(status, 200, "{channel}: {body}");
+    let params = body["params"].clone();
+    // Nothing is paid before WeChat says so.
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    app.control
+        .pay(Some(app.mchid()), &no, None)
+        .expect("payer pays");
+    let order = app.wait_state(&no, "SUCCESS").await;
+    assert_eq!(order.amount_fen, 3000);
+    assert!(order.transaction_id.is_some());
+    let audit = app.state.store.audit("order", &no).await.expect("audit");
+    assert_eq!(
+        audit.last().map(|a| a.cause.as_str()),
+        Some("notify_v3"),
+        "{audit:?}"
+    );
+    let rows = app
+        .state
+        .store
+        .notifications(Some(&no))
+        .await
+        .expect("notifications");
+    assert!(
+        rows.iter()
+            .any(|r| r.verification == "ok" && r.processing == "applied:SUCCESS"),
+        "{rows:?}"
+    );
+    (no, params)
+}
+
+#[tokio::test]
+async fn miniprogram_channel_pays_through_the_notification() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let (_, params) = pay_through_notification(&app, &token, "miniprogram").await;
+    assert_eq!(params["signType"], "RSA");
+    let package = params["package"].as_str().expect("package");
+    assert!(package.starts_with("prepay_id="));
+    let message = paysign_message(
+        params["appId"].as_str().expect("appId"),
+        params["timeStamp"].as_str().expect("timeStamp"),
+        params["nonceStr"].as_str().expect("nonceStr"),
+        package,
+    );
+    assert!(merchant_verifies(
+        &app,
+        &message,
+        params["paySign"].as_str().expect("paySign")
+    ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn jsapi_and_jssdk_channels_pay_for_an_oauth_user() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_oauth().await;
+    for channel in ["jsapi", "jssdk"] {
+        let (_, params) = pay_through_notification(&app, &token, channel).await;
+        assert_eq!(
+            params["appId"].as_str(),
+            Some(
+                app.appid(wxpay_sim::config::AppKind::OfficialAccount)
+                    .as_str()
+            )
+        );
+    }
+    // A mini-program user cannot use the official-account channel.
+    let (mp_token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&mp_token).await;
+    let (status, body) = app.pay(&mp_token, &no, "jsapi").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "channel_needs_other_login");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn app_h5_and_native_channels_pay_through_the_notification() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let (_, params) = pay_through_notification(&app, &token, "app").await;
+    assert_eq!(params["package"], "Sign=WXPay");
+    assert_eq!(params["partnerid"].as_str(), Some(app.mchid()));
+    let message = app_sign_message(
+        params["appid"].as_str().expect("appid"),
+        params["timestamp"].as_str().expect("timestamp"),
+        params["noncestr"].as_str().expect("noncestr"),
+        params["prepayid"].as_str().expect("prepayid"),
+    );
+    assert!(merchant_verifies(
+        &app,
+        &message,
+        params["sign"].as_str().expect("sign")
+    ));
+
+    let (_, params) = pay_through_notification(&app, &token, "h5").await;
+    assert!(
+        params["h5Url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http")),
+        "{params}"
+    );
+    let (_, params) = pay_through_notification(&app, &token, "native").await;
+    assert!(
+        params["codeUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("weixin://")),
+        "{params}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_valid_prepay_is_reused_and_paid_orders_cannot_be_paid_again() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (_, first) = app.pay(&token, &no, "miniprogram").await;
+    let (_, second) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(first["params"]["package"], second["params"]["package"]);
+    assert_ne!(
+        first["params"]["nonceStr"], second["params"]["nonceStr"],
+        "parameters are re-signed"
+    );
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("order_paid"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn partial_refunds_up_to_the_paid_amount() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let (no, _) = pay_through_notification(&app, &token, "native").await;
+    let path = format!("/api/orders/{no}/refunds");
+    let (status, first) = app
+        .post(
+            &path,
+            Some(&token),
+            serde_json::json!({ "amount_fen": 1000 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let (status, second) = app
+        .post(
+            &path,
+            Some(&token),
+            serde_json::json!({ "amount_fen": 2000 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    let (status, third) = app
+        .post(&path, Some(&token), serde_json::json!({ "amount_fen": 1 }))
+        .await;
+    assert_eq!(
+        (status, third["error"]["code"].as_str()),
+        (409, Some("refund_exceeds_paid"))
+    );
+    for refund in [&first, &second] {
+        let number = refund["out_refund_no"].as_str().expect("number");
+        app.control
+            .refund_action(Some(app.mchid()), number, "succeed")
+            .expect("succeed");
+    }
+    for _ in 0..200 {
+        if app.stored(&no).await.refunded_fen == 3000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let order = app.stored(&no).await;
+    assert_eq!((order.state.as_str(), order.refunded_fen), ("REFUND", 3000));
+    let number = first["out_refund_no"].as_str().expect("number");
+    let (status, view) = app
+        .get(&format!("/api/refunds/{number}"), Some(&token))
+        .await;
+    assert_eq!((status, view["status"].as_str()), (200, Some("SUCCESS")));
+    app.stop().await;
+}

@@ -1,0 +1,304 @@
+//! Test harness: a fresh simulator, a fresh database, the server on port 0.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wxpay_core::keys::PrivateKey;
+use wxpay_core::v3::aead::ApiV3Key;
+use wxpay_core::v3::notification::{encrypt_notification, EventType, NotificationParams};
+use wxpay_core::v3::verify::SignedHeaders;
+use wxpay_core::SerialNo;
+use wxpay_server::app::Application;
+use wxpay_server::config::{Settings, VerifyMode};
+use wxpay_server::state::SharedState;
+use wxpay_sim::config::AppKind;
+use wxpay_sim::control::SimControl;
+use wxpay_sim::server::{RunningSim, Simulator};
+use wxpay_sim::universe::Universe;
+
+/// A running server + simulator pair.
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub state: SharedState,
+    pub sim: Option<RunningSim>,
+    pub control: SimControl,
+    pub universe: Universe,
+    stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(VerifyMode::Certificate).await
+    }
+
+    pub async fn spawn_with(mode: VerifyMode) -> Self {
+        Self::spawn_inner(mode, false).await
+    }
+
+    /// Like [`TestApp::spawn`] with the simulator's mutual-TLS listener (v2 refunds) on,
+    /// and the server pointed at it with the merchant's client certificate.
+    pub async fn spawn_with_mutual_tls() -> Self {
+        Self::spawn_inner(VerifyMode::Certificate, true).await
+    }
+
+    async fn spawn_inner(mode: VerifyMode, mutual_tls: bool) -> Self {
+        let universe = Universe::generate().expect("universe");
+        let mut sim_config = universe.sim_config();
+        sim_config.time_scale = 0.001;
+        if !mutual_tls {
+            sim_config.tls = None;
+        }
+        let sim = Simulator::start(sim_config).await.expect("simulator");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::default();
+        settings.server.port = 0;
+        settings.server.trusted_proxy_header = Some("x-forwarded-for".into());
+        settings.database.url = format!("sqlite://{}", dir.path().join("server.db").display());
+        settings.merchant = Some(wxpay_server::embedded::merchant_settings(&universe, mode));
+        wxpay_server::embedded::point_at(&mut settings, &sim.base_url());
+        if mutual_tls {
+            wxpay_server::embedded::point_secapi_at(&mut settings, &universe, &sim);
+        }
+        settings.worker.enabled = false;
+        settings.worker.status_stale_secs = 0;
+        settings.worker.pending_after_secs = 0;
+        settings.upstream.backoff_ms = 10;
+        settings.upstream.timeout_ms = 5_000;
+        let app = Application::build(settings).await.expect("application");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let stop = app.stop_handle();
+        tokio::spawn(app.run_until_stopped());
+        let control = sim.control();
+        Self {
+            url,
+            http: reqwest::Client::new(),
+            state,
+            sim: Some(sim),
+            control,
+            universe,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    pub fn appid(&self, kind: AppKind) -> String {
+        self.universe.appid(kind).expect("app of kind").to_owned()
+    }
+
+    pub fn mchid(&self) -> &str {
+        &self.universe.mchid
+    }
+
+    /// Logs a new mini-program user in; returns (token, openid).
+    pub async fn login_miniprogram(&self) -> (String, String) {
+        let (code, _) = self
+            .control
+            .mint_login_code(&self.appid(AppKind::MiniProgram), None)
+            .expect("code");
+        let body: Value = self
+            .post("/api/login/miniprogram", None, json!({ "code": code }))
+            .await
+            .1;
+        (
+            body["token"].as_str().expect("token").to_owned(),
+            body["openid"].as_str().expect("openid").to_owned(),
+        )
+    }
+
+    /// Logs a new official-account user in through OAuth; returns (token, openid).
+    pub async fn login_oauth(&self) -> (String, String) {
+        let (code, _) = self
+            .control
+            .mint_oauth_code(&self.appid(AppKind::OfficialAccount), None, None)
+            .expect("code");
+        let body: Value = self
+            .post("/api/login/oauth", None, json!({ "code": code }))
+            .await
+            .1;
+        (
+            body["token"].as_str().expect("token").to_owned(),
+            body["openid"].as_str().expect("openid").to_owned(),
+        )
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates an order for one coffee; returns its number.
+    pub async fn create_order(&self, token: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/orders",
+                Some(token),
+                json!({ "items": [{ "product_id": "cake", "quantity": 2 }] }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["out_trade_no"]
+            .as_str()
+            .expect("out_trade_no")
+            .to_owned()
+    }
+
+    pub async fn pay(&self, token: &str, out_trade_no: &str, channel: &str) -> (u16, Value) {
+        self.post(
+            &format!("/api/orders/{out_trade_no}/pay"),
+            Some(token),
+            json!({ "channel": channel }),
+        )
+        .await
+    }
+
+    /// The order as stored (no upstream query).
+    pub async fn stored(&self, out_trade_no: &str) -> wxpay_server::store::Order {
+        self.state
+            .store
+            .order(out_trade_no)
+            .await
+            .expect("store")
+            .expect("order")
+    }
+
+    /// Waits until the stored order reaches `state` (notifications are asynchronous).
+    pub async fn wait_state(&self, out_trade_no: &str, state: &str) -> wxpay_server::store::Order {
+        for _ in 0..200 {
+            let order = self.stored(out_trade_no).await;
+            if order.state.as_str() == state {
+                return order;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "order {out_trade_no} never reached {state}: {:?}",
+            self.stored(out_trade_no).await.state
+        );
+    }
+
+    /// Waits until the simulator has no pending delivery for the order.
+    pub async fn wait_deliveries_settled(&self, out_trade_no: &str) {
+        for _ in 0..200 {
+            let pending = self
+                .control
+                .deliveries()
+                .iter()
+                .any(|d| d.out_trade_no == out_trade_no && d.status == "pending");
+            if !pending {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("deliveries for {out_trade_no} never settled");
+    }
+
+    /// Signs and encrypts a v3 notification exactly as WeChat would, with the universe's
+    /// platform key (or any key/serial given), and posts it to the server.
+    pub async fn send_v3_notification(
+        &self,
+        path: &str,
+        event: EventType,
+        plaintext: &Value,
+        sign: &NotifySigning,
+    ) -> (u16, String) {
+        let key = ApiV3Key::new(self.universe.apiv3_key.expose()).expect("apiv3 key");
+        let id = sign
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("EV-{}", wxpay_server::ids::random_id("t")));
+        let params = NotificationParams {
+            id: &id,
+            create_time: "2025-01-01T00:00:00+08:00",
+            event_type: &event,
+            summary: "test",
+            original_type: if event.is_refund() {
+                "refund"
+            } else {
+                "transaction"
+            },
+            nonce: "abcdefghijkl",
+            associated_data: "transaction",
+        };
+        let notification =
+            encrypt_notification(&key, &params, plaintext.to_string().as_bytes()).expect("encrypt");
+        let mut body = notification.to_json();
+        let signer = PrivateKey::from_pkcs8_pem(
+            sign.key_pem
+                .as_deref()
+                .unwrap_or(&self.universe.platform.key_pem),
+        )
+        .expect("key");
+        let serial = SerialNo::new(
+            sign.serial
+                .clone()
+                .unwrap_or_else(|| self.universe.platform.serial.clone()),
+        )
+        .expect("serial");
+        let timestamp = wxpay_server::clock::now() + sign.skew;
+        let headers = SignedHeaders::sign(
+            &signer,
+            &serial,
+            timestamp,
+            "nonce-0123456789",
+            body.as_bytes(),
+        )
+        .expect("sign");
+        if let Some(tamper) = &sign.tamper_body {
+            body = body.replace(&tamper.0, &tamper.1);
+        }
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json");
+        for (name, value) in headers.header_pairs() {
+            request = request.header(name, value);
+        }
+        let response = request.body(body).send().await.expect("notify");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    pub fn transaction_plaintext(&self, out_trade_no: &str, total: i64, appid: &str) -> Value {
+        json!({
+            "appid": appid, "mchid": self.mchid(), "out_trade_no": out_trade_no,
+            "transaction_id": "4200000000202501010000000001", "trade_type": "JSAPI", "trade_state": "SUCCESS",
+            "trade_state_desc": "支付成功", "bank_type": "OTHERS", "success_time": "2025-01-01T00:00:00+08:00",
+            "payer": { "openid": "o-test" }, "amount": { "total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY" }
+        })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(sim) = self.sim.take() {
+            sim.shutdown().await;
+        }
+    }
+}
+
+/// How a crafted notification is signed.
+#[derive(Default)]
+pub struct NotifySigning {
+    pub id: Option<String>,
+    pub key_pem: Option<String>,
+    pub serial: Option<String>,
+    pub skew: i64,
+    pub tamper_body: Option<(String, String)>,
+}

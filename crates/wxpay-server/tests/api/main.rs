@@ -1,0 +1,10 @@
+//! API tests: one binary; every test gets a fresh SQLite file in a temp dir and a fresh
+//! `wxpay-sim` on port 0 (a real HTTP server with a generated test universe). No mocks.
+
+mod helpers;
+
+mod access;
+mod channels;
+mod notifications;
+mod recovery;
+mod v2;

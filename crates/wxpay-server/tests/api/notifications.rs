@@ -1,0 +1,317 @@
+//! Notification handling: duplicates and concurrency credit once; forged, tampered,
+//! replayed, stale, wrong-serial and probe notifications change nothing.
+
+use wxpay_core::keys::PrivateKey;
+use wxpay_core::v3::notification::EventType;
+use wxpay_sim::config::AppKind;
+
+use crate::helpers::{NotifySigning, TestApp};
+
+async fn prepaid_order(app: &TestApp) -> (String, String) {
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+    (token, no)
+}
+
+fn success_count(audit: &[wxpay_server::store::AuditRow]) -> usize {
+    audit.iter().filter(|a| a.to_state == "SUCCESS").count()
+}
+
+#[tokio::test]
+async fn concurrent_copies_of_one_notification_credit_once() {
+    let app = TestApp::spawn().await;
+    let (_, no) = prepaid_order(&app).await;
+    let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
+    let id = "EV-concurrent-0001".to_owned();
+    let sends = (0..12).map(|_| {
+        let signing = NotifySigning {
+            id: Some(id.clone()),
+            ..Default::default()
+        };
+        let plaintext = plaintext.clone();
+        let app = &app;
+        async move {
+            app.send_v3_notification(
+                "/notify/v3/pay",
+                EventType::TransactionSuccess,
+                &plaintext,
+                &signing,
+            )
+            .await
+        }
+    });
+    let results = futures_join_all(sends).await;
+    assert!(
+        results.iter().all(|(status, _)| *status == 200),
+        "{results:?}"
+    );
+    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
+    let audit = app.state.store.audit("order", &no).await.expect("audit");
+    assert_eq!(success_count(&audit), 1, "{audit:?}");
+    // A different notification id for the same payment (WeChat re-sends with a new id) is also harmless.
+    let (status, _) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        success_count(&app.state.store.audit("order", &no).await.expect("audit")),
+        1
+    );
+    app.stop().await;
+}
+
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(f);
+    }
+    let mut out = Vec::with_capacity(set.len());
+    // Drive them concurrently on this task.
+    let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    for v in done.into_iter().flatten() {
+        out.push(v);
+    }
+    out
+}
+
+#[tokio::test]
+async fn simulator_duplicates_and_probes_are_handled() {
+    let app = TestApp::spawn().await;
+    let (_, no) = prepaid_order(&app).await;
+    app.control.notify_faults(wxpay_sim::faults::NotifyFaults {
+        duplicate: 1,
+        probe: 1,
+        ..Default::default()
+    });
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+    app.wait_deliveries_settled(&no).await;
+    let audit = app.state.store.audit("order", &no).await.expect("audit");
+    assert_eq!(success_count(&audit), 1, "{audit:?}");
+    let rows = app
+        .state
+        .store
+        .notifications(Some(&no))
+        .await
+        .expect("rows");
+    let all = app.state.store.notifications(None).await.expect("rows");
+    assert!(
+        all.iter().any(|r| r.verification == "bad_signature"),
+        "the probe was rejected: {all:?}"
+    );
+    assert!(
+        rows.iter().filter(|r| r.verification == "ok").count() >= 2,
+        "{rows:?}"
+    );
+    let deliveries = app.control.deliveries();
+    assert!(
+        deliveries
+            .iter()
+            .filter(|d| d.out_trade_no == no)
+            .all(|d| d.status == "acknowledged"),
+        "{deliveries:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn amount_mismatch_is_rejected_and_recorded() {
+    let app = TestApp::spawn().await;
+    let (_, no) = prepaid_order(&app).await;
+    let plaintext = app.transaction_plaintext(&no, 1, &app.appid(AppKind::MiniProgram));
+    let (status, body) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"FAIL\""), "{body}");
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    let rows = app
+        .state
+        .store
+        .notifications(Some(&no))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].processing, "rejected:amount_mismatch");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tampered_stale_wrong_serial_and_foreign_notifications_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, no) = prepaid_order(&app).await;
+    let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
+    let pay = EventType::TransactionSuccess;
+
+    // Body altered after signing.
+    let tampered = NotifySigning {
+        tamper_body: Some(("test".into(), "tesT".into())),
+        ..Default::default()
+    };
+    let (status, _) = app
+        .send_v3_notification("/notify/v3/pay", pay.clone(), &plaintext, &tampered)
+        .await;
+    assert_eq!(status, 401);
+    // Timestamp 10 minutes old (a replay from the past), and from the future.
+    for skew in [-600, 600] {
+        let stale = NotifySigning {
+            skew,
+            ..Default::default()
+        };
+        let (status, _) = app
+            .send_v3_notification("/notify/v3/pay", pay.clone(), &plaintext, &stale)
+            .await;
+        assert_eq!(status, 401, "skew {skew}");
+    }
+    // Signed by a key WeChat never had, under an unknown serial and under the real serial.
+    let rogue = PrivateKey::generate_rsa2048()
+        .expect("key")
+        .to_pkcs8_pem()
+        .expect("pem")
+        .expose_secret()
+        .to_owned();
+    for serial in [
+        Some("0123456789ABCDEF0123456789ABCDEF01234567".to_owned()),
+        None,
+    ] {
+        let forged = NotifySigning {
+            key_pem: Some(rogue.clone()),
+            serial,
+            ..Default::default()
+        };
+        let (status, _) = app
+            .send_v3_notification("/notify/v3/pay", pay.clone(), &plaintext, &forged)
+            .await;
+        assert_eq!(status, 401);
+    }
+    // No signature headers at all.
+    let response = app
+        .http
+        .post(format!("{}/notify/v3/pay", app.url))
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 401);
+    // Correctly signed, but for another merchant.
+    let mut foreign = plaintext.clone();
+    foreign["mchid"] = serde_json::json!("1999999999");
+    let (status, _) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            pay.clone(),
+            &foreign,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    assert_eq!(
+        success_count(&app.state.store.audit("order", &no).await.expect("audit")),
+        0
+    );
+    let all = app.state.store.notifications(None).await.expect("rows");
+    assert!(
+        all.len() >= 6,
+        "every rejected notification is on file: {all:?}"
+    );
+    assert!(all.iter().any(|r| r.verification == "timestamp_skew"));
+    assert!(all.iter().any(|r| r.verification == "unknown_serial"));
+
+    // The genuine one still works afterwards, and replaying it is a harmless duplicate.
+    let genuine = NotifySigning {
+        id: Some("EV-genuine-1".into()),
+        ..Default::default()
+    };
+    let (status, _) = app
+        .send_v3_notification("/notify/v3/pay", pay.clone(), &plaintext, &genuine)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .send_v3_notification("/notify/v3/pay", pay, &plaintext, &genuine)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        success_count(&app.state.store.audit("order", &no).await.expect("audit")),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn public_key_mode_verifies_responses_and_notifications() {
+    let app = TestApp::spawn_with(wxpay_server::config::VerifyMode::PublicKey).await;
+    app.control
+        .set_signing_mode(wxpay_sim::config::SigningMode::PublicKey);
+    let (_, no) = prepaid_order(&app).await;
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+    // A certificate-signed notification is not accepted in pure public-key mode.
+    let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
+    let (status, _) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert_eq!(status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn certificate_rotation_and_switch_to_public_key_mode_without_a_failed_request() {
+    let app = TestApp::spawn_with(wxpay_server::config::VerifyMode::Both).await;
+    let (token, _) = app.login_miniprogram().await;
+    let new_serial = app.control.rotate_platform(true).await.expect("rotate");
+    // The next response is signed by a certificate the server has not seen: it refreshes.
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "native").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(app
+        .state
+        .v3
+        .knows_serial(&wxpay_core::SerialNo::new(new_serial).expect("serial")));
+    app.control
+        .set_signing_mode(wxpay_sim::config::SigningMode::PublicKey);
+    let no2 = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no2, "native").await;
+    assert_eq!(status, 200, "{body}");
+    app.control.pay(Some(app.mchid()), &no2, None).expect("pay");
+    app.wait_state(&no2, "SUCCESS").await;
+    app.stop().await;
+}
