@@ -66,6 +66,10 @@ pub enum KeyError {
     #[cfg(feature = "private-key")]
     #[error("private key operation failed inside aws-lc-rs")]
     PrivateKeyOperation,
+    /// aws-lc-rs refused a public key the `rsa` crate accepted (e.g. an exponent it does not support).
+    #[cfg(feature = "aws-lc")]
+    #[error("public key rejected by aws-lc-rs: {0}")]
+    PublicKeyRejected(#[source] aws_lc_rs::error::KeyRejected),
 }
 
 /// An RSA public key used to verify WeChat Pay signatures and to encrypt sensitive fields.
@@ -73,13 +77,20 @@ pub enum KeyError {
 /// Built from a WeChat Pay public key (`PUB_KEY_ID_…` mode, SPKI PEM from the merchant
 /// portal), from a platform certificate ([`Certificate::public_key`]) or from the merchant's
 /// own key pair (the simulator verifies merchant requests with it).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PublicKey {
     inner: RsaPublicKey,
-    /// PKCS#1 `RSAPublicKey` DER for aws-lc-rs, encoded once at load time.
+    /// The same key parsed once by aws-lc-rs, so verification does no per-call parsing.
     #[cfg(feature = "aws-lc")]
-    pkcs1_der: Vec<u8>,
+    parsed: aws_lc_rs::signature::ParsedPublicKey,
 }
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+impl Eq for PublicKey {}
 
 impl PublicKey {
     /// Parses an SPKI PEM document (`-----BEGIN PUBLIC KEY-----`), the format of the WeChat
@@ -122,18 +133,17 @@ impl PublicKey {
             return Err(KeyError::KeySize { bits });
         }
         #[cfg(feature = "aws-lc")]
-        let pkcs1_der = {
+        let parsed = {
+            use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
             use rsa::pkcs1::EncodeRsaPublicKey;
-            inner
-                .to_pkcs1_der()
-                .map_err(KeyError::Pkcs1)?
-                .as_bytes()
-                .to_vec()
+            let der = inner.to_pkcs1_der().map_err(KeyError::Pkcs1)?;
+            ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_bytes())
+                .map_err(KeyError::PublicKeyRejected)?
         };
         Ok(Self {
             inner,
             #[cfg(feature = "aws-lc")]
-            pkcs1_der,
+            parsed,
         })
     }
 
@@ -178,10 +188,7 @@ impl PublicKey {
         }
         #[cfg(feature = "aws-lc")]
         {
-            use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
-            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.pkcs1_der)
-                .verify(message, signature)
-                .is_ok()
+            self.parsed.verify_sig(message, signature).is_ok()
         }
         #[cfg(not(feature = "aws-lc"))]
         self.verify_sha256_rsa_crate(message, signature)
