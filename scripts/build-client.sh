@@ -2,11 +2,11 @@
 # Builds the client npm package (wxpay-client) into js/dist/pkg. Idempotent; no downloads
 # beyond `npm ci` when js/node_modules is missing.
 #
-#   1. wasm (web flavour: Rust defaults) and wasm (mini-program flavour: no reference-types,
-#      no multivalue; separate target dir so the two never invalidate each other)
-#   2. wasm-bindgen --target web for both (the same glue serves web, bundler, slim and node)
+#   1. wasm, compat flavour (no reference-types, no multivalue; own target dir): the main
+#      module and a separate QR module (desktop flow only); optionally a "modern" web module
+#   2. wasm-bindgen --target web (the same glue serves web, bundler, slim and node)
 #   3. wasm-opt -Oz from npm binaryen (Debian's 108 miscompiles wasm-bindgen output)
-#   4. mini-program glue patch (CommonJS + ESM for uni-app), .wasm.br
+#   4. mini-program glue patch (CommonJS + ESM for uni-app), .wasm.br, wasm2js fallback
 #   5. tsc (ESM entries + CommonJS mini-program entry), package assembly from pkg-template/
 #   6. CI checks: mini-program wasm features/exports, forbidden JS in miniprogram_dist,
 #      no private-key code in the wasm, size budgets.
@@ -37,38 +37,64 @@ mkdir -p "$GEN/web" "$GEN/qr" "$GEN/mp" "$GEN/mp-cjs" "$JS/build"
 MP_TARGET_DIR="$TARGET_DIR/wasm-mp"
 CRATE=wxpay_wasm
 
-mkdir -p "$JS/build/web-raw" "$JS/build/qr-raw" "$JS/build/mp-raw"
-log "cargo build (web flavour: main module, then the lazily loaded QR module)"
-cargo build -q -p wxpay-wasm --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features api
-cp "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm" "$JS/build/web-raw/$CRATE.wasm"
-cargo build -q -p wxpay-wasm --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features qr
-cp "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm" "$JS/build/qr-raw/wxpay_qr.wasm"
-log "cargo build (mini-program flavour: -reference-types,-multivalue)"
-RUSTFLAGS="-C target-feature=-reference-types,-multivalue" CARGO_TARGET_DIR="$MP_TARGET_DIR" \
+# Which module the web entries ship:
+#   compat (default): the mini-program flavour (no reference-types / multivalue, no exported
+#     globals) with wasm-bindgen's unpatched web glue. One module for every engine (old iOS
+#     Safari included), and the one that fits the size budget (60 KB gzip);
+#   modern: Rust's default features (externref table), measured at ~0.4 KB gzip over budget.
+WEB_FLAVOUR="${WXPAY_WEB_FLAVOUR:-compat}"
+case "$WEB_FLAVOUR" in compat | modern) ;; *) die "WXPAY_WEB_FLAVOUR must be compat or modern" ;; esac
+COMPAT_FLAGS="-C target-feature=-reference-types,-multivalue"
+mkdir -p "$JS/build/raw"
+
+compat_build() { # <features> <output .wasm>
+  RUSTFLAGS="$COMPAT_FLAGS" CARGO_TARGET_DIR="$MP_TARGET_DIR" \
+    cargo build -q -p wxpay-wasm --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features "$1"
+  # std was precompiled with reference-types/multivalue, so the linked module still declares
+  # them; drop the declaration (wasm-opt below re-validates the code without them).
+  node "$JS/tools/wasm-edit.mjs" "$MP_TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm" "$2" \
+    --drop-feature reference-types --drop-feature multivalue
+}
+
+log "cargo build (compat flavour, $COMPAT_FLAGS): main module, then the lazily loaded QR module"
+compat_build api "$JS/build/raw/$CRATE.wasm"
+compat_build qr "$JS/build/raw/wxpay_qr.wasm"
+if [ "$WEB_FLAVOUR" = modern ]; then
+  log "cargo build (modern web flavour: Rust's default wasm features)"
+  mkdir -p "$JS/build/raw-modern"
   cargo build -q -p wxpay-wasm --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features api
-WEB_RAW="$JS/build/web-raw/$CRATE.wasm"
-MP_RAW="$MP_TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm"
+  cp "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm" "$JS/build/raw-modern/$CRATE.wasm"
+fi
 
-
-# std was precompiled with reference-types/multivalue, so the linked module still declares
-# them; drop the declaration (wasm-opt below re-validates the code without them).
-node "$JS/tools/wasm-edit.mjs" "$MP_RAW" "$JS/build/mp-raw/$CRATE.wasm" \
-  --drop-feature reference-types --drop-feature multivalue
-
-log "wasm-bindgen $WBG"
-wasm-bindgen --target web --out-dir "$JS/build/bindgen-web" "$WEB_RAW"
-wasm-bindgen --target web --out-dir "$JS/build/bindgen-qr" "$JS/build/qr-raw/wxpay_qr.wasm"
-wasm-bindgen --target web --out-dir "$JS/build/bindgen-mp" "$JS/build/mp-raw/$CRATE.wasm"
 # iOS WeChat refuses modules exporting globals; wasm-bindgen's runtime exports two unused ones.
-node "$JS/tools/wasm-edit.mjs" "$JS/build/bindgen-mp/${CRATE}_bg.wasm" "$JS/build/bindgen-mp/${CRATE}_bg.edited.wasm" \
-  --drop-global-exports --glue "$JS/build/bindgen-mp/$CRATE.js"
+bindgen_compat() { # <raw .wasm> <out dir> <stem>
+  wasm-bindgen --target web --out-dir "$2" "$1"
+  node "$JS/tools/wasm-edit.mjs" "$2/${3}_bg.wasm" "$2/${3}_bg.edited.wasm" --drop-global-exports --glue "$2/$3.js"
+}
+log "wasm-bindgen $WBG"
+bindgen_compat "$JS/build/raw/$CRATE.wasm" "$JS/build/bindgen-mp" "$CRATE"
+bindgen_compat "$JS/build/raw/wxpay_qr.wasm" "$JS/build/bindgen-qr" wxpay_qr
 
-log "wasm-opt -Oz (binaryen $("$WASM_OPT" --version | awk '{print $3}'))"
-"$WASM_OPT" -Oz --converge "$JS/build/bindgen-web/${CRATE}_bg.wasm" -o "$GEN/web/${CRATE}_bg.wasm"
-"$WASM_OPT" -Oz --converge "$JS/build/bindgen-qr/wxpay_qr_bg.wasm" -o "$GEN/qr/wxpay_qr_bg.wasm"
+# --zero-filled-memory / --low-memory-unused are sound here: the module defines its own
+# memory (zeroed at instantiation) and Rust places nothing below 1 MiB's stack.
+OPT=(-Oz --converge --zero-filled-memory --low-memory-unused --strip-producers)
+log "wasm-opt ${OPT[*]} (binaryen $("$WASM_OPT" --version | awk '{print $3}'))"
+"$WASM_OPT" "${OPT[@]}" "$JS/build/bindgen-mp/${CRATE}_bg.edited.wasm" -o "$GEN/mp/${CRATE}_bg.wasm"
+"$WASM_OPT" "${OPT[@]}" "$JS/build/bindgen-qr/wxpay_qr_bg.edited.wasm" -o "$GEN/qr/wxpay_qr_bg.wasm"
 cp "$JS/build/bindgen-qr/wxpay_qr.js" "$JS/build/bindgen-qr/wxpay_qr.d.ts" "$GEN/qr/"
-"$WASM_OPT" -Oz --converge "$JS/build/bindgen-mp/${CRATE}_bg.edited.wasm" -o "$GEN/mp/${CRATE}_bg.wasm"
-cp "$JS/build/bindgen-web/$CRATE.js" "$JS/build/bindgen-web/$CRATE.d.ts" "$GEN/web/"
+if [ "$WEB_FLAVOUR" = modern ]; then
+  wasm-bindgen --target web --out-dir "$JS/build/bindgen-web" "$JS/build/raw-modern/$CRATE.wasm"
+  "$WASM_OPT" "${OPT[@]}" "$JS/build/bindgen-web/${CRATE}_bg.wasm" -o "$GEN/web/${CRATE}_bg.wasm"
+  cp "$JS/build/bindgen-web/$CRATE.js" "$JS/build/bindgen-web/$CRATE.d.ts" "$GEN/web/"
+else
+  cp "$GEN/mp/${CRATE}_bg.wasm" "$GEN/web/"
+  cp "$JS/build/bindgen-mp/$CRATE.js" "$JS/build/bindgen-mp/$CRATE.d.ts" "$GEN/web/"
+fi
+
+log "wasm2js fallback (uni-app App without WebAssembly)"
+mkdir -p "$GEN/w2j"
+"$JS/node_modules/.bin/wasm2js" "$GEN/mp/${CRATE}_bg.wasm" -Oz -o "$JS/build/w2j-raw.js"
+node "$JS/tools/w2j-module.mjs" "$JS/build/w2j-raw.js" "$GEN/w2j/wxpay_wasm_w2j.js" "$GEN/w2j/wxpay_wasm_w2j.d.ts"
 
 log "mini-program glue patch"
 node "$JS/tools/patch-mp-glue.mjs" "$JS/build/bindgen-mp/$CRATE.js" "$GEN/mp-cjs/$CRATE.js" cjs
@@ -92,7 +118,8 @@ log "checks"
 PKG="$JS/dist/pkg"
 node "$JS/tools/wasm-inspect.mjs" "$PKG/miniprogram_dist/${CRATE}_bg.wasm.br" --mp ||
   die "the mini-program wasm breaks iOS WeChat's rules"
-node "$JS/tools/wasm-inspect.mjs" "$PKG/esm/wasm/web/${CRATE}_bg.wasm"
+node "$JS/tools/wasm-inspect.mjs" "$PKG/esm/wasm/web/${CRATE}_bg.wasm" $( [ "$WEB_FLAVOUR" = compat ] && echo --mp )
+node "$JS/tools/wasm-inspect.mjs" "$PKG/esm/wasm/qr/wxpay_qr_bg.wasm" --mp
 node "$JS/tools/check-package.mjs" "$PKG"
 
 log "sizes"

@@ -1,0 +1,122 @@
+// The package as a user gets it: `npm pack` the OPTIMISED build, install the tarball into a
+// fresh Node project and a fresh Vite project, and run smoke checks there (the Vite build in
+// headless Chromium). Also type-checks a consumer against the published declarations.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+import { startMerchantStub } from './merchant-stub.mjs';
+
+const js = fileURLToPath(new URL('..', import.meta.url));
+const pkgDir = join(js, 'dist/pkg');
+const work = mkdtempSync(join(tmpdir(), 'wxpay-pack-'));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let tarball;
+
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const npmInstall = (dir) => run('npm', ['install', '--no-fund', '--no-audit', '--loglevel=error', '--offline', tarball], dir);
+
+before(() => {
+  const out = run('npm', ['pack', '--json', '--pack-destination', work], pkgDir);
+  tarball = join(work, JSON.parse(out)[0].filename);
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('the tarball holds the entries and no build leftovers', () => {
+  const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], pkgDir))[0].files.map((f) => f.path);
+  for (const f of ['esm/entries/web.js', 'esm/entries/node.js', 'miniprogram_dist/index.js', 'miniprogram_dist/wxpay_wasm_bg.wasm.br', 'esm/wasm/web/wxpay_wasm_bg.wasm', 'esm/wasm/qr/wxpay_qr_bg.wasm', 'README.md']) {
+    assert.ok(files.includes(f), `${f} missing from the tarball`);
+  }
+  assert.ok(!files.some((f) => f.startsWith('miniprogram_dist/') && f.endsWith('.wasm')), 'raw .wasm in miniprogram_dist');
+  assert.ok(!files.some((f) => /\.test\.|\/test\//.test(f)), 'tests shipped');
+});
+
+test('fresh Node project: ESM import, CommonJS mini-program require, types', async () => {
+  const dir = join(work, 'node-app');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node-app', private: true, type: 'module' }));
+  npmInstall(dir);
+  writeFileSync(
+    join(dir, 'smoke.mjs'),
+    `import { createClient, WxPayError } from 'wxpay-client';
+import { createRequire } from 'node:module';
+const client = createClient({ baseUrl: 'http://127.0.0.1:1', transport: async () => ({ status: 200, body: '{"state":"SUCCESS"}' }) });
+const svg = await client.qrSvg('weixin://wxpay/bizpayurl?pr=x');
+const r = await client.confirm('o1');
+let code = null;
+try { await client.pay({ orderId: 'o1', channel: 'jsapi', environment: 'we-chat-browser' }); } catch (e) { code = e instanceof WxPayError ? e.code : 'other'; }
+const mp = createRequire(import.meta.url)('wxpay-client/miniprogram');
+console.log(JSON.stringify({ svg: svg.includes('<svg'), state: r.state, paid: r.paid, code, mp: typeof mp.createClient, mpInit: typeof mp.init }));
+`,
+  );
+  const out = JSON.parse(run('node', ['smoke.mjs'], dir).trim());
+  // transport answers {"state":"SUCCESS"} to the pay request too: no signed bundle → the core refuses it.
+  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'MISSING_FIELD', mp: 'function', mpInit: 'function' });
+
+  writeFileSync(
+    join(dir, 'consumer.ts'),
+    `import { createClient, type PayResult, type WxPayErrorCode, type Environment } from 'wxpay-client';
+import wxpay from 'wxpay-client/vite';
+import { createClient as mpClient } from 'wxpay-client/miniprogram';
+const c = createClient({ baseUrl: '/' });
+const p: Promise<PayResult> = c.pay({ orderId: 'x', channel: 'auto' });
+const code: WxPayErrorCode = 'MISNAMED_FIELD';
+const env: Environment = 'we-chat-browser';
+const plugin: { name: string } = wxpay();
+// @ts-expect-error: unknown channels are rejected by the types
+c.pay({ orderId: 'x', channel: 'alipay' });
+// @ts-expect-error: the package does not declare a global wx
+wx.requestPayment({});
+void p; void code; void env; void plugin; void mpClient;
+`,
+  );
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [], skipLibCheck: false } , files: ['consumer.ts'] }),
+  );
+  run(join(js, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], dir);
+});
+
+test('fresh Vite project: build, serve, run in headless Chromium', { skip: !existsSync(CHROMIUM) && 'no chromium' }, async () => {
+  const dir = join(work, 'vite-app');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'vite-app', private: true, type: 'module' }));
+  npmInstall(dir);
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><div id="out">…</div><script type="module" src="/main.js"></script>\n');
+  writeFileSync(
+    join(dir, 'main.js'),
+    `import { createClient } from 'wxpay-client';
+const client = createClient({ baseUrl: location.origin });
+window.smoke = (async () => {
+  const env = await client.detect();
+  const svg = await client.qrSvg('weixin://wxpay/bizpayurl?pr=vite');
+  const r = await client.confirm('v-1', { timeoutMs: 5000 });
+  document.getElementById('out').textContent = r.paid ? 'paid' : r.state;
+  return { env, svg: svg.startsWith('<?xml') || svg.includes('<svg'), paid: r.paid };
+})();
+`,
+  );
+  const { build } = await import(join(js, 'node_modules/vite/dist/node/index.js'));
+  await build({ root: dir, logLevel: 'warn', build: { outDir: join(dir, 'dist'), emptyOutDir: true } });
+  const assets = readdirSync(join(dir, 'dist/assets'));
+  assert.ok(assets.some((f) => f.endsWith('.wasm')), `no .wasm asset emitted: ${assets.join(', ')}`);
+  const stub = await startMerchantStub({ 'v-1': { params: {}, states: ['SUCCESS'] } }, { '/': join(dir, 'dist') });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30_000, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${stub.baseUrl}/index.html`);
+    const result = await page.evaluate(() => window.smoke);
+    assert.deepEqual(result, { env: 'desktop-browser', svg: true, paid: true });
+    assert.equal(await page.textContent('#out'), 'paid');
+  } finally {
+    await browser.close();
+    await stub.close();
+  }
+});
