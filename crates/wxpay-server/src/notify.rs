@@ -1,4 +1,5 @@
-//! Notification endpoints (WeChat → merchant), API v3 pay and refund.
+//! Notification endpoints (WeChat → merchant), API v3 pay and refund, and the shared
+//! record-apply-acknowledge step (`finish`) that the v2 endpoints in `notify_v2` reuse.
 //!
 //! Order of work, per the protocol reference A.3–A.8: keep the raw body; verify the
 //! signature over those exact bytes (the `Wechatpay-Serial` may be a platform certificate

@@ -89,7 +89,31 @@ pub async fn v2_pay(State(state): State<SharedState>, headers: HeaderMap, body: 
         record_failure(&state, &received, err.reason_code(), "rejected", None).await;
         return fail(StatusCode::UNAUTHORIZED, "signature verification failed");
     }
-    let decision = decide_pay(&state, &fields, received.now, v2.mchid().as_str());
+    let mut decision = decide_pay(&state, &fields, received.now, v2.mchid().as_str());
+    if let Decision::Apply { out_trade_no, .. } = &decision {
+        // The appid must be the one the order was prepaid with, not just any of ours.
+        match state.store.order(out_trade_no).await {
+            Ok(Some(order))
+                if order
+                    .appid
+                    .as_deref()
+                    .is_some_and(|a| Some(a) != field(&fields, "appid")) =>
+            {
+                decision = Decision::Reject {
+                    out_trade_no: Some(out_trade_no.clone()),
+                    reason: "appid_mismatch",
+                };
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(error = %crate::error::error_chain(&err), "order lookup failed");
+                return fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "temporarily unable to process",
+                );
+            }
+        }
+    }
     finish(&state, &received, decision, Protocol::V2).await
 }
 

@@ -137,6 +137,23 @@ pub async fn submit_refund(
     refund: &Refund,
 ) -> Result<Refund, AppError> {
     let v2 = client(state)?;
+    let now = crate::clock::now();
+    if !v2.has_mutual_tls() {
+        // Never sent: release the reserved amount instead of leaving it PROCESSING.
+        let fact = RefundFact {
+            out_refund_no: refund.out_refund_no.clone(),
+            status: RefundStatus::Closed,
+            refund_id: None,
+            amount_fen: None,
+            cause: "rejected:no_client_certificate".into(),
+            at: now,
+        };
+        state.store.apply_refund(&fact).await?;
+        return Err(AppError::bad_request(
+            "v2_refund_unavailable",
+            "v2 refunds need the merchant API certificate (merchant.client_cert_pem)",
+        ));
+    }
     let appid = order
         .appid
         .clone()
@@ -154,7 +171,6 @@ pub async fn submit_refund(
     if let Some(reason) = &refund.reason {
         f.insert("refund_desc".into(), reason.clone());
     }
-    let now = crate::clock::now();
     match v2
         .call(REFUND_PATH, &appid, f, Idempotency::Idempotent)
         .await

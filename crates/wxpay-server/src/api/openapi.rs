@@ -48,9 +48,11 @@ pub fn openapi() -> Value {
                     "state": { "type": "string", "enum": ["NOTPAY", "USERPAYING", "SUCCESS", "REFUND", "CLOSED", "PAYERROR", "REVOKED"] },
                     "amount_fen": { "type": "integer" }, "refunded_fen": { "type": "integer" },
                     "channel": { "type": ["string", "null"] }, "transaction_id": { "type": ["string", "null"] },
+                    "api_version": { "type": ["string", "null"], "enum": ["v3", "v2", null] },
                     "description": { "type": "string" }, "created_at": { "type": "integer" }, "paid_at": { "type": ["integer", "null"] } } },
                 "PayRequest": { "type": "object", "required": ["channel"], "properties": {
-                    "channel": { "type": "string", "enum": ["miniprogram", "jsapi", "jssdk", "h5", "native", "app"] } } },
+                    "channel": { "type": "string", "enum": ["miniprogram", "jsapi", "jssdk", "h5", "native", "app"] },
+                    "api_version": { "type": "string", "enum": ["v3", "v2"], "default": "v3" } } },
                 "PayResponse": { "type": "object", "required": ["out_trade_no", "channel", "params"], "properties": {
                     "out_trade_no": { "type": "string" }, "channel": { "type": "string" },
                     "params": { "oneOf": [
@@ -105,7 +107,16 @@ pub fn openapi() -> Value {
             "/notify/v3/pay": { "post": { "summary": "WeChat Pay v3 payment notification (signed, encrypted)",
                 "responses": { "200": { "description": "Persisted" }, "400": ok("NotifyFail"), "401": ok("NotifyFail"), "500": ok("NotifyFail") } } },
             "/notify/v3/refund": { "post": { "summary": "WeChat Pay v3 refund notification (signed, encrypted)",
-                "responses": { "200": { "description": "Persisted" }, "400": ok("NotifyFail"), "401": ok("NotifyFail"), "500": ok("NotifyFail") } } }
+                "responses": { "200": { "description": "Persisted" }, "400": ok("NotifyFail"), "401": ok("NotifyFail"), "500": ok("NotifyFail") } } },
+            "/api/native/mode-one-url": { "get": { "summary": "Static scan-pay (v2 mode one) QR content for a catalogue product",
+                "parameters": [{ "name": "product_id", "in": "query", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "{\"codeUrl\": \"weixin://wxpay/bizpayurl?sign=…\", \"product_id\"}" }, "400": error_ref() } } },
+            "/notify/v2/pay": { "post": { "summary": "WeChat Pay v2 payment notification (XML, MD5 / HMAC-SHA256 sign)",
+                "responses": { "200": { "description": "XML return_code SUCCESS: persisted" }, "4XX": { "description": "XML return_code FAIL" }, "500": { "description": "XML return_code FAIL" } } } },
+            "/notify/v2/refund": { "post": { "summary": "WeChat Pay v2 refund notification (XML, req_info AES-256-ECB)",
+                "responses": { "200": { "description": "XML return_code SUCCESS: persisted" }, "4XX": { "description": "XML return_code FAIL" }, "500": { "description": "XML return_code FAIL" } } } },
+            "/notify/v2/native-callback": { "post": { "summary": "v2 scan-pay mode-one callback (product_id + openid in, signed prepay_id out)",
+                "responses": { "200": { "description": "Signed XML with prepay_id, or result_code FAIL" }, "4XX": { "description": "XML return_code FAIL" } } } }
         }
     })
 }

@@ -5,8 +5,13 @@
 //! The stored channel is `<channel>.v2`, so a v3 prepay is never reused for a v2 request
 //! (their client parameters differ) and refunds go back through v2.
 
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
-use wxpay_core::invoke::{AppPayParams, JsapiPayParams, NonceStr, PayTimestamp};
+use wxpay_core::invoke::{
+    AppPayParams, CodeUrl, JsapiPayParams, NonceStr, PayTimestamp, ProductId,
+};
 use wxpay_core::{AppId, PrepayId};
 
 use crate::error::AppError;
@@ -125,4 +130,44 @@ pub async fn pay(
             .map_err(|e| internal(&e))
         }
     }
+}
+
+/// `GET /api/native/mode-one-url` query.
+#[derive(Debug, Deserialize)]
+pub struct ModeOneQuery {
+    /// A product id from `GET /api/products`.
+    pub product_id: String,
+}
+
+/// `GET /api/native/mode-one-url?product_id=…`: the static scan-pay (mode one) QR content
+/// for a product, `weixin://wxpay/bizpayurl?sign=…`. Scanning it makes WeChat call
+/// `/notify/v2/native-callback`. Only catalogue products are signed, so the endpoint is
+/// not a signing oracle for arbitrary ids.
+pub async fn mode_one_url(
+    State(state): State<SharedState>,
+    Query(query): Query<ModeOneQuery>,
+) -> Result<Json<Value>, AppError> {
+    let v2 = payments_v2::client(&state)?;
+    let products = state.store.products().await?;
+    if !products.iter().any(|p| p.id == query.product_id) {
+        return Err(AppError::bad_request(
+            "unknown_product",
+            format!("no product {:?}", query.product_id),
+        ));
+    }
+    let internal = |e: &dyn std::fmt::Display| AppError::Internal(format!("mode-one URL: {e}"));
+    let product = ProductId::new(query.product_id.clone())
+        .map_err(|e| AppError::bad_request("invalid_product_id", e.to_string()))?;
+    let appid = state
+        .apps
+        .web_appid()
+        .ok_or_else(|| AppError::bad_request("channel_not_configured", "no app configured"))?;
+    let app_id = AppId::new(appid).map_err(|e| internal(&e))?;
+    let timestamp = PayTimestamp::from_unix(crate::clock::now()).map_err(|e| internal(&e))?;
+    let nonce =
+        NonceStr::new(crate::ids::nonce().map_err(|e| internal(&e))?).map_err(|e| internal(&e))?;
+    let url = CodeUrl::mode_one(v2.key(), &app_id, v2.mchid(), &product, &timestamp, &nonce);
+    Ok(Json(
+        json!({ "codeUrl": url.as_str(), "product_id": query.product_id }),
+    ))
 }

@@ -140,6 +140,10 @@ async fn login_is_rate_limited_and_openapi_lists_every_route() {
         "/api/jssdk/config",
         "/notify/v3/pay",
         "/notify/v3/refund",
+        "/notify/v2/pay",
+        "/notify/v2/refund",
+        "/notify/v2/native-callback",
+        "/api/native/mode-one-url",
     ] {
         assert!(
             doc["paths"][path].is_object(),

@@ -216,6 +216,13 @@ async fn crafted_v2_notifications_credit_once_and_forgeries_change_nothing() {
     );
     let (_, body) = post_xml(&app, "/notify/v2/pay", &forged).await;
     assert_eq!(return_code(&body), "FAIL");
+    // Signed, but for another of the merchant's appids than the order was prepaid with.
+    let mut other_app = crafted_pay(&app, &no, 3000, "4200000000202611230000000005");
+    other_app.insert("appid".into(), app.appid(AppKind::MiniProgram));
+    other_app.remove("sign");
+    sign_into(&mut other_app, &key(&app), SignType::HmacSha256);
+    let (_, body) = post_xml(&app, "/notify/v2/pay", &other_app).await;
+    assert_eq!(return_code(&body), "FAIL");
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
 
     // The genuine one, delivered twice and concurrently: credited once, acknowledged each time.
@@ -247,6 +254,9 @@ async fn crafted_v2_notifications_credit_once_and_forgeries_change_nothing() {
     assert!(rows
         .iter()
         .any(|r| r.kind == "v2_pay" && r.processing == "rejected:amount_mismatch"));
+    assert!(rows
+        .iter()
+        .any(|r| r.kind == "v2_pay" && r.processing == "rejected:appid_mismatch"));
     app.stop().await;
 }
 
@@ -342,6 +352,29 @@ async fn the_mode_one_callback_answers_a_signed_prepay_at_the_server_price() {
         sign_into(&mut f, &key, SignType::Md5);
         f
     };
+    // The static QR the merchant prints for a product, signed MD5 over its fields.
+    let (status, qr) = app
+        .get("/api/native/mode-one-url?product_id=tea", None)
+        .await;
+    assert_eq!(status, 200, "{qr}");
+    let url = qr["codeUrl"].as_str().expect("codeUrl");
+    let query = url
+        .strip_prefix("weixin://wxpay/bizpayurl?")
+        .expect("mode-one URL");
+    let mut fields: BTreeMap<String, String> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(fields.get("product_id").map(String::as_str), Some("tea"));
+    assert_eq!(verify(&fields, &key), Ok(SignType::Md5));
+    fields.insert("product_id".into(), "cake".into());
+    assert!(verify(&fields, &key).is_err());
+    let (status, _) = app
+        .get("/api/native/mode-one-url?product_id=nope", None)
+        .await;
+    assert_eq!(status, 400);
+
     let (status, body) = post_xml(&app, "/notify/v2/native-callback", &callback("tea")).await;
     assert_eq!(status, 200, "{body}");
     let reply = xml::parse(body.as_bytes(), xml::DEFAULT_MAX_LEN).expect("xml");
@@ -366,5 +399,59 @@ async fn the_mode_one_callback_answers_a_signed_prepay_at_the_server_price() {
     let (status, body) = post_xml(&app, "/notify/v2/native-callback", &tampered).await;
     assert_ne!(status, 200);
     assert_eq!(return_code(&body), "FAIL");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_dropped_v2_notification_is_recovered_and_hostile_xml_is_refused() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, _) = pay_v2(&app, &token, &no, "miniprogram").await;
+    assert_eq!(status, 200);
+    app.control.notify_faults(wxpay_sim::faults::NotifyFaults {
+        drop: 1,
+        ..Default::default()
+    });
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY", "dropped");
+    // The status endpoint asks WeChat (v3 query answers for v2 orders too).
+    let (status, body) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+
+    // An entity-expansion body is refused by the XML codec and recorded, never expanded.
+    let hostile = concat!(
+        "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY a \"aaaaaaaaaa\">]>",
+        "<xml><return_code>&a;</return_code></xml>"
+    );
+    let resp = app
+        .http
+        .post(format!("{}/notify/v2/pay", app.url))
+        .body(hostile)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(return_code(&resp.text().await.expect("body")), "FAIL");
+    // A notification for an order the server never created is refused, not acknowledged.
+    let unknown = crafted_pay(
+        &app,
+        "WXNOSUCHORDER000000001",
+        3000,
+        "4200000000202611230000000009",
+    );
+    let (_, body) = post_xml(&app, "/notify/v2/pay", &unknown).await;
+    assert_eq!(return_code(&body), "FAIL");
+    let rows = app.state.store.notifications(None).await.expect("rows");
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == "v2_pay" && r.verification != "ok" && r.processing == "rejected"),
+        "{rows:?}"
+    );
     app.stop().await;
 }

@@ -1,0 +1,434 @@
+//! Throughput and latency of the merchant server against the in-process simulator.
+//!
+//! Run through `scripts/bench-server.sh` (release build). Measures, at concurrency 1 and 32:
+//! - create + pay: `POST /api/orders` then `POST /api/orders/{no}/pay` (prepay at the
+//!   simulator + signed client parameters), for v3 (mini-program) and v2 (JSAPI);
+//! - notifications processed: pre-signed v3 (RSA + AES-GCM) and v2 (HMAC-SHA256) pay
+//!   notifications posted to the server, each verified, decrypted and applied in one
+//!   SQLite transaction;
+//! - the simulator's own cost: a prepay sent straight to the simulator through the
+//!   server's upstream clients (signing, the simulator's work, response verification),
+//!   without the merchant API, the store or the client parameters around it.
+//!
+//! Operation counts: `BENCH_OPS_1` (default 200) at concurrency 1, `BENCH_OPS_32`
+//! (default 1280) at concurrency 32.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use wxpay_core::keys::PrivateKey;
+use wxpay_core::v2::sign::{sign_into, ApiV2Key, SignType};
+use wxpay_core::v2::xml;
+use wxpay_core::v3::aead::ApiV3Key;
+use wxpay_core::v3::notification::{encrypt_notification, EventType, NotificationParams};
+use wxpay_core::v3::verify::SignedHeaders;
+use wxpay_core::{AppId, SerialNo};
+use wxpay_server::app::Application;
+use wxpay_server::config::{Settings, VerifyMode};
+use wxpay_server::state::SharedState;
+use wxpay_server::upstream::v2::Fields;
+use wxpay_server::upstream::Idempotency;
+use wxpay_sim::config::AppKind;
+use wxpay_sim::control::SimControl;
+use wxpay_sim::server::Simulator;
+use wxpay_sim::universe::Universe;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A notification body and the headers to send with it.
+type Prepared = (String, Vec<(&'static str, String)>);
+
+struct Bench {
+    url: String,
+    http: reqwest::Client,
+    state: SharedState,
+    control: SimControl,
+    universe: Universe,
+}
+
+struct Stats {
+    ops: usize,
+    errors: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let idx = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[idx.min(self.latencies.len() - 1)]
+    }
+
+    fn print(&self, name: &str, concurrency: usize) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{name:<44} c={concurrency:<3} {:>8.1} ops/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} ops, {} errors)",
+            self.ops as f64 / self.wall.as_secs_f64(),
+            ms(self.percentile(0.50)),
+            ms(self.percentile(0.99)),
+            self.ops,
+            self.errors
+        );
+    }
+}
+
+/// Runs `op(i)` for i in 0..n on `concurrency` tasks and collects per-operation latency.
+async fn run<F, Fut>(concurrency: usize, n: usize, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let op = op.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let t = Instant::now();
+                match op(i).await {
+                    Ok(()) => lat.push(t.elapsed()),
+                    Err(e) => {
+                        if errors == 0 {
+                            eprintln!("operation failed: {e}");
+                        }
+                        errors += 1;
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((lat, e)) = task.await {
+            latencies.extend(lat);
+            errors += e;
+        }
+    }
+    let wall = started.elapsed();
+    latencies.sort();
+    Stats {
+        ops: latencies.len(),
+        errors,
+        wall,
+        latencies,
+    }
+}
+
+impl Bench {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Result<Value, BoxError> {
+        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        if !status.is_success() {
+            return Err(format!("{path}: {status} {body}").into());
+        }
+        Ok(body)
+    }
+
+    async fn login(&self) -> Result<String, BoxError> {
+        let appid = self
+            .universe
+            .appid(AppKind::MiniProgram)
+            .ok_or("no mini-program")?;
+        let (code, _) = self.control.mint_login_code(appid, None)?;
+        let body = self
+            .post("/api/login/miniprogram", None, json!({ "code": code }))
+            .await?;
+        Ok(body["token"].as_str().ok_or("no token")?.to_owned())
+    }
+
+    async fn create_and_pay(&self, token: &str, api: &str) -> Result<String, BoxError> {
+        let order = self
+            .post(
+                "/api/orders",
+                Some(token),
+                json!({ "items": [{ "product_id": "coffee", "quantity": 1 }] }),
+            )
+            .await?;
+        let no = order["out_trade_no"].as_str().ok_or("no order")?.to_owned();
+        let paid = self
+            .post(
+                &format!("/api/orders/{no}/pay"),
+                Some(token),
+                json!({ "channel": "miniprogram", "api_version": api }),
+            )
+            .await?;
+        if paid["params"]["paySign"].as_str().is_none() {
+            return Err(format!("no paySign: {paid}").into());
+        }
+        Ok(no)
+    }
+
+    /// A v3 TRANSACTION.SUCCESS notification for `no`, signed by the platform key.
+    fn v3_notification(&self, no: &str, i: usize) -> Result<Prepared, BoxError> {
+        let key = ApiV3Key::new(self.universe.apiv3_key.expose())?;
+        let id = format!("BENCH-{no}-{i}");
+        let appid = self
+            .universe
+            .appid(AppKind::MiniProgram)
+            .ok_or("no mini-program")?;
+        let plaintext = json!({
+            "appid": appid, "mchid": self.universe.mchid, "out_trade_no": no,
+            "transaction_id": format!("42000{:023}", i), "trade_type": "JSAPI", "trade_state": "SUCCESS",
+            "trade_state_desc": "ok", "bank_type": "OTHERS", "success_time": "2026-01-01T00:00:00+08:00",
+            "payer": { "openid": "o-bench" }, "amount": { "total": 1, "payer_total": 1, "currency": "CNY", "payer_currency": "CNY" }
+        });
+        let params = NotificationParams {
+            id: &id,
+            create_time: "2026-01-01T00:00:00+08:00",
+            event_type: &EventType::TransactionSuccess,
+            summary: "bench",
+            original_type: "transaction",
+            nonce: "abcdefghijkl",
+            associated_data: "transaction",
+        };
+        let body = encrypt_notification(&key, &params, plaintext.to_string().as_bytes())?.to_json();
+        let signer = PrivateKey::from_pkcs8_pem(&self.universe.platform.key_pem)?;
+        let serial = SerialNo::new(self.universe.platform.serial.clone())?;
+        let headers = SignedHeaders::sign(
+            &signer,
+            &serial,
+            wxpay_server::clock::now(),
+            "bench-nonce-0123",
+            body.as_bytes(),
+        )?;
+        Ok((body, headers.header_pairs().to_vec()))
+    }
+
+    /// A v2 pay notification for `no`, signed with the API v2 key (HMAC-SHA256).
+    fn v2_notification(&self, no: &str, i: usize) -> Result<String, BoxError> {
+        let key = ApiV2Key::new(self.universe.apiv2_key.expose())?;
+        let appid = self
+            .universe
+            .appid(AppKind::MiniProgram)
+            .ok_or("no mini-program")?;
+        let mut f = Fields::new();
+        for (k, v) in [
+            ("return_code", "SUCCESS".to_owned()),
+            ("result_code", "SUCCESS".to_owned()),
+            ("appid", appid.to_owned()),
+            ("mch_id", self.universe.mchid.clone()),
+            ("nonce_str", format!("bench{i}")),
+            ("openid", "o-bench".to_owned()),
+            ("trade_type", "JSAPI".to_owned()),
+            ("total_fee", "1".to_owned()),
+            ("cash_fee", "1".to_owned()),
+            ("transaction_id", format!("42002{:023}", i)),
+            ("out_trade_no", no.to_owned()),
+            ("time_end", "20260101000000".to_owned()),
+            ("sign_type", "HMAC-SHA256".to_owned()),
+        ] {
+            f.insert(k.to_owned(), v);
+        }
+        sign_into(&mut f, &key, SignType::HmacSha256);
+        Ok(xml::to_xml(f.iter())?)
+    }
+}
+
+async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
+    let universe = Universe::generate()?;
+    let mut sim_config = universe.sim_config();
+    sim_config.tls = None;
+    let sim = Simulator::start(sim_config).await?;
+    let dir = tempfile::tempdir()?;
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    settings.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    settings.merchant = Some(wxpay_server::embedded::merchant_settings(
+        &universe,
+        VerifyMode::Certificate,
+    ));
+    wxpay_server::embedded::point_at(&mut settings, &sim.base_url());
+    settings.worker.enabled = false;
+    settings.limits.login_per_minute = 1_000_000;
+    let app = Application::build(settings).await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let control = sim.control();
+    // The simulator lives as long as the process.
+    std::mem::forget(sim);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    Ok((
+        Bench {
+            url,
+            http,
+            state,
+            control,
+            universe,
+        },
+        dir,
+    ))
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let (bench, _dir) = start().await?;
+    let bench = Arc::new(bench);
+    let levels = [
+        (1usize, env_count("BENCH_OPS_1", 200)),
+        (32, env_count("BENCH_OPS_32", 1280)),
+    ];
+    let mut tokens = Vec::new();
+    for _ in 0..32 {
+        tokens.push(bench.login().await?);
+    }
+    let tokens = Arc::new(tokens);
+
+    println!("== simulator's own cost (prepay straight to the simulator via the upstream clients)");
+    for (c, n) in levels {
+        let b = bench.clone();
+        let appid = b
+            .universe
+            .appid(AppKind::MiniProgram)
+            .ok_or("no mini-program")?
+            .to_owned();
+        let stats = run(c, n, move |i| {
+            let b = b.clone();
+            let appid = appid.clone();
+            async move {
+                let body = json!({
+                    "appid": appid, "mchid": b.universe.mchid, "description": "bench",
+                    "out_trade_no": format!("SIMV3{c}N{i}"), "notify_url": format!("{}/notify/v3/pay", b.url),
+                    "amount": { "total": 1, "currency": "CNY" }, "payer": { "openid": "o-bench" }
+                });
+                let _: Value = b
+                    .state
+                    .v3
+                    .call_json(
+                        Method::POST,
+                        "/v3/pay/transactions/jsapi",
+                        Some(&body),
+                        Idempotency::Idempotent,
+                    )
+                    .await?;
+                Ok(())
+            }
+        })
+        .await;
+        stats.print("sim v3 jsapi prepay (RSA sign + verify)", c);
+        let b = bench.clone();
+        let appid = AppId::new(
+            b.universe
+                .appid(AppKind::MiniProgram)
+                .ok_or("no mini-program")?,
+        )?;
+        let stats = run(c, n, move |i| {
+            let b = b.clone();
+            let appid = appid.clone();
+            async move {
+                let v2 = b.state.v2.clone().ok_or("no v2 client")?;
+                let mut f = Fields::new();
+                for (k, v) in [
+                    ("body", "bench".to_owned()),
+                    ("out_trade_no", format!("SIMV2{c}N{i}")),
+                    ("total_fee", "1".to_owned()),
+                    ("spbill_create_ip", "127.0.0.1".to_owned()),
+                    ("notify_url", format!("{}/notify/v2/pay", b.url)),
+                    ("trade_type", "JSAPI".to_owned()),
+                    ("openid", "o-bench".to_owned()),
+                ] {
+                    f.insert(k.to_owned(), v);
+                }
+                v2.call("/pay/unifiedorder", &appid, f, Idempotency::Idempotent)
+                    .await?;
+                Ok(())
+            }
+        })
+        .await;
+        stats.print("sim v2 unifiedorder (HMAC-SHA256)", c);
+    }
+
+    println!("== create + pay through the merchant API (order + prepay + client parameters)");
+    for api in ["v3", "v2"] {
+        for (c, n) in levels {
+            let b = bench.clone();
+            let tokens = tokens.clone();
+            let stats = run(c, n, move |i| {
+                let b = b.clone();
+                let token = tokens[i % tokens.len()].clone();
+                async move {
+                    b.create_and_pay(&token, api).await?;
+                    Ok(())
+                }
+            })
+            .await;
+            stats.print(&format!("create+pay miniprogram ({api})"), c);
+        }
+    }
+
+    println!("== notifications processed (verify, decrypt, check, apply in one transaction)");
+    for api in ["v3", "v2"] {
+        for (c, n) in levels {
+            // Orders to credit, and their notifications, are prepared outside the timing.
+            let mut jobs = Vec::with_capacity(n);
+            for i in 0..n {
+                let no = bench.create_and_pay(&tokens[i % tokens.len()], api).await?;
+                let job = if api == "v3" {
+                    let (body, headers) = bench.v3_notification(&no, c * 100_000 + i)?;
+                    (body, headers)
+                } else {
+                    (bench.v2_notification(&no, c * 100_000 + i)?, Vec::new())
+                };
+                jobs.push(job);
+            }
+            let jobs = Arc::new(jobs);
+            let b = bench.clone();
+            let stats = run(c, n, move |i| {
+                let b = b.clone();
+                let jobs = jobs.clone();
+                async move {
+                    let (body, headers) = &jobs[i];
+                    let mut req = b
+                        .http
+                        .post(format!("{}/notify/{api}/pay", b.url))
+                        .body(body.clone());
+                    for (name, value) in headers {
+                        req = req.header(*name, value);
+                    }
+                    let resp = req.send().await?;
+                    let status = resp.status();
+                    let text = resp.text().await?;
+                    if !status.is_success() || (api == "v2" && !text.contains("SUCCESS")) {
+                        return Err(format!("notification refused: {status} {text}").into());
+                    }
+                    Ok(())
+                }
+            })
+            .await;
+            stats.print(&format!("pay notification ({api})"), c);
+        }
+    }
+    Ok(())
+}
