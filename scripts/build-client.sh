@@ -25,7 +25,7 @@ WBG=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; ex
 JS="$ROOT/js"
 if [ ! -d "$JS/node_modules" ]; then
   log "npm ci in js/"
-  (cd "$JS" && npm ci --no-fund --no-audit --loglevel=error)
+  bash "$ROOT/scripts/npm-deps.sh" "$JS"
 fi
 WASM_OPT="$JS/node_modules/.bin/wasm-opt"
 [ -x "$WASM_OPT" ] || die "npm binaryen missing: $WASM_OPT"

@@ -47,7 +47,7 @@ fi
 for dir in js; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
     log "npm ci in $dir"
-    (cd "$dir" && npm ci --no-fund --no-audit --loglevel=error)
+    bash scripts/npm-deps.sh "$dir"
   fi
 done
 

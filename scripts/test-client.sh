@@ -11,7 +11,7 @@ export WXPAY_TOOLS="${WXPAY_TOOLS:-$HOME/.cache/wasm-tools}"
 export PATH="$WXPAY_TOOLS/bin:$PATH"
 if [ ! -d js/node_modules ]; then
   log "npm ci in js/"
-  (cd js && npm ci --no-fund --no-audit --loglevel=error)
+  bash scripts/npm-deps.sh js
 fi
 
 log "wxpay-wasm unit tests (native)"
