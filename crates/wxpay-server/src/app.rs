@@ -270,6 +270,11 @@ impl Application {
             credential_refresh: tokio::sync::Mutex::new(()),
         });
         let router = router(state.clone());
+        #[cfg(feature = "embedded-sim")]
+        let router = match &embedded {
+            Some(sim) => router.merge(sim.demo_routes()),
+            None => router,
+        };
         let (stop_tx, _) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,

@@ -1,19 +1,35 @@
 //! Embedded defaults: run the simulator in-process with a freshly generated test universe
 //! and point the server at it (the README's main job, and the test harness).
+//!
+//! Only here, never with a real `[merchant]`, the server also answers
+//! `POST /api/demo/oauth-code`: a demo page has no WeChat to log in through, so this mints
+//! the OAuth code WeChat's authorisation redirect would have carried. The page then logs in
+//! through the ordinary `POST /api/login/oauth`, so the real code exchange still runs.
 
 use std::path::PathBuf;
 
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
 use wxpay_sim::config::AppKind;
+use wxpay_sim::control::SimControl;
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
 use crate::app::StartError;
 use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
+use crate::error::AppError;
 use crate::secret::{Secret, SecretSource};
+
+/// Seconds after which the embedded simulator completes a refund on its own (WeChat takes
+/// minutes to days; the demo should show "refunded" while the payer is still looking).
+const DEMO_REFUND_SECONDS: u64 = 3;
 
 /// The simulator started for the embedded defaults.
 pub struct EmbeddedSim {
     running: RunningSim,
+    /// The official account's appid (the demo's OAuth codes are minted for it).
+    oauth_appid: Option<String>,
 }
 
 fn inline(value: &str) -> SecretSource {
@@ -69,10 +85,14 @@ impl EmbeddedSim {
     /// Generates a universe, starts the simulator on a free port and fills `settings`.
     pub async fn start(settings: &mut Settings) -> Result<Self, StartError> {
         let universe = Universe::generate().map_err(|e| StartError::NoMerchant(e.to_string()))?;
-        let running = Simulator::start(universe.sim_config())
+        let mut sim_config = universe.sim_config();
+        sim_config.refund_auto_success_seconds = Some(DEMO_REFUND_SECONDS);
+        let running = Simulator::start(sim_config)
             .await
             .map_err(|e| StartError::NoMerchant(e.to_string()))?;
-        settings.merchant = Some(merchant_settings(&universe, VerifyMode::Certificate));
+        let merchant = merchant_settings(&universe, VerifyMode::Certificate);
+        let oauth_appid = merchant.official_account.as_ref().map(|a| a.appid.clone());
+        settings.merchant = Some(merchant);
         point_at(settings, &running.base_url());
         point_secapi_at(settings, &universe, &running);
         if settings.server.static_dir.is_none() {
@@ -81,7 +101,22 @@ impl EmbeddedSim {
                 settings.server.static_dir = Some(demo);
             }
         }
-        Ok(Self { running })
+        Ok(Self {
+            running,
+            oauth_appid,
+        })
+    }
+
+    /// Demo-only routes (see the module docs): `POST /api/demo/oauth-code` answers
+    /// `{"code","appid","simulator_url"}` with a fresh single-use OAuth code for a new payer.
+    pub fn demo_routes(&self) -> Router {
+        let control = self.running.control();
+        let appid = self.oauth_appid.clone();
+        let simulator_url = self.running.base_url();
+        Router::new().route(
+            "/api/demo/oauth-code",
+            post(move || demo_oauth_code(control, appid, simulator_url)),
+        )
     }
 
     /// The simulator's base URL.
@@ -92,5 +127,78 @@ impl EmbeddedSim {
     /// Stops the simulator.
     pub async fn shutdown(self) {
         self.running.shutdown().await;
+    }
+}
+
+async fn demo_oauth_code(
+    control: SimControl,
+    appid: Option<String>,
+    simulator_url: String,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let appid = appid.ok_or_else(|| {
+        AppError::bad_request("login_not_configured", "no official account is configured")
+    })?;
+    let (code, _openid) = control
+        .mint_oauth_code(&appid, None, None)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Json(json!({
+        "code": code,
+        "appid": appid,
+        "simulator_url": simulator_url,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::app::Application;
+    use crate::config::Settings;
+
+    /// The demo code logs in through the ordinary OAuth route, once.
+    #[tokio::test]
+    async fn demo_oauth_code_logs_in_through_the_real_exchange() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::default();
+        settings.server.port = 0;
+        settings.worker.enabled = false;
+        settings.database.url = format!("sqlite://{}", dir.path().join("demo.db").display());
+        let app = Application::build(settings)
+            .await
+            .expect("embedded defaults");
+        assert!(app.simulator_url().is_some());
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let stop = app.stop_handle();
+        let server = tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::new();
+
+        let minted: Value = http
+            .post(format!("{url}/api/demo/oauth-code"))
+            .send()
+            .await
+            .expect("demo route")
+            .json()
+            .await
+            .expect("json");
+        let code = minted["code"].as_str().expect("code").to_owned();
+        assert!(minted["simulator_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:")));
+
+        let login = |code: String| {
+            http.post(format!("{url}/api/login/oauth"))
+                .json(&serde_json::json!({ "code": code }))
+                .send()
+        };
+        let first = login(code.clone()).await.expect("login");
+        assert_eq!(first.status(), 200);
+        let session: Value = first.json().await.expect("json");
+        assert!(session["token"].as_str().is_some_and(|t| !t.is_empty()));
+        // Single-use, like WeChat's: the same code again is refused.
+        let again = login(code).await.expect("second login");
+        assert_eq!(again.status(), 400);
+
+        let _ = stop.send(true);
+        let _ = server.await;
     }
 }

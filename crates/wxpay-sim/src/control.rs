@@ -14,8 +14,9 @@ use wxpay_core::{RefundStatus, TradeState};
 use crate::config::SigningMode;
 use crate::faults::{FaultSpec, Faults, NotifyFaults};
 use crate::lifecycle::{self, find_order, LifecycleError};
+use crate::mode_one::{ModeOneError, ScanOutcome, ScanRequest};
 use crate::sim::{lock, platform_identity, Sim};
-use crate::state::{order_key, Delivery, Order, Refund};
+use crate::state::{order_key, Delivery, ModeOneExchange, Order, Refund};
 
 /// Why a control operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,9 @@ pub enum ControlError {
     /// Key generation or loading failed.
     #[error("{0}")]
     Internal(String),
+    /// A v2 mode-one scan was refused (the URL) or failed (the merchant's callback reply).
+    #[error(transparent)]
+    ModeOne(#[from] ModeOneError),
 }
 
 impl IntoResponse for ControlError {
@@ -40,6 +44,12 @@ impl IntoResponse for ControlError {
             ControlError::Lifecycle(_) => StatusCode::CONFLICT,
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ControlError::ModeOne(e) => {
+                let status = StatusCode::from_u16(e.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let body = json!({ "error": e.to_string(), "reason": e.reason_code() });
+                return (status, Json(body)).into_response();
+            }
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
@@ -170,6 +180,18 @@ impl SimControl {
     /// Every notification delivery with the merchant's replies.
     pub fn deliveries(&self) -> Vec<Delivery> {
         lock(&self.sim.world).deliveries.clone()
+    }
+
+    /// A payer scans a v2 mode-one (static product) QR: the URL's sign is checked, the
+    /// merchant's callback is called and its signed `prepay_id` accepted (and paid with
+    /// `pay`). The exchange is recorded whatever the outcome.
+    pub async fn mode_one_scan(&self, request: ScanRequest) -> Result<ScanOutcome, ControlError> {
+        Ok(crate::mode_one::scan(&self.sim, request).await?)
+    }
+
+    /// Every mode-one scan with the callback sent and the merchant's reply.
+    pub fn mode_one_exchanges(&self) -> Vec<ModeOneExchange> {
+        lock(&self.sim.world).mode_one.clone()
     }
 
     /// Arms a counted API fault.
@@ -328,6 +350,8 @@ pub fn router() -> Router<Sim> {
         .route("/login/code", post(login_code))
         .route("/oauth/code", post(oauth_code))
         .route("/notifications", get(notifications))
+        .route("/mode-one", get(mode_one_exchanges))
+        .route("/mode-one/scan", post(mode_one_scan))
         .route(
             "/faults",
             get(list_faults).post(arm_fault).delete(clear_faults),
@@ -393,6 +417,16 @@ async fn oauth_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
 
 async fn notifications(State(sim): State<Sim>) -> Reply {
     to_json(&SimControl::new(sim).deliveries())
+}
+
+async fn mode_one_exchanges(State(sim): State<Sim>) -> Reply {
+    to_json(&SimControl::new(sim).mode_one_exchanges())
+}
+
+async fn mode_one_scan(State(sim): State<Sim>, body: Bytes) -> Reply {
+    let request: ScanRequest = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::BadRequest(format!("body: {e}")))?;
+    to_json(&SimControl::new(sim).mode_one_scan(request).await?)
 }
 
 async fn list_faults(State(sim): State<Sim>) -> Reply {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod faults;
 pub mod lifecycle;
 pub mod login;
+pub mod mode_one;
 pub mod notify;
 pub mod pages;
 pub mod server;

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::lifecycle;
+use crate::mode_one;
 use crate::sim::{lock, now_unix, Sim};
 use crate::state::{order_key, Order};
 use crate::v3::pay::H5_TTL;
@@ -134,6 +135,10 @@ pub async fn h5_cashier(
 }
 
 /// `GET /__sim/scan?code_url=…`: the desktop stand-in for scanning a Native QR code.
+///
+/// A mode-one (static product) URL is scanned the way WeChat does it: the merchant's
+/// callback is called first, and the cashier shows the order it answered with. A GET with
+/// that side effect is deliberate: opening the page *is* the scan.
 pub async fn scan_page(
     State(sim): State<Sim>,
     Query(q): Query<HashMap<String, String>>,
@@ -141,6 +146,19 @@ pub async fn scan_page(
     let Some(code_url) = q.get("code_url") else {
         return error_page("PARAM", "缺少参数 code_url");
     };
+    if code_url.starts_with(mode_one::MODE_ONE_PREFIX) && code_url.contains("sign=") {
+        let request = mode_one::ScanRequest::new(code_url.clone());
+        return match mode_one::scan(&sim, request).await {
+            Ok(outcome) => {
+                let key = order_key(&outcome.mchid, &outcome.out_trade_no);
+                match lock(&sim.world).orders.get(&key).cloned() {
+                    Some(order) => Html(page("扫码支付", &pay_form(&order, None))).into_response(),
+                    None => error_page("NOT_FOUND", "订单不存在"),
+                }
+            }
+            Err(e) => error_page(e.reason_code(), &e.to_string()),
+        };
+    }
     let order = lock(&sim.world)
         .orders
         .values()

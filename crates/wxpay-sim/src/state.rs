@@ -193,6 +193,42 @@ pub struct Delivery {
     pub duplicate: bool,
 }
 
+/// One scan of a v2 mode-one (static product) QR and the callback exchange it caused.
+///
+/// Kept so a test or a developer can see exactly what the merchant was sent and what it
+/// answered, including scans refused before any callback was made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModeOneExchange {
+    /// Sequence number among mode-one scans, from 1.
+    pub seq: u64,
+    /// Unix milliseconds of the scan.
+    pub at_ms: i64,
+    /// The scanned `code_url`.
+    pub code_url: String,
+    /// Merchant named by the URL (empty when the URL did not parse).
+    pub mchid: String,
+    /// `product_id` from the URL.
+    pub product_id: String,
+    /// The payer's openid sent in the callback.
+    pub openid: String,
+    /// Where the callback was posted (absent when refused before calling).
+    pub callback_url: Option<String>,
+    /// The signed XML posted to the merchant.
+    pub request: Option<String>,
+    /// HTTP status of the merchant's reply.
+    pub reply_status: Option<u16>,
+    /// The merchant's reply body (first 2 KiB).
+    pub reply: Option<String>,
+    /// `ok`, or the refusal's reason code.
+    pub outcome: String,
+    /// Human-readable refusal.
+    pub error: Option<String>,
+    /// The prepay id the merchant returned, once accepted.
+    pub prepay_id: Option<String>,
+    /// The order behind that prepay id, once accepted.
+    pub out_trade_no: Option<String>,
+}
+
 /// Everything the simulator remembers.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct World {
@@ -215,6 +251,9 @@ pub struct World {
     /// Login calls per (appid, minute) for the `45011` rate limit.
     #[serde(skip)]
     pub login_calls: BTreeMap<(String, i64), u32>,
+    /// v2 mode-one scans and their callback exchanges, oldest first.
+    #[serde(default)]
+    pub mode_one: Vec<ModeOneExchange>,
     /// Extra platform identities created by rotation (key PEM, cert PEM), newest last.
     #[serde(default)]
     pub rotated_platforms: Vec<(String, String)>,

@@ -403,6 +403,31 @@ async fn the_mode_one_callback_answers_a_signed_prepay_at_the_server_price() {
 }
 
 #[tokio::test]
+async fn a_payer_scanning_the_printed_mode_one_qr_pays_through_the_callback() {
+    let app = TestApp::spawn().await;
+    let (status, qr) = app
+        .get("/api/native/mode-one-url?product_id=tea", None)
+        .await;
+    assert_eq!(status, 200, "{qr}");
+    let code_url = qr["codeUrl"].as_str().expect("codeUrl").to_owned();
+    // The simulator plays the payer's WeChat: it verifies the QR, calls the merchant's
+    // callback, checks the signed reply and pays the order the merchant placed.
+    let outcome = app
+        .control
+        .mode_one_scan(wxpay_sim::mode_one::ScanRequest {
+            code_url,
+            openid: None,
+            callback_url: Some(format!("{}/notify/v2/native-callback", app.url)),
+            pay: true,
+        })
+        .await
+        .expect("mode-one scan");
+    let order = app.wait_state(&outcome.out_trade_no, "SUCCESS").await;
+    assert_eq!(order.state.as_str(), "SUCCESS");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_dropped_v2_notification_is_recovered_and_hostile_xml_is_refused() {
     let app = TestApp::spawn().await;
     let (token, _) = app.login_miniprogram().await;

@@ -358,7 +358,11 @@ async fn init_writes_a_loadable_universe() {
     ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
+    // Mode one's callback URL is offered commented out: the loaded config has none.
+    let sim_toml = std::fs::read_to_string(dir.path().join("sim.toml")).expect("read");
+    assert!(sim_toml.contains("# native_callback_url = \"http://"));
     let mut config = wxpay_sim::SimConfig::load(&dir.path().join("sim.toml")).expect("load");
+    assert_eq!(config.merchants[0].native_callback_url, None);
     config.tls = None;
     config.state_file = None;
     let running = wxpay_sim::Simulator::start(config).await.expect("start");

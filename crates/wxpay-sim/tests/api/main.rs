@@ -4,6 +4,7 @@
 mod common;
 mod control;
 mod login;
+mod mode_one;
 mod pages;
 mod v2;
 mod v3;

@@ -1,0 +1,630 @@
+//! API v2 scan-pay "mode one" (protocol reference B.8): the payer scans a merchant's static
+//! product QR, `weixin://wxpay/bizpayurl?sign=…&appid=…&mch_id=…&product_id=…&time_stamp=…&nonce_str=…`.
+//! WeChat checks the URL's v2 sign, posts `product_id` and the payer's `openid` to the
+//! merchant's 支付回调URL, and expects a signed reply carrying a `prepay_id` the merchant has
+//! just created with a NATIVE unified order; the payer then pays that order.
+//!
+//! `wxpay-core` only builds these URLs (`CodeUrl::mode_one`); WeChat is the only party that
+//! reads them, so the parser and verifier live here. Signing, verification and the XML codec
+//! are the core's, like everywhere else in the simulator.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use wxpay_core::invoke::{NonceStr, PayTimestamp, ProductId};
+use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
+use wxpay_core::v2::xml;
+
+use crate::lifecycle::{self, apply_expiry, LifecycleError};
+use crate::notify::ATTEMPT_TIMEOUT;
+use crate::sim::{lock, now_ms, now_unix, random_alnum, random_digits, Sim};
+use crate::state::{order_key, ApiVersion, ModeOneExchange, Order};
+
+type Fields = BTreeMap<String, String>;
+
+/// What every mode-one URL starts with (mode two's `?pr=` links share it, but carry no sign).
+pub const MODE_ONE_PREFIX: &str = "weixin://wxpay/bizpayurl?";
+
+/// How much of the merchant's reply is kept in the exchange log.
+const REPLY_KEEP_CHARS: usize = 2048;
+
+/// Why a mode-one scan did not produce a payable prepay.
+///
+/// The first group is WeChat refusing the scanned URL itself (nothing is sent to the
+/// merchant); the second is the merchant's callback reply being unusable, which WeChat shows
+/// the payer as an error instead of a cashier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModeOneError {
+    /// Not a `weixin://wxpay/bizpayurl?…` URL.
+    #[error("not a mode-one URL (expected weixin://wxpay/bizpayurl?sign=…&appid=…): {0:?}")]
+    NotModeOne(String),
+    /// Query syntax problem: a parameter without `=`, a repeated name, a bad `%` escape.
+    #[error("malformed mode-one URL: {0}")]
+    Malformed(String),
+    /// A required parameter is absent or empty; a missing `sign` is an unsigned URL.
+    #[error("mode-one URL has no {0} parameter")]
+    MissingParameter(&'static str),
+    /// A parameter (or the request's `openid`) has a value WeChat would not accept.
+    #[error("mode-one parameter {name}: {detail}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// `mch_id` is not a merchant of this simulator.
+    #[error("unknown mch_id {0:?}")]
+    UnknownMerchant(String),
+    /// `appid` is not bound to `mch_id`.
+    #[error("appid {appid:?} is not bound to mch_id {mchid:?}")]
+    AppIdNotBound {
+        /// The URL's appid.
+        appid: String,
+        /// The URL's mch_id.
+        mchid: String,
+    },
+    /// The URL's sign does not verify with the merchant's API v2 key: tampered or forged.
+    #[error(
+        "mode-one URL sign does not verify with the merchant's API v2 key (tampered or forged URL)"
+    )]
+    BadUrlSign,
+    /// The merchant has no 支付回调URL configured and the request named none.
+    #[error(
+        "merchant {0} has no native_callback_url configured and the request gave no callback_url"
+    )]
+    NoCallbackUrl(String),
+    /// The callback could not be delivered (connection refused, timeout).
+    #[error("callback to {url} failed: {detail}")]
+    CallbackTransport {
+        /// Where it was posted.
+        url: String,
+        /// The transport error.
+        detail: String,
+    },
+    /// The merchant answered with a status other than 2xx.
+    #[error("merchant answered the callback with HTTP {status}: {body}")]
+    CallbackStatus {
+        /// HTTP status.
+        status: u16,
+        /// Start of the reply body.
+        body: String,
+    },
+    /// The reply is not v2 XML.
+    #[error("merchant reply is not v2 XML: {0}")]
+    ReplyMalformed(String),
+    /// `return_code` is not SUCCESS.
+    #[error("merchant reply has return_code FAIL: {0}")]
+    ReplyReturnFail(String),
+    /// The reply's sign does not verify with the merchant's API v2 key.
+    #[error("merchant reply sign does not verify with the API v2 key: {0}")]
+    ReplyBadSign(String),
+    /// `appid` or `mch_id` in the reply differs from the callback's.
+    #[error("merchant reply {field} {found:?} differs from the callback's {expected:?}")]
+    ReplyMismatch {
+        /// `appid` or `mch_id`.
+        field: &'static str,
+        /// What the reply carried.
+        found: String,
+        /// What the callback sent.
+        expected: String,
+    },
+    /// `result_code` is not SUCCESS: the merchant refused (unknown product, sold out…).
+    #[error("merchant refused the scan (result_code FAIL): {0}")]
+    ReplyRefused(String),
+    /// A SUCCESS reply without `prepay_id`.
+    #[error("merchant reply has no prepay_id")]
+    MissingPrepayId,
+    /// The prepay id was not created by this merchant through `/pay/unifiedorder` NATIVE.
+    #[error("prepay_id {0:?} was not created by this merchant through /pay/unifiedorder with trade_type NATIVE")]
+    UnknownPrepay(String),
+    /// The prepay exists but cannot be paid (expired, order closed or paid, another app).
+    #[error("prepay_id {prepay_id:?} cannot be paid: {detail}")]
+    PrepayUnusable {
+        /// The prepay id.
+        prepay_id: String,
+        /// Why.
+        detail: String,
+    },
+    /// `pay: true` was asked for and paying the accepted order failed.
+    #[error("paying the order failed: {0}")]
+    Pay(#[from] LifecycleError),
+    /// The simulator could not build the callback (unusable API v2 key in the configuration).
+    #[error("simulator could not build the callback: {0}")]
+    Internal(String),
+}
+
+impl ModeOneError {
+    /// Stable snake_case code, used as the exchange log's `outcome` and the control API's `reason`.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::NotModeOne(_) => "not_mode_one",
+            Self::Malformed(_) => "malformed_url",
+            Self::MissingParameter("sign") => "unsigned_url",
+            Self::MissingParameter(_) => "missing_parameter",
+            Self::InvalidParameter { .. } => "invalid_parameter",
+            Self::UnknownMerchant(_) => "unknown_merchant",
+            Self::AppIdNotBound { .. } => "appid_not_bound",
+            Self::BadUrlSign => "bad_url_sign",
+            Self::NoCallbackUrl(_) => "no_callback_url",
+            Self::CallbackTransport { .. } => "callback_unreachable",
+            Self::CallbackStatus { .. } => "callback_http_error",
+            Self::ReplyMalformed(_) => "reply_malformed",
+            Self::ReplyReturnFail(_) => "reply_return_fail",
+            Self::ReplyBadSign(_) => "reply_bad_sign",
+            Self::ReplyMismatch { .. } => "reply_mismatch",
+            Self::ReplyRefused(_) => "reply_refused",
+            Self::MissingPrepayId => "reply_without_prepay_id",
+            Self::UnknownPrepay(_) => "unknown_prepay",
+            Self::PrepayUnusable { .. } => "prepay_unusable",
+            Self::Pay(_) => "pay_failed",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// HTTP status for the control API: 400 for a refused URL or request, 409 when the
+    /// simulator state does not allow it, 502 when the merchant's side failed.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::NotModeOne(_)
+            | Self::Malformed(_)
+            | Self::MissingParameter(_)
+            | Self::InvalidParameter { .. }
+            | Self::UnknownMerchant(_)
+            | Self::AppIdNotBound { .. }
+            | Self::BadUrlSign => 400,
+            Self::NoCallbackUrl(_) | Self::Pay(_) => 409,
+            Self::Internal(_) => 500,
+            _ => 502,
+        }
+    }
+}
+
+/// A parsed (not yet verified) mode-one URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModeOneUrl {
+    /// `appid`.
+    pub appid: String,
+    /// `mch_id`.
+    pub mch_id: String,
+    /// `product_id`.
+    pub product_id: String,
+    /// `time_stamp` (10-digit Unix seconds; a static QR never expires, so it is not checked
+    /// against the clock).
+    pub time_stamp: String,
+    /// `nonce_str`.
+    pub nonce_str: String,
+    /// Every parameter as received, `sign` included (what the signature is checked over).
+    params: Fields,
+}
+
+impl ModeOneUrl {
+    /// Parses `weixin://wxpay/bizpayurl?…` and checks each field's shape.
+    pub fn parse(url: &str) -> Result<Self, ModeOneError> {
+        let query = url
+            .strip_prefix(MODE_ONE_PREFIX)
+            .ok_or_else(|| ModeOneError::NotModeOne(url.chars().take(64).collect()))?;
+        let mut params = Fields::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| ModeOneError::Malformed(format!("parameter {pair:?} has no '='")))?;
+            let (name, value) = (percent_decode(name)?, percent_decode(value)?);
+            if params.insert(name.clone(), value).is_some() {
+                return Err(ModeOneError::Malformed(format!(
+                    "parameter {name:?} appears twice"
+                )));
+            }
+        }
+        if params.contains_key("pr") && !params.contains_key("sign") {
+            return Err(ModeOneError::NotModeOne(
+                "a mode-two (unified order) code_url; scan it with /__sim/scan".into(),
+            ));
+        }
+        let take = |name: &'static str| {
+            params
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .ok_or(ModeOneError::MissingParameter(name))
+        };
+        let invalid = |name: &'static str| {
+            move |e: wxpay_core::invoke::FieldProblem| ModeOneError::InvalidParameter {
+                name,
+                detail: e.to_string(),
+            }
+        };
+        let parsed = Self {
+            appid: take("appid")?,
+            mch_id: take("mch_id")?,
+            product_id: take("product_id")?,
+            time_stamp: take("time_stamp")?,
+            nonce_str: take("nonce_str")?,
+            params: Fields::new(),
+        };
+        take("sign")?;
+        ProductId::new(parsed.product_id.as_str()).map_err(invalid("product_id"))?;
+        PayTimestamp::parse(&parsed.time_stamp).map_err(invalid("time_stamp"))?;
+        NonceStr::new(parsed.nonce_str.as_str()).map_err(invalid("nonce_str"))?;
+        Ok(Self { params, ..parsed })
+    }
+
+    /// Verifies the v2 sign over every received parameter but `sign` (B.8 lists `appid`,
+    /// `mch_id`, `nonce_str`, `product_id`, `time_stamp`; an added parameter changes the
+    /// signed string, so it is refused as tampering). MD5 unless the URL names `sign_type`.
+    pub fn verify(&self, key: &ApiV2Key) -> Result<(), ModeOneError> {
+        verify(&self.params, key)
+            .map(|_| ())
+            .map_err(|_| ModeOneError::BadUrlSign)
+    }
+}
+
+/// Decodes `%XX` escapes (the core's builder never needs them, other generators may use them).
+fn percent_decode(s: &str) -> Result<String, ModeOneError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| ModeOneError::Malformed(format!("bad %-escape in {s:?}")))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ModeOneError::Malformed(format!("{s:?} is not UTF-8")))
+}
+
+/// A payer scanning a mode-one QR (`POST /__sim/mode-one/scan`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScanRequest {
+    /// The scanned `weixin://wxpay/bizpayurl?sign=…` URL.
+    pub code_url: String,
+    /// The payer; a fresh `oSim…` openid when absent.
+    #[serde(default)]
+    pub openid: Option<String>,
+    /// Overrides the merchant's configured `native_callback_url` (tests).
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// Pay the returned order at once (the v2 pay notification then follows as usual).
+    #[serde(default)]
+    pub pay: bool,
+}
+
+impl ScanRequest {
+    /// A scan of `code_url` with every option at its default.
+    pub fn new(code_url: impl Into<String>) -> Self {
+        Self {
+            code_url: code_url.into(),
+            openid: None,
+            callback_url: None,
+            pay: false,
+        }
+    }
+}
+
+/// What an accepted scan produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanOutcome {
+    /// The merchant (the URL's `mch_id`).
+    pub mchid: String,
+    /// The prepay id from the merchant's reply.
+    pub prepay_id: String,
+    /// The order behind it.
+    pub out_trade_no: String,
+    /// The payer's openid that was sent to the merchant.
+    pub openid: String,
+    /// Sequence number of the exchange in `GET /__sim/mode-one`.
+    pub exchange: u64,
+    /// The order after payment, when `pay` was asked for.
+    pub order: Option<Order>,
+}
+
+/// Runs one scan end to end and records the exchange, whatever its outcome.
+pub async fn scan(sim: &Sim, request: ScanRequest) -> Result<ScanOutcome, ModeOneError> {
+    let openid = request
+        .openid
+        .clone()
+        .filter(|o| !o.is_empty())
+        .unwrap_or_else(|| format!("oSim{}", random_digits(24)));
+    let mut exchange = ModeOneExchange {
+        seq: 0,
+        at_ms: now_ms(),
+        code_url: request.code_url.clone(),
+        mchid: String::new(),
+        product_id: String::new(),
+        openid: openid.clone(),
+        callback_url: None,
+        request: None,
+        reply_status: None,
+        reply: None,
+        outcome: "ok".into(),
+        error: None,
+        prepay_id: None,
+        out_trade_no: None,
+    };
+    let result = run(sim, &request, &openid, &mut exchange).await;
+    if let Err(e) = &result {
+        exchange.outcome = e.reason_code().into();
+        exchange.error = Some(e.to_string());
+    }
+    let seq = {
+        let mut world = lock(&sim.world);
+        let seq = u64::try_from(world.mode_one.len()).unwrap_or(u64::MAX - 1) + 1;
+        exchange.seq = seq;
+        world.mode_one.push(exchange);
+        seq
+    };
+    sim.persist();
+    result.map(|outcome| ScanOutcome {
+        exchange: seq,
+        ..outcome
+    })
+}
+
+fn check_openid(openid: &str) -> Result<(), ModeOneError> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if openid.len() > 128 || !openid.chars().all(ok) {
+        return Err(ModeOneError::InvalidParameter {
+            name: "openid",
+            detail: "at most 128 ASCII letters, digits, _ and -".into(),
+        });
+    }
+    Ok(())
+}
+
+async fn run(
+    sim: &Sim,
+    request: &ScanRequest,
+    openid: &str,
+    exchange: &mut ModeOneExchange,
+) -> Result<ScanOutcome, ModeOneError> {
+    let url = ModeOneUrl::parse(&request.code_url)?;
+    exchange.mchid = url.mch_id.clone();
+    exchange.product_id = url.product_id.clone();
+    check_openid(openid)?;
+    let merchant = sim
+        .merchants
+        .get(&url.mch_id)
+        .ok_or_else(|| ModeOneError::UnknownMerchant(url.mch_id.clone()))?;
+    if !merchant.config.appids.contains(&url.appid) {
+        return Err(ModeOneError::AppIdNotBound {
+            appid: url.appid.clone(),
+            mchid: url.mch_id.clone(),
+        });
+    }
+    let key = ApiV2Key::new(merchant.config.apiv2_key.expose())
+        .map_err(|e| ModeOneError::Internal(e.to_string()))?;
+    url.verify(&key)?;
+    let callback_url = request
+        .callback_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .or_else(|| merchant.config.native_callback_url.clone())
+        .ok_or_else(|| ModeOneError::NoCallbackUrl(url.mch_id.clone()))?;
+    exchange.callback_url = Some(callback_url.clone());
+
+    let mut fields = Fields::new();
+    for (k, v) in [
+        ("appid", url.appid.clone()),
+        ("mch_id", url.mch_id.clone()),
+        ("nonce_str", random_alnum(32)),
+        ("openid", openid.to_owned()),
+        ("product_id", url.product_id.clone()),
+        ("is_subscribe", "N".to_owned()),
+    ] {
+        fields.insert(k.into(), v);
+    }
+    sign_into(&mut fields, &key, SignType::Md5);
+    let body = xml::to_xml(fields.iter()).map_err(|e| ModeOneError::Internal(e.to_string()))?;
+    exchange.request = Some(body.clone());
+
+    let response = sim
+        .http
+        .post(&callback_url)
+        .timeout(ATTEMPT_TIMEOUT)
+        .header("content-type", "text/xml")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ModeOneError::CallbackTransport {
+            url: callback_url.clone(),
+            detail: e.to_string(),
+        })?;
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ModeOneError::CallbackTransport {
+            url: callback_url.clone(),
+            detail: e.to_string(),
+        })?;
+    exchange.reply_status = Some(status);
+    exchange.reply = Some(text.chars().take(REPLY_KEEP_CHARS).collect());
+    if !(200..300).contains(&status) {
+        return Err(ModeOneError::CallbackStatus {
+            status,
+            body: text.chars().take(200).collect(),
+        });
+    }
+    let reply = xml::parse(text.as_bytes(), xml::DEFAULT_MAX_LEN)
+        .map_err(|e| ModeOneError::ReplyMalformed(e.to_string()))?;
+    let get = |name: &str| reply.get(name).map(String::as_str).unwrap_or_default();
+    if get("return_code") != "SUCCESS" {
+        return Err(ModeOneError::ReplyReturnFail(get("return_msg").to_owned()));
+    }
+    verify(&reply, &key).map_err(|e| ModeOneError::ReplyBadSign(e.to_string()))?;
+    for (field, expected) in [("appid", &url.appid), ("mch_id", &url.mch_id)] {
+        if get(field) != expected.as_str() {
+            return Err(ModeOneError::ReplyMismatch {
+                field,
+                found: get(field).to_owned(),
+                expected: expected.clone(),
+            });
+        }
+    }
+    if get("result_code") != "SUCCESS" {
+        let why = [get("err_code_des"), get("err_code")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or("no err_code_des");
+        return Err(ModeOneError::ReplyRefused(why.to_owned()));
+    }
+    let prepay_id = get("prepay_id");
+    if prepay_id.is_empty() {
+        return Err(ModeOneError::MissingPrepayId);
+    }
+    let order = accept_prepay(sim, &url, prepay_id, openid)?;
+    exchange.prepay_id = Some(prepay_id.to_owned());
+    exchange.out_trade_no = Some(order.out_trade_no.clone());
+    let paid = if request.pay {
+        let key = order_key(&order.mchid, &order.out_trade_no);
+        Some(lifecycle::pay(sim, &key, Some(openid))?)
+    } else {
+        None
+    };
+    Ok(ScanOutcome {
+        mchid: order.mchid.clone(),
+        prepay_id: prepay_id.to_owned(),
+        out_trade_no: order.out_trade_no,
+        openid: openid.to_owned(),
+        exchange: 0,
+        order: paid,
+    })
+}
+
+/// Finds the order behind the merchant's prepay id, checks the payer could pay it now, and
+/// binds it to the scanning payer.
+fn accept_prepay(
+    sim: &Sim,
+    url: &ModeOneUrl,
+    prepay_id: &str,
+    openid: &str,
+) -> Result<Order, ModeOneError> {
+    let now = now_unix();
+    let mut world = lock(&sim.world);
+    let order = world
+        .orders
+        .values_mut()
+        .find(|o| {
+            o.prepay_id == prepay_id
+                && o.mchid == url.mch_id
+                && o.api == ApiVersion::V2
+                && o.trade_type == "NATIVE"
+        })
+        .ok_or_else(|| ModeOneError::UnknownPrepay(prepay_id.to_owned()))?;
+    apply_expiry(order, now);
+    let unusable = |detail: String| ModeOneError::PrepayUnusable {
+        prepay_id: prepay_id.to_owned(),
+        detail,
+    };
+    if order.appid != url.appid {
+        return Err(unusable(format!(
+            "it was created for appid {}, the QR names {}",
+            order.appid, url.appid
+        )));
+    }
+    if now >= order.prepay_expires_at {
+        return Err(unusable("the prepay has expired (2 h)".into()));
+    }
+    if !order.trade_state.is_pending() {
+        return Err(unusable(format!(
+            "order {} is {}",
+            order.out_trade_no,
+            order.trade_state.as_str()
+        )));
+    }
+    // The order now belongs to whoever scanned: WeChat opens its cashier for that payer.
+    if order.payer_openid.is_none() {
+        order.payer_openid = Some(openid.to_owned());
+    }
+    Ok(order.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+
+    fn url_for(key: &ApiV2Key, product: &str) -> String {
+        wxpay_core::invoke::CodeUrl::mode_one(
+            key,
+            &wxpay_core::AppId::new("wx2421b1c4370ec43b").expect("appid"),
+            &wxpay_core::MchId::new("10000100").expect("mchid"),
+            &ProductId::new(product).expect("product"),
+            &PayTimestamp::parse("1415949957").expect("ts"),
+            &NonceStr::new("ibuaiVcKdpRxkhJA").expect("nonce"),
+        )
+        .as_str()
+        .to_owned()
+    }
+
+    #[test]
+    fn parses_and_verifies_what_the_core_builds() {
+        let key = ApiV2Key::new(KEY).expect("key");
+        let parsed = ModeOneUrl::parse(&url_for(&key, "tea-01")).expect("parse");
+        assert_eq!(parsed.product_id, "tea-01");
+        assert_eq!(parsed.mch_id, "10000100");
+        parsed.verify(&key).expect("verifies");
+        let other = ApiV2Key::new("0".repeat(32)).expect("key");
+        assert_eq!(parsed.verify(&other), Err(ModeOneError::BadUrlSign));
+    }
+
+    #[test]
+    fn refuses_tampered_unsigned_and_foreign_urls() {
+        let key = ApiV2Key::new(KEY).expect("key");
+        let tampered = url_for(&key, "tea-01").replace("product_id=tea-01", "product_id=tea-02");
+        let parsed = ModeOneUrl::parse(&tampered).expect("parse");
+        assert_eq!(parsed.verify(&key), Err(ModeOneError::BadUrlSign));
+        let extra = format!("{}&total_fee=1", url_for(&key, "tea-01"));
+        let parsed = ModeOneUrl::parse(&extra).expect("parse");
+        assert_eq!(parsed.verify(&key), Err(ModeOneError::BadUrlSign));
+        let url = url_for(&key, "tea-01");
+        let unsigned = url
+            .split('&')
+            .filter(|p| !p.contains("sign="))
+            .collect::<Vec<_>>()
+            .join("&");
+        let unsigned = format!("{MODE_ONE_PREFIX}{unsigned}");
+        let err = ModeOneUrl::parse(&unsigned).expect_err("unsigned");
+        assert_eq!(err.reason_code(), "unsigned_url");
+        assert!(matches!(
+            ModeOneUrl::parse("https://example.com/?sign=1"),
+            Err(ModeOneError::NotModeOne(_))
+        ));
+        assert!(matches!(
+            ModeOneUrl::parse("weixin://wxpay/bizpayurl?pr=JyC91EIz1"),
+            Err(ModeOneError::NotModeOne(_))
+        ));
+        assert!(matches!(
+            ModeOneUrl::parse(&format!("{url}&appid=wx1")),
+            Err(ModeOneError::Malformed(_))
+        ));
+        assert!(matches!(
+            ModeOneUrl::parse(&url.replace("product_id=tea-01", "product_id=tea%2")),
+            Err(ModeOneError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn percent_escapes_are_decoded_before_verifying() {
+        let key = ApiV2Key::new(KEY).expect("key");
+        let escaped = url_for(&key, "tea-01").replace("tea-01", "tea%2D01");
+        let parsed = ModeOneUrl::parse(&escaped).expect("parse");
+        assert_eq!(parsed.product_id, "tea-01");
+        parsed.verify(&key).expect("same signed string");
+    }
+
+    #[test]
+    fn openid_shape_is_checked() {
+        assert!(check_openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o").is_ok());
+        assert!(check_openid("o<x>").is_err());
+        assert!(check_openid(&"o".repeat(129)).is_err());
+    }
+}
