@@ -9,4 +9,5 @@ if ! grep -q '^\[\[bin\]\]\|src/main.rs' crates/wxpay-server/Cargo.toml 2>/dev/n
 fi
 bash scripts/setup.sh
 if [ -x scripts/build-client.sh ]; then bash scripts/build-client.sh; fi
+if [ -x scripts/build-demo.sh ]; then bash scripts/build-demo.sh; fi   # examples/h5/dist, served at /
 exec cargo run --release -p wxpay-server -- "$@"

@@ -115,7 +115,7 @@ fn build_v3(
     };
     let up = &settings.upstream;
     let mut bases = vec![up.base_url.clone()];
-    bases.extend(up.failover_base_url.clone());
+    bases.extend(up.failover_url());
     let transport = Transport::new(
         http,
         bases,
@@ -149,7 +149,7 @@ fn build_v2(
     let up = &settings.upstream;
     let backoff = Duration::from_millis(up.backoff_ms);
     let mut bases = vec![up.base_url.clone()];
-    bases.extend(up.failover_base_url.clone());
+    bases.extend(up.failover_url());
     let plain = Transport::new(http, bases.clone(), up.max_retries, backoff);
     let secure = match &merchant.client_cert_pem {
         Some(source) => {

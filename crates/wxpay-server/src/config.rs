@@ -169,7 +169,9 @@ pub struct AppCredentials {
 pub struct UpstreamSettings {
     /// Pay API base URL.
     pub base_url: String,
-    /// Second region, used on 5xx and connection errors.
+    /// Second region, used on 5xx and connection errors. Defaults to WeChat's second
+    /// region; an empty string disables failover (a TOML file cannot unset a key, and a
+    /// simulator setup must never fail over to the real host).
     pub failover_base_url: Option<String>,
     /// Base URL of `api.weixin.qq.com` (login, OAuth, access token, ticket).
     pub open_api_base_url: String,
@@ -201,6 +203,16 @@ impl Default for UpstreamSettings {
             secapi_base_url: None,
             tls_root_pem: None,
         }
+    }
+}
+
+impl UpstreamSettings {
+    /// The failover base URL, if one is configured and not empty.
+    pub fn failover_url(&self) -> Option<String> {
+        self.failover_base_url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .map(str::to_owned)
     }
 }
 
@@ -351,7 +363,10 @@ impl Settings {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if rest == "CONFIG" || rest.is_empty() {
+            // Settings always live in a section (`WXPAY_SECTION__KEY`); a name without `__`
+            // (WXPAY_CONFIG, or a secret referenced as `{ env = "WXPAY_APIV3_KEY" }`, or a
+            // tool's own variable) is not a setting and must not be refused as one.
+            if !rest.contains("__") {
                 continue;
             }
             let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
@@ -427,6 +442,9 @@ mod tests {
                 "http://127.0.0.1:1".to_owned(),
             ),
             ("OTHER".to_owned(), "x".to_owned()),
+            // Not settings: no section separator.
+            ("WXPAY_TOOLS".to_owned(), "/opt/tools".to_owned()),
+            ("WXPAY_APIV3_KEY".to_owned(), "secret".to_owned()),
         ];
         let settings = Settings::load_with_env(Some(&path), env).expect("load");
         assert_eq!(settings.server.port, 9100);
@@ -435,6 +453,18 @@ mod tests {
         let merchant = settings.merchant.expect("merchant");
         assert_eq!(merchant.verify_mode, VerifyMode::PublicKey);
         assert!(!format!("{:?}", merchant.apiv3_key).contains("0123456789"));
+    }
+
+    #[test]
+    fn an_empty_failover_url_disables_failover() {
+        let defaults = Settings::load_with_env(None, Vec::new()).expect("defaults");
+        assert!(defaults.upstream.failover_url().is_some());
+        let env = vec![(
+            "WXPAY_UPSTREAM__FAILOVER_BASE_URL".to_owned(),
+            String::new(),
+        )];
+        let off = Settings::load_with_env(None, env).expect("load");
+        assert_eq!(off.upstream.failover_url(), None);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct EmbeddedSim {
     running: RunningSim,
     /// The official account's appid (the demo's OAuth codes are minted for it).
     oauth_appid: Option<String>,
+    /// The mini-program's appid (the demo's `wx.login` codes are minted for it).
+    miniprogram_appid: Option<String>,
 }
 
 fn inline(value: &str) -> SecretSource {
@@ -92,6 +94,7 @@ impl EmbeddedSim {
             .map_err(|e| StartError::NoMerchant(e.to_string()))?;
         let merchant = merchant_settings(&universe, VerifyMode::Certificate);
         let oauth_appid = merchant.official_account.as_ref().map(|a| a.appid.clone());
+        let miniprogram_appid = merchant.miniprogram.as_ref().map(|a| a.appid.clone());
         settings.merchant = Some(merchant);
         point_at(settings, &running.base_url());
         point_secapi_at(settings, &universe, &running);
@@ -104,19 +107,27 @@ impl EmbeddedSim {
         Ok(Self {
             running,
             oauth_appid,
+            miniprogram_appid,
         })
     }
 
-    /// Demo-only routes (see the module docs): `POST /api/demo/oauth-code` answers
-    /// `{"code","appid","simulator_url"}` with a fresh single-use OAuth code for a new payer.
+    /// Demo-only routes (see the module docs), each answering `{"code","appid","simulator_url"}`
+    /// with a fresh single-use code for a new payer: `POST /api/demo/oauth-code` (what WeChat's
+    /// OAuth redirect carries; log in at `/api/login/oauth`) and `POST /api/demo/login-code`
+    /// (what `wx.login()` returns in a mini-program; log in at `/api/login/miniprogram`).
     pub fn demo_routes(&self) -> Router {
-        let control = self.running.control();
-        let appid = self.oauth_appid.clone();
         let simulator_url = self.running.base_url();
-        Router::new().route(
-            "/api/demo/oauth-code",
-            post(move || demo_oauth_code(control, appid, simulator_url)),
-        )
+        let (control, appid, url) = (
+            self.running.control(),
+            self.oauth_appid.clone(),
+            simulator_url.clone(),
+        );
+        let oauth = post(move || demo_code(control, appid, url, CodeKind::OAuth));
+        let (control, appid) = (self.running.control(), self.miniprogram_appid.clone());
+        let login = post(move || demo_code(control, appid, simulator_url, CodeKind::Login));
+        Router::new()
+            .route("/api/demo/oauth-code", oauth)
+            .route("/api/demo/login-code", login)
     }
 
     /// The simulator's base URL.
@@ -130,17 +141,33 @@ impl EmbeddedSim {
     }
 }
 
-async fn demo_oauth_code(
+/// Which login a demo code is for.
+#[derive(Clone, Copy)]
+enum CodeKind {
+    /// Official-account web authorisation (WeChat's browser).
+    OAuth,
+    /// Mini-program `wx.login()`.
+    Login,
+}
+
+async fn demo_code(
     control: SimControl,
     appid: Option<String>,
     simulator_url: String,
+    kind: CodeKind,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let what = match kind {
+        CodeKind::OAuth => "official account",
+        CodeKind::Login => "mini-program",
+    };
     let appid = appid.ok_or_else(|| {
-        AppError::bad_request("login_not_configured", "no official account is configured")
+        AppError::bad_request("login_not_configured", format!("no {what} is configured"))
     })?;
-    let (code, _openid) = control
-        .mint_oauth_code(&appid, None, None)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let minted = match kind {
+        CodeKind::OAuth => control.mint_oauth_code(&appid, None, None),
+        CodeKind::Login => control.mint_login_code(&appid, None),
+    };
+    let (code, _openid) = minted.map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Json(json!({
         "code": code,
         "appid": appid,
@@ -197,6 +224,22 @@ mod tests {
         // Single-use, like WeChat's: the same code again is refused.
         let again = login(code).await.expect("second login");
         assert_eq!(again.status(), 400);
+
+        let minted: Value = http
+            .post(format!("{url}/api/demo/login-code"))
+            .send()
+            .await
+            .expect("demo login-code route")
+            .json()
+            .await
+            .expect("json");
+        let mp = http
+            .post(format!("{url}/api/login/miniprogram"))
+            .json(&serde_json::json!({ "code": minted["code"] }))
+            .send()
+            .await
+            .expect("mini-program login");
+        assert_eq!(mp.status(), 200);
 
         let _ = stop.send(true);
         let _ = server.await;

@@ -33,8 +33,18 @@ const BATCH: i64 = 50;
 
 /// Runs one reconciliation pass as `owner`.
 pub async fn run_pass(state: &SharedState, owner: &str) -> Result<PassReport, AppError> {
+    run_pass_at(state, owner, clock::now()).await
+}
+
+/// Runs one pass as if the time were `now` (Unix seconds): thresholds, leases and the
+/// close decision are all measured from it, so a test can age orders by hours without
+/// sleeping. Audit rows still carry the wall-clock time.
+pub async fn run_pass_at(
+    state: &SharedState,
+    owner: &str,
+    now: i64,
+) -> Result<PassReport, AppError> {
     let settings = &state.settings.worker;
-    let now = clock::now();
     let mut report = PassReport::default();
     let orders = state
         .store

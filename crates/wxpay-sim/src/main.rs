@@ -25,6 +25,9 @@ enum Command {
         /// Address the generated sim.toml listens on.
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: String,
+        /// Address of the mutual-TLS listener (v2 refunds) in the generated sim.toml.
+        #[arg(long, default_value = "127.0.0.1:8701")]
+        tls_listen: String,
     },
     /// Run the simulator.
     Serve {
@@ -67,9 +70,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Init { dir, listen } => {
+        Command::Init {
+            dir,
+            listen,
+            tls_listen,
+        } => {
             let universe = Universe::generate()?;
-            universe.write_dir(&dir, &listen)?;
+            universe.write_dir(&dir, &listen, &tls_listen)?;
             println!(
                 "wrote a test universe to {} (mchid {})",
                 dir.display(),
@@ -79,6 +86,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 "run: wxpay-sim serve --config {}",
                 dir.join("sim.toml").display()
             );
+            println!("then: wxpay-server {}", dir.join("merchant.toml").display());
         }
         Command::Serve {
             config,

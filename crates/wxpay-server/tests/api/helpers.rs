@@ -44,6 +44,16 @@ impl TestApp {
     }
 
     async fn spawn_inner(mode: VerifyMode, mutual_tls: bool) -> Self {
+        Self::spawn_tweaked(mode, mutual_tls, |_, _| {}).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with `tweak` applied to the server's settings (the
+    /// running simulator at hand) before the server is built.
+    pub async fn spawn_tweaked(
+        mode: VerifyMode,
+        mutual_tls: bool,
+        tweak: impl FnOnce(&mut Settings, &RunningSim),
+    ) -> Self {
         let universe = Universe::generate().expect("universe");
         let mut sim_config = universe.sim_config();
         sim_config.time_scale = 0.001;
@@ -66,6 +76,17 @@ impl TestApp {
         settings.worker.pending_after_secs = 0;
         settings.upstream.backoff_ms = 10;
         settings.upstream.timeout_ms = 5_000;
+        tweak(&mut settings, &sim);
+        Self::launch(settings, sim, universe, dir).await
+    }
+
+    /// Builds and starts the server from `settings` next to an already running simulator.
+    pub async fn launch(
+        settings: Settings,
+        sim: RunningSim,
+        universe: Universe,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let app = Application::build(settings).await.expect("application");
         let url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
@@ -82,6 +103,56 @@ impl TestApp {
             stop,
             _dir: dir,
         }
+    }
+
+    /// The simulator's base URL.
+    pub fn sim_url(&self) -> String {
+        self.sim
+            .as_ref()
+            .map(RunningSim::base_url)
+            .unwrap_or_default()
+    }
+
+    /// Arms a fault through the simulator's HTTP control API (`POST /__sim/faults`).
+    pub async fn arm_fault(&self, endpoint: &str, kind: &str, count: u32) {
+        let response = self
+            .http
+            .post(format!("{}/__sim/faults", self.sim_url()))
+            .json(&json!({ "endpoint": endpoint, "kind": kind, "count": count }))
+            .send()
+            .await
+            .expect("arm fault");
+        assert!(response.status().is_success(), "arming {endpoint} failed");
+    }
+
+    /// How many armed faults are left for `endpoint` (`GET /__sim/faults`): the number of
+    /// calls the server made is what the fault queue lost.
+    pub async fn faults_left(&self, endpoint: &str) -> u64 {
+        let faults: Value = self
+            .http
+            .get(format!("{}/__sim/faults", self.sim_url()))
+            .send()
+            .await
+            .expect("list faults")
+            .json()
+            .await
+            .expect("faults json");
+        faults["api"][endpoint]
+            .as_array()
+            .map(|queue| queue.iter().filter_map(|f| f["count"].as_u64()).sum())
+            .unwrap_or(0)
+    }
+
+    /// The order as the simulator holds it (`GET /__sim/orders/{no}`).
+    pub async fn sim_order(&self, out_trade_no: &str) -> Value {
+        self.http
+            .get(format!("{}/__sim/orders/{out_trade_no}", self.sim_url()))
+            .send()
+            .await
+            .expect("sim order")
+            .json()
+            .await
+            .expect("sim order json")
     }
 
     pub fn appid(&self, kind: AppKind) -> String {

@@ -7,4 +7,6 @@ mod access;
 mod channels;
 mod notifications;
 mod recovery;
+mod sim_init;
+mod upstream;
 mod v2;

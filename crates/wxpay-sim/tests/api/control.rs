@@ -347,7 +347,8 @@ async fn state_file_survives_restart() {
 async fn init_writes_a_loadable_universe() {
     let dir = tempfile::tempdir().expect("tempdir");
     let u = universe();
-    u.write_dir(dir.path(), "127.0.0.1:0").expect("write");
+    u.write_dir(dir.path(), "127.0.0.1:0", "127.0.0.1:0")
+        .expect("write");
     for f in [
         "sim.toml",
         "merchant.toml",
@@ -375,6 +376,14 @@ async fn init_writes_a_loadable_universe() {
     assert_eq!(s, 200);
     let snippet = std::fs::read_to_string(dir.path().join("merchant.toml")).expect("read");
     let parsed: toml::Value = toml::from_str(&snippet).expect("merchant.toml is TOML");
-    assert_eq!(parsed["wechat"]["mchid"].as_str(), Some(u.mchid.as_str()));
+    assert_eq!(parsed["merchant"]["mchid"].as_str(), Some(u.mchid.as_str()));
+    // No key material inline: every secret is a file that exists.
+    for key in ["private_key", "apiv3_key", "apiv2_key", "client_cert_pem"] {
+        let path = parsed["merchant"][key]["file"]
+            .as_str()
+            .expect("file secret");
+        assert!(std::path::Path::new(path).is_file(), "{key}: {path}");
+    }
+    assert!(!snippet.contains(u.apiv3_key.expose()));
     running.shutdown().await;
 }

@@ -1,0 +1,116 @@
+// Login and the merchant API, as a small fetch wrapper.
+//
+// A real page in WeChat's browser logs in with the OAuth redirect: WeChat sends the payer
+// back with `?code=…`, and the page trades that code for a session at
+// POST /api/login/oauth. That is handled here first. The local demo has no WeChat to redirect
+// through, so when wxpay-server runs on its embedded defaults the page asks it for a code
+// minted by the in-process simulator (POST /api/demo/oauth-code; that route does not exist
+// with a real merchant configuration) and then logs in through the same OAuth route.
+
+const TOKEN_KEY = 'wxpay-demo.token';
+const SIM_KEY = 'wxpay-demo.simulator';
+const ORDERS_KEY = 'wxpay-demo.orders';
+
+/** An API error with the server's `error.code`. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(`${message} (${code}, HTTP ${status})`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function token() {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+/** The embedded simulator's base URL, when the demo login told us (local demo only). */
+export function simulatorUrl() {
+  return localStorage.getItem(SIM_KEY);
+}
+
+async function readJson(res) {
+  const text = await res.text();
+  let body = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError(res.status, 'not_json', `unexpected answer: ${text.slice(0, 80)}`);
+  }
+  if (!res.ok) {
+    const e = body.error ?? {};
+    throw new ApiError(res.status, e.code ?? 'http_error', e.message ?? res.statusText);
+  }
+  return body;
+}
+
+async function loginWithCode(code) {
+  const res = await fetch('/api/login/oauth', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code }),
+  });
+  const session = await readJson(res);
+  localStorage.setItem(TOKEN_KEY, session.token);
+  return session;
+}
+
+/**
+ * Makes sure there is a session token. Returns the openid when a login happened now.
+ * Throws an ApiError with code `no_login` when neither an OAuth code nor the demo route exists.
+ */
+export async function ensureSession({ force = false } = {}) {
+  const url = new URL(location.href);
+  const code = url.searchParams.get('code');
+  if (code) {
+    url.searchParams.delete('code');
+    url.searchParams.delete('state');
+    history.replaceState(null, '', url);
+    return (await loginWithCode(code)).openid;
+  }
+  if (token() && !force) return null;
+  const res = await fetch('/api/demo/oauth-code', { method: 'POST' });
+  if (!res.ok) {
+    throw new ApiError(
+      res.status,
+      'no_login',
+      'No session. In production, send the payer through WeChat OAuth (snsapi_base) and back to this page with ?code=',
+    );
+  }
+  const minted = await res.json();
+  if (minted.simulator_url) localStorage.setItem(SIM_KEY, minted.simulator_url);
+  return (await loginWithCode(minted.code)).openid;
+}
+
+/** Calls the merchant API with the session; logs in again once on 401. */
+export async function api(method, path, body, extraHeaders = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const headers = { accept: 'application/json', ...extraHeaders };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const t = token();
+    if (t) headers.authorization = `Bearer ${t}`;
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.status === 401 && attempt === 0) {
+      localStorage.removeItem(TOKEN_KEY);
+      await ensureSession({ force: true });
+      continue;
+    }
+    return readJson(res);
+  }
+}
+
+/** Order ids created in this browser (the admin view lists them). */
+export function rememberedOrders() {
+  try {
+    const list = JSON.parse(localStorage.getItem(ORDERS_KEY) ?? '[]');
+    return Array.isArray(list) ? list.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export function rememberOrder(id) {
+  const list = rememberedOrders().filter((x) => x !== id);
+  list.unshift(id);
+  localStorage.setItem(ORDERS_KEY, JSON.stringify(list.slice(0, 50)));
+}
