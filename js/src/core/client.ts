@@ -27,6 +27,9 @@ import type {
   WxPayClient,
 } from './types.js';
 
+/** How long `pay()` keeps confirming with the server after the payer cancelled or the surface failed. */
+const CANCEL_CONFIRM_MS = 5000;
+
 const BRIDGE_TIMEOUT_MS = 10_000;
 const DEFAULT_MP_PAY_PAGE = '/pages/pay/pay';
 
@@ -134,7 +137,9 @@ export function makeCreateClient(runtime: EntryRuntime): (options: ClientOptions
         api,
         orderId,
         policy,
-        timeoutMs: o.timeoutMs ?? 0,
+        // After a cancel or fail the payer is still on the page: confirm briefly (a signature
+        // error can surface as a cancel) instead of holding the UI for the policy's full minute.
+        timeoutMs: o.timeoutMs ?? (outcome === 'cancel' || outcome === 'fail' ? CANCEL_CONFIRM_MS : 0),
         signal: o.signal,
         lifecycle: runtime.lifecycle(platform),
       });
