@@ -79,7 +79,19 @@ test('admin: refund reaches "refunded" after the refund notification', { timeout
       await s.page.goto(`${server.url}/?view=admin`);
       await s.page.waitForSelector(`${row} .state[data-state="paid"]`);
     });
-    await s.step('refund button → refunded', async () => {
+    await s.step('the payer’s own session cannot refund (403 admin_required)', async () => {
+      const answer = await s.page.evaluate(async (no) => {
+        const res = await fetch(`/api/orders/${encodeURIComponent(no)}/refunds`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${localStorage.getItem('wxpay-demo.token')}` },
+          body: JSON.stringify({ amount_fen: 1 }),
+        });
+        return { status: res.status, body: await res.json() };
+      }, id);
+      assert.equal(answer.status, 403, JSON.stringify(answer));
+      assert.equal(answer.body.error.code, 'admin_required');
+    });
+    await s.step('refund button (with the admin token) → refunded', async () => {
       await s.page.click(`${row} button.refund`);
       await s.page.waitForSelector(`${row} .state[data-state="refunded"]`, { timeout: 60_000 });
       assert.equal(await s.page.locator(`${row} button.refund`).count(), 0);

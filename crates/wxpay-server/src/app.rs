@@ -17,6 +17,7 @@ use wxpay_core::v2::sign::{ApiV2Key, SignType as V2SignType};
 use wxpay_core::v3::aead::ApiV3Key;
 use wxpay_core::{MchId, SerialNo};
 
+use crate::api::admin::AdminToken;
 use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
 use crate::secret::SecretError;
 use crate::state::{AppIdentity, AppState, MerchantApps, RateLimiter, SharedState};
@@ -40,6 +41,9 @@ pub enum StartError {
     /// The store could not be opened or migrated.
     #[error("store")]
     Store(#[from] StoreError),
+    /// `server.admin_token` is unusable.
+    #[error("invalid server.admin_token")]
+    AdminToken(#[from] crate::api::admin::AdminTokenError),
     /// The listener could not be bound.
     #[error("cannot bind {addr}")]
     Bind {
@@ -199,6 +203,19 @@ impl Application {
             .clone()
             .ok_or_else(|| StartError::NoMerchant("feature embedded-sim is off".into()))?;
 
+        // Checked before anything is opened: a weak or unreadable token must stop the start.
+        let admin_token = settings
+            .server
+            .admin_token
+            .as_ref()
+            .map(|source| source.load())
+            .transpose()?
+            .map(|token| AdminToken::new(&token))
+            .transpose()?;
+        if admin_token.is_none() {
+            tracing::warn!("no server.admin_token: refunds through the API are disabled");
+        }
+
         let store =
             SqliteStore::connect(&settings.database.url, settings.database.max_connections).await?;
         let products: Vec<Product> = settings
@@ -267,6 +284,8 @@ impl Application {
             settings,
             public_url,
             login_limiter: RateLimiter::default(),
+            admin_token,
+            admin_failures: RateLimiter::default(),
             credential_refresh: tokio::sync::Mutex::new(()),
         });
         let router = router(state.clone());
@@ -302,6 +321,15 @@ impl Application {
         #[cfg(feature = "embedded-sim")]
         if let Some(sim) = &self.embedded {
             return Some(sim.base_url());
+        }
+        None
+    }
+
+    /// The admin token the embedded defaults generated (none configured), for printing.
+    pub fn demo_admin_token(&self) -> Option<&crate::secret::Secret<String>> {
+        #[cfg(feature = "embedded-sim")]
+        if let Some(sim) = &self.embedded {
+            return sim.generated_admin_token();
         }
         None
     }

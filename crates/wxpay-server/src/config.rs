@@ -63,6 +63,10 @@ pub struct ServerSettings {
     pub static_dir: Option<PathBuf>,
     /// Session lifetime in seconds.
     pub session_ttl_secs: i64,
+    /// The merchant staff's credential, sent as `X-Admin-Token`. Refunds move the
+    /// merchant's money, so they need it rather than a payer's session; without it, refunds
+    /// through the API are disabled. At least 16 characters; prefer a file or env source.
+    pub admin_token: Option<SecretSource>,
 }
 
 impl Default for ServerSettings {
@@ -75,6 +79,7 @@ impl Default for ServerSettings {
             trusted_proxy_header: None,
             static_dir: None,
             session_ttl_secs: 7 * 24 * 3600,
+            admin_token: None,
         }
     }
 }
@@ -253,12 +258,16 @@ impl Default for WorkerSettings {
 pub struct LimitSettings {
     /// Login attempts per client IP per minute.
     pub login_per_minute: u32,
+    /// Wrong `X-Admin-Token`s per client IP per minute; past it, even the right token is
+    /// answered 429 until the minute is over (guessing gets no feedback).
+    pub admin_failures_per_minute: u32,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             login_per_minute: 30,
+            admin_failures_per_minute: 10,
         }
     }
 }
@@ -465,6 +474,35 @@ mod tests {
         )];
         let off = Settings::load_with_env(None, env).expect("load");
         assert_eq!(off.upstream.failover_url(), None);
+    }
+
+    #[test]
+    fn the_admin_token_is_a_secret_source_from_any_layer() {
+        let defaults = Settings::load_with_env(None, Vec::new()).expect("defaults");
+        assert!(
+            defaults.server.admin_token.is_none(),
+            "refunds off by default"
+        );
+        let env = vec![(
+            "WXPAY_SERVER__ADMIN_TOKEN".to_owned(),
+            "{ file = \"/run/secrets/admin_token\" }".to_owned(),
+        )];
+        let from_file = Settings::load_with_env(None, env).expect("load");
+        assert!(matches!(
+            from_file.server.admin_token,
+            Some(SecretSource::File { ref file }) if file == Path::new("/run/secrets/admin_token")
+        ));
+        let env = vec![(
+            "WXPAY_SERVER__ADMIN_TOKEN".to_owned(),
+            "inline-admin-token-value".to_owned(),
+        )];
+        let inline = Settings::load_with_env(None, env).expect("load");
+        let token = inline.server.admin_token.expect("set");
+        assert!(!format!("{token:?}").contains("inline-admin"));
+        assert_eq!(
+            token.load().expect("inline").expose(),
+            "inline-admin-token-value"
+        );
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! `POST /api/demo/oauth-code`: a demo page has no WeChat to log in through, so this mints
 //! the OAuth code WeChat's authorisation redirect would have carried. The page then logs in
 //! through the ordinary `POST /api/login/oauth`, so the real code exchange still runs.
+//!
+//! Refunds need the merchant's admin credential (`server.admin_token`). Unless one is
+//! configured, a random one is generated at start, printed next to the URL, and handed out
+//! by `POST /api/demo/admin-token` so the demo's admin view can refund. That route hands a
+//! credential to anyone who asks, which is only acceptable because the money here is the
+//! simulator's; it never exists with a real `[merchant]`.
 
 use std::path::PathBuf;
 
@@ -32,6 +38,9 @@ pub struct EmbeddedSim {
     oauth_appid: Option<String>,
     /// The mini-program's appid (the demo's `wx.login` codes are minted for it).
     miniprogram_appid: Option<String>,
+    /// The admin token generated at start (`None` when `server.admin_token` was configured:
+    /// an operator's own credential is never handed out).
+    generated_admin_token: Option<Secret<String>>,
 }
 
 fn inline(value: &str) -> SecretSource {
@@ -98,6 +107,15 @@ impl EmbeddedSim {
         settings.merchant = Some(merchant);
         point_at(settings, &running.base_url());
         point_secapi_at(settings, &universe, &running);
+        let generated_admin_token = match settings.server.admin_token {
+            Some(_) => None,
+            None => {
+                let token = crate::ids::session_token()
+                    .map_err(|e| StartError::NoMerchant(format!("no entropy: {e}")))?;
+                settings.server.admin_token = Some(inline(&token));
+                Some(Secret::new(token))
+            }
+        };
         if settings.server.static_dir.is_none() {
             let demo = PathBuf::from("examples/h5/dist");
             if demo.is_dir() {
@@ -108,10 +126,13 @@ impl EmbeddedSim {
             running,
             oauth_appid,
             miniprogram_appid,
+            generated_admin_token,
         })
     }
 
-    /// Demo-only routes (see the module docs), each answering `{"code","appid","simulator_url"}`
+    /// Demo-only routes (see the module docs). `POST /api/demo/admin-token` answers
+    /// `{"admin_token"}` (the generated one; 403 `admin_token_configured` when the operator
+    /// configured their own). The others each answer `{"code","appid","simulator_url"}`
     /// with a fresh single-use code for a new payer: `POST /api/demo/oauth-code` (what WeChat's
     /// OAuth redirect carries; log in at `/api/login/oauth`) and `POST /api/demo/login-code`
     /// (what `wx.login()` returns in a mini-program; log in at `/api/login/miniprogram`).
@@ -125,9 +146,17 @@ impl EmbeddedSim {
         let oauth = post(move || demo_code(control, appid, url, CodeKind::OAuth));
         let (control, appid) = (self.running.control(), self.miniprogram_appid.clone());
         let login = post(move || demo_code(control, appid, simulator_url, CodeKind::Login));
+        let token = self.generated_admin_token.clone();
+        let admin = post(move || demo_admin_token(token));
         Router::new()
             .route("/api/demo/oauth-code", oauth)
             .route("/api/demo/login-code", login)
+            .route("/api/demo/admin-token", admin)
+    }
+
+    /// The admin token generated at start, when none was configured (printed by the binary).
+    pub fn generated_admin_token(&self) -> Option<&Secret<String>> {
+        self.generated_admin_token.as_ref()
     }
 
     /// The simulator's base URL.
@@ -148,6 +177,18 @@ enum CodeKind {
     OAuth,
     /// Mini-program `wx.login()`.
     Login,
+}
+
+async fn demo_admin_token(
+    token: Option<Secret<String>>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let token = token.ok_or_else(|| {
+        AppError::forbidden(
+            "admin_token_configured",
+            "server.admin_token is configured; the demo does not hand it out",
+        )
+    })?;
+    Ok(Json(json!({ "admin_token": token.expose() })))
 }
 
 async fn demo_code(
@@ -194,6 +235,7 @@ mod tests {
             .await
             .expect("embedded defaults");
         assert!(app.simulator_url().is_some());
+        let app_token = app.demo_admin_token().map(|t| t.expose().clone());
         let url = format!("http://127.0.0.1:{}", app.port());
         let stop = app.stop_handle();
         let server = tokio::spawn(app.run_until_stopped());
@@ -240,6 +282,33 @@ mod tests {
             .await
             .expect("mini-program login");
         assert_eq!(mp.status(), 200);
+
+        // The generated admin token is what the refund route accepts.
+        let printed = app_token.expect("a token is generated when none is configured");
+        let handed: Value = http
+            .post(format!("{url}/api/demo/admin-token"))
+            .send()
+            .await
+            .expect("demo admin-token route")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(handed["admin_token"].as_str(), Some(printed.as_str()));
+        let refund = |token: Option<&str>| {
+            let mut request = http
+                .post(format!("{url}/api/orders/WX0000000000NOSUCHORDER/refunds"))
+                .json(&serde_json::json!({ "amount_fen": 1 }));
+            if let Some(token) = token {
+                request = request.header("x-admin-token", token);
+            }
+            request.send()
+        };
+        assert_eq!(refund(None).await.expect("refund").status(), 403);
+        assert_eq!(
+            refund(Some(&printed)).await.expect("refund").status(),
+            404,
+            "past the admin check, the unknown order is reported"
+        );
 
         let _ = stop.send(true);
         let _ = server.await;

@@ -27,6 +27,15 @@ pub enum AppError {
     /// No valid session token (401).
     #[error("authentication required")]
     Unauthorized,
+    /// Authenticated (or not) but not allowed: e.g. a refund without the merchant's admin
+    /// credential, or refunds disabled because none is configured (403).
+    #[error("{message}")]
+    Forbidden {
+        /// Stable machine code, e.g. `admin_required`.
+        code: &'static str,
+        /// Human message for the caller.
+        message: String,
+    },
     /// The resource does not exist or belongs to another user (404; the two are not told apart).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -70,6 +79,14 @@ impl AppError {
         }
     }
 
+    /// Shorthand for a 403 with a code and message.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// Shorthand for a 409 with a code and message.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {
@@ -88,6 +105,9 @@ impl AppError {
                 "unauthorized".into(),
                 self.to_string(),
             ),
+            Self::Forbidden { code, message } => {
+                (StatusCode::FORBIDDEN, (*code).to_owned(), message.clone())
+            }
             Self::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 format!("{what}_not_found"),

@@ -45,6 +45,13 @@ async fn main() -> std::process::ExitCode {
     if let Some(sim) = app.simulator_url() {
         println!("embedded wxpay-sim (test universe) on {sim}");
     }
+    if let Some(token) = app.demo_admin_token() {
+        // Demo only: the simulator's money. A real deployment configures server.admin_token.
+        println!(
+            "admin token for refunds (X-Admin-Token, demo only): {}",
+            token.expose()
+        );
+    }
     match app.run_until_stopped().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::api::admin::AdminToken;
 use crate::config::Settings;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -66,6 +67,17 @@ impl RateLimiter {
         entry.1 = entry.1.saturating_add(1);
         entry.1 <= per_minute
     }
+
+    /// Whether `ip` has used up `per_minute` in its current window, without counting an
+    /// attempt (checked before a secret is compared, so a locked-out guesser learns nothing).
+    pub fn exhausted(&self, ip: IpAddr, now: i64, per_minute: u32) -> bool {
+        let Ok(windows) = self.windows.lock() else {
+            return true;
+        };
+        windows
+            .get(&ip)
+            .is_some_and(|(start, count)| now - *start < 60 && *count >= per_minute)
+    }
 }
 
 /// Everything a handler needs.
@@ -87,6 +99,10 @@ pub struct AppState {
     pub public_url: String,
     /// Login attempts.
     pub login_limiter: RateLimiter,
+    /// `server.admin_token` (digest only); `None` disables refunds through the API.
+    pub admin_token: Option<AdminToken>,
+    /// Wrong admin tokens per client IP.
+    pub admin_failures: RateLimiter,
     /// Serialises access-token / ticket refreshes so one instance fetches once, not per request.
     pub credential_refresh: tokio::sync::Mutex<()>,
 }
@@ -106,5 +122,16 @@ mod tests {
         assert!(limiter.allow(ip, 1001, 2));
         assert!(!limiter.allow(ip, 1002, 2));
         assert!(limiter.allow(ip, 1061, 2));
+    }
+
+    #[test]
+    fn exhausted_only_looks() {
+        let limiter = RateLimiter::default();
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert!(!limiter.exhausted(ip, 1000, 1));
+        assert!(!limiter.exhausted(ip, 1000, 1), "looking counts nothing");
+        assert!(limiter.allow(ip, 1000, 1));
+        assert!(limiter.exhausted(ip, 1001, 1));
+        assert!(!limiter.exhausted(ip, 1060, 1), "a new window");
     }
 }

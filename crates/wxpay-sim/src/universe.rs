@@ -382,6 +382,8 @@ impl Universe {
         write("tls_server_key.pem", &self.tls_server.key_pem)?;
         write(APIV3_KEY_FILE, self.apiv3_key.expose())?;
         write(APIV2_KEY_FILE, self.apiv2_key.expose())?;
+        // The server refuses refunds through its API without a staff credential.
+        write(ADMIN_TOKEN_FILE, &random_alnum(43))?;
         for app in &self.apps {
             write(&app_secret_file(app.kind), app.secret.expose())?;
         }
@@ -442,6 +444,8 @@ impl Universe {
         line(&mut out, "host", "127.0.0.1");
         // The port the commented-out `native_callback_url` hint in sim.toml names.
         raw(&mut out, "port", "8080");
+        // Staff credential for refunds (sent as X-Admin-Token).
+        raw(&mut out, "admin_token", &file(ADMIN_TOKEN_FILE));
 
         out.push_str("\n[database]\n");
         line(
@@ -493,6 +497,8 @@ const MERCHANT_TLS_IDENTITY: &str = "apiclient_cert_and_key.pem";
 const APIV3_KEY_FILE: &str = "apiv3_key.txt";
 /// APIv2 key file.
 const APIV2_KEY_FILE: &str = "apiv2_key.txt";
+/// The merchant server's admin token (refunds), random per universe.
+const ADMIN_TOKEN_FILE: &str = "admin_token.txt";
 
 fn app_secret_file(kind: AppKind) -> String {
     let name = match kind {

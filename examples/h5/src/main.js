@@ -6,7 +6,7 @@
 //   /?view=result&order=NO    the redirect_url target: polls the server until it knows
 //   /?view=admin              orders made in this browser, refund buttons
 import { createClient } from 'wxpay-client';
-import { ApiError, api, ensureSession, rememberOrder, rememberedOrders, simulatorUrl } from './session.js';
+import { ApiError, adminToken, api, ensureSession, rememberOrder, rememberedOrders, simulatorUrl } from './session.js';
 
 const app = document.getElementById('app');
 let viewAbort = new AbortController();
@@ -233,6 +233,18 @@ async function waitForRefund(refundNo, signal) {
   throw new Error('the refund is still processing; check again later');
 }
 
+/** Refunds need the merchant's admin token (X-Admin-Token), not the payer's session. */
+async function refundAsAdmin(id, body) {
+  const path = `/api/orders/${encodeURIComponent(id)}/refunds`;
+  try {
+    return await api('POST', path, body, { 'X-Admin-Token': await adminToken() });
+  } catch (e) {
+    // A token typed earlier may be stale: forget it and ask once more.
+    if (!(e instanceof ApiError) || e.code !== 'invalid_admin_token') throw e;
+    return api('POST', path, body, { 'X-Admin-Token': await adminToken({ forget: true }) });
+  }
+}
+
 async function adminView() {
   const ids = rememberedOrders();
   const rows = el('tbody');
@@ -266,7 +278,7 @@ async function adminView() {
           state.setAttribute('data-state', 'refunding');
           state.textContent = 'Refunding… 退款中';
           try {
-            const refund = await api('POST', `/api/orders/${encodeURIComponent(id)}/refunds`, {
+            const refund = await refundAsAdmin(id, {
               amount_fen: o.amount_fen - o.refunded_fen,
               reason: 'demo refund',
             });

@@ -99,6 +99,27 @@ export async function api(method, path, body, extraHeaders = {}) {
   }
 }
 
+const ADMIN_KEY = 'wxpay-demo.admin-token';
+
+/**
+ * The merchant staff's credential for refunds (sent as X-Admin-Token; a payer's session is not
+ * enough). On the embedded defaults the server generated one at start and hands it out at
+ * POST /api/demo/admin-token — asked afresh each time, since a restart makes a new one. With a
+ * real merchant configuration that route does not exist: the staff member types the token
+ * configured as server.admin_token, and it is kept for this tab only.
+ */
+export async function adminToken({ forget = false } = {}) {
+  if (forget) sessionStorage.removeItem(ADMIN_KEY);
+  const res = await fetch('/api/demo/admin-token', { method: 'POST' });
+  if (res.ok) return (await readJson(res)).admin_token;
+  const kept = sessionStorage.getItem(ADMIN_KEY);
+  if (kept) return kept;
+  const typed = window.prompt('Admin token (server.admin_token) 管理员令牌');
+  if (!typed) throw new ApiError(403, 'admin_required', 'refunds need the merchant admin token');
+  sessionStorage.setItem(ADMIN_KEY, typed.trim());
+  return typed.trim();
+}
+
 /** Order ids created in this browser (the admin view lists them). */
 export function rememberedOrders() {
   try {

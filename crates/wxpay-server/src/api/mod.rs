@@ -2,8 +2,10 @@
 //!
 //! Authentication is a bearer token from a login call; the store keeps only its hash. Every
 //! order lookup goes through [`owned_order`], which answers 404 for someone else's order,
-//! so a user can neither read nor pay an order that is not theirs.
+//! so a user can neither read nor pay an order that is not theirs. Refunds are the
+//! merchant's decision and need the staff credential instead ([`admin::Admin`]).
 
+pub mod admin;
 pub mod auth;
 pub mod jssdk;
 pub mod openapi;

@@ -26,12 +26,18 @@ fn path_param(name: &str) -> Value {
 /// The document.
 pub fn openapi() -> Value {
     let auth = json!([{ "bearer": [] }]);
+    let admin = json!([{ "adminToken": [] }]);
+    let owner_or_admin = json!([{ "bearer": [] }, { "adminToken": [] }]);
     json!({
         "openapi": "3.1.0",
         "info": { "title": "wxpay-server", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Merchant backend for WeChat Pay. Amounts are integers in fen. Every error is {\"error\":{\"code\",\"message\"}}." },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "A payer's session from a login call" },
+                "adminToken": { "type": "apiKey", "in": "header", "name": "X-Admin-Token",
+                    "description": "The merchant staff's credential (server.admin_token). Refunds need it; without one configured they answer 403 refunds_disabled." }
+            },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object",
                     "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
@@ -96,11 +102,14 @@ pub fn openapi() -> Value {
                 "responses": { "200": ok("PayResponse"), "400": error_ref(), "401": error_ref(), "404": error_ref(), "409": error_ref(), "502": error_ref(), "503": error_ref() } } },
             "/api/orders/{out_trade_no}/close": { "post": { "summary": "Close an unpaid order", "security": auth,
                 "parameters": [path_param("out_trade_no")], "responses": { "200": ok("Order"), "404": error_ref(), "409": error_ref() } } },
-            "/api/orders/{out_trade_no}/refunds": { "post": { "summary": "Refund part or all of a paid order", "security": auth,
-                "parameters": [path_param("out_trade_no")], "requestBody": body("RefundRequest"),
-                "responses": { "200": ok("Refund"), "400": error_ref(), "404": error_ref(), "409": error_ref(), "502": error_ref() } } },
-            "/api/refunds/{out_refund_no}": { "get": { "summary": "Refund status (queries WeChat while processing)", "security": auth,
-                "parameters": [path_param("out_refund_no")], "responses": { "200": ok("Refund"), "404": error_ref() } } },
+            "/api/orders/{out_trade_no}/refunds": { "post": { "summary": "Refund part or all of any paid order (merchant staff only)",
+                "description": "Needs X-Admin-Token; a payer's session is not enough (403 admin_required), a wrong token is 403 invalid_admin_token, and with no server.admin_token configured refunds are disabled (403 refunds_disabled). After limits.admin_failures_per_minute wrong tokens a client gets 429 rate_limited, even with the right one, until the minute is over. The audit row records the admin as the actor.",
+                "security": admin, "parameters": [path_param("out_trade_no")], "requestBody": body("RefundRequest"),
+                "responses": { "200": ok("Refund"), "400": error_ref(), "403": error_ref(), "404": error_ref(), "409": error_ref(), "429": error_ref(), "502": error_ref() } } },
+            "/api/refunds/{out_refund_no}": { "get": { "summary": "Refund status (queries WeChat while processing): the order's owner or an admin",
+                "description": "A request carrying X-Admin-Token is judged by it alone (a wrong one is 403); otherwise the session must own the order (404 otherwise).",
+                "security": owner_or_admin, "parameters": [path_param("out_refund_no")],
+                "responses": { "200": ok("Refund"), "401": error_ref(), "403": error_ref(), "404": error_ref() } } },
             "/api/jssdk/config": { "get": { "summary": "wx.config parameters for a page URL",
                 "parameters": [{ "name": "url", "in": "query", "required": true, "schema": { "type": "string" } }],
                 "responses": { "200": ok("WxConfig"), "400": error_ref() } } },

@@ -1,21 +1,27 @@
 //! Refunds: several partial refunds per order up to the paid amount, and their status.
 //!
+//! Creating a refund hands the merchant's money back, so it needs the staff credential
+//! (`X-Admin-Token`, see [`super::admin`]), never just a payer's session; with it any order
+//! may be refunded. Reading a refund's status is open to the order's owner or an admin.
+//!
 //! The amount is reserved in the store (one transaction that sums the order's open and
 //! successful refunds) before WeChat is asked, so concurrent refund requests can never
 //! exceed what was paid.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::Json;
 use serde::Deserialize;
 use wxpay_core::RefundStatus;
 
+use super::admin::{check_admin, presents_admin_token, Admin};
 use super::{owned_order, AuthUser, RefundView};
 use crate::clock;
 use crate::error::{json_rejection, AppError};
 use crate::payments;
 use crate::state::SharedState;
-use crate::store::RefundRefusal;
+use crate::store::{RefundRefusal, User};
 
 /// `POST /api/orders/{out_trade_no}/refunds` body.
 #[derive(Debug, Deserialize)]
@@ -31,7 +37,7 @@ pub struct RefundRequest {
 /// `POST /api/orders/{out_trade_no}/refunds`
 pub async fn create_refund(
     State(state): State<SharedState>,
-    AuthUser(user): AuthUser,
+    _admin: Admin,
     Path(out_trade_no): Path<String>,
     body: Result<Json<RefundRequest>, JsonRejection>,
 ) -> Result<Json<RefundView>, AppError> {
@@ -52,7 +58,14 @@ pub async fn create_refund(
             "reason must be at most 80 characters",
         ));
     }
-    let order = owned_order(&state, &user, &out_trade_no).await?;
+    if out_trade_no.len() > 32 {
+        return Err(AppError::NotFound("order"));
+    }
+    let order = state
+        .store
+        .order(&out_trade_no)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     let now = clock::now();
     let out_refund_no =
         crate::ids::new_out_refund_no(now).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -63,6 +76,7 @@ pub async fn create_refund(
             &order.out_trade_no,
             request.amount_fen,
             request.reason.as_deref(),
+            Admin::ACTOR,
             now,
         )
         .await?
@@ -82,14 +96,49 @@ pub async fn create_refund(
         }
         Err(RefundRefusal::UnknownOrder) => return Err(AppError::NotFound("order")),
     };
+    tracing::info!(
+        refund = %refund.out_refund_no,
+        order = %order.out_trade_no,
+        amount_fen = refund.amount_fen,
+        actor = Admin::ACTOR,
+        "refund created"
+    );
     let refund = payments::submit_refund(&state, &order, &refund).await?;
     Ok(Json(RefundView::from(&refund)))
+}
+
+/// Who reads a refund: the merchant's staff (a valid `X-Admin-Token`) or a payer's session.
+/// A request that presents an admin token is judged by it alone, so a wrong token is a 403
+/// even when a session is attached.
+#[derive(Debug)]
+pub enum RefundReader {
+    /// With the admin credential: any refund.
+    Admin,
+    /// A payer: refunds of their own orders only.
+    Owner(User),
+}
+
+impl<S> FromRequestParts<S> for RefundReader
+where
+    SharedState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if presents_admin_token(parts) {
+            check_admin(&SharedState::from_ref(state), parts)?;
+            return Ok(Self::Admin);
+        }
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        Ok(Self::Owner(user))
+    }
 }
 
 /// `GET /api/refunds/{out_refund_no}`: asks WeChat when the refund is still processing.
 pub async fn get_refund(
     State(state): State<SharedState>,
-    AuthUser(user): AuthUser,
+    reader: RefundReader,
     Path(out_refund_no): Path<String>,
 ) -> Result<Json<RefundView>, AppError> {
     if out_refund_no.len() > 64 {
@@ -100,9 +149,11 @@ pub async fn get_refund(
         .refund(&out_refund_no)
         .await?
         .ok_or(AppError::NotFound("refund"))?;
-    owned_order(&state, &user, &refund.out_trade_no)
-        .await
-        .map_err(|_| AppError::NotFound("refund"))?;
+    if let RefundReader::Owner(user) = &reader {
+        owned_order(&state, user, &refund.out_trade_no)
+            .await
+            .map_err(|_| AppError::NotFound("refund"))?;
+    }
     if refund.status == RefundStatus::Processing {
         if let Err(err) =
             payments::query_refund_and_apply(&state, &out_refund_no, "status_query").await

@@ -377,13 +377,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         out_trade_no: Option<&str>,
     ) -> Result<Vec<StoredNotification>, StoreError>;
-    /// Creates a refund if the order is paid and the amount fits, in one transaction.
+    /// Creates a refund if the order is paid and the amount fits, in one transaction. The
+    /// audit row's cause is `created_by:<actor>`, so who handed money back stays on record.
     async fn create_refund(
         &self,
         out_refund_no: &str,
         out_trade_no: &str,
         amount_fen: i64,
         reason: Option<&str>,
+        actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError>;
     /// A refund by number.

@@ -611,6 +611,7 @@ impl Store for SqliteStore {
         out_trade_no: &str,
         amount_fen: i64,
         reason: Option<&str>,
+        actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
         let mut tx = self.write_tx().await?;
@@ -655,7 +656,7 @@ impl Store for SqliteStore {
             out_refund_no,
             None,
             "PROCESSING",
-            "created",
+            &format!("created_by:{actor}"),
             now,
         )
         .await?;

@@ -163,23 +163,29 @@ async fn closed_orders_never_become_paid_and_refunds_stay_within_the_paid_amount
         .await
         .expect("pay");
     assert!(store
-        .create_refund("R1", "WXORDER0004", 60, None, 30)
+        .create_refund("R1", "WXORDER0004", 60, None, "admin", 30)
         .await
         .expect("r1")
         .is_ok());
     assert_eq!(
         store
-            .create_refund("R2", "WXORDER0004", 50, None, 31)
+            .create_refund("R2", "WXORDER0004", 50, None, "admin", 31)
             .await
             .expect("r2")
             .err(),
         Some(RefundRefusal::ExceedsRefundable { remaining: 40 })
     );
     assert!(store
-        .create_refund("R3", "WXORDER0004", 40, None, 32)
+        .create_refund("R3", "WXORDER0004", 40, None, "admin", 32)
         .await
         .expect("r3")
         .is_ok());
+    let audit = store.audit("refund", "R1").await.expect("audit");
+    assert_eq!(
+        audit.first().map(|row| row.cause.as_str()),
+        Some("created_by:admin"),
+        "the refund's creator is on record"
+    );
     let done = RefundFact {
         out_refund_no: "R1".into(),
         status: RefundStatus::Success,

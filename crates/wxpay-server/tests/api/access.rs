@@ -25,14 +25,18 @@ async fn a_second_user_cannot_read_pay_close_or_refund_the_first_users_order() {
         )
         .await;
     assert_eq!(status, 404);
-    let (status, _) = app
+    // Refunds need the merchant's admin credential, whoever's session is attached.
+    let (status, body) = app
         .post(
             &format!("/api/orders/{no}/refunds"),
             Some(&mallory),
             json!({ "amount_fen": 1 }),
         )
         .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("admin_required"))
+    );
     let (status, _) = app.get(&format!("/api/orders/{no}"), None).await;
     assert_eq!(status, 401);
     let (status, _) = app

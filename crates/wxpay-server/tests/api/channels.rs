@@ -157,25 +157,16 @@ async fn partial_refunds_up_to_the_paid_amount() {
     let app = TestApp::spawn().await;
     let (token, _) = app.login_miniprogram().await;
     let (no, _) = pay_through_notification(&app, &token, "native").await;
-    let path = format!("/api/orders/{no}/refunds");
     let (status, first) = app
-        .post(
-            &path,
-            Some(&token),
-            serde_json::json!({ "amount_fen": 1000 }),
-        )
+        .refund(&no, serde_json::json!({ "amount_fen": 1000 }))
         .await;
     assert_eq!(status, 200, "{first}");
     let (status, second) = app
-        .post(
-            &path,
-            Some(&token),
-            serde_json::json!({ "amount_fen": 2000 }),
-        )
+        .refund(&no, serde_json::json!({ "amount_fen": 2000 }))
         .await;
     assert_eq!(status, 200, "{second}");
     let (status, third) = app
-        .post(&path, Some(&token), serde_json::json!({ "amount_fen": 1 }))
+        .refund(&no, serde_json::json!({ "amount_fen": 1 }))
         .await;
     assert_eq!(
         (status, third["error"]["code"].as_str()),

@@ -10,11 +10,15 @@ use wxpay_core::v3::verify::SignedHeaders;
 use wxpay_core::SerialNo;
 use wxpay_server::app::Application;
 use wxpay_server::config::{Settings, VerifyMode};
+use wxpay_server::secret::{Secret, SecretSource};
 use wxpay_server::state::SharedState;
 use wxpay_sim::config::AppKind;
 use wxpay_sim::control::SimControl;
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
+
+/// `server.admin_token` of every [`TestApp::spawn_tweaked`] server (refunds need it).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 /// A running server + simulator pair.
 pub struct TestApp {
@@ -76,6 +80,7 @@ impl TestApp {
         settings.worker.pending_after_secs = 0;
         settings.upstream.backoff_ms = 10;
         settings.upstream.timeout_ms = 5_000;
+        settings.server.admin_token = Some(SecretSource::Inline(Secret::new(ADMIN_TOKEN.into())));
         tweak(&mut settings, &sim);
         Self::launch(settings, sim, universe, dir).await
     }
@@ -203,6 +208,38 @@ impl TestApp {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts with the merchant's admin credential (`X-Admin-Token`) and an optional session.
+    pub async fn post_admin(
+        &self,
+        path: &str,
+        admin_token: &str,
+        session: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("x-admin-token", admin_token)
+            .json(&body);
+        if let Some(session) = session {
+            request = request.bearer_auth(session);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a refund as the merchant's staff (the configured [`ADMIN_TOKEN`]).
+    pub async fn refund(&self, out_trade_no: &str, body: Value) -> (u16, Value) {
+        self.post_admin(
+            &format!("/api/orders/{out_trade_no}/refunds"),
+            ADMIN_TOKEN,
+            None,
+            body,
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod admin_refunds;
 mod channels;
 mod notifications;
 mod recovery;

@@ -67,6 +67,8 @@ async fn init_output_runs_the_server_against_the_simulator() {
         "an absolute database path next to the universe: {db}"
     );
 
+    let admin_token =
+        std::fs::read_to_string(dir.path().join("admin_token.txt")).expect("admin token file");
     let app = TestApp::launch(settings, sim, universe, dir).await;
 
     // v3: a mini-program payment through to the notification.
@@ -93,10 +95,12 @@ async fn init_output_runs_the_server_against_the_simulator() {
         .pay(Some(app.mchid()), &v2, None)
         .expect("pay v2");
     app.wait_state(&v2, "SUCCESS").await;
+    // Refunds need the staff credential; the snippet points at the generated token file.
     let (status, refund) = app
-        .post(
+        .post_admin(
             &format!("/api/orders/{v2}/refunds"),
-            Some(&token),
+            admin_token.trim(),
+            None,
             json!({ "amount_fen": 100 }),
         )
         .await;

@@ -271,11 +271,7 @@ async fn a_v2_order_is_refunded_over_mutual_tls_and_the_v2_refund_notification_c
     app.wait_state(&no, "SUCCESS").await;
 
     let (status, refund) = app
-        .post(
-            &format!("/api/orders/{no}/refunds"),
-            Some(&token),
-            json!({ "amount_fen": 1000, "reason": "partial" }),
-        )
+        .refund(&no, json!({ "amount_fen": 1000, "reason": "partial" }))
         .await;
     assert_eq!(status, 200, "{refund}");
     assert_eq!(refund["status"], "PROCESSING", "{refund}");
