@@ -26,8 +26,19 @@ UNIVERSE = Path(sys.argv[2])
 # The only change to the SDK: where it sends requests.
 Core._gate_way = property(lambda self: BASE_URL, lambda self, value: None)
 
-merchant = tomllib.loads((UNIVERSE / "merchant.toml").read_text())["wechat"]
-apps = {a["kind"]: a["appid"] for a in merchant["apps"]}
+# merchant.toml is the wxpay-server configuration `wxpay-sim init` writes; secrets are files.
+_config = tomllib.loads((UNIVERSE / "merchant.toml").read_text())["merchant"]
+merchant = {
+    "mchid": _config["mchid"],
+    "merchant_serial": _config["serial_no"],
+    "wechatpay_public_key_id": _config["public_key_id"],
+    "apiv3_key": Path(_config["apiv3_key"]["file"]).read_text().strip(),
+}
+apps = {
+    "mini-program": _config["miniprogram"]["appid"],
+    "official-account": _config["official_account"]["appid"],
+    "app": _config["app"]["appid"],
+}
 PRIVATE_KEY = (UNIVERSE / "apiclient_key.pem").read_text()
 PUBLIC_KEY = (UNIVERSE / "pub_key.pem").read_text()
 
