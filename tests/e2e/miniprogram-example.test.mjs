@@ -109,13 +109,13 @@ globalThis.wx = {
       for (const k of ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign']) {
         assert.ok(typeof o[k] === 'string' && o[k] !== '', `requestPayment: ${k} missing`);
       }
-      const prepayId = o.package.replace(/^prepay_id=/, '');
-      const order = (await server.sim('GET', '/orders')).find((x) => x.prepay_id === prepayId);
-      assert.ok(order, 'no simulator order for this prepay_id');
-      if (payerChoice === 'pay') await server.sim('POST', `/orders/${order.out_trade_no}/pay`);
-      return payerChoice;
+      // WeChat knows which mini-program is running; the simulator checks the rest.
+      const { success, fail, complete, ...params } = o;
+      const reply = await server.sim('POST', '/client/pay', { surface: 'mini-program', appid: await miniProgramAppId(), params, choice: payerChoice });
+      assert.equal(reply.refused, null, `WeChat refused wx.requestPayment: ${JSON.stringify(reply.refused)}`);
+      return reply.result;
     })().then(
-      (choice) => (choice === 'pay' ? o.success({ errMsg: 'requestPayment:ok' }) : o.fail({ errMsg: 'requestPayment:fail cancel' })),
+      (result) => (result.errMsg === 'requestPayment:ok' ? o.success(result) : o.fail(result)),
       (e) => o.fail({ errMsg: `requestPayment:fail ${e.message}` }),
     );
   },
@@ -124,6 +124,12 @@ globalThis.wx = {
   onAppShow() {},
   offAppShow() {},
 };
+
+let appId;
+async function miniProgramAppId() {
+  appId ??= (await server.sim('GET', '/apps')).find((a) => a.kind === 'mini-program').appid;
+  return appId;
+}
 
 before(async () => {
   server = await startServer();

@@ -1,8 +1,8 @@
 // Stand-ins for what WeChat's browser gives a page: `WeixinJSBridge` (injected after the
 // page starts, announced with `WeixinJSBridgeReady`) and the JS-SDK's `wx` (as jweixin
-// defines it). Each call goes to the test through `window.__wxSim`, which plays WeChat:
-// it checks the parameters and pays or cancels through the simulator's control API, as the
-// real WeChat would after the payer's choice. Injected with `context.addInitScript`.
+// defines it). Each call goes to the test through `window.__wxSim`, which plays WeChat with
+// the simulator's client endpoints: they check the bundle and its signature as WeChat does,
+// then pay or cancel as the payer chose. Injected with `context.addInitScript`.
 (() => {
   const call = (kind, payload) => window.__wxSim(kind, JSON.parse(JSON.stringify(payload)));
 
@@ -24,12 +24,13 @@
   const errors = [];
   window.wx = {
     config(options) {
-      call('jssdk:config', options).then((r) => {
-        if (r.ok) {
+      // WeChat checks the signature against the URL it loaded; the page cannot choose it.
+      call('jssdk:config', { ...options, url: location.href }).then((r) => {
+        if (r.errMsg === 'config:ok') {
           configured = true;
           ready.splice(0).forEach((f) => f());
         } else {
-          errors.forEach((f) => f({ errMsg: `config:fail ${r.reason}` }));
+          errors.forEach((f) => f(r));
         }
       });
     },

@@ -26,36 +26,42 @@ const need = (obj, keys, what) => {
   for (const k of keys) assert.ok(typeof obj[k] === 'string' && obj[k] !== '', `${what}: missing ${k} in ${JSON.stringify(obj)}`);
 };
 
-/** Plays WeChat for one page: `choice` is what the payer does ('pay' or 'cancel'). */
+/**
+ * Plays WeChat for one page: `choice` is what the payer does ('pay' or 'cancel'). The casing
+ * each call expects is asserted here; everything WeChat's client itself checks (paySign with
+ * the merchant's certificate, the prepay id and its appid, the `wx.config` signature with the
+ * current jsapi_ticket) is checked by the simulator's `/__sim/client/…`.
+ */
 function wechat(choice) {
   const calls = [];
-  const payOrCancel = async (pkg) => {
-    const prepayId = pkg.replace(/^prepay_id=/, '');
-    const orders = await server.sim('GET', '/orders');
-    const order = orders.find((o) => o.prepay_id === prepayId);
-    assert.ok(order, `no simulator order with prepay_id ${prepayId}`);
+  let configuredAppId;
+  const clientPay = async (surface, params, appid) => {
+    const reply = await server.sim('POST', '/client/pay', { surface, params, appid, choice });
+    assert.equal(reply.refused, null, `WeChat refused the ${surface} call: ${JSON.stringify(reply.refused)}`);
+    const order = await server.sim('GET', `/orders/${reply.out_trade_no}`);
     assert.equal(order.trade_type, 'JSAPI');
-    if (choice === 'pay') await server.sim('POST', `/orders/${order.out_trade_no}/pay`);
-    return order;
+    return reply.result;
   };
   const handler = async (_source, kind, payload) => {
     calls.push({ kind, payload });
     switch (kind) {
       case 'bridge:getBrandWCPayRequest':
         need(payload, ['appId', 'timeStamp', 'nonceStr', 'package', 'signType', 'paySign'], kind);
-        await payOrCancel(payload.package);
-        return { err_msg: choice === 'pay' ? 'get_brand_wcpay_request:ok' : 'get_brand_wcpay_request:cancel' };
-      case 'jssdk:config':
-        need(payload, ['appId', 'nonceStr', 'signature'], kind);
+        return clientPay('weixin-js-bridge', payload);
+      case 'jssdk:config': {
+        need(payload, ['appId', 'nonceStr', 'signature', 'url'], kind);
         assert.ok(payload.timestamp !== undefined, 'wx.config: missing timestamp');
         assert.ok(payload.jsApiList.includes('chooseWXPay'));
-        return { ok: true };
+        const reply = await server.sim('POST', '/client/config', payload);
+        if (reply.errMsg === 'config:ok') configuredAppId = payload.appId;
+        return reply;
+      }
       case 'jssdk:chooseWXPay':
         // The JS-SDK spells it `timestamp` (lower case) and takes no appId.
         need(payload, ['nonceStr', 'package', 'signType', 'paySign'], kind);
         assert.ok(payload.timestamp !== undefined && payload.timeStamp === undefined, 'chooseWXPay wants `timestamp`');
-        await payOrCancel(payload.package);
-        return { errMsg: choice === 'pay' ? 'chooseWXPay:ok' : 'chooseWXPay:cancel' };
+        assert.ok(configuredAppId, 'chooseWXPay before a successful wx.config');
+        return clientPay('js-sdk', payload, configuredAppId);
       default:
         throw new Error(`unexpected WeChat call ${kind}`);
     }

@@ -290,22 +290,42 @@ pub async fn submit_refund(
                 .await?;
         }
         Err(UpstreamError::Business { code, message, .. }) => {
-            let fact = RefundFact {
-                out_refund_no: refund.out_refund_no.clone(),
-                status: RefundStatus::Closed,
-                refund_id: None,
-                amount_fen: None,
-                cause: format!("rejected:{code}"),
-                at: now,
-            };
-            state.store.apply_refund(&fact).await?;
-            return Err(AppError::Upstream { code, message });
+            return refund_refused(state, &refund.out_refund_no, code, message, now).await;
         }
         Err(err) => return Err(err.into()),
     }
+    stored_refund(state, &refund.out_refund_no).await
+}
+
+/// WeChat refused a refund: it will never happen, so it is closed (freeing its amount for
+/// another attempt) and the refusal goes back to the caller.
+pub(crate) async fn refund_refused(
+    state: &SharedState,
+    out_refund_no: &str,
+    code: String,
+    message: String,
+    now: i64,
+) -> Result<Refund, AppError> {
+    let fact = RefundFact {
+        out_refund_no: out_refund_no.to_owned(),
+        status: RefundStatus::Closed,
+        refund_id: None,
+        amount_fen: None,
+        cause: format!("rejected:{code}"),
+        at: now,
+    };
+    state.store.apply_refund(&fact).await?;
+    Err(AppError::Upstream { code, message })
+}
+
+/// The refund as stored now.
+pub(crate) async fn stored_refund(
+    state: &SharedState,
+    out_refund_no: &str,
+) -> Result<Refund, AppError> {
     state
         .store
-        .refund(&refund.out_refund_no)
+        .refund(out_refund_no)
         .await?
         .ok_or(AppError::NotFound("refund"))
 }

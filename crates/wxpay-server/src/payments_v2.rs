@@ -12,6 +12,7 @@ use wxpay_core::v2::xml;
 use wxpay_core::{AppId, RefundStatus};
 
 use crate::error::AppError;
+use crate::payments::{refund_refused, stored_refund};
 use crate::state::SharedState;
 use crate::store::{Order, Refund, RefundFact};
 use crate::upstream::v2::{Fields, V2Client, REFUND_PATH, UNIFIEDORDER_PATH};
@@ -191,24 +192,11 @@ pub async fn submit_refund(
             state.store.apply_refund(&fact).await?;
         }
         Err(UpstreamError::Business { code, message, .. }) if code != "FAIL" => {
-            let fact = RefundFact {
-                out_refund_no: refund.out_refund_no.clone(),
-                status: RefundStatus::Closed,
-                refund_id: None,
-                amount_fen: None,
-                cause: format!("rejected:{code}"),
-                at: now,
-            };
-            state.store.apply_refund(&fact).await?;
-            return Err(AppError::Upstream { code, message });
+            return refund_refused(state, &refund.out_refund_no, code, message, now).await;
         }
         Err(err) => return Err(err.into()),
     }
-    state
-        .store
-        .refund(&refund.out_refund_no)
-        .await?
-        .ok_or(AppError::NotFound("refund"))
+    stored_refund(state, &refund.out_refund_no).await
 }
 
 /// Serialises v2 fields, for replies built by the server (mode-one callback).

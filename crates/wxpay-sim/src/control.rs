@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wxpay_core::{RefundStatus, TradeState};
 
+use crate::client::{ConfigCall, PayCall, PayReply};
 use crate::config::SigningMode;
 use crate::faults::{FaultSpec, Faults, NotifyFaults};
 use crate::lifecycle::{self, find_order, LifecycleError};
@@ -194,6 +195,17 @@ impl SimControl {
         lock(&self.sim.world).mode_one.clone()
     }
 
+    /// Plays WeChat's client for a page's pay call: checks the bundle and its `paySign`,
+    /// then applies the payer's choice (see [`crate::client`]).
+    pub fn client_pay(&self, call: &PayCall) -> Result<PayReply, ControlError> {
+        crate::client::pay(&self.sim, call).map_err(ControlError::BadRequest)
+    }
+
+    /// Checks a page's `wx.config` against the app's current `jsapi_ticket`.
+    pub fn client_config(&self, call: &ConfigCall) -> Value {
+        crate::client::config(&self.sim, call)
+    }
+
     /// Arms a counted API fault.
     pub fn arm_fault(&self, spec: FaultSpec) -> Result<(), ControlError> {
         if spec.endpoint != "*" && !crate::server::ENDPOINTS.contains(&spec.endpoint.as_str()) {
@@ -352,6 +364,9 @@ pub fn router() -> Router<Sim> {
         .route("/notifications", get(notifications))
         .route("/mode-one", get(mode_one_exchanges))
         .route("/mode-one/scan", post(mode_one_scan))
+        .route("/apps", get(list_apps))
+        .route("/client/pay", post(client_pay))
+        .route("/client/config", post(client_config))
         .route(
             "/faults",
             get(list_faults).post(arm_fault).delete(clear_faults),
@@ -427,6 +442,29 @@ async fn mode_one_scan(State(sim): State<Sim>, body: Bytes) -> Reply {
     let request: ScanRequest = serde_json::from_slice(&body)
         .map_err(|e| ControlError::BadRequest(format!("body: {e}")))?;
     to_json(&SimControl::new(sim).mode_one_scan(request).await?)
+}
+
+/// The configured apps (appid and kind, never the secret): what a stand-in for a
+/// mini-program or Official Account page needs to know about itself.
+async fn list_apps(State(sim): State<Sim>) -> Reply {
+    let apps: Vec<Value> = sim
+        .apps
+        .values()
+        .map(|a| json!({ "appid": a.appid, "kind": a.kind }))
+        .collect();
+    Ok(Json(Value::Array(apps)))
+}
+
+async fn client_pay(State(sim): State<Sim>, body: Bytes) -> Reply {
+    let call: PayCall = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::BadRequest(format!("body: {e}")))?;
+    to_json(&SimControl::new(sim).client_pay(&call)?)
+}
+
+async fn client_config(State(sim): State<Sim>, body: Bytes) -> Reply {
+    let call: ConfigCall = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::BadRequest(format!("body: {e}")))?;
+    Ok(Json(SimControl::new(sim).client_config(&call)))
 }
 
 async fn list_faults(State(sim): State<Sim>) -> Reply {

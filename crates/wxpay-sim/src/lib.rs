@@ -9,6 +9,7 @@
 //! All protocol cryptography (signatures, AEAD, v2 signing, XML) comes from `wxpay-core`,
 //! so the simulator and the merchant server cannot disagree on the wire format by accident.
 
+pub mod client;
 pub mod config;
 pub mod control;
 pub mod crypto;

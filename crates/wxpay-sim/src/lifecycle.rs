@@ -94,14 +94,7 @@ pub fn new_refund_id() -> String {
 /// The payer pays: NOTPAY/USERPAYING → SUCCESS, then TRANSACTION.SUCCESS (or the v2 pay
 /// notification) is queued.
 pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, LifecycleError> {
-    let now = now_unix();
-    let order = {
-        let mut world = lock(&sim.world);
-        let order = world
-            .orders
-            .get_mut(key)
-            .ok_or(LifecycleError::OrderNotFound)?;
-        apply_expiry(order, now);
+    let order = change_order(sim, key, |order, now| {
         if !order.trade_state.is_pending()
             || !order.trade_state.can_transition_to(&TradeState::Success)
         {
@@ -120,8 +113,8 @@ pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, Lifecycl
                     .unwrap_or_else(|| format!("oSim{}", random_digits(24))),
             );
         }
-        order.clone()
-    };
+        Ok(())
+    })?;
     match order.api {
         ApiVersion::V3 => notify::enqueue_v3(
             sim,
@@ -142,14 +135,7 @@ pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, Lifecycl
 
 /// Moves an unpaid order to another non-success state (USERPAYING, PAYERROR, CLOSED).
 pub fn set_unpaid_state(sim: &Sim, key: &str, next: TradeState) -> Result<Order, LifecycleError> {
-    let now = now_unix();
-    let order = {
-        let mut world = lock(&sim.world);
-        let order = world
-            .orders
-            .get_mut(key)
-            .ok_or(LifecycleError::OrderNotFound)?;
-        apply_expiry(order, now);
+    let order = change_order(sim, key, |order, _| {
         let allowed = order.trade_state.is_pending()
             && order.trade_state != next
             && order.trade_state.can_transition_to(&next);
@@ -160,10 +146,28 @@ pub fn set_unpaid_state(sim: &Sim, key: &str, next: TradeState) -> Result<Order,
         }
         order.trade_state_desc = state_desc(&next).into();
         order.trade_state = next;
-        order.clone()
-    };
+        Ok(())
+    })?;
     sim.persist();
     Ok(order)
+}
+
+/// Applies `change` to the order under the world lock, after closing it if its
+/// `time_expire` has passed, and returns the order as changed. The caller persists.
+fn change_order(
+    sim: &Sim,
+    key: &str,
+    change: impl FnOnce(&mut Order, i64) -> Result<(), LifecycleError>,
+) -> Result<Order, LifecycleError> {
+    let now = now_unix();
+    let mut world = lock(&sim.world);
+    let order = world
+        .orders
+        .get_mut(key)
+        .ok_or(LifecycleError::OrderNotFound)?;
+    apply_expiry(order, now);
+    change(order, now)?;
+    Ok(order.clone())
 }
 
 /// Makes an unpaid order expire now: its `time_expire` moves to the past and it closes.

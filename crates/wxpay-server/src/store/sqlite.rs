@@ -15,7 +15,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqliteExecutor, SqlitePool, Transaction};
 use wxpay_core::{RefundStatus, TradeState};
 
 use super::{
@@ -70,6 +70,32 @@ impl SqliteStore {
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// One order by number, through the pool or an open transaction.
+async fn fetch_order<'e>(
+    db: impl SqliteExecutor<'e>,
+    out_trade_no: &str,
+) -> Result<Option<Order>, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+    let row = sqlx::query(&sql)
+        .bind(out_trade_no)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(order_from_row).transpose()
+}
+
+/// One refund by number, through the pool or an open transaction.
+async fn fetch_refund<'e>(
+    db: impl SqliteExecutor<'e>,
+    out_refund_no: &str,
+) -> Result<Option<Refund>, StoreError> {
+    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
+    let row = sqlx::query(&sql)
+        .bind(out_refund_no)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(refund_from_row).transpose()
 }
 
 fn order_from_row(row: &SqliteRow) -> Result<Order, StoreError> {
@@ -142,15 +168,9 @@ async fn apply_payment_in(
     tx: &mut Transaction<'static, Sqlite>,
     fact: &PaymentFact,
 ) -> Result<ApplyOutcome, StoreError> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
-    let Some(row) = sqlx::query(&sql)
-        .bind(&fact.out_trade_no)
-        .fetch_optional(&mut **tx)
-        .await?
-    else {
+    let Some(order) = fetch_order(&mut **tx, &fact.out_trade_no).await? else {
         return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
     };
-    let order = order_from_row(&row)?;
     if fact.state.is_paid() {
         if let Some(reported) = fact.amount_fen {
             if reported != order.amount_fen {
@@ -224,15 +244,9 @@ async fn apply_refund_in(
     tx: &mut Transaction<'static, Sqlite>,
     fact: &RefundFact,
 ) -> Result<ApplyOutcome, StoreError> {
-    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
-    let Some(row) = sqlx::query(&sql)
-        .bind(&fact.out_refund_no)
-        .fetch_optional(&mut **tx)
-        .await?
-    else {
+    let Some(refund) = fetch_refund(&mut **tx, &fact.out_refund_no).await? else {
         return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
     };
-    let refund = refund_from_row(&row)?;
     if let Some(reported) = fact.amount_fen {
         if reported != refund.amount_fen {
             return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
@@ -474,23 +488,17 @@ impl Store for SqliteStore {
             order.now,
         )
         .await?;
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
-        let row = sqlx::query(&sql)
-            .bind(&order.out_trade_no)
-            .fetch_one(&mut *tx)
-            .await?;
-        let created = order_from_row(&row)?;
+        let created = fetch_order(&mut *tx, &order.out_trade_no)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt("order vanished inside its own transaction".into())
+            })?;
         tx.commit().await?;
         Ok(created)
     }
 
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
-        let row = sqlx::query(&sql)
-            .bind(out_trade_no)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(order_from_row).transpose()
+        fetch_order(&self.pool, out_trade_no).await
     }
 
     async fn save_prepay(
@@ -615,15 +623,9 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
-        let Some(row) = sqlx::query(&sql)
-            .bind(out_trade_no)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(order) = fetch_order(&mut *tx, out_trade_no).await? else {
             return Ok(Err(RefundRefusal::UnknownOrder));
         };
-        let order = order_from_row(&row)?;
         if !order.state.is_paid() {
             return Ok(Err(RefundRefusal::NotPaid));
         }
@@ -673,12 +675,7 @@ impl Store for SqliteStore {
     }
 
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
-        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
-        let row = sqlx::query(&sql)
-            .bind(out_refund_no)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(refund_from_row).transpose()
+        fetch_refund(&self.pool, out_refund_no).await
     }
 
     async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
@@ -697,32 +694,28 @@ impl Store for SqliteStore {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Order>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let numbers: Vec<String> = sqlx::query_scalar(
-            "SELECT out_trade_no FROM orders WHERE state IN ('NOTPAY', 'USERPAYING') AND created_at <= ? \
-             AND COALESCE(last_checked_at, 0) <= ? AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?",
-        )
-        .bind(created_before)
-        .bind(checked_before)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut claimed = Vec::with_capacity(numbers.len());
-        for number in numbers {
-            sqlx::query(
-                "UPDATE orders SET lease_owner = ?, lease_until = ? WHERE out_trade_no = ?",
-            )
+        // One statement: SQLite runs it under the write lock, so two workers never lease the
+        // same row.
+        let sql = format!(
+            "UPDATE orders SET lease_owner = ?, lease_until = ? WHERE out_trade_no IN (\
+             SELECT out_trade_no FROM orders WHERE state IN ('NOTPAY', 'USERPAYING') AND created_at <= ? \
+             AND COALESCE(last_checked_at, 0) <= ? AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?) \
+             RETURNING {ORDER_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(lease_until)
-            .bind(&number)
-            .execute(&mut *tx)
+            .bind(created_before)
+            .bind(checked_before)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await?;
-            let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
-            let row = sqlx::query(&sql).bind(&number).fetch_one(&mut *tx).await?;
-            claimed.push(order_from_row(&row)?);
-        }
-        tx.commit().await?;
+        let mut claimed = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|o| o.created_at);
         Ok(claimed)
     }
 
@@ -734,31 +727,24 @@ impl Store for SqliteStore {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Refund>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let numbers: Vec<String> = sqlx::query_scalar(
-            "SELECT out_refund_no FROM refunds WHERE status = 'PROCESSING' AND created_at <= ? \
-             AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?",
-        )
-        .bind(created_before)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut claimed = Vec::with_capacity(numbers.len());
-        for number in numbers {
-            sqlx::query(
-                "UPDATE refunds SET lease_owner = ?, lease_until = ? WHERE out_refund_no = ?",
-            )
+        let sql = format!(
+            "UPDATE refunds SET lease_owner = ?, lease_until = ? WHERE out_refund_no IN (\
+             SELECT out_refund_no FROM refunds WHERE status = 'PROCESSING' AND created_at <= ? \
+             AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?) RETURNING {REFUND_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(lease_until)
-            .bind(&number)
-            .execute(&mut *tx)
+            .bind(created_before)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await?;
-            let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
-            let row = sqlx::query(&sql).bind(&number).fetch_one(&mut *tx).await?;
-            claimed.push(refund_from_row(&row)?);
-        }
-        tx.commit().await?;
+        let mut claimed = rows
+            .iter()
+            .map(refund_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|r| r.created_at);
         Ok(claimed)
     }
 

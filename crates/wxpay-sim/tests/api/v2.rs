@@ -6,7 +6,7 @@ use wxpay_sim::config::AppKind;
 
 use crate::common::*;
 
-fn key() -> ApiV2Key {
+pub(crate) fn key() -> ApiV2Key {
     ApiV2Key::new(universe().apiv2_key.expose()).expect("key")
 }
 
@@ -21,7 +21,7 @@ fn params(t: &TestSim, pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     m
 }
 
-async fn post(
+pub(crate) async fn post(
     client: &reqwest::Client,
     url: &str,
     mut p: BTreeMap<String, String>,
@@ -41,7 +41,12 @@ async fn post(
     xml::parse(text.as_bytes(), xml::DEFAULT_MAX_LEN).expect("parse reply")
 }
 
-fn unified(t: &TestSim, otn: &str, trade_type: &str, notify: &str) -> BTreeMap<String, String> {
+pub(crate) fn unified(
+    t: &TestSim,
+    otn: &str,
+    trade_type: &str,
+    notify: &str,
+) -> BTreeMap<String, String> {
     params(
         t,
         &[
