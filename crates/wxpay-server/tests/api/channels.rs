@@ -23,9 +23,7 @@ async fn pay_through_notification(app: &TestApp, token: &str, channel: &str) -> 
     let params = body["params"].clone();
     // Nothing is paid before WeChat says so.
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
-    app.control
-        .pay(Some(app.mchid()), &no, None)
-        .expect("payer pays");
+    app.payer_pays(channel, &no, &params);
     let order = app.wait_state(&no, "SUCCESS").await;
     assert_eq!(order.amount_fen, 3000);
     assert!(order.transaction_id.is_some());

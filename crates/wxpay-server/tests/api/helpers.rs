@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use wxpay_core::invoke::parse_jsapi_bundle;
 use wxpay_core::keys::PrivateKey;
 use wxpay_core::v3::aead::ApiV3Key;
 use wxpay_core::v3::notification::{encrypt_notification, EventType, NotificationParams};
@@ -12,6 +13,7 @@ use wxpay_server::app::Application;
 use wxpay_server::config::{Settings, VerifyMode};
 use wxpay_server::secret::{Secret, SecretSource};
 use wxpay_server::state::SharedState;
+use wxpay_sim::client::{PayCall, PayerChoice};
 use wxpay_sim::config::AppKind;
 use wxpay_sim::control::SimControl;
 use wxpay_sim::server::{RunningSim, Simulator};
@@ -158,6 +160,43 @@ impl TestApp {
             .json()
             .await
             .expect("sim order json")
+    }
+
+    /// The payer pays as WeChat lets them. For channels whose parameters go to a WeChat
+    /// client call, the simulator first checks the bundle as WeChat's client does (fields,
+    /// prepay id, appid, `paySign`); H5 and Native are paid on WeChat's own page.
+    pub fn payer_pays(&self, channel: &str, out_trade_no: &str, params: &Value) {
+        let (surface, running_app) = match channel {
+            "miniprogram" => ("mini-program", Some(AppKind::MiniProgram)),
+            "jsapi" => ("weixin-js-bridge", None),
+            "jssdk" => ("js-sdk", Some(AppKind::OfficialAccount)),
+            "app" => ("app", None),
+            _ => {
+                self.control
+                    .pay(Some(self.mchid()), out_trade_no, None)
+                    .expect("payer pays");
+                return;
+            }
+        };
+        // The server answers in the getBrandWCPayRequest shape; a page hands the JS-SDK its
+        // own (`timestamp`, no appId), as the client package does.
+        let page_params = if surface == "js-sdk" {
+            parse_jsapi_bundle(params)
+                .expect("a JSAPI bundle")
+                .choose_wx_pay()
+                .to_json()
+        } else {
+            params.clone()
+        };
+        let call = PayCall {
+            surface: surface.into(),
+            params: page_params,
+            appid: running_app.map(|kind| self.appid(kind)),
+            choice: PayerChoice::Pay,
+            openid: None,
+        };
+        let reply = self.control.client_pay(&call).expect("client call");
+        assert_eq!(reply.refused, None, "{channel}: WeChat refused {params}");
     }
 
     pub fn appid(&self, kind: AppKind) -> String {

@@ -54,9 +54,7 @@ async fn pay_through_v2_notification(app: &TestApp, token: &str, channel: &str) 
     let (status, body) = pay_v2(app, token, &no, channel).await;
     assert_eq!(status, 200, "{channel}: {body}");
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
-    app.control
-        .pay(Some(app.mchid()), &no, None)
-        .expect("payer pays");
+    app.payer_pays(channel, &no, &body["params"]);
     let order = app.wait_state(&no, "SUCCESS").await;
     assert_eq!(order.amount_fen, 3000);
     assert!(order.transaction_id.is_some());
