@@ -66,7 +66,7 @@ pub struct PayCall {
 pub struct Refusal {
     /// Stable code: `PARAMETER`, `APPID_REQUIRED`, `PREPAY_NOT_FOUND`, `APPID_MISMATCH`,
     /// `MCHID_MISMATCH`, `TRADE_TYPE`, `PREPAY_EXPIRED`, `SIGN_TYPE`, `SIGNATURE`,
-    /// `ORDER_PAID`, `ORDER_CLOSED`.
+    /// `ORDER_PAID`, `ORDER_CLOSED`, `ORDER_FAILED`, `ORDER_CHANGED` (moved while checked).
     pub code: &'static str,
     /// What WeChat shows or returns, with the detail a developer needs.
     pub message: String,
@@ -291,6 +291,10 @@ fn admit(sim: &Sim, b: &Bundle) -> Result<Order, (Option<String>, Refusal)> {
         TradeState::Closed | TradeState::Revoked => {
             Err(fail(refuse("ORDER_CLOSED", "该订单已关闭")))
         }
+        TradeState::PayError => Err(fail(refuse(
+            "ORDER_FAILED",
+            "支付失败，请重新下单支付 (a failed order needs a new order)",
+        ))),
         _ => Ok(order),
     }
 }
@@ -371,7 +375,7 @@ pub fn pay(sim: &Sim, call: &PayCall) -> Result<PayReply, String> {
     if let Err(e) = moved {
         return Ok(refused(
             Some(order.out_trade_no),
-            refuse("ORDER_CLOSED", e.to_string()),
+            refuse("ORDER_CHANGED", e.to_string()),
         ));
     }
     Ok(PayReply {

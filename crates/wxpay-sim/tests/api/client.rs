@@ -95,6 +95,12 @@ async fn bridge_and_js_sdk_shapes() {
     .await;
     assert_eq!(fail["result"]["err_msg"], "get_brand_wcpay_request:fail");
     assert_eq!(state(&t, "client_br01").await, "PAYERROR");
+    let retry = client_pay(
+        &t,
+        json!({ "surface": "weixin-js-bridge", "params": bundle.to_json() }),
+    )
+    .await;
+    assert_eq!(retry["refused"]["code"], "ORDER_FAILED", "{retry}");
 
     let id = prepay(&t, "client_js01").await;
     let bundle = signed_jsapi(&t, &mp, &id);
