@@ -58,6 +58,9 @@ if [ "$QUICK" = 0 ]; then
   if [ -x scripts/test-client.sh ]; then
     step "client package (wasm + TypeScript, Chromium, mini-program runtime)" bash scripts/test-client.sh
   fi
+  if [ -x scripts/test-uniapp.sh ]; then
+    step "uni-app example built for mp-weixin and H5 with DCloud's CLI" bash scripts/test-uniapp.sh
+  fi
   if [ -x scripts/test-e2e.sh ]; then
     step "end to end: H5 demo in headless Chromium against wxpay-server + wxpay-sim" bash scripts/test-e2e.sh
   fi

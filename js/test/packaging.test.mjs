@@ -51,13 +51,22 @@ const svg = await client.qrSvg('weixin://wxpay/bizpayurl?pr=x');
 const r = await client.confirm('o1');
 let code = null;
 try { await client.pay({ orderId: 'o1', channel: 'jsapi', environment: 'we-chat-browser' }); } catch (e) { code = e instanceof WxPayError ? e.code : 'other'; }
-const mp = createRequire(import.meta.url)('wxpay-client/miniprogram');
-console.log(JSON.stringify({ svg: svg.includes('<svg'), state: r.state, paid: r.paid, code, mp: typeof mp.createClient, mpInit: typeof mp.init }));
+const require = createRequire(import.meta.url);
+const mp = require('wxpay-client/miniprogram');
+// A Vite config bundled as CommonJS (uni-app's template) requires the plugin.
+const vite = require('wxpay-client/vite');
+const emitted = [];
+vite().generateBundle.call({ emitFile: (f) => emitted.push(f.fileName + ':' + f.source.length) });
+const { default: viteEsm } = await import('wxpay-client/vite');
+const emittedEsm = [];
+viteEsm().generateBundle.call({ emitFile: (f) => emittedEsm.push(f.fileName + ':' + f.source.length) });
+console.log(JSON.stringify({ svg: svg.includes('<svg'), state: r.state, paid: r.paid, code, mp: typeof mp.createClient, mpInit: typeof mp.init,
+  viteCjs: typeof vite === 'function' && vite.default === vite, sameAssets: emitted.length === 2 && emitted.join() === emittedEsm.join() }));
 `,
   );
   const out = JSON.parse(run('node', ['smoke.mjs'], dir).trim());
   // transport answers {"state":"SUCCESS"} to the pay request too: no signed bundle → the core refuses it.
-  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'MISSING_FIELD', mp: 'function', mpInit: 'function' });
+  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'MISSING_FIELD', mp: 'function', mpInit: 'function', viteCjs: true, sameAssets: true });
 
   writeFileSync(
     join(dir, 'consumer.ts'),

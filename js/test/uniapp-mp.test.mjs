@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath, URL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { brotliDecompressSync } from 'node:zlib';
 
@@ -55,6 +56,28 @@ after(async () => {
 
 test('the Vite plugin emits only the .wasm.br for mp-weixin', () => {
   assert.deepEqual(emitted, ['static/wxpay/wxpay_wasm_bg.wasm.br']);
+});
+
+test('the Vite plugin swaps the pure-JS core for a stub in mp-* and h5 builds only', async () => {
+  const entry = '/app/node_modules/wxpay-client/esm/entries/uniapp.js';
+  const w2j = '../wasm/w2j/wxpay_wasm_w2j.js';
+  const resolve = (platform, options, source = w2j, importer = entry) => {
+    process.env.UNI_PLATFORM = platform;
+    return wxpayVitePlugin(options).resolveId(source, importer);
+  };
+  try {
+    const stub = resolve('mp-weixin');
+    assert.equal(stub, fileURLToPath(new URL('../dist/pkg/esm/entries/no-js-core.js', import.meta.url)));
+    assert.equal(resolve('h5'), stub);
+    assert.equal(resolve('app'), null, 'the App keeps the fallback (iOS JavaScriptCore has no WebAssembly)');
+    assert.equal(resolve('mp-weixin', { jsFallback: true }), null);
+    assert.equal(resolve('mp-weixin', {}, w2j, '/app/src/pages/pay.js'), null, 'only our entry is touched');
+    assert.equal(resolve('mp-weixin', {}, './other.js'), null);
+    const { asmFunc } = await import(stub);
+    assert.throws(() => asmFunc(), /cannot run wasm.*jsFallback/);
+  } finally {
+    process.env.UNI_PLATFORM = 'mp-weixin';
+  }
 });
 
 test('uni mp-weixin: uni.requestPayment with provider wxpay and top-level fields, confirmed by the server', async () => {

@@ -27,6 +27,21 @@ copy(join(gen, 'w2j'), join(pkg, 'esm/wasm/w2j'), ['wxpay_wasm_w2j.js', 'wxpay_w
 copy(join(gen, 'qr'), join(pkg, 'esm/wasm/qr'), ['wxpay_qr.js', 'wxpay_qr.d.ts', 'wxpay_qr_bg.wasm']);
 copy(join(gen, 'mp'), join(pkg, 'esm/wasm/mp'), ['wxpay_wasm.js', 'wxpay_wasm.d.ts', 'wxpay_wasm_bg.wasm', 'wxpay_wasm_bg.wasm.br']);
 
+// `wxpay-client/vite` as CommonJS too: Vite bundles a project's config as CommonJS unless the
+// project is "type": "module" (DCloud's uni-app template is not), and then refuses ESM imports.
+// `import.meta.url` becomes the file's own URL; `require()` returns the plugin factory itself.
+const { transformSync } = await import('esbuild');
+const vitePlugin = join(pkg, 'esm/entries/vite-plugin');
+const cjs = transformSync(readFileSync(`${vitePlugin}.js`, 'utf8'), {
+  format: 'cjs',
+  platform: 'node',
+  target: 'node18',
+  define: { 'import.meta.url': '__wxpayModuleUrl' },
+  banner: "const __wxpayModuleUrl = require('node:url').pathToFileURL(__filename).href;",
+  footer: 'module.exports = Object.assign(module.exports.default, { default: module.exports.default, __esModule: true });',
+});
+writeFileSync(`${vitePlugin}.cjs`, cjs.code);
+
 // miniprogram_dist: CommonJS, patched glue, .wasm.br only (it counts against the 2 MB package).
 const mp = join(pkg, 'miniprogram_dist');
 cpSync(join(js, 'build/mp'), mp, { recursive: true });

@@ -1,8 +1,10 @@
 // Session and the merchant API over uni.request, with per-platform login.
 //
-// #ifdef MP-WEIXIN: uni.login gives the wx.login code → POST /api/login/miniprogram.
-// #ifdef APP-PLUS: an App logs users in with its own account system (or WeChat Open
-// Platform login, which wxpay-server does not provide); set the token you get from it.
+// MP-WEIXIN: uni.login gives the wx.login code → POST /api/login/miniprogram.
+// APP-PLUS: an App logs users in with its own account system (or WeChat Open Platform
+// login, which wxpay-server does not provide); set the token you get from it.
+// (Never start a comment with the `#ifdef` directive itself: uni's preprocessor reads it as
+// one, fails on the missing `#endif` and then compiles the whole file unprocessed.)
 import { createClient } from 'wxpay-client/uniapp';
 
 // Your wxpay-server (HTTPS in production; add it to the mini-program's request allow-list).
