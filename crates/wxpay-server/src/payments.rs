@@ -253,8 +253,11 @@ pub async fn close(
 }
 
 /// Asks WeChat to refund `refund` (already reserved in the store) and applies the answer.
-/// A business refusal closes the local refund (releasing the reserved amount); a transport
-/// failure leaves it PROCESSING for the worker, which retries with the same number.
+/// Only a final refusal ([`v3_refund_refusal_is_final`]) closes the local refund and
+/// releases the reserved amount. Anything else (5xx, timeout, `SYSTEM_ERROR`, a code this
+/// version does not know) may still be executed by WeChat, so the refund stays PROCESSING,
+/// reserved, and is answered as stored: the worker queries it and resubmits it under the
+/// same out_refund_no (A.9: "always retry with the same out_refund_no").
 pub async fn submit_refund(
     state: &SharedState,
     order: &Order,
@@ -289,11 +292,48 @@ pub async fn submit_refund(
                 .apply_refund(&answer.fact("refund_api", now))
                 .await?;
         }
-        Err(UpstreamError::Business { code, message, .. }) => {
+        Err(UpstreamError::Business { code, message, .. }) if v3_refund_refusal_is_final(&code) => {
             return refund_refused(state, &refund.out_refund_no, code, message, now).await;
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => return refund_left_processing(state, refund, &err).await,
     }
+    stored_refund(state, &refund.out_refund_no).await
+}
+
+/// Whether a v3 refund refusal is final: WeChat did not accept the refund and never will
+/// under this number, so closing it locally cannot hand money back twice. The list is
+/// closed on purpose (A.12 says the code sets are open): `SYSTEM_ERROR`, the rate limits
+/// and any unknown code leave the refund reserved, because WeChat may still execute it.
+pub fn v3_refund_refusal_is_final(code: &str) -> bool {
+    matches!(
+        code,
+        "PARAM_ERROR"
+            | "INVALID_REQUEST"
+            | "NOT_ENOUGH"
+            | "USER_ACCOUNT_ABNORMAL"
+            | "MCH_NOT_EXISTS"
+            | "RESOURCE_NOT_EXISTS"
+            | "NO_AUTH"
+            | "SIGN_ERROR"
+            | "RULE_LIMIT"
+            | "RULELIMIT"
+    )
+}
+
+/// A refund attempt whose fate is unknown (WeChat may have executed it): it stays PROCESSING
+/// with its amount reserved, and the caller gets it as stored so it can follow this refund
+/// rather than create another. The reconciliation worker queries it and resubmits it under
+/// the same out_refund_no.
+pub(crate) async fn refund_left_processing(
+    state: &SharedState,
+    refund: &Refund,
+    err: &UpstreamError,
+) -> Result<Refund, AppError> {
+    tracing::warn!(
+        refund = %refund.out_refund_no,
+        error = %crate::error::error_chain(err),
+        "refund outcome unknown; left PROCESSING for the worker"
+    );
     stored_refund(state, &refund.out_refund_no).await
 }
 
@@ -345,4 +385,31 @@ pub async fn query_refund_and_apply(
         .store
         .apply_refund(&answer.fact(cause, crate::clock::now()))
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_final_v3_refund_refusals_release_the_reserved_amount() {
+        for code in [
+            "NOT_ENOUGH",
+            "PARAM_ERROR",
+            "RESOURCE_NOT_EXISTS",
+            "INVALID_REQUEST",
+        ] {
+            assert!(v3_refund_refusal_is_final(code), "{code}");
+        }
+        for code in [
+            "SYSTEM_ERROR",
+            "SYSTEMERROR",
+            "FREQUENCY_LIMITED",
+            "RATELIMIT_EXCEEDED",
+            "",
+            "SOMETHING_NEW",
+        ] {
+            assert!(!v3_refund_refusal_is_final(code), "{code}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use wxpay_core::v2::xml;
 use wxpay_core::{AppId, RefundStatus};
 
 use crate::error::AppError;
-use crate::payments::{refund_refused, stored_refund};
+use crate::payments::{refund_left_processing, refund_refused, stored_refund};
 use crate::state::SharedState;
 use crate::store::{Order, Refund, RefundFact};
 use crate::upstream::v2::{Fields, V2Client, REFUND_PATH, UNIFIEDORDER_PATH};
@@ -130,8 +130,10 @@ pub fn refund_status(v2: &str) -> RefundStatus {
 }
 
 /// Sends `refund` (already reserved in the store) to `/secapi/pay/refund` over mutual TLS
-/// and applies the answer, with the same rules as the v3 refund: a business refusal
-/// closes the local refund, a transport failure leaves it PROCESSING for the worker.
+/// and applies the answer, with the same rules as the v3 refund: only a final refusal
+/// ([`v2_refund_refusal_is_final`]) closes the local refund; `SYSTEMERROR`,
+/// `BIZERR_NEED_RETRY`, an unknown `err_code`, a `return_code` FAIL or a transport failure
+/// leave it PROCESSING and reserved for the worker, which retries with the same number.
 pub async fn submit_refund(
     state: &SharedState,
     order: &Order,
@@ -191,12 +193,39 @@ pub async fn submit_refund(
             };
             state.store.apply_refund(&fact).await?;
         }
-        Err(UpstreamError::Business { code, message, .. }) if code != "FAIL" => {
+        Err(UpstreamError::Business { code, message, .. }) if v2_refund_refusal_is_final(&code) => {
             return refund_refused(state, &refund.out_refund_no, code, message, now).await;
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => return refund_left_processing(state, refund, &err).await,
     }
     stored_refund(state, &refund.out_refund_no).await
+}
+
+/// Whether a v2 refund `err_code` (`result_code` FAIL) is final: the refund was refused and
+/// will not happen under this out_refund_no, so releasing its amount is safe. WeChat's
+/// `/secapi/pay/refund` error table says `SYSTEMERROR` and `BIZERR_NEED_RETRY` must be
+/// retried with the same out_refund_no (the first request may still be executed), and
+/// `FREQUENCY_LIMITED` / `INVALID_REQ_TOO_MUCH` later; those, and any code not listed here,
+/// keep the refund reserved. The `FAIL` pseudo-code (`return_code` FAIL: the request was not
+/// processed at all) is kept as well: the worker simply sends it again.
+pub fn v2_refund_refusal_is_final(code: &str) -> bool {
+    matches!(
+        code,
+        "NOTENOUGH"
+            | "TRADE_OVERDUE"
+            | "USER_ACCOUNT_ABNORMAL"
+            | "INVALID_TRANSACTIONID"
+            | "PARAM_ERROR"
+            | "APPID_NOT_EXIST"
+            | "MCHID_NOT_EXIST"
+            | "ORDERNOTEXIST"
+            | "REQUIRE_POST_METHOD"
+            | "SIGNERROR"
+            | "XML_FORMAT_ERROR"
+            | "REFUND_FEE_INVALID"
+            | "INVALID_REQUEST"
+            | "ERROR"
+    )
 }
 
 /// Serialises v2 fields, for replies built by the server (mode-one callback).
@@ -217,5 +246,23 @@ mod tests {
         assert!(is_v2_channel(Some("jsapi.v2")));
         assert!(!is_v2_channel(Some("jsapi")));
         assert!(!is_v2_channel(None));
+    }
+
+    #[test]
+    fn only_final_v2_refund_refusals_release_the_reserved_amount() {
+        for code in ["NOTENOUGH", "ERROR", "ORDERNOTEXIST", "TRADE_OVERDUE"] {
+            assert!(v2_refund_refusal_is_final(code), "{code}");
+        }
+        for code in [
+            "SYSTEMERROR",
+            "BIZERR_NEED_RETRY",
+            "FREQUENCY_LIMITED",
+            "INVALID_REQ_TOO_MUCH",
+            "FAIL",
+            "",
+            "SOMETHING_NEW",
+        ] {
+            assert!(!v2_refund_refusal_is_final(code), "{code}");
+        }
     }
 }

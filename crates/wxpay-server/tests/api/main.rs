@@ -8,6 +8,7 @@ mod admin_refunds;
 mod channels;
 mod notifications;
 mod recovery;
+mod refund_retries;
 mod sim_init;
 mod upstream;
 mod v2;
