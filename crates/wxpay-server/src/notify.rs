@@ -17,7 +17,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use wxpay_core::v3::notification::{EventType, Notification};
-use wxpay_core::v3::verify::SignedHeaders;
+use wxpay_core::v3::verify::{SignedHeaders, VerifyError};
 use wxpay_core::RefundStatus;
 
 use crate::clock;
@@ -112,6 +112,8 @@ pub(crate) enum Decision {
     Ignore {
         id: String,
     },
+    /// The store could not be read to decide: nothing recorded, WeChat is asked to retry.
+    Unavailable(crate::store::StoreError),
 }
 
 pub(crate) struct Received {
@@ -158,13 +160,14 @@ pub(crate) async fn record_failure(
     }
 }
 
-async fn handle(
-    state: SharedState,
+/// Keeps, verifies and parses a v3 notification; on failure records it and returns the
+/// answer for WeChat.
+async fn receive(
+    state: &SharedState,
     kind: &'static str,
     headers: HeaderMap,
     body: Bytes,
-    decide: impl FnOnce(&SharedState, &Notification) -> Decision,
-) -> Response {
+) -> Result<(Received, Notification), Response> {
     let claimed_id = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
@@ -188,11 +191,11 @@ async fn handle(
     }) {
         Ok(signed) => signed,
         Err(err) => {
-            record_failure(&state, &received, err.reason_code(), "rejected", None).await;
-            return fail(
+            record_failure(state, &received, err.reason_code(), "rejected", None).await;
+            return Err(fail(
                 StatusCode::UNAUTHORIZED,
                 "signature headers missing or malformed",
-            );
+            ));
         }
     };
     if let Err(err) = state.v3.verify(&signed, &received.body, received.now).await {
@@ -204,25 +207,30 @@ async fn handle(
                 "notification signature rejected"
             );
         }
-        record_failure(&state, &received, err.reason_code(), "rejected", None).await;
-        return fail(StatusCode::UNAUTHORIZED, "signature verification failed");
+        record_failure(state, &received, err.reason_code(), "rejected", None).await;
+        // An unknown serial may be a rotation the throttled refresh has not caught yet
+        // (forged notifications can spend its budget): WeChat retries a failed notification
+        // after 15 s, 15 s, 30 s, 3 min …, past the throttle window.
+        let message = match err {
+            VerifyError::UnknownSerial(_) => "unknown certificate serial, retry later",
+            _ => "signature verification failed",
+        };
+        return Err(fail(StatusCode::UNAUTHORIZED, message));
     }
-    let notification = match Notification::parse(&received.body) {
-        Ok(n) => n,
+    match Notification::parse(&received.body) {
+        Ok(notification) => Ok((received, notification)),
         Err(err) => {
             record_failure(
-                &state,
+                state,
                 &received,
                 "ok",
                 &format!("rejected:{}", err.reason_code()),
                 None,
             )
             .await;
-            return fail(StatusCode::BAD_REQUEST, "malformed notification");
+            Err(fail(StatusCode::BAD_REQUEST, "malformed notification"))
         }
-    };
-    let decision = decide(&state, &notification);
-    finish(&state, &received, decision, Protocol::V3).await
+    }
 }
 
 /// Records a verified notification and applies its change in one store transaction, then
@@ -236,6 +244,13 @@ pub(crate) async fn finish(
     let ack = || ack_as(protocol);
     let fail = |status, message: &str| fail_as(protocol, status, message);
     match decision {
+        Decision::Unavailable(err) => {
+            tracing::error!(error = %crate::error::error_chain(&err), "notification lookup failed");
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "temporarily unable to process",
+            )
+        }
         Decision::Ignore { id } => {
             let record = received.record("ok", "ignored", None);
             let change = NotifiedChange::Ignored;
@@ -315,47 +330,71 @@ pub(crate) fn our_appid(state: &SharedState, appid: &str) -> bool {
 
 /// `POST /notify/v3/pay`
 pub async fn v3_pay(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, "v3_pay", headers, body, |state, notification| {
-        if notification.event_type != EventType::TransactionSuccess {
-            return Decision::Ignore {
-                id: notification.id.clone(),
-            };
-        }
-        let transaction: TransactionView = match notification.decrypt_json(state.v3.apiv3_key()) {
-            Ok(t) => t,
-            Err(_) => {
-                return Decision::Reject {
-                    out_trade_no: None,
-                    reason: "decrypt_failed",
-                }
-            }
+    let (received, notification) = match receive(&state, "v3_pay", headers, body).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let decision = decide_pay(&state, &notification).await;
+    finish(&state, &received, decision, Protocol::V3).await
+}
+
+/// The checks of a verified pay notification: our merchant, the appid the order was
+/// prepaid with (not merely one of ours: a payment made under another of our apps is not
+/// this order's payment), and an amount to check against the order.
+async fn decide_pay(state: &SharedState, notification: &Notification) -> Decision {
+    if notification.event_type != EventType::TransactionSuccess {
+        return Decision::Ignore {
+            id: notification.id.clone(),
         };
-        let order = Some(transaction.out_trade_no.clone());
-        if transaction.mchid != state.v3.mchid().as_str() {
+    }
+    let transaction: TransactionView = match notification.decrypt_json(state.v3.apiv3_key()) {
+        Ok(t) => t,
+        Err(_) => {
             return Decision::Reject {
-                out_trade_no: order,
-                reason: "mchid_mismatch",
-            };
+                out_trade_no: None,
+                reason: "decrypt_failed",
+            }
         }
-        if !our_appid(state, &transaction.appid) {
+    };
+    let order = Some(transaction.out_trade_no.clone());
+    if transaction.mchid != state.v3.mchid().as_str() {
+        return Decision::Reject {
+            out_trade_no: order,
+            reason: "mchid_mismatch",
+        };
+    }
+    if !our_appid(state, &transaction.appid) {
+        return Decision::Reject {
+            out_trade_no: order,
+            reason: "appid_mismatch",
+        };
+    }
+    if transaction.amount.is_none() {
+        return Decision::Reject {
+            out_trade_no: order,
+            reason: "amount_missing",
+        };
+    }
+    match state.store.order(&transaction.out_trade_no).await {
+        Ok(Some(stored))
+            if stored
+                .appid
+                .as_deref()
+                .is_some_and(|a| a != transaction.appid) =>
+        {
             return Decision::Reject {
                 out_trade_no: order,
                 reason: "appid_mismatch",
             };
         }
-        if transaction.amount.is_none() {
-            return Decision::Reject {
-                out_trade_no: order,
-                reason: "amount_missing",
-            };
-        }
-        Decision::Apply {
-            id: notification.id.clone(),
-            out_trade_no: transaction.out_trade_no.clone(),
-            change: NotifiedChange::Payment(transaction.fact("notify_v3", clock::now())),
-        }
-    })
-    .await
+        Ok(_) => {}
+        Err(err) => return Decision::Unavailable(err),
+    }
+    Decision::Apply {
+        id: notification.id.clone(),
+        out_trade_no: transaction.out_trade_no.clone(),
+        change: NotifiedChange::Payment(transaction.fact("notify_v3", clock::now())),
+    }
 }
 
 /// `POST /notify/v3/refund`
@@ -364,40 +403,64 @@ pub async fn v3_refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(state, "v3_refund", headers, body, |state, notification| {
-        if !notification.event_type.is_refund() {
-            return Decision::Ignore {
-                id: notification.id.clone(),
-            };
-        }
-        let payload: RefundPayload = match notification.decrypt_json(state.v3.apiv3_key()) {
-            Ok(p) => p,
-            Err(_) => {
-                return Decision::Reject {
-                    out_trade_no: None,
-                    reason: "decrypt_failed",
-                }
-            }
+    let (received, notification) = match receive(&state, "v3_refund", headers, body).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let decision = decide_refund(&state, &notification).await;
+    finish(&state, &received, decision, Protocol::V3).await
+}
+
+/// The checks of a verified refund notification: our merchant, and a refund we made for
+/// the very order the notification names (the store checks the amount and the transition).
+async fn decide_refund(state: &SharedState, notification: &Notification) -> Decision {
+    if !notification.event_type.is_refund() {
+        return Decision::Ignore {
+            id: notification.id.clone(),
         };
-        let order = Some(payload.out_trade_no.clone());
-        if payload.mchid != state.v3.mchid().as_str() {
+    }
+    let payload: RefundPayload = match notification.decrypt_json(state.v3.apiv3_key()) {
+        Ok(p) => p,
+        Err(_) => {
+            return Decision::Reject {
+                out_trade_no: None,
+                reason: "decrypt_failed",
+            }
+        }
+    };
+    let order = Some(payload.out_trade_no.clone());
+    if payload.mchid != state.v3.mchid().as_str() {
+        return Decision::Reject {
+            out_trade_no: order,
+            reason: "mchid_mismatch",
+        };
+    }
+    match state.store.refund(&payload.out_refund_no).await {
+        Ok(Some(refund)) if refund.out_trade_no == payload.out_trade_no => {}
+        Ok(Some(_)) => {
             return Decision::Reject {
                 out_trade_no: order,
-                reason: "mchid_mismatch",
-            };
+                reason: "out_trade_no_mismatch",
+            }
         }
-        Decision::Apply {
-            id: notification.id.clone(),
-            out_trade_no: payload.out_trade_no.clone(),
-            change: NotifiedChange::Refund(RefundFact {
-                out_refund_no: payload.out_refund_no.clone(),
-                status: RefundStatus::parse(&payload.refund_status),
-                refund_id: payload.refund_id.clone(),
-                amount_fen: Some(payload.amount.refund),
-                cause: "notify_v3".into(),
-                at: clock::now(),
-            }),
+        Ok(None) => {
+            return Decision::Reject {
+                out_trade_no: order,
+                reason: "unknown_refund",
+            }
         }
-    })
-    .await
+        Err(err) => return Decision::Unavailable(err),
+    }
+    Decision::Apply {
+        id: notification.id.clone(),
+        out_trade_no: payload.out_trade_no.clone(),
+        change: NotifiedChange::Refund(RefundFact {
+            out_refund_no: payload.out_refund_no.clone(),
+            status: RefundStatus::parse(&payload.refund_status),
+            refund_id: payload.refund_id.clone(),
+            amount_fen: Some(payload.amount.refund),
+            cause: "notify_v3".into(),
+            at: clock::now(),
+        }),
+    }
 }

@@ -315,3 +315,155 @@ async fn certificate_rotation_and_switch_to_public_key_mode_without_a_failed_req
     app.wait_state(&no2, "SUCCESS").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_pay_notification_under_another_of_our_appids_changes_nothing() {
+    let app = TestApp::spawn().await;
+    // Prepaid under the mini-program; the notification names the official account, which
+    // is ours too but not this order's.
+    let (_, no) = prepaid_order(&app).await;
+    let other_app = app.appid(AppKind::OfficialAccount);
+    assert_ne!(other_app, app.appid(AppKind::MiniProgram));
+    let plaintext = app.transaction_plaintext(&no, 3000, &other_app);
+    let (status, body) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("appid_mismatch"), "{body}");
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    assert_eq!(
+        success_count(&app.state.store.audit("order", &no).await.expect("audit")),
+        0
+    );
+    let rows = app
+        .state
+        .store
+        .notifications(Some(&no))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].processing, "rejected:appid_mismatch");
+    app.stop().await;
+}
+
+/// A paid order with a 1000 fen refund WeChat holds PROCESSING: (order, out_refund_no).
+async fn order_with_processing_refund(app: &TestApp) -> (String, String) {
+    let (_, no) = prepaid_order(app).await;
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+    let (status, refund) = app
+        .refund(&no, serde_json::json!({ "amount_fen": 1000 }))
+        .await;
+    assert_eq!(status, 200, "{refund}");
+    let out_refund_no = refund["out_refund_no"].as_str().expect("no").to_owned();
+    (no, out_refund_no)
+}
+
+fn refund_plaintext(
+    app: &TestApp,
+    no: &str,
+    out_refund_no: &str,
+    refund: i64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "mchid": app.mchid(), "transaction_id": "4200000000202501010000000001",
+        "out_trade_no": no, "refund_id": "50000000382019052709732678859",
+        "out_refund_no": out_refund_no, "refund_status": "SUCCESS",
+        "success_time": "2025-01-01T00:00:00+08:00", "user_received_account": "支付用户零钱",
+        "amount": { "total": 3000, "refund": refund, "payer_total": 3000, "payer_refund": refund }
+    })
+}
+
+#[tokio::test]
+async fn tampered_wrong_amount_and_foreign_order_refund_notifications_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (no, out_refund_no) = order_with_processing_refund(&app).await;
+    let (other, _) = order_with_processing_refund(&app).await;
+    let audit_before = (
+        app.state
+            .store
+            .audit("refund", &out_refund_no)
+            .await
+            .expect("audit"),
+        app.state.store.audit("order", &no).await.expect("audit"),
+        app.state.store.audit("order", &other).await.expect("audit"),
+    );
+    let event = EventType::RefundSuccess;
+    let path = "/notify/v3/refund";
+    let genuine = refund_plaintext(&app, &no, &out_refund_no, 1000);
+
+    // Body altered after signing.
+    let tampered = NotifySigning {
+        tamper_body: Some(("test".into(), "tesT".into())),
+        ..Default::default()
+    };
+    let (status, _) = app
+        .send_v3_notification(path, event.clone(), &genuine, &tampered)
+        .await;
+    assert_eq!(status, 401);
+
+    // Correctly signed, but each lies about one thing.
+    let wrong_amount = refund_plaintext(&app, &no, &out_refund_no, 3000);
+    let foreign_order = refund_plaintext(&app, &other, &out_refund_no, 1000);
+    let unknown_refund = refund_plaintext(&app, &no, "RF-never-made", 1000);
+    let mut foreign_merchant = genuine.clone();
+    foreign_merchant["mchid"] = serde_json::json!("1999999999");
+    for (lie, reason) in [
+        (&wrong_amount, "amount_mismatch"),
+        (&foreign_order, "out_trade_no_mismatch"),
+        (&unknown_refund, "unknown_refund"),
+        (&foreign_merchant, "mchid_mismatch"),
+    ] {
+        let (status, body) = app
+            .send_v3_notification(path, event.clone(), lie, &NotifySigning::default())
+            .await;
+        assert_eq!(status, 400, "{reason}: {body}");
+        assert!(body.contains(reason), "{reason}: {body}");
+    }
+
+    // Nothing changed: the refund, both orders and their audit trails.
+    let refund = app
+        .state
+        .store
+        .refund(&out_refund_no)
+        .await
+        .expect("store")
+        .expect("refund");
+    assert_eq!(refund.status.to_string(), "PROCESSING");
+    for order in [&no, &other] {
+        let stored = app.stored(order).await;
+        assert_eq!((stored.state.as_str(), stored.refunded_fen), ("SUCCESS", 0));
+    }
+    let audit_after = (
+        app.state
+            .store
+            .audit("refund", &out_refund_no)
+            .await
+            .expect("audit"),
+        app.state.store.audit("order", &no).await.expect("audit"),
+        app.state.store.audit("order", &other).await.expect("audit"),
+    );
+    assert_eq!(audit_before, audit_after);
+    let rows = app.state.store.notifications(None).await.expect("rows");
+    for reason in ["amount_mismatch", "out_trade_no_mismatch", "unknown_refund"] {
+        assert!(
+            rows.iter()
+                .any(|r| r.kind == "v3_refund" && r.processing == format!("rejected:{reason}")),
+            "{reason} on file: {rows:?}"
+        );
+    }
+
+    // The genuine notification still completes the refund.
+    let (status, body) = app
+        .send_v3_notification(path, event, &genuine, &NotifySigning::default())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let order = app.stored(&no).await;
+    assert_eq!((order.state.as_str(), order.refunded_fen), ("REFUND", 1000));
+    app.stop().await;
+}
