@@ -2,15 +2,19 @@
 //!
 //! Environment variables address TOML keys with double underscores:
 //! `WXPAY_SERVER__PORT=8080` sets `[server] port`, `WXPAY_MERCHANT__MCHID=1900000001` sets
-//! `[merchant] mchid`. A value is read as TOML when it parses (numbers, booleans, inline
-//! tables such as `{ file = "/run/secrets/key.pem" }`) and as a plain string otherwise.
+//! `[merchant] mchid`. A value is taken as a plain string, so a digit-only merchant id or
+//! secret stays a string; only a value written as an inline table or array
+//! (`{ file = "/run/secrets/key.pem" }`) is read as TOML. Numeric and boolean settings
+//! accept their text (`"8080"`, `"false"`) from any layer (see [`from_text`]).
 //!
 //! With no `[merchant]` section the server runs on its embedded defaults: the simulator is
 //! started in-process and its generated test universe supplies the merchant settings.
 
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::secret::SecretSource;
 
@@ -51,17 +55,25 @@ pub struct ServerSettings {
     /// Interface to bind.
     pub host: String,
     /// Port to bind; 0 picks a free one (tests).
+    #[serde(deserialize_with = "from_text")]
     pub port: u16,
     /// Public base URL used to build `notify_url`s; defaults to `http://<host>:<bound port>`.
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes (notifications are a few KiB).
+    #[serde(deserialize_with = "from_text")]
     pub body_limit_bytes: usize,
-    /// Header set by a trusted reverse proxy carrying the client IP (e.g. `x-forwarded-for`);
-    /// without it the socket peer address is used for H5 `payer_client_ip`.
+    /// Header set by a trusted reverse proxy carrying the client IP (e.g. `x-forwarded-for`
+    /// or `x-real-ip`), used for the login and admin-token limits and H5 `payer_client_ip`;
+    /// without it the socket peer address is used. In a list (`X-Forwarded-For: a, b, c`)
+    /// the right-most entry is taken: it is the one the proxy appended, while the entries
+    /// before it come from the client and can be forged. So set this only when exactly one
+    /// trusted proxy sits in front of the server, and make sure it appends to (or replaces)
+    /// the header rather than passing a client's header through untouched.
     pub trusted_proxy_header: Option<String>,
     /// Directory of static demo pages served at `/`.
     pub static_dir: Option<PathBuf>,
     /// Session lifetime in seconds.
+    #[serde(deserialize_with = "from_text")]
     pub session_ttl_secs: i64,
     /// The merchant staff's credential, sent as `X-Admin-Token`. Refunds move the
     /// merchant's money, so they need it rather than a payer's session; without it, refunds
@@ -91,6 +103,7 @@ pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` (created if missing).
     pub url: String,
     /// Pool size.
+    #[serde(deserialize_with = "from_text")]
     pub max_connections: u32,
 }
 
@@ -181,12 +194,16 @@ pub struct UpstreamSettings {
     /// Base URL of `api.weixin.qq.com` (login, OAuth, access token, ticket).
     pub open_api_base_url: String,
     /// Per-attempt timeout in milliseconds.
+    #[serde(deserialize_with = "from_text")]
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls (queries, certificate download).
+    #[serde(deserialize_with = "from_text")]
     pub max_retries: u32,
     /// First backoff delay in milliseconds; doubles per attempt.
+    #[serde(deserialize_with = "from_text")]
     pub backoff_ms: u64,
     /// Refresh platform certificates this often, in seconds.
+    #[serde(deserialize_with = "from_text")]
     pub certificate_refresh_secs: u64,
     /// Base URL for v2 `/secapi/` calls over mutual TLS; `base_url` when absent (WeChat
     /// serves both on one host; the simulator has a separate TLS listener).
@@ -226,16 +243,22 @@ impl UpstreamSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerSettings {
     /// Run the reconciliation loop in this instance.
+    #[serde(deserialize_with = "from_text")]
     pub enabled: bool,
     /// Seconds between passes.
+    #[serde(deserialize_with = "from_text")]
     pub interval_secs: u64,
     /// An unpaid order is queried once it is this old (seconds) and its last check is this old.
+    #[serde(deserialize_with = "from_text")]
     pub pending_after_secs: i64,
     /// Unpaid orders older than this are closed (seconds; WeChat's own limit is 7 days).
+    #[serde(deserialize_with = "from_text")]
     pub close_after_secs: i64,
     /// How long one instance holds a row it is working on (seconds).
+    #[serde(deserialize_with = "from_text")]
     pub lease_secs: i64,
     /// The status endpoint queries WeChat when the last check is older than this (seconds).
+    #[serde(deserialize_with = "from_text")]
     pub status_stale_secs: i64,
 }
 
@@ -257,9 +280,11 @@ impl Default for WorkerSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
     /// Login attempts per client IP per minute.
+    #[serde(deserialize_with = "from_text")]
     pub login_per_minute: u32,
     /// Wrong `X-Admin-Token`s per client IP per minute; past it, even the right token is
     /// answered 429 until the minute is over (guessing gets no feedback).
+    #[serde(deserialize_with = "from_text")]
     pub admin_failures_per_minute: u32,
 }
 
@@ -281,6 +306,7 @@ pub struct ProductSettings {
     /// Name shown in the bill (becomes the order description).
     pub name: String,
     /// Price in fen.
+    #[serde(deserialize_with = "from_text")]
     pub price_fen: i64,
 }
 
@@ -387,13 +413,41 @@ impl Settings {
     }
 }
 
+/// An environment value as the settings tree sees it: text, unless it is written as an inline
+/// table or array. Reading `1900000001` or `true` as TOML would hand a number or a boolean
+/// to a string field (a merchant id, a digit-only secret) and fail the load; the fields
+/// that want numbers parse the text themselves ([`from_text`]).
 fn parse_env_value(raw: &str) -> toml::Value {
-    let probe = format!("v = {raw}");
-    match probe.parse::<toml::Table>() {
-        Ok(mut table) => table
-            .remove("v")
-            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
-        Err(_) => toml::Value::String(raw.to_owned()),
+    let text = toml::Value::String(raw.to_owned());
+    if !raw.trim_start().starts_with(['{', '[']) {
+        return text;
+    }
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut table) => table.remove("v").unwrap_or(text),
+        Err(_) => text,
+    }
+}
+
+/// Deserializes a numeric or boolean setting from its typed TOML value or from its text,
+/// since environment variables arrive as text ([`parse_env_value`]).
+fn from_text<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + FromStr,
+    T::Err: Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TypedOrText<T> {
+        Typed(T),
+        Text(String),
+    }
+    match TypedOrText::<T>::deserialize(deserializer)? {
+        TypedOrText::Typed(value) => Ok(value),
+        TypedOrText::Text(text) => text
+            .trim()
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}"))),
     }
 }
 
@@ -503,6 +557,46 @@ mod tests {
             token.load().expect("inline").expose(),
             "inline-admin-token-value"
         );
+    }
+
+    #[test]
+    fn digit_only_env_values_stay_strings_and_numbers_parse_from_text() {
+        let env: Vec<(String, String)> = [
+            // The module documentation's own example.
+            ("WXPAY_MERCHANT__MCHID", "1900000001"),
+            ("WXPAY_MERCHANT__SERIAL_NO", "0123456789"),
+            ("WXPAY_MERCHANT__PRIVATE_KEY", "{ file = \"/k.pem\" }"),
+            (
+                "WXPAY_MERCHANT__APIV3_KEY",
+                "01234567890123456789012345678901",
+            ),
+            ("WXPAY_SERVER__PORT", "9100"),
+            ("WXPAY_SERVER__ADMIN_TOKEN", "1234567890123456"),
+            ("WXPAY_WORKER__ENABLED", "false"),
+            ("WXPAY_LIMITS__LOGIN_PER_MINUTE", " 7 "),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let settings = Settings::load_with_env(None, env).expect("load");
+        let merchant = settings.merchant.expect("merchant");
+        assert_eq!(merchant.mchid, "1900000001");
+        assert_eq!(merchant.serial_no, "0123456789");
+        assert_eq!(
+            merchant.apiv3_key.load().expect("inline").expose(),
+            "01234567890123456789012345678901"
+        );
+        let admin = settings.server.admin_token.expect("admin token");
+        assert_eq!(admin.load().expect("inline").expose(), "1234567890123456");
+        assert_eq!(settings.server.port, 9100);
+        assert!(!settings.worker.enabled);
+        assert_eq!(settings.limits.login_per_minute, 7);
+
+        let env = vec![("WXPAY_SERVER__PORT".to_owned(), "70000".to_owned())];
+        assert!(matches!(
+            Settings::load_with_env(None, env),
+            Err(ConfigError::Schema(_))
+        ));
     }
 
     #[test]

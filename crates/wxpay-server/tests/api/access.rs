@@ -1,6 +1,7 @@
 //! Who may see and pay what; the one error shape; login limits; the OpenAPI document.
 
 use serde_json::json;
+use wxpay_server::config::VerifyMode;
 
 use crate::helpers::TestApp;
 
@@ -191,5 +192,50 @@ async fn jssdk_config_is_signed_with_a_cached_ticket() {
     .expect("sign");
     assert_eq!(second["signature"].as_str(), Some(expected.as_str()));
     assert_eq!(first["appId"].as_str(), Some(appid.as_str()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn login_is_limited_by_the_address_the_trusted_proxy_appended() {
+    let app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
+        settings.limits.login_per_minute = 3;
+    })
+    .await;
+    let login = |forwarded: String| {
+        app.http
+            .post(format!("{}/api/login/miniprogram", app.url))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "code": "x" }))
+            .send()
+    };
+    // The client writes a new left-most address each time; the proxy appends the real one.
+    for attempt in 0..3 {
+        let response = login(format!("198.51.100.{attempt}, 203.0.113.7"))
+            .await
+            .expect("login");
+        assert_eq!(
+            response.status(),
+            400,
+            "attempt {attempt} is within the limit"
+        );
+    }
+    let response = login("198.51.100.99, 203.0.113.7".into())
+        .await
+        .expect("login");
+    assert_eq!(
+        response.status(),
+        429,
+        "a forged left-most address does not reset the real address's count"
+    );
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let response = login("203.0.113.7, 203.0.113.8".into())
+        .await
+        .expect("login");
+    assert_eq!(
+        response.status(),
+        400,
+        "another real address has its own count, whatever it puts on the left"
+    );
     app.stop().await;
 }

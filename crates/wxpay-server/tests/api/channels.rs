@@ -191,3 +191,30 @@ async fn partial_refunds_up_to_the_paid_amount() {
     assert_eq!((status, view["status"].as_str()), (200, Some("SUCCESS")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn h5_payer_ip_is_the_address_the_trusted_proxy_appended() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    for (api_version, real_ip) in [("v3", "203.0.113.7"), ("v2", "203.0.113.8")] {
+        let no = app.create_order(&token).await;
+        let response = app
+            .http
+            .post(format!("{}/api/orders/{no}/pay", app.url))
+            .bearer_auth(&token)
+            .header("x-forwarded-for", format!("198.51.100.1, {real_ip}"))
+            .json(&serde_json::json!({ "channel": "h5", "api_version": api_version }))
+            .send()
+            .await
+            .expect("pay");
+        assert_eq!(response.status(), 200, "{api_version}");
+        // What WeChat received in `scene_info.payer_client_ip` (v2: `spbill_create_ip`).
+        let seen = app.sim_order(&no).await;
+        assert_eq!(
+            seen["payer_client_ip"].as_str(),
+            Some(real_ip),
+            "{api_version}: {seen}"
+        );
+    }
+    app.stop().await;
+}
