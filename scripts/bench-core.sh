@@ -8,8 +8,9 @@ command -v openssl >/dev/null || { echo "openssl is needed for the baseline" >&2
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 
+# A failed bench build or run stops the script (pipefail) instead of printing "(not run)" rows.
 cargo bench -q -p wxpay-core --features private-key --bench crypto -- \
-  --output-format bencher --warm-up-time 1 --measurement-time 3 2>/dev/null | tee "$OUT" | grep '^test ' || true
+  --output-format bencher --warm-up-time 1 --measurement-time 3 | tee "$OUT" | grep '^test '
 
 # ns per operation from criterion's bencher lines: "test NAME ... bench: 1,234 ns/iter (+/- 5)"
 ours() { awk -v n="$1" '$1=="test" && $2==n { gsub(",","",$5); print $5 }' "$OUT"; }

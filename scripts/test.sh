@@ -50,7 +50,7 @@ step "core tests without optional features" cargo test -p wxpay-core
 
 core_wasm_tests() {
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    cargo test -p wxpay-core --target wasm32-unknown-unknown --test vectors_v2 --test vectors_v3 --test on_wasm
+    cargo test -p wxpay-core --target wasm32-unknown-unknown --lib --test vectors_v2 --test vectors_v3 --test on_wasm
 }
 
 if [ "$QUICK" = 0 ]; then

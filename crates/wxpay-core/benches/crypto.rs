@@ -12,7 +12,8 @@ use criterion::{criterion_main, Criterion};
 use rsa::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 
-use wxpay_core::ids::{MchId, SerialNo};
+use wxpay_core::ids::{AppId, MchId, PrepayId, SerialNo};
+use wxpay_core::invoke::{JsapiPayParams, NonceStr, PayTimestamp};
 use wxpay_core::keys::PrivateKey;
 use wxpay_core::signer::RsaSigner;
 use wxpay_core::v2::sign::{self as v2, ApiV2Key, SignType};
@@ -120,14 +121,21 @@ fn v3(c: &mut Criterion) {
         })
     });
 
-    let paysign_message = format!(
-        "wx2421b1c4370ec43b\n{TS}\n{NONCE}\nprepay_id=wx201410272009395522657a690389285100\n"
-    );
+    // The whole builder a server runs per payment: message, RSA signature, Base64, bundle.
+    let app_id = AppId::new("wx2421b1c4370ec43b").expect("appid");
+    let prepay_id = PrepayId::new("wx201410272009395522657a690389285100").expect("prepay id");
+    let time_stamp = PayTimestamp::parse(&TS.to_string()).expect("timestamp");
+    let nonce_str = NonceStr::new(NONCE).expect("nonce");
     c.bench_function("paysign", |b| {
         b.iter(|| {
-            f.key
-                .sign_sha256_base64(black_box(paysign_message.as_bytes()))
-                .expect("sign")
+            JsapiPayParams::sign_v3(
+                &f.key,
+                black_box(&app_id),
+                black_box(&prepay_id),
+                &time_stamp,
+                &nonce_str,
+            )
+            .expect("sign")
         })
     });
 

@@ -310,6 +310,9 @@ impl<'de> Deserialize<'de> for SerialNo {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     #[test]

@@ -235,6 +235,9 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     // The public key WeChat's "如何使用微信支付公钥验签" page pairs with its example response

@@ -196,7 +196,8 @@ impl PollPolicy {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
 
@@ -292,89 +293,97 @@ mod tests {
         assert_eq!(p.next(0, 900, None), PollDecision::Wait(10_000));
     }
 
-    fn arb_state() -> impl Strategy<Value = Option<TradeState>> {
-        prop_oneof![
-            Just(None),
-            Just(Some(TradeState::NotPay)),
-            Just(Some(TradeState::UserPaying)),
-            Just(Some(TradeState::Success)),
-            Just(Some(TradeState::Closed)),
-            Just(Some(TradeState::Revoked)),
-            Just(Some(TradeState::PayError)),
-            Just(Some(TradeState::Refund)),
-            "[A-Z_]{1,12}".prop_map(|s| Some(TradeState::parse(&s))),
-        ]
-    }
+    /// Property tests need proptest, a native-only dev-dependency.
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use proptest::prelude::*;
 
-    fn arb_policy() -> impl Strategy<Value = PollPolicy> {
-        (
-            any::<u32>(),
-            any::<u32>(),
-            any::<f64>(),
-            any::<u32>(),
-            0u32..10,
-            any::<f64>(),
-        )
-            .prop_map(
-                |(
-                    initial_delay_ms,
-                    max_delay_ms,
-                    multiplier,
-                    overall_timeout_ms,
-                    max_attempts,
-                    jitter,
-                )| PollPolicy {
-                    initial_delay_ms,
-                    max_delay_ms,
-                    multiplier,
-                    overall_timeout_ms,
-                    max_attempts,
-                    jitter,
-                },
+        use super::*;
+
+        fn arb_state() -> impl Strategy<Value = Option<TradeState>> {
+            prop_oneof![
+                Just(None),
+                Just(Some(TradeState::NotPay)),
+                Just(Some(TradeState::UserPaying)),
+                Just(Some(TradeState::Success)),
+                Just(Some(TradeState::Closed)),
+                Just(Some(TradeState::Revoked)),
+                Just(Some(TradeState::PayError)),
+                Just(Some(TradeState::Refund)),
+                "[A-Z_]{1,12}".prop_map(|s| Some(TradeState::parse(&s))),
+            ]
+        }
+
+        fn arb_policy() -> impl Strategy<Value = PollPolicy> {
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<f64>(),
+                any::<u32>(),
+                0u32..10,
+                any::<f64>(),
             )
-    }
-
-    proptest! {
-        #[test]
-        fn never_waits_longer_than_max_or_past_deadline(
-            p in arb_policy(), elapsed in any::<u32>(), attempt in any::<u32>(),
-            state in arb_state(), r in any::<f64>(),
-        ) {
-            if let PollDecision::Wait(ms) = p.next_with_random(elapsed, attempt, state.as_ref(), r) {
-                prop_assert!(ms <= p.max_delay_ms);
-                prop_assert!(elapsed < p.overall_timeout_ms);
-                prop_assert!(ms <= p.overall_timeout_ms - elapsed);
-            }
+                .prop_map(
+                    |(
+                        initial_delay_ms,
+                        max_delay_ms,
+                        multiplier,
+                        overall_timeout_ms,
+                        max_attempts,
+                        jitter,
+                    )| PollPolicy {
+                        initial_delay_ms,
+                        max_delay_ms,
+                        multiplier,
+                        overall_timeout_ms,
+                        max_attempts,
+                        jitter,
+                    },
+                )
         }
 
-        #[test]
-        fn always_stops_after_timeout(
-            p in arb_policy(), extra in any::<u32>(), attempt in any::<u32>(), state in arb_state(),
-        ) {
-            let elapsed = p.overall_timeout_ms.saturating_add(extra);
-            prop_assert!(matches!(p.next(elapsed, attempt, state.as_ref()), PollDecision::Stop(_)));
-        }
-
-        #[test]
-        fn stops_on_final_states(p in arb_policy(), elapsed in any::<u32>(), attempt in any::<u32>(), state in arb_state()) {
-            if let Some(s) = state.as_ref().filter(|s| s.is_final()) {
-                let expected = if s.is_paid() { StopReason::Paid } else { StopReason::Ended };
-                prop_assert_eq!(p.next(elapsed, attempt, Some(s)), PollDecision::Stop(expected));
+        proptest! {
+            #[test]
+            fn never_waits_longer_than_max_or_past_deadline(
+                p in arb_policy(), elapsed in any::<u32>(), attempt in any::<u32>(),
+                state in arb_state(), r in any::<f64>(),
+            ) {
+                if let PollDecision::Wait(ms) = p.next_with_random(elapsed, attempt, state.as_ref(), r) {
+                    prop_assert!(ms <= p.max_delay_ms);
+                    prop_assert!(elapsed < p.overall_timeout_ms);
+                    prop_assert!(ms <= p.overall_timeout_ms - elapsed);
+                }
             }
-        }
 
-        #[test]
-        fn a_real_loop_terminates(p in arb_policy(), timeout in 0u32..200_000, r in 0.0f64..1.0) {
-            // Simulate the caller: add each wait (plus 1 ms of request time) to the clock.
-            // The timeout is bounded only to keep the loop short in a test.
-            let p = PollPolicy { overall_timeout_ms: timeout, ..p };
-            let mut elapsed: u32 = 0;
-            let mut attempt: u32 = 0;
-            while let PollDecision::Wait(ms) = p.next_with_random(elapsed, attempt, Some(&TradeState::NotPay), r) {
-                elapsed = elapsed.saturating_add(ms).saturating_add(1);
-                attempt += 1;
+            #[test]
+            fn always_stops_after_timeout(
+                p in arb_policy(), extra in any::<u32>(), attempt in any::<u32>(), state in arb_state(),
+            ) {
+                let elapsed = p.overall_timeout_ms.saturating_add(extra);
+                prop_assert!(matches!(p.next(elapsed, attempt, state.as_ref()), PollDecision::Stop(_)));
             }
-            prop_assert!(elapsed >= p.overall_timeout_ms || (p.max_attempts != 0 && attempt >= p.max_attempts));
+
+            #[test]
+            fn stops_on_final_states(p in arb_policy(), elapsed in any::<u32>(), attempt in any::<u32>(), state in arb_state()) {
+                if let Some(s) = state.as_ref().filter(|s| s.is_final()) {
+                    let expected = if s.is_paid() { StopReason::Paid } else { StopReason::Ended };
+                    prop_assert_eq!(p.next(elapsed, attempt, Some(s)), PollDecision::Stop(expected));
+                }
+            }
+
+            #[test]
+            fn a_real_loop_terminates(p in arb_policy(), timeout in 0u32..200_000, r in 0.0f64..1.0) {
+                // Simulate the caller: add each wait (plus 1 ms of request time) to the clock.
+                // The timeout is bounded only to keep the loop short in a test.
+                let p = PollPolicy { overall_timeout_ms: timeout, ..p };
+                let mut elapsed: u32 = 0;
+                let mut attempt: u32 = 0;
+                while let PollDecision::Wait(ms) = p.next_with_random(elapsed, attempt, Some(&TradeState::NotPay), r) {
+                    elapsed = elapsed.saturating_add(ms).saturating_add(1);
+                    attempt += 1;
+                }
+                prop_assert!(elapsed >= p.overall_timeout_ms || (p.max_attempts != 0 && attempt >= p.max_attempts));
+            }
         }
     }
 }

@@ -4,14 +4,13 @@
 //! merchant's 支付回调URL, and expects a signed reply carrying a `prepay_id` the merchant has
 //! just created with a NATIVE unified order; the payer then pays that order.
 //!
-//! `wxpay-core` only builds these URLs (`CodeUrl::mode_one`); WeChat is the only party that
-//! reads them, so the parser and verifier live here. Signing, verification and the XML codec
-//! are the core's, like everywhere else in the simulator.
+//! The URL's parser and sign check, the v2 signing and the XML codec are the core's
+//! (`ModeOneUrl`), like everywhere else in the simulator; this module plays WeChat's scanner.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use wxpay_core::invoke::{NonceStr, PayTimestamp, ProductId};
+use wxpay_core::invoke::{ModeOneUrl, ModeOneUrlError};
 use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
 
@@ -22,8 +21,7 @@ use crate::state::{order_key, ApiVersion, ModeOneExchange, Order};
 
 type Fields = BTreeMap<String, String>;
 
-/// What every mode-one URL starts with (mode two's `?pr=` links share it, but carry no sign).
-pub const MODE_ONE_PREFIX: &str = "weixin://wxpay/bizpayurl?";
+pub use wxpay_core::invoke::MODE_ONE_PREFIX;
 
 /// How much of the merchant's reply is kept in the exchange log.
 const REPLY_KEEP_CHARS: usize = 2048;
@@ -179,105 +177,19 @@ impl ModeOneError {
     }
 }
 
-/// A parsed (not yet verified) mode-one URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModeOneUrl {
-    /// `appid`.
-    pub appid: String,
-    /// `mch_id`.
-    pub mch_id: String,
-    /// `product_id`.
-    pub product_id: String,
-    /// `time_stamp` (10-digit Unix seconds; a static QR never expires, so it is not checked
-    /// against the clock).
-    pub time_stamp: String,
-    /// `nonce_str`.
-    pub nonce_str: String,
-    /// Every parameter as received, `sign` included (what the signature is checked over).
-    params: Fields,
-}
-
-impl ModeOneUrl {
-    /// Parses `weixin://wxpay/bizpayurl?…` and checks each field's shape.
-    pub fn parse(url: &str) -> Result<Self, ModeOneError> {
-        let query = url
-            .strip_prefix(MODE_ONE_PREFIX)
-            .ok_or_else(|| ModeOneError::NotModeOne(url.chars().take(64).collect()))?;
-        let mut params = Fields::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair
-                .split_once('=')
-                .ok_or_else(|| ModeOneError::Malformed(format!("parameter {pair:?} has no '='")))?;
-            let (name, value) = (percent_decode(name)?, percent_decode(value)?);
-            if params.insert(name.clone(), value).is_some() {
-                return Err(ModeOneError::Malformed(format!(
-                    "parameter {name:?} appears twice"
-                )));
-            }
-        }
-        if params.contains_key("pr") && !params.contains_key("sign") {
-            return Err(ModeOneError::NotModeOne(
-                "a mode-two (unified order) code_url; scan it with /__sim/scan".into(),
-            ));
-        }
-        let take = |name: &'static str| {
-            params
-                .get(name)
-                .filter(|v| !v.is_empty())
-                .cloned()
-                .ok_or(ModeOneError::MissingParameter(name))
-        };
-        let invalid = |name: &'static str| {
-            move |e: wxpay_core::invoke::FieldProblem| ModeOneError::InvalidParameter {
+impl From<ModeOneUrlError> for ModeOneError {
+    fn from(e: ModeOneUrlError) -> Self {
+        match e {
+            ModeOneUrlError::NotModeOne(url) => Self::NotModeOne(url),
+            ModeOneUrlError::Malformed(detail) => Self::Malformed(detail),
+            ModeOneUrlError::MissingParameter(name) => Self::MissingParameter(name),
+            ModeOneUrlError::InvalidParameter { name, problem } => Self::InvalidParameter {
                 name,
-                detail: e.to_string(),
-            }
-        };
-        let parsed = Self {
-            appid: take("appid")?,
-            mch_id: take("mch_id")?,
-            product_id: take("product_id")?,
-            time_stamp: take("time_stamp")?,
-            nonce_str: take("nonce_str")?,
-            params: Fields::new(),
-        };
-        take("sign")?;
-        ProductId::new(parsed.product_id.as_str()).map_err(invalid("product_id"))?;
-        PayTimestamp::parse(&parsed.time_stamp).map_err(invalid("time_stamp"))?;
-        NonceStr::new(parsed.nonce_str.as_str()).map_err(invalid("nonce_str"))?;
-        Ok(Self { params, ..parsed })
-    }
-
-    /// Verifies the v2 sign over every received parameter but `sign` (B.8 lists `appid`,
-    /// `mch_id`, `nonce_str`, `product_id`, `time_stamp`; an added parameter changes the
-    /// signed string, so it is refused as tampering). MD5 unless the URL names `sign_type`.
-    pub fn verify(&self, key: &ApiV2Key) -> Result<(), ModeOneError> {
-        verify(&self.params, key)
-            .map(|_| ())
-            .map_err(|_| ModeOneError::BadUrlSign)
-    }
-}
-
-/// Decodes `%XX` escapes (the core's builder never needs them, other generators may use them).
-fn percent_decode(s: &str) -> Result<String, ModeOneError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| ModeOneError::Malformed(format!("bad %-escape in {s:?}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+                detail: problem.to_string(),
+            },
+            ModeOneUrlError::BadSign => Self::BadUrlSign,
         }
     }
-    String::from_utf8(out).map_err(|_| ModeOneError::Malformed(format!("{s:?} is not UTF-8")))
 }
 
 /// A payer scanning a mode-one QR (`POST /__sim/mode-one/scan`).
@@ -385,17 +297,22 @@ async fn run(
     exchange: &mut ModeOneExchange,
 ) -> Result<ScanOutcome, ModeOneError> {
     let url = ModeOneUrl::parse(&request.code_url)?;
-    exchange.mchid = url.mch_id.clone();
-    exchange.product_id = url.product_id.clone();
+    exchange.mchid = url.mch_id.as_str().to_owned();
+    exchange.product_id = url.product_id.as_str().to_owned();
     check_openid(openid)?;
     let merchant = sim
         .merchants
-        .get(&url.mch_id)
-        .ok_or_else(|| ModeOneError::UnknownMerchant(url.mch_id.clone()))?;
-    if !merchant.config.appids.contains(&url.appid) {
+        .get(url.mch_id.as_str())
+        .ok_or_else(|| ModeOneError::UnknownMerchant(url.mch_id.as_str().to_owned()))?;
+    if !merchant
+        .config
+        .appids
+        .iter()
+        .any(|a| a == url.app_id.as_str())
+    {
         return Err(ModeOneError::AppIdNotBound {
-            appid: url.appid.clone(),
-            mchid: url.mch_id.clone(),
+            appid: url.app_id.as_str().to_owned(),
+            mchid: url.mch_id.as_str().to_owned(),
         });
     }
     let key = ApiV2Key::new(merchant.config.apiv2_key.expose())
@@ -406,16 +323,16 @@ async fn run(
         .clone()
         .filter(|u| !u.is_empty())
         .or_else(|| merchant.config.native_callback_url.clone())
-        .ok_or_else(|| ModeOneError::NoCallbackUrl(url.mch_id.clone()))?;
+        .ok_or_else(|| ModeOneError::NoCallbackUrl(url.mch_id.as_str().to_owned()))?;
     exchange.callback_url = Some(callback_url.clone());
 
     let mut fields = Fields::new();
     for (k, v) in [
-        ("appid", url.appid.clone()),
-        ("mch_id", url.mch_id.clone()),
+        ("appid", url.app_id.as_str().to_owned()),
+        ("mch_id", url.mch_id.as_str().to_owned()),
         ("nonce_str", random_alnum(32)),
         ("openid", openid.to_owned()),
-        ("product_id", url.product_id.clone()),
+        ("product_id", url.product_id.as_str().to_owned()),
         ("is_subscribe", "N".to_owned()),
     ] {
         fields.insert(k.into(), v);
@@ -459,12 +376,15 @@ async fn run(
         return Err(ModeOneError::ReplyReturnFail(get("return_msg").to_owned()));
     }
     verify(&reply, &key).map_err(|e| ModeOneError::ReplyBadSign(e.to_string()))?;
-    for (field, expected) in [("appid", &url.appid), ("mch_id", &url.mch_id)] {
-        if get(field) != expected.as_str() {
+    for (field, expected) in [
+        ("appid", url.app_id.as_str()),
+        ("mch_id", url.mch_id.as_str()),
+    ] {
+        if get(field) != expected {
             return Err(ModeOneError::ReplyMismatch {
                 field,
                 found: get(field).to_owned(),
-                expected: expected.clone(),
+                expected: expected.to_owned(),
             });
         }
     }
@@ -513,7 +433,7 @@ fn accept_prepay(
         .values_mut()
         .find(|o| {
             o.prepay_id == prepay_id
-                && o.mchid == url.mch_id
+                && o.mchid == url.mch_id.as_str()
                 && o.api == ApiVersion::V2
                 && o.trade_type == "NATIVE"
         })
@@ -523,10 +443,11 @@ fn accept_prepay(
         prepay_id: prepay_id.to_owned(),
         detail,
     };
-    if order.appid != url.appid {
+    if order.appid != url.app_id.as_str() {
         return Err(unusable(format!(
             "it was created for appid {}, the QR names {}",
-            order.appid, url.appid
+            order.appid,
+            url.app_id.as_str()
         )));
     }
     if now >= order.prepay_expires_at {
@@ -550,81 +471,20 @@ fn accept_prepay(
 mod tests {
     use super::*;
 
-    const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
-
-    fn url_for(key: &ApiV2Key, product: &str) -> String {
-        wxpay_core::invoke::CodeUrl::mode_one(
-            key,
-            &wxpay_core::AppId::new("wx2421b1c4370ec43b").expect("appid"),
-            &wxpay_core::MchId::new("10000100").expect("mchid"),
-            &ProductId::new(product).expect("product"),
-            &PayTimestamp::parse("1415949957").expect("ts"),
-            &NonceStr::new("ibuaiVcKdpRxkhJA").expect("nonce"),
-        )
-        .as_str()
-        .to_owned()
-    }
-
-    #[test]
-    fn parses_and_verifies_what_the_core_builds() {
-        let key = ApiV2Key::new(KEY).expect("key");
-        let parsed = ModeOneUrl::parse(&url_for(&key, "tea-01")).expect("parse");
-        assert_eq!(parsed.product_id, "tea-01");
-        assert_eq!(parsed.mch_id, "10000100");
-        parsed.verify(&key).expect("verifies");
-        let other = ApiV2Key::new("0".repeat(32)).expect("key");
-        assert_eq!(parsed.verify(&other), Err(ModeOneError::BadUrlSign));
-    }
-
-    #[test]
-    fn refuses_tampered_unsigned_and_foreign_urls() {
-        let key = ApiV2Key::new(KEY).expect("key");
-        let tampered = url_for(&key, "tea-01").replace("product_id=tea-01", "product_id=tea-02");
-        let parsed = ModeOneUrl::parse(&tampered).expect("parse");
-        assert_eq!(parsed.verify(&key), Err(ModeOneError::BadUrlSign));
-        let extra = format!("{}&total_fee=1", url_for(&key, "tea-01"));
-        let parsed = ModeOneUrl::parse(&extra).expect("parse");
-        assert_eq!(parsed.verify(&key), Err(ModeOneError::BadUrlSign));
-        let url = url_for(&key, "tea-01");
-        let unsigned = url
-            .split('&')
-            .filter(|p| !p.contains("sign="))
-            .collect::<Vec<_>>()
-            .join("&");
-        let unsigned = format!("{MODE_ONE_PREFIX}{unsigned}");
-        let err = ModeOneUrl::parse(&unsigned).expect_err("unsigned");
-        assert_eq!(err.reason_code(), "unsigned_url");
-        assert!(matches!(
-            ModeOneUrl::parse("https://example.com/?sign=1"),
-            Err(ModeOneError::NotModeOne(_))
-        ));
-        assert!(matches!(
-            ModeOneUrl::parse("weixin://wxpay/bizpayurl?pr=JyC91EIz1"),
-            Err(ModeOneError::NotModeOne(_))
-        ));
-        assert!(matches!(
-            ModeOneUrl::parse(&format!("{url}&appid=wx1")),
-            Err(ModeOneError::Malformed(_))
-        ));
-        assert!(matches!(
-            ModeOneUrl::parse(&url.replace("product_id=tea-01", "product_id=tea%2")),
-            Err(ModeOneError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn percent_escapes_are_decoded_before_verifying() {
-        let key = ApiV2Key::new(KEY).expect("key");
-        let escaped = url_for(&key, "tea-01").replace("tea-01", "tea%2D01");
-        let parsed = ModeOneUrl::parse(&escaped).expect("parse");
-        assert_eq!(parsed.product_id, "tea-01");
-        parsed.verify(&key).expect("same signed string");
-    }
-
     #[test]
     fn openid_shape_is_checked() {
         assert!(check_openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o").is_ok());
         assert!(check_openid("o<x>").is_err());
         assert!(check_openid(&"o".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn core_url_errors_keep_their_reason_codes() {
+        let unsigned = ModeOneError::from(ModeOneUrlError::MissingParameter("sign"));
+        assert_eq!(unsigned.reason_code(), "unsigned_url");
+        assert_eq!(
+            ModeOneError::from(ModeOneUrlError::BadSign).reason_code(),
+            "bad_url_sign"
+        );
     }
 }

@@ -144,6 +144,10 @@ pub enum UrlProblem {
     /// The value is empty.
     #[error("is empty")]
     Empty,
+    /// A signed v2 mode-one product URL with a missing, repeated or malformed field. Its sign
+    /// can only be checked with the API v2 key, on the server.
+    #[error("{0}")]
+    ModeOne(#[source] crate::invoke::ModeOneUrlError),
 }
 
 /// A bundle received from the merchant server does not fit the target surface.

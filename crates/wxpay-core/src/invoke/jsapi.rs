@@ -278,6 +278,9 @@ pub(crate) fn v2_pay_sign_type(sign_type: V2SignType) -> PaySignType {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::signer::SignError;
 

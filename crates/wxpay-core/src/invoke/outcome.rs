@@ -145,6 +145,9 @@ fn uni_outcome(provider: &str, code: i32) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     #[test]

@@ -14,8 +14,8 @@ use crate::ids::{AppId, MchId, PrepayId};
 use crate::invoke::fields::{app_sign_type, check_app_package, parse_prepay_package};
 use crate::invoke::h5::h5_redirect_url;
 use crate::invoke::{
-    AppPayParams, CodeUrl, FieldProblem, H5HostPolicy, InvokeError, JsapiPayParams, NonceStr,
-    PaySignType, PayTimestamp, Surface, UNI_PROVIDER_WXPAY,
+    AppPayParams, CodeUrl, FieldProblem, H5HostPolicy, InvokeError, JsapiPayParams, ModeOneUrl,
+    ModeOneUrlError, NonceStr, PaySignType, PayTimestamp, Surface, UrlProblem, UNI_PROVIDER_WXPAY,
 };
 
 /// Settings of the validators that are not part of the bundle.
@@ -347,11 +347,18 @@ fn native(f: &Fields<'_>) -> Result<Value, InvokeError> {
     let url = url
         .as_str()
         .ok_or_else(|| f.wrong_type(name, "string", url))?;
-    let code_url = CodeUrl::new(url).map_err(|problem| InvokeError::InvalidUrl {
+    let invalid = |problem| InvokeError::InvalidUrl {
         surface: f.surface,
         field: "code_url",
         problem,
-    })?;
+    };
+    let code_url = CodeUrl::new(url).map_err(invalid)?;
+    // A static product QR (v2 mode one) must carry its five signed fields intact; the sign
+    // itself needs the API v2 key, so only the server can check that.
+    match ModeOneUrl::parse(url) {
+        Ok(_) | Err(ModeOneUrlError::NotModeOne(_)) => {}
+        Err(e) => return Err(invalid(UrlProblem::ModeOne(e))),
+    }
     Ok(json!({ "code_url": code_url.as_str() }))
 }
 

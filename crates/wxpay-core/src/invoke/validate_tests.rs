@@ -1,9 +1,12 @@
 //! Tests of the client-side validators: one per error kind and per casing mix-up.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use serde_json::{json, Value};
 
 use super::*;
-use crate::invoke::UrlProblem;
+use crate::invoke::{ModeOneUrlError, UrlProblem};
 
 const OFFICIAL_PAYSIGN: &str = "mI35pfNEQV6777ke/1T+LJLQDNTm7yeoUJH+j/adPGhmCCi0PbgkvYQTRcXH0uibcLVtvFLdGLpmoYO9FV6lBBsTAjuhh5YOvQi0e2g3e0yytitiNET9FEuqM0pjnKfRW4K6LIZDdbWJv9KhZUx3DrJa5TL7OJ7VdADVivxVySIlPVKjGwuCXzuXSJes0UcILgWQUMyha5/3nYofuHtS7r+KYyMuxD+oJ9VM1Qdxk4UIG59CP5Y3wtYIFybyF3bdu1caHTRRX+DLyMXyYA/IrTmiW01c4RPjpHBX5Dk1sZyY1zVsWNsvMHr2e1NTWtBxKJ+qk5N61J7caYoepHFaxw==";
 const OFFICIAL_APP_SIGN: &str = "gXx9KhTP6IooKV1SuG3OCGlBIgZbKtubCZvnau6khw1iffvNT28IzLbKmztq2xA/RCNbZa1XOsoiuVmAEeTZQicWfhv4P+O4oBRIrx0X9f3cnWFkMBU9alTWs0nyQ1N9fcILOTe0f4kxOhVh+/Xhn5hOiUK7Sz3XA1mcpa3R2NCWf/e+0ow/RDf15iTymOHgDrEkT/gedg/3E0iXfDX3mFicSZhrHESZDOTXcl9RzELREBUFznd/o2NQM99WcL86m23HY0cTy+QGWU4QDmNrbQ9ihmLW71qPb0Cx/d7EQvw/Kyx0A6s64ZQp3hHdcmiRcLnjVXrKCk7LShaCK+lS3Q==";
@@ -534,4 +537,28 @@ fn native_checks_scheme() {
             ..
         }
     ));
+}
+
+#[test]
+fn native_checks_a_mode_one_product_url_without_the_key() {
+    let url =
+        "weixin://wxpay/bizpayurl?sign=378E80EED79077062D9C32C6A793FE40&appid=wx2421b1c4370ec43b\
+               &mch_id=10000100&product_id=88888&time_stamp=1415949957&nonce_str=1415949957";
+    assert_eq!(
+        format_for(Surface::Native, &json!({ "code_url": url })),
+        Ok(json!({ "code_url": url }))
+    );
+    let truncated = url.replace("&product_id=88888", "");
+    let err = format_for(Surface::Native, &json!({ "code_url": truncated })).expect_err("field");
+    assert!(matches!(
+        err,
+        InvokeError::InvalidUrl {
+            field: "code_url",
+            problem: UrlProblem::ModeOne(ModeOneUrlError::MissingParameter("product_id")),
+            ..
+        }
+    ));
+    let bad_time = url.replace("time_stamp=1415949957", "time_stamp=soon");
+    let err = format_for(Surface::Native, &json!({ "code_url": bad_time })).expect_err("time");
+    assert!(err.to_string().contains("time_stamp"), "{err}");
 }

@@ -4,6 +4,9 @@
 //! `expected.message`, and the validators must accept `expected.paySign` / `expected.sign`.
 //! Signature equality with the real key is in `tests/vectors_invoke.rs` (feature `private-key`).
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};

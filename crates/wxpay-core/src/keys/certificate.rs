@@ -152,6 +152,9 @@ fn unix_seconds(t: x509_cert::time::Time) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     // Self-signed test certificate from the wechatpay-go notify tests

@@ -196,6 +196,9 @@ impl ParamsBuilder {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {

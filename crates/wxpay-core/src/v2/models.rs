@@ -464,6 +464,9 @@ impl PayNotification {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::v2::sign::{verify, ApiV2Key};
     use crate::v2::xml;

@@ -117,6 +117,9 @@ fn pkcs7_unpad_len(data: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn key() -> ApiV2Key {

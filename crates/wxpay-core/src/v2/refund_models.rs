@@ -492,6 +492,9 @@ impl RefundNotification {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn key() -> ApiV2Key {

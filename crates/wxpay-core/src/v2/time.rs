@@ -68,6 +68,9 @@ pub fn parse_v2_time(text: &str) -> Result<i64, V2TimeError> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     #[test]

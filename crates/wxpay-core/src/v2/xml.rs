@@ -278,6 +278,9 @@ fn is_xml_char(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn p(s: &str) -> Result<BTreeMap<String, String>, XmlError> {

@@ -197,6 +197,9 @@ pub fn decrypt_aes128_gcm(
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     const KEY: &str = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";

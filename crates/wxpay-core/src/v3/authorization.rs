@@ -435,6 +435,9 @@ impl<'a> Iterator for Params<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     struct FixedSigner;

@@ -293,6 +293,9 @@ pub fn encrypt_notification(
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     const KEY: &str = "1MuVBgXva0ChJanmKB0W5rtyYkOYB89G";

@@ -95,6 +95,9 @@ pub fn decrypt_sha1_to_string(
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn key() -> PublicKey {

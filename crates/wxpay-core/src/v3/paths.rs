@@ -311,6 +311,9 @@ fn mchid_from(query: &str) -> Result<MchId, PathError> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn mchid() -> MchId {

@@ -397,6 +397,9 @@ impl Verifier {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn pairs() -> Vec<(&'static str, &'static str)> {

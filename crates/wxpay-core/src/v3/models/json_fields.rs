@@ -199,6 +199,9 @@ pub(crate) fn build<T: DeserializeOwned>(body: &Value) -> Result<T, FieldError> 
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use serde_json::json;
 
     use super::*;

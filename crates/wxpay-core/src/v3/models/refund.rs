@@ -374,6 +374,9 @@ pub struct RefundNotificationPayload {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     const ORACLE_REFUND_BODY: &str = r#"{"out_trade_no":"T20250101000001","out_refund_no":"R20250101000001","reason":"商品已售完","amount":{"refund":50,"total":100,"currency":"CNY"}}"#;

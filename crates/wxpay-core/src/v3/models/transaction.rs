@@ -127,6 +127,9 @@ impl CloseRequest {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     const PAID: &str = r#"{"transaction_id":"4200002345202501018123456789","amount":{"payer_total":100,"total":100,"currency":"CNY","payer_currency":"CNY"},"mchid":"1900000109","trade_state":"SUCCESS","bank_type":"OTHERS","promotion_detail":[],"success_time":"2025-01-01T07:59:55+08:00","payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},"out_trade_no":"T20250101000001","appid":"wxd678efh567hg6787","trade_state_desc":"支付成功","trade_type":"JSAPI","attach":"","scene_info":{"device_id":""}}"#;
