@@ -176,9 +176,23 @@ pub struct TimeExpire {
 }
 
 impl TimeExpire {
-    /// Parses RFC 3339; a trailing `Z` is accepted as +00:00.
+    /// Parses WeChat's profile of RFC 3339, `yyyy-MM-DDTHH:mm:ss+TIMEZONE`: seconds, no
+    /// fraction, an upper-case `T`, and `±HH:MM` (a trailing `Z` is accepted as +00:00).
+    /// WeChat refuses the looser RFC 3339 forms, so they are refused here, before a prepay.
     pub fn parse(text: impl Into<String>) -> Result<Self, ValueError> {
         let text = text.into();
+        let b = text.as_bytes();
+        let shape_ok = b.get(10) == Some(&b'T')
+            && match b.len() {
+                25 => matches!(b[19], b'+' | b'-'),
+                20 => b[19] == b'Z',
+                _ => false,
+            };
+        if !shape_ok {
+            return Err(ValueError::Time(format!(
+                "{text:?} is not yyyy-MM-DDTHH:mm:ss+08:00 (seconds, no fraction, upper-case T)"
+            )));
+        }
         let at =
             OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| ValueError::Time(e.to_string()))?;
         Ok(Self { text, at })
@@ -283,5 +297,11 @@ mod tests {
         assert_eq!(u.as_str(), "2018-06-08T10:34:56+08:00");
         assert!(TimeExpire::parse("2018-06-08 10:34:56").is_err());
         assert!(TimeExpire::parse("2018-06-08T10:34:56").is_err());
+        assert!(TimeExpire::parse("2018-06-08T02:34:56Z").is_ok());
+        // RFC 3339 allows these; WeChat's yyyy-MM-DDTHH:mm:ss+TIMEZONE does not.
+        assert!(TimeExpire::parse("2018-06-08T10:34:56.123+08:00").is_err());
+        assert!(TimeExpire::parse("2018-06-08t10:34:56+08:00").is_err());
+        assert!(TimeExpire::parse("2018-06-08T10:34:56+0800").is_err());
+        assert!(TimeExpire::parse("2018-06-08T10:34:56+08:0").is_err());
     }
 }

@@ -521,3 +521,30 @@ fn rsa_oaep_sha1() {
         );
     }
 }
+
+/// Certificate serials are hex and WeChat has sent them in either case: a lower-case
+/// `Wechatpay-Serial` must find the certificate registered in upper case.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn certificate_serials_match_case_insensitively() {
+    let mut checked = 0;
+    for v in all_vectors() {
+        let (i, e) = (&v["input"], &v["expected"]);
+        if !i["headers"].is_object() || e["valid"] != true {
+            continue;
+        }
+        let mut headers = headers_of(i);
+        if headers.serial.is_public_key_id() {
+            continue;
+        }
+        let lower = headers.serial.as_str().to_ascii_lowercase();
+        assert_ne!(lower, headers.serial.as_str(), "{}", v["id"]);
+        headers.serial = SerialNo::new(lower).expect("serial");
+        let now = i["now"].as_i64().expect("now");
+        verifier_for(i)
+            .verify(&headers, s(i, "body").as_bytes(), now)
+            .unwrap_or_else(|err| panic!("{}: {err}", v["id"]));
+        checked += 1;
+    }
+    assert!(checked >= 1, "no certificate-mode vector with headers");
+}
