@@ -181,8 +181,14 @@ pub struct SimConfig {
     /// Base URL printed into `h5_url`, cashier links and `code_url` pages; defaults to the bound address.
     #[serde(default)]
     pub public_base_url: Option<String>,
-    /// Multiplies every protocol delay (notification retries, token grace, refund auto-completion):
-    /// `0.001` turns WeChat's 15 s first retry into 15 ms.
+    /// Multiplies the waits the simulator itself runs on timers — notification retries, the
+    /// grace period of a replaced access token, refund auto-completion: `0.001` turns
+    /// WeChat's 15 s first retry into 15 ms. Lifetimes the protocol prints or that merchants
+    /// check against their own clocks are *not* scaled: prepay ids and `code_url` (2 h),
+    /// `h5_url` (5 min), `time_expire`, login/OAuth codes (5 min), access tokens and
+    /// `jsapi_ticket` (2 h, the `expires_in` in the responses). Age those through the
+    /// control API (`…/expire-link`, `/login/codes/{code}/expire`, `/tokens/{t}/expire`,
+    /// `/tickets/{appid}/expire`, `/orders/{no}/expire`).
     #[serde(default = "default_time_scale")]
     pub time_scale: f64,
     /// Which key signs responses and notifications.
@@ -296,8 +302,18 @@ impl SimConfig {
 
     /// Scales a protocol delay given in seconds by `time_scale`.
     pub fn scaled(&self, seconds: f64) -> std::time::Duration {
-        std::time::Duration::from_secs_f64((seconds * self.time_scale).max(0.0))
+        scale_seconds(seconds, self.time_scale)
     }
+}
+
+/// `seconds × time_scale` as a duration; never panics (a negative or NaN product is zero,
+/// an overflowing one is the longest duration).
+pub fn scale_seconds(seconds: f64, time_scale: f64) -> std::time::Duration {
+    let product = seconds * time_scale;
+    if product.is_nan() || product <= 0.0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::try_from_secs_f64(product).unwrap_or(std::time::Duration::MAX)
 }
 
 #[cfg(test)]
@@ -310,6 +326,16 @@ mod tests {
         assert!(!format!("{s:?}").contains("topsecret"));
         let m = Material::inline("-----BEGIN PRIVATE KEY-----\nabc\n");
         assert!(!format!("{m:?}").contains("abc"));
+    }
+
+    #[test]
+    fn scaling_never_panics() {
+        use std::time::Duration;
+        assert_eq!(scale_seconds(15.0, 0.001), Duration::from_millis(15));
+        assert_eq!(scale_seconds(15.0, f64::NAN), Duration::ZERO);
+        assert_eq!(scale_seconds(-1.0, 1.0), Duration::ZERO);
+        assert_eq!(scale_seconds(21_600.0, 1e300), Duration::MAX);
+        assert_eq!(scale_seconds(1.0, f64::INFINITY), Duration::MAX);
     }
 
     #[test]

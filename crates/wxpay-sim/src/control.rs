@@ -17,7 +17,7 @@ use crate::faults::{FaultSpec, Faults, NotifyFaults};
 use crate::lifecycle::{self, find_order, LifecycleError};
 use crate::mode_one::{ModeOneError, ScanOutcome, ScanRequest};
 use crate::sim::{lock, platform_identity, Sim};
-use crate::state::{order_key, Delivery, ModeOneExchange, Order, Refund};
+use crate::state::{order_key, Delivery, ModeOneExchange, Order, Refund, SavedSigningMode};
 
 /// Why a control operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,9 @@ pub enum ControlError {
     /// Bad input to the control API.
     #[error("{0}")]
     BadRequest(String),
+    /// The code, token or ticket named does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// Key generation or loading failed.
     #[error("{0}")]
     Internal(String),
@@ -42,6 +45,7 @@ impl IntoResponse for ControlError {
             ControlError::Lifecycle(
                 LifecycleError::OrderNotFound | LifecycleError::RefundNotFound,
             ) => StatusCode::NOT_FOUND,
+            ControlError::NotFound(_) => StatusCode::NOT_FOUND,
             ControlError::Lifecycle(_) => StatusCode::CONFLICT,
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,7 +97,8 @@ impl SimControl {
         Ok(lifecycle::pay(&self.sim, &key, openid)?)
     }
 
-    /// Applies `pay | cancel | fail | hold | expire` to an order.
+    /// Applies `pay | cancel | fail | hold | expire | expire-link` to an order (`expire`
+    /// closes it at its `time_expire`; `expire-link` only ages an H5 order's `h5_url`).
     pub fn order_action(
         &self,
         mchid: Option<&str>,
@@ -105,17 +110,11 @@ impl SimControl {
         let sim = &self.sim;
         Ok(match action {
             "pay" => lifecycle::pay(sim, &key, openid)?,
-            // The payer backs out: WeChat leaves the order NOTPAY (USERPAYING falls back).
-            "cancel" => match self.order(mchid, out_trade_no)?.trade_state {
-                TradeState::UserPaying => {
-                    lifecycle::set_unpaid_state(sim, &key, TradeState::NotPay)?
-                }
-                TradeState::NotPay => self.order(mchid, out_trade_no)?,
-                other => return Err(LifecycleError::WrongState(other.as_str().into()).into()),
-            },
+            "cancel" => lifecycle::payer_cancels(sim, &key)?,
             "fail" => lifecycle::set_unpaid_state(sim, &key, TradeState::PayError)?,
             "hold" => lifecycle::set_unpaid_state(sim, &key, TradeState::UserPaying)?,
             "expire" => lifecycle::expire(sim, &key)?,
+            "expire-link" => lifecycle::expire_h5_link(sim, &key)?,
             other => {
                 return Err(ControlError::BadRequest(format!(
                     "unknown order action {other:?}"
@@ -176,6 +175,21 @@ impl SimControl {
         let scope = Some(scope.unwrap_or_else(|| "snsapi_base".into()));
         crate::login::mint_code(&self.sim, appid, openid, None, scope)
             .map_err(ControlError::BadRequest)
+    }
+
+    /// Ages a login or OAuth code past its five-minute life.
+    pub fn expire_login_code(&self, code: &str) -> Result<(), ControlError> {
+        crate::login::expire_code(&self.sim, code).map_err(ControlError::NotFound)
+    }
+
+    /// Ages an access token to the end of its two-hour life (42001 from then on).
+    pub fn expire_access_token(&self, access_token: &str) -> Result<(), ControlError> {
+        crate::login::expire_token(&self.sim, access_token).map_err(ControlError::NotFound)
+    }
+
+    /// Ages an app's `jsapi_ticket` past its two-hour life.
+    pub fn expire_ticket(&self, appid: &str) -> Result<(), ControlError> {
+        crate::login::expire_ticket(&self.sim, appid).map_err(ControlError::NotFound)
     }
 
     /// Every notification delivery with the merchant's replies.
@@ -245,9 +259,14 @@ impl SimControl {
         *lock(&self.sim.faults) = Faults::default();
     }
 
-    /// Switches the signing mode.
+    /// Switches the signing mode (kept in the state file).
     pub fn set_signing_mode(&self, mode: SigningMode) {
         lock(&self.sim.signing).mode = mode;
+        lock(&self.sim.world).signing_mode = Some(SavedSigningMode {
+            mode,
+            configured: self.sim.config.signing_mode,
+        });
+        self.sim.persist();
     }
 
     /// Issues a new platform certificate; with `activate` it signs from now on (the old one
@@ -269,9 +288,15 @@ impl SimControl {
                 signing.active = signing.platforms.len() - 1;
             }
         }
-        lock(&self.sim.world)
-            .rotated_platforms
-            .push((identity.key_pem, identity.cert_pem));
+        {
+            let mut world = lock(&self.sim.world);
+            world
+                .rotated_platforms
+                .push((identity.key_pem, identity.cert_pem));
+            if activate {
+                world.active_platform = Some(serial.clone());
+            }
+        }
         self.sim.persist();
         Ok(serial)
     }
@@ -285,12 +310,17 @@ impl SimControl {
             .position(|p| p.signer.serial().eq_ignore_ascii_case(serial))
             .ok_or_else(|| ControlError::BadRequest(format!("no platform certificate {serial}")))?;
         signing.active = idx;
+        let chosen = signing.platforms[idx].signer.serial().to_owned();
+        drop(signing);
+        lock(&self.sim.world).active_platform = Some(chosen);
+        self.sim.persist();
         Ok(())
     }
 
     /// Sets a merchant's refundable balance (fen).
     pub fn set_balance(&self, mchid: &str, fen: u64) {
         lock(&self.sim.world).balances.insert(mchid.to_owned(), fen);
+        self.sim.persist();
     }
 }
 
@@ -361,6 +391,9 @@ pub fn router() -> Router<Sim> {
         .route("/refunds/{out_refund_no}/{action}", post(refund_action))
         .route("/login/code", post(login_code))
         .route("/oauth/code", post(oauth_code))
+        .route("/login/codes/{code}/expire", post(expire_code))
+        .route("/tokens/{access_token}/expire", post(expire_token))
+        .route("/tickets/{appid}/expire", post(expire_ticket))
         .route("/notifications", get(notifications))
         .route("/mode-one", get(mode_one_exchanges))
         .route("/mode-one/scan", post(mode_one_scan))
@@ -428,6 +461,21 @@ async fn login_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
 async fn oauth_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
     let (code, openid) = SimControl::new(sim).mint_oauth_code(&b.appid, b.openid, b.scope)?;
     Ok(Json(json!({ "code": code, "openid": openid })))
+}
+
+async fn expire_code(State(sim): State<Sim>, Path(code): Path<String>) -> Reply {
+    SimControl::new(sim).expire_login_code(&code)?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn expire_token(State(sim): State<Sim>, Path(token): Path<String>) -> Reply {
+    SimControl::new(sim).expire_access_token(&token)?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn expire_ticket(State(sim): State<Sim>, Path(appid): Path<String>) -> Reply {
+    SimControl::new(sim).expire_ticket(&appid)?;
+    Ok(Json(json!({ "ok": true })))
 }
 
 async fn notifications(State(sim): State<Sim>) -> Reply {

@@ -10,6 +10,7 @@ use wxpay_core::{RefundStatus, TradeState};
 use crate::notify;
 use crate::sim::{lock, now_unix, random_digits, rfc3339_cst, v2_time, Sim};
 use crate::state::{order_key, ApiVersion, Order, Refund, World};
+use crate::v3::pay::H5_TTL;
 
 /// Why a lifecycle action was refused (control API and cashier pages report it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,6 +171,40 @@ fn change_order(
     Ok(order.clone())
 }
 
+/// The payer backs out on the cashier or in the client: WeChat leaves the order NOTPAY
+/// (USERPAYING falls back to NOTPAY; anything else cannot be cancelled by the payer).
+pub fn payer_cancels(sim: &Sim, key: &str) -> Result<Order, LifecycleError> {
+    let order = change_order(sim, key, |order, _| match order.trade_state {
+        TradeState::UserPaying => {
+            order.trade_state = TradeState::NotPay;
+            order.trade_state_desc = state_desc(&TradeState::NotPay).into();
+            Ok(())
+        }
+        TradeState::NotPay => Ok(()),
+        ref other => Err(LifecycleError::WrongState(other.as_str().into())),
+    })?;
+    sim.persist();
+    Ok(order)
+}
+
+/// Ages an H5 order's `h5_url` past its five minutes while the order stays open: the
+/// cashier then refuses the link, and calling prepay again with the same parameters issues
+/// a fresh one (WeChat's behaviour; the 5-minute life is not time-scaled, see the README).
+pub fn expire_h5_link(sim: &Sim, key: &str) -> Result<Order, LifecycleError> {
+    let order = change_order(sim, key, |order, now| {
+        if order.h5_issued_at.is_none() {
+            return Err(LifecycleError::WrongState(format!(
+                "{} (no h5_url)",
+                order.trade_type
+            )));
+        }
+        order.h5_issued_at = Some(now - H5_TTL - 1);
+        Ok(())
+    })?;
+    sim.persist();
+    Ok(order)
+}
+
 /// Makes an unpaid order expire now: its `time_expire` moves to the past and it closes.
 pub fn expire(sim: &Sim, key: &str) -> Result<Order, LifecycleError> {
     let now = now_unix();
@@ -186,7 +221,7 @@ pub fn expire(sim: &Sim, key: &str) -> Result<Order, LifecycleError> {
         }
         order.time_expire = now - 1;
         order.prepay_expires_at = now - 1;
-        order.h5_issued_at = order.h5_issued_at.map(|_| now - 301);
+        order.h5_issued_at = order.h5_issued_at.map(|_| now - H5_TTL - 1);
         apply_expiry(order, now);
         order.clone()
     };

@@ -4,6 +4,12 @@
 //! WeChat answers these with HTTP 200 and an `errcode`; so does the simulator. Codes are
 //! minted through the control API (standing in for `wx.login()` and the OAuth redirect),
 //! are single-use and live five minutes.
+//!
+//! Lifetimes (codes 5 min, tokens and tickets 2 h) are *not* multiplied by `time_scale`:
+//! `expires_in` is printed in the responses and merchants cache by it, so a scaled life
+//! would contradict what the simulator says. Tests reach the expiry paths by ageing a
+//! code, token or ticket through the control API ([`expire_code`], [`expire_token`],
+//! [`expire_ticket`]). Only the grace period of a replaced token is scaled.
 
 use std::collections::HashMap;
 
@@ -324,4 +330,49 @@ pub fn mint_code(
     );
     sim.persist();
     Ok((code, openid))
+}
+
+/// Ages a login or OAuth code past its five minutes (the next exchange answers 40029).
+pub fn expire_code(sim: &Sim, code: &str) -> Result<(), String> {
+    {
+        let mut world = lock(&sim.world);
+        let entry = world
+            .codes
+            .get_mut(code)
+            .ok_or_else(|| "unknown code".to_owned())?;
+        entry.created_at = now_unix() - CODE_TTL - 1;
+    }
+    sim.persist();
+    Ok(())
+}
+
+/// Ages an access token to the end of its two hours, as if issued that long ago: it then
+/// answers 42001 (expired), not 40001 (replaced).
+pub fn expire_token(sim: &Sim, access_token: &str) -> Result<(), String> {
+    {
+        let mut world = lock(&sim.world);
+        let token = world
+            .tokens
+            .get_mut(access_token)
+            .ok_or_else(|| "unknown access_token".to_owned())?;
+        token.issued_at = now_unix() - TOKEN_TTL - 1;
+        token.valid_until_ms = (token.issued_at + TOKEN_TTL) * 1000;
+    }
+    sim.persist();
+    Ok(())
+}
+
+/// Ages an app's `jsapi_ticket` past its two hours: the next `getticket` issues a new one
+/// and `wx.config` signed with the old one no longer verifies.
+pub fn expire_ticket(sim: &Sim, appid: &str) -> Result<(), String> {
+    {
+        let mut world = lock(&sim.world);
+        let ticket = world
+            .tickets
+            .get_mut(appid)
+            .ok_or_else(|| format!("no jsapi_ticket issued for {appid}"))?;
+        ticket.1 = now_unix() - TOKEN_TTL - 1;
+    }
+    sim.persist();
+    Ok(())
 }

@@ -1,16 +1,19 @@
 //! Notifications to the merchant's `notify_url`, on WeChat's retry schedule.
 //!
 //! v3: a signed JSON envelope whose `resource` is AEAD_AES_256_GCM-encrypted with the
-//! merchant's APIv3 key (A.6, A.7); acknowledged by any 2xx. v2: signed XML, acknowledged
+//! merchant's APIv3 key (A.6, A.7); acknowledged by HTTP 200 or 204, as WeChat documents
+//! (any other status, 2xx included, is a failure and retried). v2: signed XML, acknowledged
 //! by HTTP 200 with `return_code` SUCCESS (E.4). Each attempt is signed afresh (a retry hours
 //! later must pass the merchant's 5-minute timestamp check), and every attempt with the
-//! merchant's reply is recorded for the control API.
+//! merchant's reply is recorded for the control API. Deliveries still pending when the
+//! simulator stops are resumed on the next start from the state file ([`resume_pending`]).
 
 use std::time::Duration;
 
 use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::config::scale_seconds;
 use crate::crypto::aead_encrypt;
 use crate::faults::NotifyPlan;
 use crate::sim::{lock, now_ms, now_unix, random_alnum, rfc3339_cst, Sim};
@@ -25,10 +28,29 @@ pub const RETRY_SCHEDULE_SECS: [u64; 15] = [
 /// How long a merchant may take to answer one attempt (WeChat: 5 s).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long to wait after the `attempts_made`-th attempt failed (from 1), scaled by
+/// `time_scale`; `None` once the last attempt has been made (WeChat gives up).
+pub fn retry_delay(time_scale: f64, attempts_made: usize) -> Option<Duration> {
+    let secs = RETRY_SCHEDULE_SECS.get(attempts_made.checked_sub(1)?)?;
+    Some(scale_seconds(*secs as f64, time_scale))
+}
+
+/// How many attempts a notification gets in all: the first plus one per scheduled retry.
+pub const MAX_ATTEMPTS: usize = RETRY_SCHEDULE_SECS.len() + 1;
+
+/// Whether a merchant's reply acknowledges a notification.
+pub fn is_acknowledgement(protocol: Protocol, status: u16, body: &str) -> bool {
+    match protocol {
+        // "商户接收通知成功时需返回 HTTP 应答状态码 200 或 204，无需返回应答报文。"
+        Protocol::V3 => status == 200 || status == 204,
+        Protocol::V2 => status == 200 && crate::v2::is_success_reply(body),
+    }
+}
+
 /// Wire protocol of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// JSON, `Wechatpay-*` signed headers, 2xx acknowledges.
+    /// JSON, `Wechatpay-*` signed headers, 200 or 204 acknowledges.
     V3,
     /// XML, signature inside the body, `return_code` SUCCESS acknowledges.
     V2,
@@ -158,7 +180,11 @@ pub fn enqueue(
                 probe: plan.probe && copy == 0,
                 ..plan
             };
-            tokio::spawn(async move { deliver(sim, seq, protocol, plan).await });
+            let start = Resume {
+                next_attempt: 0,
+                wait: Duration::from_millis(plan.delay_ms),
+            };
+            tokio::spawn(async move { deliver(sim, seq, protocol, plan, start).await });
         }
     }
     sim.persist();
@@ -168,17 +194,69 @@ fn find(world: &mut crate::state::World, seq: u64) -> Option<&mut Delivery> {
     world.deliveries.iter_mut().find(|d| d.seq == seq)
 }
 
-async fn deliver(sim: Sim, seq: u64, protocol: Protocol, plan: NotifyPlan) {
+/// Where a delivery task starts: which attempt (from 0) and after how long a wait.
+#[derive(Debug, Clone, Copy)]
+struct Resume {
+    next_attempt: usize,
+    wait: Duration,
+}
+
+/// Restarts the deliveries a previous run left `pending` (loaded from the state file).
+///
+/// Each continues WeChat's schedule where it stopped: the next attempt is due one scheduled
+/// (scaled) delay after the last recorded attempt, or at once when that time has passed or
+/// no attempt was made yet. Returns how many were resumed.
+pub fn resume_pending(sim: &Sim) -> usize {
+    let now = now_ms();
+    let pending: Vec<(u64, Protocol, Resume)> = lock(&sim.world)
+        .deliveries
+        .iter()
+        .filter(|d| d.status == "pending")
+        .map(|d| {
+            let made = d.attempts.len();
+            let due = match (d.attempts.last(), retry_delay(sim.config.time_scale, made)) {
+                (Some(last), Some(delay)) => last
+                    .at_ms
+                    .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                _ => now,
+            };
+            let wait = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
+            let protocol = if d.is_v2() {
+                Protocol::V2
+            } else {
+                Protocol::V3
+            };
+            let resume = Resume {
+                next_attempt: made,
+                wait,
+            };
+            (d.seq, protocol, resume)
+        })
+        .collect();
+    let count = pending.len();
+    for (seq, protocol, resume) in pending {
+        let sim = sim.clone();
+        tokio::spawn(
+            async move { deliver(sim, seq, protocol, NotifyPlan::default(), resume).await },
+        );
+    }
+    count
+}
+
+async fn deliver(sim: Sim, seq: u64, protocol: Protocol, plan: NotifyPlan, start: Resume) {
     let mut shutdown = sim.shutdown.subscribe();
-    if plan.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(plan.delay_ms)).await;
+    if !start.wait.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(start.wait) => {}
+            _ = shutdown.changed() => return,
+        }
     }
     let Some((url, body)) =
         find(&mut lock(&sim.world), seq).map(|d| (d.url.clone(), d.body.clone()))
     else {
         return;
     };
-    for attempt in 0..=RETRY_SCHEDULE_SECS.len() {
+    for attempt in start.next_attempt..MAX_ATTEMPTS {
         if *shutdown.borrow() {
             return;
         }
@@ -193,29 +271,34 @@ async fn deliver(sim: Sim, seq: u64, protocol: Protocol, plan: NotifyPlan) {
         )
         .await;
         let acknowledged = record.acknowledged;
+        let next = retry_delay(sim.config.time_scale, attempt + 1);
         {
             let mut world = lock(&sim.world);
             if let Some(d) = find(&mut world, seq) {
                 d.attempts.push(record);
                 if acknowledged {
                     d.status = "acknowledged".into();
-                } else if attempt == RETRY_SCHEDULE_SECS.len() {
+                } else if next.is_none() {
                     d.status = "gave_up".into();
                 }
             }
         }
         sim.persist();
-        if acknowledged {
+        let Some(wait) = next.filter(|_| !acknowledged) else {
             return;
-        }
-        if let Some(secs) = RETRY_SCHEDULE_SECS.get(attempt) {
-            let wait = sim.config.scaled(*secs as f64);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
         }
     }
+    // Every attempt was made in an earlier run but the outcome was not recorded.
+    if let Some(d) = find(&mut lock(&sim.world), seq) {
+        if d.status == "pending" {
+            d.status = "gave_up".into();
+        }
+    }
+    sim.persist();
 }
 
 async fn send_once(
@@ -258,10 +341,7 @@ async fn send_once(
         Ok(resp) => {
             let status = resp.status().as_u16();
             let reply = resp.text().await.unwrap_or_default();
-            let acknowledged = match protocol {
-                Protocol::V3 => (200..300).contains(&status),
-                Protocol::V2 => status == 200 && crate::v2::is_success_reply(&reply),
-            };
+            let acknowledged = is_acknowledgement(protocol, status, &reply);
             let reply: String = reply.chars().take(2048).collect();
             Attempt {
                 number,
@@ -293,6 +373,30 @@ mod tests {
     fn schedule_sums_to_24h4m() {
         let total: u64 = RETRY_SCHEDULE_SECS.iter().sum();
         assert_eq!(total, 24 * 3600 + 4 * 60);
+    }
+
+    #[test]
+    fn retry_delays_follow_the_schedule_scaled() {
+        assert_eq!(retry_delay(0.001, 0), None);
+        assert_eq!(retry_delay(0.001, 1), Some(Duration::from_millis(15)));
+        assert_eq!(retry_delay(0.001, 4), Some(Duration::from_millis(180)));
+        assert_eq!(retry_delay(0.001, 15), Some(Duration::from_millis(21_600)));
+        assert_eq!(retry_delay(0.001, MAX_ATTEMPTS), None, "16 attempts in all");
+        assert_eq!(retry_delay(1.0, 10), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn v3_acknowledgement_is_200_or_204_only() {
+        assert!(is_acknowledgement(Protocol::V3, 200, ""));
+        assert!(is_acknowledgement(Protocol::V3, 204, ""));
+        for status in [201, 202, 299, 302, 400, 500] {
+            assert!(!is_acknowledgement(Protocol::V3, status, ""), "{status}");
+        }
+        let ok = "<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>";
+        let fail = "<xml><return_code><![CDATA[FAIL]]></return_code></xml>";
+        assert!(is_acknowledgement(Protocol::V2, 200, ok));
+        assert!(!is_acknowledgement(Protocol::V2, 200, fail));
+        assert!(!is_acknowledgement(Protocol::V2, 204, ok));
     }
 
     #[test]

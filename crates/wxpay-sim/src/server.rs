@@ -135,6 +135,10 @@ impl Simulator {
         for key in processing_refunds(&sim) {
             v3::refund::schedule_auto_success(&sim, key);
         }
+        let resumed = crate::notify::resume_pending(&sim);
+        if resumed > 0 {
+            tracing::info!(resumed, "resumed pending notification deliveries");
+        }
         Ok(RunningSim {
             sim,
             addr,

@@ -13,7 +13,7 @@ use crate::config::{AppConfig, MerchantConfig, SigningMode, SimConfig};
 use crate::crypto::{certificate_info, MerchantCert, ResponseSigner};
 use crate::error::SimError;
 use crate::faults::Faults;
-use crate::state::World;
+use crate::state::{SavedSigningMode, World};
 
 /// A platform certificate the simulator holds (with its key).
 #[derive(Debug, Clone)]
@@ -210,9 +210,19 @@ impl Sim {
             .timeout(std::time::Duration::from_secs(5))
             .build()
             .map_err(|e| SimError::Config(format!("http client: {e}")))?;
-        let active = platforms.len() - 1;
+        // The configured certificate signs unless the control API chose another one
+        // (a rotation with `activate: false` only lists the new certificate).
+        let active = world
+            .active_platform
+            .as_deref()
+            .and_then(|serial| {
+                platforms
+                    .iter()
+                    .position(|p| p.signer.serial().eq_ignore_ascii_case(serial))
+            })
+            .unwrap_or(0);
         let signing = Signing {
-            mode: config.signing_mode,
+            mode: SavedSigningMode::effective(world.signing_mode, config.signing_mode),
             platforms,
             active,
             public_key,

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use wxpay_core::{RefundStatus, TradeState};
 
+use crate::config::SigningMode;
 use crate::error::SimError;
 
 /// Which API created an order.
@@ -193,6 +194,13 @@ pub struct Delivery {
     pub duplicate: bool,
 }
 
+impl Delivery {
+    /// Whether this is an API v2 (XML) notification (`V2.PAY` / `V2.REFUND`).
+    pub fn is_v2(&self) -> bool {
+        self.event_type.starts_with("V2.")
+    }
+}
+
 /// One scan of a v2 mode-one (static product) QR and the callback exchange it caused.
 ///
 /// Kept so a test or a developer can see exactly what the merchant was sent and what it
@@ -257,6 +265,35 @@ pub struct World {
     /// Extra platform identities created by rotation (key PEM, cert PEM), newest last.
     #[serde(default)]
     pub rotated_platforms: Vec<(String, String)>,
+    /// Serial of the platform certificate that signs, once chosen through the control API
+    /// (rotation with `activate`, or `activate`); the configured certificate when absent.
+    #[serde(default)]
+    pub active_platform: Option<String>,
+    /// The signing mode chosen through the control API.
+    #[serde(default)]
+    pub signing_mode: Option<SavedSigningMode>,
+}
+
+/// A signing mode set through the control API, with the configured mode it replaced.
+///
+/// On restart the saved mode wins only while the configuration still names the mode it
+/// replaced: editing `signing_mode` in the file afterwards takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSigningMode {
+    /// The mode set.
+    pub mode: SigningMode,
+    /// `signing_mode` of the configuration at the time.
+    pub configured: SigningMode,
+}
+
+impl SavedSigningMode {
+    /// The mode to sign in under a configuration naming `configured`.
+    pub fn effective(saved: Option<Self>, configured: SigningMode) -> SigningMode {
+        match saved {
+            Some(s) if s.configured == configured => s.mode,
+            _ => configured,
+        }
+    }
 }
 
 /// Key of an order in [`World::orders`].
@@ -315,6 +352,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_saved_signing_mode_yields_to_an_edited_configuration() {
+        let saved = Some(SavedSigningMode {
+            mode: SigningMode::PublicKey,
+            configured: SigningMode::Certificate,
+        });
+        assert_eq!(
+            SavedSigningMode::effective(saved, SigningMode::Certificate),
+            SigningMode::PublicKey
+        );
+        assert_eq!(
+            SavedSigningMode::effective(saved, SigningMode::Both),
+            SigningMode::Both
+        );
+        assert_eq!(
+            SavedSigningMode::effective(None, SigningMode::Both),
+            SigningMode::Both
+        );
+    }
+
+    #[test]
     fn world_round_trips_through_a_state_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.json");
@@ -327,6 +384,14 @@ mod tests {
         world.save(&path).expect("save");
         let back = World::load(&path).expect("load");
         assert_eq!(back.tickets.get("wx1"), Some(&("t".to_string(), 5)));
+        std::fs::write(&path, b"{not json").expect("write");
+        assert!(World::load(&path).is_err());
+        // A state file written before signing choices were saved still loads.
+        std::fs::write(&path, br#"{"orders":{},"refunds":{},"codes":{},"tokens":{},"tickets":{},"deliveries":[],"next_seq":0,"balances":{}}"#)
+            .expect("write");
+        let old = World::load(&path).expect("old state file");
+        assert_eq!(old.active_platform, None);
+        assert_eq!(old.signing_mode, None);
         std::fs::write(&path, b"{not json").expect("write");
         assert!(World::load(&path).is_err());
     }

@@ -218,7 +218,26 @@ pub struct Receiver {
     pub received: Arc<Mutex<Vec<Received>>>,
 }
 
+const SUCCESS_XML: &str = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
+
 pub async fn receiver(script: Vec<u16>) -> Receiver {
+    let replies = script
+        .into_iter()
+        .map(|status| {
+            let body = if (200..300).contains(&status) {
+                SUCCESS_XML
+            } else {
+                "{\"code\":\"FAIL\",\"message\":\"失败\"}"
+            };
+            (status, body.to_owned())
+        })
+        .collect();
+    receiver_replying(replies).await
+}
+
+/// A receiver answering with scripted (status, body) replies, then 200 with a v2
+/// `return_code` SUCCESS body (which also acknowledges a v3 notification).
+pub async fn receiver_replying(script: Vec<(u16, String)>) -> Receiver {
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
     let rec = received.clone();
@@ -229,14 +248,12 @@ pub async fn receiver(script: Vec<u16>) -> Receiver {
             let script = script.clone();
             async move {
                 rec.lock().expect("lock").push(Received { headers, body });
-                let status = script.lock().expect("lock").pop_front().unwrap_or(200);
-                let status = StatusCode::from_u16(status).expect("status");
-                let body = if status.is_success() {
-                    "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
-                } else {
-                    "{\"code\":\"FAIL\",\"message\":\"失败\"}"
-                };
-                (status, body)
+                let (status, body) = script
+                    .lock()
+                    .expect("lock")
+                    .pop_front()
+                    .unwrap_or((200, SUCCESS_XML.to_owned()));
+                (StatusCode::from_u16(status).expect("status"), body)
             }
         }),
     );
@@ -279,4 +296,66 @@ pub fn signed_headers_of(r: &Received) -> SignedHeaders {
             .map(str::to_owned)
     })
     .expect("headers")
+}
+
+impl TestSim {
+    /// The delivery log (`GET /__sim/notifications`).
+    pub async fn deliveries(&self) -> Vec<Value> {
+        let (status, log) = self.control("GET", "/__sim/notifications", None).await;
+        assert_eq!(status, 200, "{log}");
+        log.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls the delivery log until the delivery for `out_trade_no` (first one found)
+    /// satisfies `done`, for at most `secs` seconds; returns it.
+    pub async fn wait_for_delivery(
+        &self,
+        out_trade_no: &str,
+        secs: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let found = self
+                .deliveries()
+                .await
+                .into_iter()
+                .find(|d| d["out_trade_no"] == out_trade_no);
+            match found {
+                Some(d) if done(&d) => return d,
+                other if std::time::Instant::now() >= deadline => {
+                    panic!("delivery for {out_trade_no} not as expected in {secs}s: {other:?}")
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+            }
+        }
+    }
+
+    /// The trade state as a v3 query reports it.
+    pub async fn trade_state(&self, out_trade_no: &str) -> String {
+        let q = self
+            .call(
+                "GET",
+                &format!(
+                    "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
+                    self.mchid
+                ),
+                "",
+            )
+            .await;
+        assert_eq!(q.status, 200, "{}", q.body);
+        q.json()["trade_state"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+/// The statuses of a delivery's attempts, in order.
+pub fn attempt_statuses(delivery: &Value) -> Vec<u64> {
+    delivery["attempts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x["status"].as_u64().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default()
 }

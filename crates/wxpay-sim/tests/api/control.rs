@@ -1,166 +1,10 @@
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use serde_json::{json, Value};
-use wxpay_core::v3::aead::ApiV3Key;
-use wxpay_core::v3::notification::{verify_and_decrypt, EventType};
+use wxpay_sim::notify::RETRY_SCHEDULE_SECS;
 
 use crate::common::*;
-
-fn key() -> ApiV3Key {
-    ApiV3Key::new(universe().apiv3_key.expose()).expect("key")
-}
-
-#[tokio::test]
-async fn transaction_success_notification_verifies_and_decrypts() {
-    let t = start().await;
-    let rx = receiver(vec![]).await;
-    t.paid_order("order_ntf01", 100, &rx.url).await;
-    let got = rx.wait_for(1).await;
-    let n = &got[0];
-    let d = verify_and_decrypt(&t.verifier, &signed_headers_of(n), &n.body, now(), &key())
-        .expect("verify + decrypt");
-    assert_eq!(d.notification.event_type, EventType::TransactionSuccess);
-    let payload: Value = serde_json::from_str(&d.plaintext).expect("json");
-    assert_eq!(payload["out_trade_no"], "order_ntf01");
-    assert_eq!(payload["trade_state"], "SUCCESS");
-    assert_eq!(payload["amount"]["total"], 100);
-    // The delivery log shows one acknowledged attempt.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let (_, log) = t.control("GET", "/__sim/notifications", None).await;
-    assert_eq!(log[0]["status"], "acknowledged");
-    assert_eq!(log[0]["attempts"].as_array().map(Vec::len), Some(1));
-    assert_eq!(log[0]["attempts"][0]["status"], 200);
-}
-
-#[tokio::test]
-async fn retries_until_acknowledged() {
-    let t = start().await;
-    let rx = receiver(vec![500, 404, 500]).await;
-    t.paid_order("order_ntf02", 100, &rx.url).await;
-    let got = rx.wait_for(4).await;
-    // Same notification id each time, signed afresh.
-    let ids: Vec<String> = got
-        .iter()
-        .map(|r| {
-            serde_json::from_slice::<Value>(&r.body).expect("json")["id"]
-                .as_str()
-                .expect("id")
-                .to_owned()
-        })
-        .collect();
-    assert!(ids.windows(2).all(|w| w[0] == w[1]));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(rx.count(), 4, "stops after the acknowledgement");
-    let (_, log) = t.control("GET", "/__sim/notifications", None).await;
-    let attempts = log[0]["attempts"].as_array().expect("attempts");
-    assert_eq!(
-        attempts
-            .iter()
-            .map(|a| a["status"].as_u64().unwrap_or(0))
-            .collect::<Vec<_>>(),
-        vec![500, 404, 500, 200]
-    );
-    assert_eq!(log[0]["status"], "acknowledged");
-}
-
-#[tokio::test]
-async fn refund_notification() {
-    let t = start().await;
-    let rx = receiver(vec![]).await;
-    t.paid_order("order_ntf03", 500, &rx.url).await;
-    rx.wait_for(1).await;
-    let r = t
-        .post_json(
-            "/v3/refund/domestic/refunds",
-            &json!({"out_trade_no": "order_ntf03", "out_refund_no": "rn_1",
-            "notify_url": rx.url, "amount": {"refund": 500, "total": 500, "currency": "CNY"}}),
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    t.control("POST", "/__sim/refunds/rn_1/abnormal", None)
-        .await;
-    let got = rx.wait_for(2).await;
-    let d = verify_and_decrypt(
-        &t.verifier,
-        &signed_headers_of(&got[1]),
-        &got[1].body,
-        now(),
-        &key(),
-    )
-    .expect("verify");
-    assert_eq!(d.notification.event_type, EventType::RefundAbnormal);
-    let p: Value = serde_json::from_str(&d.plaintext).expect("json");
-    assert_eq!(p["refund_status"], "ABNORMAL");
-    assert_eq!(p["out_refund_no"], "rn_1");
-}
-
-#[tokio::test]
-async fn notification_faults_duplicate_drop_probe() {
-    let t = start().await;
-    let rx = receiver(vec![]).await;
-    t.control("POST", "/__sim/faults/notify", Some(json!({"drop": 1})))
-        .await;
-    t.paid_order("order_drop1", 100, &rx.url).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(rx.count(), 0, "dropped");
-    t.control(
-        "POST",
-        "/__sim/faults/notify",
-        Some(json!({"duplicate": 1})),
-    )
-    .await;
-    t.paid_order("order_dup01", 100, &rx.url).await;
-    let got = rx.wait_for(2).await;
-    assert_eq!(got[0].body, got[1].body, "duplicate carries the same body");
-    t.control("POST", "/__sim/faults/notify", Some(json!({"probe": 1})))
-        .await;
-    // The receiver answers 200 to anything: a probe acknowledged counts as acknowledged,
-    // so use a receiver that rejects the first attempt as a verifying merchant would.
-    let strict = receiver(vec![401]).await;
-    t.paid_order("order_prb01", 100, &strict.url).await;
-    let got = strict.wait_for(2).await;
-    let first = signed_headers_of(&got[0]);
-    assert!(first.signature.starts_with("WECHATPAY/SIGNTEST/"));
-    assert!(t.verifier.verify(&first, &got[0].body, now()).is_err());
-    t.verifier
-        .verify(&signed_headers_of(&got[1]), &got[1].body, now())
-        .expect("retry is properly signed");
-    let (_, log) = t.control("GET", "/__sim/notifications", None).await;
-    let statuses: Vec<&str> = log
-        .as_array()
-        .expect("log")
-        .iter()
-        .filter_map(|d| d["status"].as_str())
-        .collect();
-    assert!(statuses.contains(&"dropped"));
-}
-
-#[tokio::test]
-async fn out_of_order_notifications() {
-    let t = start().await;
-    let rx = receiver(vec![]).await;
-    t.control(
-        "POST",
-        "/__sim/faults/notify",
-        Some(json!({"reorder": 1, "delay_ms": 300})),
-    )
-    .await;
-    t.paid_order("order_ooo01", 100, &rx.url).await;
-    t.paid_order("order_ooo02", 100, &rx.url).await;
-    let got = rx.wait_for(2).await;
-    let first: Value = serde_json::from_slice(&got[0].body).expect("json");
-    let d = verify_and_decrypt(
-        &t.verifier,
-        &signed_headers_of(&got[0]),
-        &got[0].body,
-        now(),
-        &key(),
-    )
-    .expect("v");
-    let p: Value = serde_json::from_str(&d.plaintext).expect("json");
-    assert_eq!(
-        p["out_trade_no"], "order_ooo02",
-        "the later notification overtook: {first}"
-    );
-}
 
 #[tokio::test]
 async fn api_faults() {
@@ -320,16 +164,94 @@ async fn order_actions() {
     assert_eq!(s, 400);
 }
 
+/// A merchant endpoint that refuses (500) every notification until `accept` is set.
+async fn switchable_receiver() -> (String, Arc<AtomicBool>, Arc<AtomicUsize>) {
+    let accept = Arc::new(AtomicBool::new(false));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (a, h) = (accept.clone(), hits.clone());
+    let app = axum::Router::new().route(
+        "/notify",
+        axum::routing::post(move || {
+            let (a, h) = (a.clone(), h.clone());
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                if a.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::NO_CONTENT
+                } else {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/notify"), accept, hits)
+}
+
 #[tokio::test]
 async fn state_file_survives_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let state_path = dir.path().join("state.json");
     let mut c = base_config();
-    c.state_file = Some(dir.path().join("state.json"));
+    c.state_file = Some(state_path.clone());
+    // Retries 300 ms, 300 ms, 600 ms apart: the delivery is still pending at shutdown.
+    c.time_scale = 0.02;
+    let (notify_url, accept, hits) = switchable_receiver().await;
     let t = start_with(c.clone()).await;
-    t.paid_order("order_pers1", 100, "https://m.example/n")
+    t.paid_order("order_pers1", 1000, &notify_url).await;
+    t.wait_for_delivery("order_pers1", 10, |d| {
+        d["attempts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    // A refund without notify_url, completed: no notification is sent for it.
+    let r = t
+        .post_json(
+            "/v3/refund/domestic/refunds",
+            &json!({"out_trade_no": "order_pers1", "out_refund_no": "refund_pers1",
+                    "amount": {"refund": 300, "total": 1000, "currency": "CNY"}}),
+        )
         .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (s, _) = t
+        .control("POST", "/__sim/refunds/refund_pers1/succeed", None)
+        .await;
+    assert_eq!(s, 200);
+    // Signing mode switched through the control API.
+    let (s, _) = t
+        .control(
+            "POST",
+            "/__sim/signing-mode",
+            Some(json!({"mode": "public-key"})),
+        )
+        .await;
+    assert_eq!(s, 200);
     t.sim.shutdown().await;
+
+    // What the state file holds: the delivery pending after some failed attempts.
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&state_path).expect("state file")).expect("json");
+    let saved_delivery = saved["deliveries"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["out_trade_no"] == "order_pers1"))
+        .cloned()
+        .expect("delivery saved");
+    assert_eq!(saved_delivery["status"], "pending");
+    let before = saved_delivery["attempts"]
+        .as_array()
+        .expect("attempts")
+        .clone();
+    assert!(!before.is_empty());
+    assert!(before.iter().all(|a| a["status"] == 500));
+    assert_eq!(hits.load(Ordering::SeqCst), before.len());
+
+    accept.store(true, Ordering::SeqCst);
     let t2 = start_with(c).await;
+    // The order, its refund and the signing mode came back.
     let q = t2
         .call(
             "GET",
@@ -340,7 +262,203 @@ async fn state_file_survives_restart() {
             "",
         )
         .await;
-    assert_eq!(q.json()["trade_state"], "SUCCESS");
+    assert_eq!(q.json()["trade_state"], "REFUND");
+    assert_eq!(
+        q.header("wechatpay-serial").as_deref(),
+        Some(universe().public_key_id.as_str()),
+        "still signing with the public key"
+    );
+    let r = t2
+        .call("GET", "/v3/refund/domestic/refunds/refund_pers1", "")
+        .await;
+    assert_eq!(r.json()["status"], "SUCCESS", "{}", r.body);
+    assert_eq!(r.json()["amount"]["refund"], 300);
+    // The pending delivery resumed on its schedule and was acknowledged.
+    let d = t2
+        .wait_for_delivery("order_pers1", 10, |d| d["status"] == "acknowledged")
+        .await;
+    let attempts = d["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), before.len() + 1, "{d}");
+    assert_eq!(attempts[before.len()]["status"], 204);
+    let numbers: Vec<u64> = attempts
+        .iter()
+        .map(|a| a["number"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(numbers, (1..=attempts.len() as u64).collect::<Vec<_>>());
+    let last_before = before.last().expect("attempt")["at_ms"]
+        .as_i64()
+        .expect("at_ms");
+    let scheduled_ms = 0.02 * RETRY_SCHEDULE_SECS[before.len() - 1] as f64 * 1000.0;
+    let resumed_at = attempts[before.len()]["at_ms"].as_i64().expect("at_ms");
+    assert!(
+        (resumed_at - last_before) as f64 >= scheduled_ms - 2.0,
+        "the resumed attempt waited for its scheduled delay"
+    );
+    assert_eq!(d["id"], saved_delivery["id"]);
+    assert_eq!(hits.load(Ordering::SeqCst), before.len() + 1);
+    assert_eq!(
+        t2.deliveries().await.len(),
+        1,
+        "no notification for a refund without notify_url"
+    );
+    t2.sim.shutdown().await;
+}
+
+/// The serial that signs responses and how many platform certificates are listed.
+async fn signing_serial(t: &TestSim) -> (String, usize) {
+    let path = "/v3/certificates";
+    let r = t
+        .raw(
+            "GET",
+            path,
+            "",
+            Some(t.authorization("GET", path, "", now())),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed = r.json()["data"].as_array().map(Vec::len).unwrap_or(0);
+    (r.header("wechatpay-serial").unwrap_or_default(), listed)
+}
+
+#[tokio::test]
+async fn platform_certificate_choice_survives_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = base_config();
+    c.state_file = Some(dir.path().join("state.json"));
+    let original = universe().platform.serial.to_ascii_uppercase();
+    let t = start_with(c.clone()).await;
+    let (s, v) = t
+        .control(
+            "POST",
+            "/__sim/platform/rotate",
+            Some(json!({"activate": false})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let rotated = v["serial"].as_str().expect("serial").to_ascii_uppercase();
+    t.sim.shutdown().await;
+    // Rotated without activation: after a restart the configured certificate still signs.
+    let t = start_with(c.clone()).await;
+    let (serial, listed) = signing_serial(&t).await;
+    assert_eq!(serial.to_ascii_uppercase(), original);
+    assert_eq!(listed, 2, "the rotated certificate is still listed");
+    let (s, _) = t
+        .control("POST", &format!("/__sim/platform/activate/{rotated}"), None)
+        .await;
+    assert_eq!(s, 200);
+    t.sim.shutdown().await;
+    // Activated: it signs after a restart.
+    let t = start_with(c).await;
+    let (serial, _) = signing_serial(&t).await;
+    assert_eq!(serial.to_ascii_uppercase(), rotated);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_faults() {
+    let t = start().await;
+    t.post_json(
+        "/v3/pay/transactions/jsapi",
+        &t.jsapi_body("order_lat01", 1, "https://m.example/n"),
+    )
+    .await;
+    let path = format!(
+        "/v3/pay/transactions/out-trade-no/order_lat01?mchid={}",
+        t.mchid
+    );
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(1000))
+        .build()
+        .expect("client");
+    let query = |client: reqwest::Client| {
+        let auth = t.authorization("GET", &path, "", now());
+        let url = t.url(&path);
+        async move { client.get(url).header("authorization", auth).send().await }
+    };
+    // Constant latency on one endpoint, listed, then removed.
+    let (s, _) = t
+        .control(
+            "POST",
+            "/__sim/faults/latency",
+            Some(json!({"endpoint": "v3.query", "ms": 3000})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, faults) = t.control("GET", "/__sim/faults", None).await;
+    assert_eq!(faults["latency_ms"]["v3.query"], 3000);
+    assert!(query(impatient.clone())
+        .await
+        .is_err_and(|e| e.is_timeout()));
+    t.control(
+        "POST",
+        "/__sim/faults/latency",
+        Some(json!({"endpoint": "v3.query", "ms": 0})),
+    )
+    .await;
+    let (_, faults) = t.control("GET", "/__sim/faults", None).await;
+    assert!(faults["latency_ms"]
+        .as_object()
+        .is_some_and(|m| m.is_empty()));
+    let r = query(impatient.clone()).await.expect("no latency any more");
+    assert_eq!(r.status().as_u16(), 200);
+    // A counted latency fault: the call is late, then handled normally, signed.
+    t.control(
+        "POST",
+        "/__sim/faults",
+        Some(json!({"endpoint": "v3.query", "kind": "latency", "delay_ms": 3000})),
+    )
+    .await;
+    assert!(query(impatient.clone())
+        .await
+        .is_err_and(|e| e.is_timeout()));
+    let r = query(impatient.clone())
+        .await
+        .expect("the fault is used up");
+    assert_eq!(r.status().as_u16(), 200);
+    t.control(
+        "POST",
+        "/__sim/faults",
+        Some(json!({"endpoint": "v3.query", "kind": "latency", "delay_ms": 200})),
+    )
+    .await;
+    let r = t.call("GET", &path, "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["trade_state"], "NOTPAY");
+}
+
+#[tokio::test]
+async fn delete_faults_clears_every_armed_fault() {
+    let t = start().await;
+    let rx = receiver(vec![]).await;
+    for spec in [
+        json!({"endpoint": "v3.jsapi", "kind": "system_error", "count": 5}),
+        json!({"endpoint": "*", "kind": "bad_gateway", "count": 5}),
+    ] {
+        let (s, _) = t.control("POST", "/__sim/faults", Some(spec)).await;
+        assert_eq!(s, 200);
+    }
+    t.control(
+        "POST",
+        "/__sim/faults/latency",
+        Some(json!({"endpoint": "*", "ms": 5000})),
+    )
+    .await;
+    t.control("POST", "/__sim/faults/notify", Some(json!({"drop": 3})))
+        .await;
+    let (_, faults) = t.control("GET", "/__sim/faults", None).await;
+    assert_eq!(faults["api"]["v3.jsapi"][0]["count"], 5);
+    assert_eq!(faults["notify"]["drop"], 3);
+    let (s, v) = t.control("DELETE", "/__sim/faults", None).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, faults) = t.control("GET", "/__sim/faults", None).await;
+    assert!(faults["api"].as_object().is_some_and(|m| m.is_empty()));
+    assert!(faults["latency_ms"]
+        .as_object()
+        .is_some_and(|m| m.is_empty()));
+    assert_eq!(faults["notify"]["drop"], 0);
+    // Everything behaves normally again.
+    t.paid_order("order_clr01", 1, &rx.url).await;
+    rx.wait_for(1).await;
 }
 
 #[tokio::test]

@@ -172,3 +172,152 @@ async fn login_fault_injection() {
     assert_eq!(get(&t, &url).await["errcode"], 45011);
     assert!(get(&t, &url).await["access_token"].is_string());
 }
+
+fn oauth_url(appid: &str, secret: &str, code: &str) -> String {
+    format!("/sns/oauth2/access_token?appid={appid}&secret={secret}&code={code}&grant_type=authorization_code")
+}
+
+#[tokio::test]
+async fn oauth_code_errors_invalid_reused_foreign_and_expired() {
+    // A second Official Account, so a code can belong to another app of the same kind.
+    let mut c = base_config();
+    c.apps.push(wxpay_sim::config::AppConfig {
+        appid: "wx0ther0a0000001".into(),
+        secret: wxpay_sim::config::Secret("0ther0a0secret00000000000000000".into()),
+        kind: AppKind::OfficialAccount,
+    });
+    let t = start_with(c).await;
+    let oa = universe()
+        .apps
+        .iter()
+        .find(|a| a.kind == AppKind::OfficialAccount)
+        .expect("oa");
+    let mp = universe()
+        .apps
+        .iter()
+        .find(|a| a.kind == AppKind::MiniProgram)
+        .expect("mp");
+    let url = |code: &str| oauth_url(&oa.appid, oa.secret.expose(), code);
+    let mint_oauth = |appid: String| {
+        let t = &t;
+        async move {
+            let (s, v) = t
+                .control("POST", "/__sim/oauth/code", Some(json!({ "appid": appid })))
+                .await;
+            assert_eq!(s, 200, "{v}");
+            v["code"].as_str().expect("code").to_owned()
+        }
+    };
+    // Invalid.
+    assert_eq!(get(&t, &url("nonsense")).await["errcode"], 40029);
+    // Reused.
+    let code = mint_oauth(oa.appid.clone()).await;
+    let v = get(&t, &url(&code)).await;
+    assert!(v["access_token"].is_string(), "{v}");
+    assert_eq!(v["scope"], "snsapi_base");
+    assert_eq!(get(&t, &url(&code)).await["errcode"], 40163);
+    // Foreign: another Official Account's code, and a mini-program login code.
+    let other = mint_oauth("wx0ther0a0000001".into()).await;
+    assert_eq!(get(&t, &url(&other)).await["errcode"], 40029);
+    let (_, login) = t
+        .control(
+            "POST",
+            "/__sim/login/code",
+            Some(json!({ "appid": mp.appid })),
+        )
+        .await;
+    let login = login["code"].as_str().expect("code");
+    assert_eq!(get(&t, &url(login)).await["errcode"], 40029);
+    // …and an OAuth code is no mini-program login code either.
+    let oauth_code = mint_oauth(oa.appid.clone()).await;
+    let v = get(
+        &t,
+        &format!(
+            "/sns/jscode2session?appid={}&secret={}&js_code={oauth_code}&grant_type=authorization_code",
+            mp.appid,
+            mp.secret.expose()
+        ),
+    )
+    .await;
+    assert_eq!(v["errcode"], 40029);
+    // The foreign code was not consumed: its own app can still exchange it.
+    let v = get(
+        &t,
+        &oauth_url(
+            "wx0ther0a0000001",
+            "0ther0a0secret00000000000000000",
+            &other,
+        ),
+    )
+    .await;
+    assert!(v["openid"].is_string(), "{v}");
+    // Expired: five minutes pass (aged through the control API).
+    let code = mint_oauth(oa.appid.clone()).await;
+    let (s, _) = t
+        .control("POST", &format!("/__sim/login/codes/{code}/expire"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(get(&t, &url(&code)).await["errcode"], 40029);
+    let (s, _) = t
+        .control("POST", "/__sim/login/codes/nonsense/expire", None)
+        .await;
+    assert_eq!(s, 404);
+    // A grant_type other than authorization_code.
+    let v = get(
+        &t,
+        &format!(
+            "/sns/oauth2/access_token?appid={}&secret={}&code=x&grant_type=client_credential",
+            oa.appid,
+            oa.secret.expose()
+        ),
+    )
+    .await;
+    assert_eq!(v["errcode"], 40002);
+}
+
+#[tokio::test]
+async fn expired_access_token_is_42001_and_an_expired_ticket_is_replaced() {
+    let t = start().await;
+    let oa = universe()
+        .apps
+        .iter()
+        .find(|a| a.kind == AppKind::OfficialAccount)
+        .expect("oa");
+    let token_url = format!(
+        "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        oa.appid,
+        oa.secret.expose()
+    );
+    let ticket = |tok: &str| format!("/cgi-bin/ticket/getticket?access_token={tok}&type=jsapi");
+    let token = get(&t, &token_url).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let v = get(&t, &ticket(&token)).await;
+    assert_eq!(v["errcode"], 0);
+    assert_eq!(v["expires_in"], 7200);
+    let first_ticket = v["ticket"].as_str().expect("ticket").to_owned();
+    // The ticket's two hours pass: the next call issues a new one.
+    let (s, _) = t
+        .control("POST", &format!("/__sim/tickets/{}/expire", oa.appid), None)
+        .await;
+    assert_eq!(s, 200);
+    let v = get(&t, &ticket(&token)).await;
+    assert_eq!(v["errcode"], 0);
+    assert_ne!(v["ticket"].as_str(), Some(first_ticket.as_str()));
+    // The token's two hours pass: 42001 (expired), not 40001 (replaced).
+    let (s, _) = t
+        .control("POST", &format!("/__sim/tokens/{token}/expire"), None)
+        .await;
+    assert_eq!(s, 200);
+    let v = get(&t, &ticket(&token)).await;
+    assert_eq!(v["errcode"], 42001, "{v}");
+    let (s, _) = t.control("POST", "/__sim/tokens/bogus/expire", None).await;
+    assert_eq!(s, 404);
+    // A fresh token works again.
+    let fresh = get(&t, &token_url).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(get(&t, &ticket(&fresh)).await["errcode"], 0);
+}

@@ -6,6 +6,7 @@ mod common;
 mod control;
 mod login;
 mod mode_one;
+mod notify;
 mod pages;
 mod v2;
 mod v3;

@@ -632,3 +632,104 @@ async fn platform_rotation() {
     )
     .expect("verifies with the rotated certificate");
 }
+
+#[tokio::test]
+async fn rule_limit_after_fifty_refunds() {
+    let t = start().await;
+    t.paid_order("order_rule1", 100, NOTIFY).await;
+    let refund = |n: u32| {
+        json!({"out_trade_no": "order_rule1", "out_refund_no": format!("rule_{n:02}"),
+               "amount": {"refund": 1, "total": 100, "currency": "CNY"}})
+    };
+    for n in 1..=50 {
+        let r = t.post_json("/v3/refund/domestic/refunds", &refund(n)).await;
+        assert_eq!(r.status, 200, "refund {n}: {}", r.body);
+    }
+    let r = t
+        .post_json("/v3/refund/domestic/refunds", &refund(51))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (403, Some("RULE_LIMIT")),
+        "{}",
+        r.body
+    );
+    // A retry of an existing refund is not a new one.
+    let r = t
+        .post_json("/v3/refund/domestic/refunds", &refund(50))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn closing_a_closed_order_again_is_204() {
+    let t = start().await;
+    t.post_json(
+        "/v3/pay/transactions/jsapi",
+        &t.jsapi_body("order_cls02", 100, NOTIFY),
+    )
+    .await;
+    let body = json!({"mchid": t.mchid});
+    let close = || t.post_json("/v3/pay/transactions/out-trade-no/order_cls02/close", &body);
+    assert_eq!(close().await.status, 204);
+    let again = close().await;
+    assert_eq!(again.status, 204, "{}", again.body);
+    assert!(again.body.is_empty());
+    assert_eq!(t.trade_state("order_cls02").await, "CLOSED");
+    // An order closed by its time_expire closes again the same way.
+    t.post_json(
+        "/v3/pay/transactions/jsapi",
+        &t.jsapi_body("order_cls03", 100, NOTIFY),
+    )
+    .await;
+    t.control("POST", "/__sim/orders/order_cls03/expire", None)
+        .await;
+    let r = t
+        .post_json(
+            "/v3/pay/transactions/out-trade-no/order_cls03/close",
+            &json!({"mchid": t.mchid}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    // Paying is still refused.
+    let (s, _) = t
+        .control("POST", "/__sim/orders/order_cls02/pay", None)
+        .await;
+    assert_eq!(s, 409);
+}
+
+#[tokio::test]
+async fn refund_by_transaction_id() {
+    let t = start().await;
+    let order = t.paid_order("order_rtid1", 800, NOTIFY).await;
+    let tid = order["transaction_id"]
+        .as_str()
+        .expect("transaction_id")
+        .to_owned();
+    let r = t
+        .post_json(
+            "/v3/refund/domestic/refunds",
+            &json!({"transaction_id": tid, "out_refund_no": "rtid_1",
+                    "amount": {"refund": 300, "total": 800, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["out_trade_no"], "order_rtid1");
+    assert_eq!(r.json()["transaction_id"], tid.as_str());
+    // An unknown transaction id, and one that names another order than out_trade_no.
+    t.paid_order("order_rtid2", 800, NOTIFY).await;
+    for body in [
+        json!({"transaction_id": "4200000000000000000000000000", "out_refund_no": "rtid_2",
+               "amount": {"refund": 1, "total": 800, "currency": "CNY"}}),
+        json!({"transaction_id": tid, "out_trade_no": "order_rtid2", "out_refund_no": "rtid_3",
+               "amount": {"refund": 1, "total": 800, "currency": "CNY"}}),
+    ] {
+        let r = t.post_json("/v3/refund/domestic/refunds", &body).await;
+        assert_eq!(
+            (r.status, r.json()["code"].as_str()),
+            (404, Some("RESOURCE_NOT_EXISTS")),
+            "{}",
+            r.body
+        );
+    }
+}
