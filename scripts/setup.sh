@@ -52,11 +52,14 @@ for dir in js; do
 done
 
 # 5. Python venv with the third-party SDK used to cross-check the simulator.
+# wechatpayv3 is pinned to the version the checks were written against (2.0.4): a new
+# release must not change what the simulator is checked with without a review.
 VENV="${WXPAY_VENV:-$HOME/.cache/wxpay-venv}"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import wechatpayv3, cryptography' 2>/dev/null; then
+WECHATPAYV3_VERSION=2.0.4
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import importlib.metadata as m, cryptography; assert m.version('wechatpayv3') == '$WECHATPAYV3_VERSION'" 2>/dev/null; then
   log "creating the Python venv for third-party checks"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check wechatpayv3 cryptography
+  "$VENV/bin/pip" install -q --disable-pip-version-check "wechatpayv3==$WECHATPAYV3_VERSION" cryptography
 fi
 
 log "ready"

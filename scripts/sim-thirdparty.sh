@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the third-party SDK check: PyPI's `wechatpayv3` against `wxpay-sim serve`.
-# Creates a venv (reused when present), installs wechatpayv3, generates a test universe,
+# Creates a venv (reused when present), installs wechatpayv3 (pinned), generates a test universe,
 # starts the simulator on a free port and runs crates/wxpay-sim/tests/python/check_wechatpayv3.py.
 set -euo pipefail
 
@@ -17,7 +17,10 @@ trap cleanup EXIT
 if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -c "import wechatpayv3" 2>/dev/null || "$VENV/bin/pip" install --quiet --disable-pip-version-check wechatpayv3
+# Pinned: the version the check was written against (keep in step with scripts/setup.sh).
+WECHATPAYV3_VERSION=2.0.4
+"$VENV/bin/python" -c "import importlib.metadata as m; assert m.version('wechatpayv3') == '$WECHATPAYV3_VERSION'" 2>/dev/null \
+  || "$VENV/bin/pip" install --quiet --disable-pip-version-check "wechatpayv3==$WECHATPAYV3_VERSION"
 
 cargo build --quiet -p wxpay-sim --bin wxpay-sim --manifest-path "$ROOT/Cargo.toml"
 SIM="$ROOT/target/debug/wxpay-sim"
