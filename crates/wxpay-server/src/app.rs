@@ -27,7 +27,7 @@ use crate::upstream::transport::Transport;
 use crate::upstream::v2::V2Client;
 use crate::upstream::v3::{MerchantIdentity, V3Client};
 use crate::upstream::UpstreamError;
-use crate::{api, notify, notify_v2, worker};
+use crate::{api, error, notify, notify_v2, worker};
 
 /// Start-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -288,12 +288,11 @@ impl Application {
             admin_failures: RateLimiter::default(),
             credential_refresh: tokio::sync::Mutex::new(()),
         });
-        let router = router(state.clone());
         #[cfg(feature = "embedded-sim")]
-        let router = match &embedded {
-            Some(sim) => router.merge(sim.demo_routes()),
-            None => router,
-        };
+        let demo_routes = embedded.as_ref().map(|sim| sim.demo_routes());
+        #[cfg(not(feature = "embedded-sim"))]
+        let demo_routes = None;
+        let router = router(state.clone(), demo_routes);
         let (stop_tx, _) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,
@@ -375,8 +374,8 @@ impl Application {
     }
 }
 
-/// All routes.
-pub fn router(state: SharedState) -> Router {
+/// All routes, plus `extra` routes (the embedded demo's) under the same layers.
+pub fn router(state: SharedState, extra: Option<Router>) -> Router {
     let limit = state.settings.server.body_limit_bytes;
     let mut router = Router::new()
         .route(
@@ -423,8 +422,11 @@ pub fn router(state: SharedState) -> Router {
         None => router.route("/", get(fallback_page)),
     };
     router
+        .with_state(state)
+        .merge(extra.unwrap_or_default())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        // Outside the body limit, so its 413 is reshaped too.
+        .layer(axum::middleware::map_response(error::json_error_shape))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }

@@ -3,8 +3,10 @@
 //! Every handler returns `Result<_, AppError>`. Client errors carry a stable snake_case
 //! `code` and a message meant for the caller; server errors are logged with their full
 //! source chain and answered with a generic message, so internals (SQL, upstream bodies,
-//! key material) never leave the process.
+//! key material) never leave the process. Answers no handler wrote (unknown route or method,
+//! the body-limit layer, extractor rejections) get the same shape from [`json_error_shape`].
 
+use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -47,6 +49,12 @@ pub enum AppError {
         /// Human message for the caller.
         message: String,
     },
+    /// The path exists, but not for this method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is larger than `server.body_limit_bytes` (413).
+    #[error("request body too large")]
+    PayloadTooLarge,
     /// Too many attempts (429).
     #[error("too many requests")]
     RateLimited,
@@ -116,6 +124,16 @@ impl AppError {
             Self::Conflict { code, message } => {
                 (StatusCode::CONFLICT, (*code).to_owned(), message.clone())
             }
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed".into(),
+                self.to_string(),
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large".into(),
+                self.to_string(),
+            ),
             Self::RateLimited => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited".into(),
@@ -155,12 +173,47 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = ?self, chain = %error_chain(&self), "request failed");
         }
-        (
-            status,
-            Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response()
+        error_response(status, &code, &message)
     }
+}
+
+/// The one JSON shape: `{"error":{"code","message"}}` with `status`.
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+/// Middleware (outermost) giving the one JSON shape to the 4xx answers no handler wrote:
+/// axum's for an unknown path (404) or method (405, `Allow` kept), the body-limit layer's
+/// 413, and an extractor rejection a handler does not map itself (e.g. a path that is not
+/// UTF-8). Those come as plain text or with no body; anything a handler typed itself (JSON
+/// errors, v2 XML acknowledgements) passes untouched.
+pub async fn json_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !status.is_client_error() || !plain {
+        return response;
+    }
+    let mut shaped = match status {
+        StatusCode::NOT_FOUND => AppError::NotFound("route").into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed.into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge.into_response(),
+        other => error_response(
+            other,
+            "invalid_request",
+            other.canonical_reason().unwrap_or("invalid request"),
+        ),
+    };
+    if let Some(allow) = response.headers().get(ALLOW) {
+        shaped.headers_mut().insert(ALLOW, allow.clone());
+    }
+    shaped
 }
 
 /// Renders an error and its sources on one line for logs.
@@ -175,19 +228,28 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// Rejections of axum's extractors (bad JSON, wrong content type, oversized body) in the one shape.
+/// Rejections of axum's `Json` extractor (bad JSON, wrong content type, oversized body) in
+/// the one shape.
 pub fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> AppError {
     use axum::extract::rejection::JsonRejection as R;
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return AppError::PayloadTooLarge;
+    }
     match rejection {
-        R::BytesRejection(_) => AppError::bad_request(
-            "body_too_large_or_unreadable",
-            "request body could not be read",
-        ),
+        R::BytesRejection(_) => {
+            AppError::bad_request("body_unreadable", "request body could not be read")
+        }
         R::MissingJsonContentType(_) => {
             AppError::bad_request("unsupported_media_type", "expected application/json")
         }
         other => AppError::bad_request("invalid_json", other.body_text()),
     }
+}
+
+/// Rejections of axum's `Query` extractor (a missing or malformed parameter) in the one shape;
+/// the message names the parameter.
+pub fn query_rejection(rejection: axum::extract::rejection::QueryRejection) -> AppError {
+    AppError::bad_request("invalid_query", rejection.body_text())
 }
 
 #[cfg(test)]
@@ -201,6 +263,28 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(code, "internal");
         assert!(!message.contains("SELECT"));
+    }
+
+    #[tokio::test]
+    async fn a_json_body_over_the_limit_is_413_in_the_one_shape() {
+        use axum::body::Body;
+        use axum::extract::FromRequest;
+        use axum::http::Request;
+
+        // A body the extractor refuses while reading (axum's default limit is 2 MB): what a
+        // body streamed without a `Content-Length` meets past `server.body_limit_bytes`.
+        let request = Request::builder()
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(vec![b' '; 3 * 1024 * 1024]))
+            .expect("request");
+        let rejection = axum::Json::<serde_json::Value>::from_request(request, &())
+            .await
+            .expect_err("over the limit");
+        let (status, code, _) = json_rejection(rejection).status_code_message();
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        );
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! previous token when a new one is fetched, so per-request refreshes from several places
 //! break each other.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 use wxpay_core::jssdk::WxConfig;
 
 use crate::clock;
-use crate::error::AppError;
+use crate::error::{query_rejection, AppError};
 use crate::state::SharedState;
 
 /// Refresh credentials this long before WeChat's expiry.
@@ -76,8 +77,9 @@ async fn jsapi_ticket(state: &SharedState, appid: &str) -> Result<String, AppErr
 /// `GET /api/jssdk/config?url=…`
 pub async fn config(
     State(state): State<SharedState>,
-    Query(query): Query<ConfigQuery>,
+    query: Result<Query<ConfigQuery>, QueryRejection>,
 ) -> Result<Json<WxConfig>, AppError> {
+    let Query(query) = query.map_err(query_rejection)?;
     if query.url.is_empty() || query.url.len() > 2048 {
         return Err(AppError::bad_request(
             "invalid_url",

@@ -5,6 +5,7 @@
 //! The stored channel is `<channel>.v2`, so a v3 prepay is never reused for a v2 request
 //! (their client parameters differ) and refunds go back through v2.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -14,7 +15,7 @@ use wxpay_core::invoke::{
 };
 use wxpay_core::{AppId, PrepayId};
 
-use crate::error::AppError;
+use crate::error::{query_rejection, AppError};
 use crate::payments::PrepayKind;
 use crate::payments_v2::{self, Payer, TradeType, V2_CHANNEL_SUFFIX};
 use crate::state::SharedState;
@@ -145,8 +146,9 @@ pub struct ModeOneQuery {
 /// not a signing oracle for arbitrary ids.
 pub async fn mode_one_url(
     State(state): State<SharedState>,
-    Query(query): Query<ModeOneQuery>,
+    query: Result<Query<ModeOneQuery>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let Query(query) = query.map_err(query_rejection)?;
     let v2 = payments_v2::client(&state)?;
     let products = state.store.products().await?;
     if !products.iter().any(|p| p.id == query.product_id) {
