@@ -4,8 +4,9 @@
 //! `BEGIN IMMEDIATE` transaction), so several instances never work on the same order at
 //! once; a crashed instance's lease simply runs out. For each leased order still unpaid
 //! past the threshold it queries WeChat and applies the answer; orders unpaid past the
-//! close threshold are closed. Refunds stuck in PROCESSING are queried; one WeChat never
-//! received (`RESOURCE_NOT_EXISTS`) is submitted again under the same number.
+//! close threshold whose latest prepay has also expired are closed. Refunds stuck in
+//! PROCESSING are queried; one WeChat never received (`RESOURCE_NOT_EXISTS`) is submitted
+//! again under the same number.
 
 use std::time::Duration;
 
@@ -79,7 +80,7 @@ pub async fn run_pass_at(
         }
         let fresh = state.store.order(&order.out_trade_no).await?;
         if let Some(fresh) = fresh {
-            if fresh.state.is_pending() && now - fresh.created_at >= settings.close_after_secs {
+            if should_close(&fresh, now, settings.close_after_secs) {
                 match payments::close(state, &fresh, "worker_expired").await {
                     Ok(crate::store::ApplyOutcome::Applied { to, .. }) if to == "CLOSED" => {
                         report.orders_closed += 1
@@ -121,6 +122,17 @@ pub async fn run_pass_at(
         }
     }
     Ok(report)
+}
+
+/// Whether the worker may close `order` at `now`: still unpaid, older than `close_after_secs`,
+/// and its latest prepay (if any) has expired. The age alone is not enough: a payer may ask
+/// for a new prepay long after the order was created (an expired prepay is replaced on pay),
+/// and closing the order under a prepay just handed out would fail a payment in progress.
+/// WeChat is still queried before the close, as the pass does for every claimed order.
+pub fn should_close(order: &crate::store::Order, now: i64, close_after_secs: i64) -> bool {
+    order.state.is_pending()
+        && now - order.created_at >= close_after_secs
+        && order.prepay_expires_at.is_none_or(|expires| expires <= now)
 }
 
 /// Runs passes every `interval` until `stop` turns true.

@@ -116,3 +116,213 @@ async fn the_worker_closes_orders_unpaid_past_the_close_threshold() {
     assert_eq!(again.orders_closed, 0, "{again:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_worker_never_closes_an_order_whose_latest_prepay_is_still_valid() {
+    let app = TestApp::spawn().await;
+    let close_after = app.state.settings.worker.close_after_secs;
+    let lease = wxpay_server::config::WorkerSettings::default().lease_secs;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    // The payer comes back later than the order was made (a second apart here) and gets a
+    // prepay that outlives the close threshold measured from creation.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = app.pay(&token, &no, "native").await;
+    assert_eq!(status, 200, "{body}");
+    let order = app.stored(&no).await;
+    let expires = order.prepay_expires_at.expect("prepay expiry");
+    let old_enough = order.created_at + close_after;
+    assert!(expires > old_enough, "the prepay outlives the threshold");
+
+    // Old enough to close, but the prepay just handed out is still valid: left alone, here
+    // and at WeChat.
+    let report = wxpay_server::worker::run_pass_at(&app.state, "w1", old_enough)
+        .await
+        .expect("pass");
+    assert_eq!(report.orders_checked, 1, "{report:?}");
+    assert_eq!(report.orders_closed, 0, "{report:?}");
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    assert_eq!(app.sim_order(&no).await["trade_state"], "NOTPAY");
+
+    // Once that prepay has expired too (and the first lease ran out), it closes.
+    let report =
+        wxpay_server::worker::run_pass_at(&app.state, "w2", expires.max(old_enough + lease + 1))
+            .await
+            .expect("pass");
+    assert_eq!(report.orders_closed, 1, "{report:?}");
+    assert_eq!(app.stored(&no).await.state.as_str(), "CLOSED");
+    assert_eq!(app.sim_order(&no).await["trade_state"], "CLOSED");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_prepay_is_replaced_by_a_new_prepay_id_on_pay() {
+    // The simulator keeps its state in a file so that it can be restarted two hours "later".
+    let universe = wxpay_sim::universe::Universe::generate().expect("universe");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_file = dir.path().join("sim-state.json");
+    let sim_config = |listen: &str| {
+        let mut config = universe.sim_config();
+        config.time_scale = 0.001;
+        config.tls = None;
+        config.listen = listen.to_owned();
+        config.state_file = Some(state_file.clone());
+        config
+    };
+    let sim = wxpay_sim::server::Simulator::start(sim_config("127.0.0.1:0"))
+        .await
+        .expect("simulator");
+    let mut settings = wxpay_server::config::Settings::default();
+    settings.server.port = 0;
+    settings.database.url = format!("sqlite://{}", dir.path().join("server.db").display());
+    settings.merchant = Some(wxpay_server::embedded::merchant_settings(
+        &universe,
+        wxpay_server::config::VerifyMode::Certificate,
+    ));
+    wxpay_server::embedded::point_at(&mut settings, &sim.base_url());
+    settings.worker.enabled = false;
+    settings.upstream.backoff_ms = 10;
+    let mut app = TestApp::launch(settings, sim, universe.clone(), dir).await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let prepay_of =
+        |body: &serde_json::Value| body["params"]["package"].as_str().map(str::to_owned);
+
+    let (status, first) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{first}");
+    let (_, again) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(
+        prepay_of(&again),
+        prepay_of(&first),
+        "a valid prepay is reused"
+    );
+
+    // Two hours pass: the prepay has expired at WeChat and in the server's record.
+    let port = app.sim.as_ref().expect("sim").port();
+    app.sim.take().expect("sim").shutdown().await;
+    let mut world = wxpay_sim::state::World::load(&state_file).expect("sim state");
+    let now = wxpay_server::clock::now();
+    for order in world.orders.values_mut().filter(|o| o.out_trade_no == no) {
+        order.prepay_expires_at = now - 1;
+    }
+    world.save(&state_file).expect("sim state saved");
+    let sim = wxpay_sim::server::Simulator::start(sim_config(&format!("127.0.0.1:{port}")))
+        .await
+        .expect("simulator restarted");
+    app.control = sim.control();
+    app.sim = Some(sim);
+    let stored = app.stored(&no).await;
+    app.state
+        .store
+        .save_prepay(
+            &no,
+            stored.channel.as_deref().expect("channel"),
+            stored.appid.as_deref().expect("appid"),
+            stored.prepay_id.as_deref().expect("prepay id"),
+            stored.prepay_payload.as_deref(),
+            now - 1,
+            now - 1,
+        )
+        .await
+        .expect("expired in the server's record");
+
+    let (status, replaced) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{replaced}");
+    let new_prepay = prepay_of(&replaced).expect("package");
+    assert_ne!(
+        Some(new_prepay.clone()),
+        prepay_of(&first),
+        "a new prepay id"
+    );
+    let stored = app.stored(&no).await;
+    assert_eq!(
+        stored.prepay_id.map(|id| format!("prepay_id={id}")),
+        Some(new_prepay)
+    );
+    assert!(stored.prepay_expires_at.is_some_and(|t| t > now + 3600));
+    // WeChat's client accepts the new bundle and the payment completes.
+    app.payer_pays("miniprogram", &no, &replaced["params"]);
+    app.wait_state(&no, "SUCCESS").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_worker_follows_a_processing_refund_whose_notification_was_lost() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    app.pay(&token, &no, "native").await;
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+    let (status, refund) = app
+        .refund(&no, serde_json::json!({ "amount_fen": 1200 }))
+        .await;
+    assert_eq!(
+        (status, refund["status"].as_str()),
+        (200, Some("PROCESSING")),
+        "{refund}"
+    );
+    let out_refund_no = refund["out_refund_no"].as_str().expect("no").to_owned();
+    let status_of = |app: &TestApp| {
+        let store = app.state.store.clone();
+        let no = out_refund_no.clone();
+        async move {
+            store
+                .refund(&no)
+                .await
+                .expect("store")
+                .expect("refund")
+                .status
+                .to_string()
+        }
+    };
+
+    // WeChat still holds it PROCESSING: a pass learns nothing new.
+    let report = wxpay_server::worker::run_pass(&app.state, "w1")
+        .await
+        .expect("pass");
+    assert_eq!(report.refunds_checked, 1, "{report:?}");
+    assert_eq!(status_of(&app).await, "PROCESSING");
+
+    // WeChat completes it and its notification is lost.
+    app.control.notify_faults(wxpay_sim::faults::NotifyFaults {
+        drop: 1,
+        ..Default::default()
+    });
+    app.control
+        .refund_action(Some(app.mchid()), &out_refund_no, "succeed")
+        .expect("succeed");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        status_of(&app).await,
+        "PROCESSING",
+        "no notification arrived"
+    );
+    assert!(
+        app.control
+            .deliveries()
+            .iter()
+            .any(|d| d.status == "dropped"),
+        "{:?}",
+        app.control.deliveries()
+    );
+
+    // The next pass (after the first one's lease) queries it and records the success.
+    let later =
+        wxpay_server::clock::now() + wxpay_server::config::WorkerSettings::default().lease_secs + 1;
+    let report = wxpay_server::worker::run_pass_at(&app.state, "w2", later)
+        .await
+        .expect("pass");
+    assert_eq!(report.refunds_checked, 1, "{report:?}");
+    assert_eq!(status_of(&app).await, "SUCCESS");
+    let order = app.stored(&no).await;
+    assert_eq!((order.state.as_str(), order.refunded_fen), ("REFUND", 1200));
+    let audit = app
+        .state
+        .store
+        .audit("refund", &out_refund_no)
+        .await
+        .expect("audit");
+    assert_eq!(audit.last().map(|a| a.cause.as_str()), Some("worker"));
+    app.stop().await;
+}
