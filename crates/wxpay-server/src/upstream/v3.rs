@@ -6,7 +6,13 @@
 //! notification handlers: the WeChat Pay public key (public-key mode), the platform
 //! certificates from `/v3/certificates` (certificate mode), or both during a switch-over.
 //! An unknown certificate serial triggers one rate-limited certificate refresh, which is how
-//! a rotation is followed without a failed request.
+//! a rotation is followed without a failed request. Responses and notifications spend
+//! separate refresh budgets: anyone can POST a notification with a made-up serial, but only
+//! WeChat answers our own calls, so a flood of forged notifications can delay a genuine
+//! notification (answered 401 "retry later"; WeChat retries it 15 s, 15 s, 30 s, 3 min …
+//! later, past the throttle window, and any refresh meanwhile installs the new certificate)
+//! but can never make an API call fail. Besides, [`V3Client::refresh_loop`] downloads the
+//! certificates before the newest one expires.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -25,8 +31,44 @@ use super::{Idempotency, UpstreamError};
 use crate::clock;
 use crate::config::VerifyMode;
 
-/// Do not hit `/v3/certificates` more often than this because of unknown serials.
+/// Do not hit `/v3/certificates` more often than this because of unknown serials (per
+/// source: responses and notifications each have their own budget).
 const MIN_REFRESH_INTERVAL_SECS: i64 = 30;
+
+/// The scheduled refresh starts once the newest platform certificate expires within this.
+/// WeChat issues the successor well before (A.4), so a day leaves many attempts.
+pub const CERTIFICATE_EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
+
+/// How often the refresh loop looks at the certificates' expiry (at most; a shorter
+/// configured interval wins).
+const REFRESH_CHECK_SECS: u64 = 600;
+
+/// Whether the scheduled refresh should download the platform certificates at `now`: none
+/// is held, the newest expires within `margin_secs`, or `interval_secs` have passed since
+/// the last successful scheduled refresh. A pure function of its inputs, so the schedule is
+/// tested without a clock or a network.
+pub fn certificate_refresh_due(
+    newest_not_after: Option<i64>,
+    last_refresh: i64,
+    now: i64,
+    interval_secs: i64,
+    margin_secs: i64,
+) -> bool {
+    match newest_not_after {
+        None => true,
+        Some(not_after) if not_after.saturating_sub(now) <= margin_secs => true,
+        Some(_) => now.saturating_sub(last_refresh) >= interval_secs,
+    }
+}
+
+/// Who presented a serial the verifier does not know; each has its own refresh budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SerialSource {
+    /// An answer to one of our calls (only WeChat can produce it).
+    Response,
+    /// A notification (anyone can POST one).
+    Notification,
+}
 
 /// The merchant's identity for API v3.
 pub struct MerchantIdentity {
@@ -46,7 +88,8 @@ pub struct V3Client {
     merchant: MerchantIdentity,
     mode: VerifyMode,
     verifier: RwLock<Verifier>,
-    last_refresh: tokio::sync::Mutex<i64>,
+    last_response_refresh: tokio::sync::Mutex<i64>,
+    last_notification_refresh: tokio::sync::Mutex<i64>,
 }
 
 #[derive(Deserialize)]
@@ -102,7 +145,8 @@ impl V3Client {
             merchant,
             mode,
             verifier: RwLock::new(verifier),
-            last_refresh: tokio::sync::Mutex::new(i64::MIN / 2),
+            last_response_refresh: tokio::sync::Mutex::new(i64::MIN / 2),
+            last_notification_refresh: tokio::sync::Mutex::new(i64::MIN / 2),
         }
     }
 
@@ -147,10 +191,23 @@ impl V3Client {
         }
     }
 
-    /// Verifies a response or notification signature. An unknown certificate serial (not a
-    /// `PUB_KEY_ID_…`) in certificate/both mode refreshes the certificates once and retries.
+    /// Verifies a notification signature. An unknown certificate serial (not a
+    /// `PUB_KEY_ID_…`) in certificate/both mode refreshes the certificates at most once per
+    /// [`MIN_REFRESH_INTERVAL_SECS`] and retries; within the window it stays unknown and the
+    /// caller answers "retry later" (WeChat retries failed notifications).
     pub async fn verify(
         &self,
+        headers: &SignedHeaders,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        self.verify_from(SerialSource::Notification, headers, body, now)
+            .await
+    }
+
+    async fn verify_from(
+        &self,
+        source: SerialSource,
         headers: &SignedHeaders,
         body: &[u8],
         now: i64,
@@ -159,7 +216,7 @@ impl V3Client {
             Err(VerifyError::UnknownSerial(serial))
                 if self.mode != VerifyMode::PublicKey && !headers.serial.is_public_key_id() =>
             {
-                if let Err(err) = self.refresh_certificates_throttled(now).await {
+                if let Err(err) = self.refresh_certificates_throttled(source, now).await {
                     tracing::warn!(error = %err, "certificate refresh after unknown serial failed");
                     return Err(VerifyError::UnknownSerial(serial));
                 }
@@ -169,8 +226,16 @@ impl V3Client {
         }
     }
 
-    async fn refresh_certificates_throttled(&self, now: i64) -> Result<usize, UpstreamError> {
-        let mut last = self.last_refresh.lock().await;
+    async fn refresh_certificates_throttled(
+        &self,
+        source: SerialSource,
+        now: i64,
+    ) -> Result<usize, UpstreamError> {
+        let budget = match source {
+            SerialSource::Response => &self.last_response_refresh,
+            SerialSource::Notification => &self.last_notification_refresh,
+        };
+        let mut last = budget.lock().await;
         if now - *last < MIN_REFRESH_INTERVAL_SECS {
             return Ok(0);
         }
@@ -294,7 +359,7 @@ impl V3Client {
         let raw = self.send_signed(method, path, bytes, idempotency).await?;
         let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers))
             .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
-        self.verify(&headers, &raw.body, clock::now())
+        self.verify_from(SerialSource::Response, &headers, &raw.body, clock::now())
             .await
             .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
         if (200..300).contains(&raw.status) {
@@ -331,15 +396,46 @@ impl V3Client {
             .unwrap_or(false)
     }
 
-    /// Runs [`Self::refresh_certificates`] every `interval` until the process ends.
+    /// The latest `notAfter` among the platform certificates held.
+    pub fn newest_certificate_expiry(&self) -> Option<i64> {
+        self.verifier
+            .read()
+            .ok()?
+            .certificates()
+            .map(Certificate::not_after)
+            .max()
+    }
+
+    /// Runs [`Self::refresh_certificates`] until the process ends, whenever
+    /// [`certificate_refresh_due`] says so: every `interval`, and more often (every check,
+    /// at most 10 min apart) once the newest certificate is within
+    /// [`CERTIFICATE_EXPIRY_MARGIN_SECS`] of expiry or a refresh failed, so an expiring
+    /// certificate is replaced before responses signed by its successor arrive.
     pub async fn refresh_loop(self: Arc<Self>, interval: Duration) {
         if self.mode == VerifyMode::PublicKey {
             return;
         }
+        let check = interval.min(Duration::from_secs(REFRESH_CHECK_SECS));
+        let interval_secs = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
+        // Start-up has just downloaded them.
+        let mut last_refresh = clock::now();
         loop {
-            tokio::time::sleep(interval).await;
-            if let Err(err) = self.refresh_certificates().await {
-                tracing::warn!(error = %crate::error::error_chain(&err), "scheduled certificate refresh failed");
+            tokio::time::sleep(check).await;
+            let now = clock::now();
+            if !certificate_refresh_due(
+                self.newest_certificate_expiry(),
+                last_refresh,
+                now,
+                interval_secs,
+                CERTIFICATE_EXPIRY_MARGIN_SECS,
+            ) {
+                continue;
+            }
+            match self.refresh_certificates().await {
+                Ok(_) => last_refresh = now,
+                Err(err) => {
+                    tracing::warn!(error = %crate::error::error_chain(&err), "scheduled certificate refresh failed")
+                }
             }
         }
     }
@@ -351,5 +447,77 @@ impl std::fmt::Debug for V3Client {
             .field("mchid", &self.merchant.mchid)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 24 * HOUR;
+
+    #[test]
+    fn the_scheduled_refresh_follows_the_interval_while_certificates_are_far_from_expiry() {
+        let now = 1_700_000_000;
+        let far = Some(now + 300 * DAY);
+        assert!(!certificate_refresh_due(
+            far,
+            now - HOUR,
+            now,
+            12 * HOUR,
+            DAY
+        ));
+        assert!(certificate_refresh_due(
+            far,
+            now - 12 * HOUR,
+            now,
+            12 * HOUR,
+            DAY
+        ));
+    }
+
+    #[test]
+    fn an_expiring_or_missing_certificate_is_refreshed_at_once() {
+        let now = 1_700_000_000;
+        // Refreshed a minute ago, but the newest certificate expires within the margin.
+        assert!(certificate_refresh_due(
+            Some(now + 23 * HOUR),
+            now - 60,
+            now,
+            12 * HOUR,
+            DAY
+        ));
+        assert!(certificate_refresh_due(
+            Some(now - 1),
+            now - 60,
+            now,
+            12 * HOUR,
+            DAY
+        ));
+        assert!(!certificate_refresh_due(
+            Some(now + 25 * HOUR),
+            now - 60,
+            now,
+            12 * HOUR,
+            DAY
+        ));
+        // None held (or all pruned): download.
+        assert!(certificate_refresh_due(None, now - 60, now, 12 * HOUR, DAY));
+        // Extreme inputs do not overflow.
+        assert!(certificate_refresh_due(
+            Some(i64::MIN),
+            i64::MAX,
+            i64::MAX,
+            i64::MAX,
+            DAY
+        ));
+        assert!(!certificate_refresh_due(
+            Some(i64::MAX),
+            i64::MAX,
+            i64::MIN,
+            i64::MAX,
+            DAY
+        ));
     }
 }

@@ -123,3 +123,55 @@ async fn an_idempotent_query_is_retried_with_backoff_and_a_login_is_not() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn forged_unknown_serials_cannot_starve_the_refresh_a_real_rotation_needs() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Anyone can POST a notification naming a made-up serial: it spends the notification
+    // refresh budget and is answered "retry later" (WeChat retries failed notifications).
+    let rogue = wxpay_core::keys::PrivateKey::generate_rsa2048()
+        .expect("key")
+        .to_pkcs8_pem()
+        .expect("pem")
+        .expose_secret()
+        .to_owned();
+    let forged = crate::helpers::NotifySigning {
+        key_pem: Some(rogue),
+        serial: Some("7E57C0DE7E57C0DE7E57C0DE7E57C0DE7E57C0DE".into()),
+        ..Default::default()
+    };
+    let plaintext = app.transaction_plaintext(
+        &no,
+        3000,
+        &app.appid(wxpay_sim::config::AppKind::MiniProgram),
+    );
+    let (status, body) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            wxpay_core::v3::notification::EventType::TransactionSuccess,
+            &plaintext,
+            &forged,
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("retry later"), "{body}");
+
+    // WeChat rotates its platform certificate right after: the next answer is signed by a
+    // serial the server has never seen, within the throttle window of the forged one. The
+    // call still succeeds, because answers to our own calls have their own budget.
+    let new_serial = app.control.rotate_platform(true).await.expect("rotate");
+    let other = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &other, "native").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(app
+        .state
+        .v3
+        .knows_serial(&wxpay_core::SerialNo::new(new_serial).expect("serial")));
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    app.stop().await;
+}
