@@ -33,23 +33,13 @@ const REPLY_KEEP_CHARS: usize = 2048;
 /// the payer as an error instead of a cashier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModeOneError {
-    /// Not a `weixin://wxpay/bizpayurl?…` URL.
-    #[error("not a mode-one URL (expected weixin://wxpay/bizpayurl?sign=…&appid=…): {0:?}")]
-    NotModeOne(String),
-    /// Query syntax problem: a parameter without `=`, a repeated name, a bad `%` escape.
-    #[error("malformed mode-one URL: {0}")]
-    Malformed(String),
-    /// A required parameter is absent or empty; a missing `sign` is an unsigned URL.
-    #[error("mode-one URL has no {0} parameter")]
-    MissingParameter(&'static str),
-    /// A parameter (or the request's `openid`) has a value WeChat would not accept.
-    #[error("mode-one parameter {name}: {detail}")]
-    InvalidParameter {
-        /// The parameter.
-        name: &'static str,
-        /// What is wrong with it.
-        detail: String,
-    },
+    /// The scanned URL itself is refused: not mode one, malformed, a field missing or
+    /// invalid, or a sign that does not verify (the core's parser decides).
+    #[error(transparent)]
+    Url(#[from] ModeOneUrlError),
+    /// The payer's `openid` sent with the scan is not one WeChat would issue.
+    #[error("openid: at most 128 ASCII letters, digits, _ and -")]
+    InvalidOpenid,
     /// `mch_id` is not a merchant of this simulator.
     #[error("unknown mch_id {0:?}")]
     UnknownMerchant(String),
@@ -61,11 +51,6 @@ pub enum ModeOneError {
         /// The URL's mch_id.
         mchid: String,
     },
-    /// The URL's sign does not verify with the merchant's API v2 key: tampered or forged.
-    #[error(
-        "mode-one URL sign does not verify with the merchant's API v2 key (tampered or forged URL)"
-    )]
-    BadUrlSign,
     /// The merchant has no 支付回调URL configured and the request named none.
     #[error(
         "merchant {0} has no native_callback_url configured and the request gave no callback_url"
@@ -135,14 +120,16 @@ impl ModeOneError {
     /// Stable snake_case code, used as the exchange log's `outcome` and the control API's `reason`.
     pub fn reason_code(&self) -> &'static str {
         match self {
-            Self::NotModeOne(_) => "not_mode_one",
-            Self::Malformed(_) => "malformed_url",
-            Self::MissingParameter("sign") => "unsigned_url",
-            Self::MissingParameter(_) => "missing_parameter",
-            Self::InvalidParameter { .. } => "invalid_parameter",
+            Self::Url(ModeOneUrlError::NotModeOne(_)) => "not_mode_one",
+            Self::Url(ModeOneUrlError::Malformed(_)) => "malformed_url",
+            Self::Url(ModeOneUrlError::MissingParameter("sign")) => "unsigned_url",
+            Self::Url(ModeOneUrlError::MissingParameter(_)) => "missing_parameter",
+            Self::Url(ModeOneUrlError::InvalidParameter { .. }) | Self::InvalidOpenid => {
+                "invalid_parameter"
+            }
+            Self::Url(ModeOneUrlError::BadSign) => "bad_url_sign",
             Self::UnknownMerchant(_) => "unknown_merchant",
             Self::AppIdNotBound { .. } => "appid_not_bound",
-            Self::BadUrlSign => "bad_url_sign",
             Self::NoCallbackUrl(_) => "no_callback_url",
             Self::CallbackTransport { .. } => "callback_unreachable",
             Self::CallbackStatus { .. } => "callback_http_error",
@@ -163,31 +150,13 @@ impl ModeOneError {
     /// simulator state does not allow it, 502 when the merchant's side failed.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::NotModeOne(_)
-            | Self::Malformed(_)
-            | Self::MissingParameter(_)
-            | Self::InvalidParameter { .. }
+            Self::Url(_)
+            | Self::InvalidOpenid
             | Self::UnknownMerchant(_)
-            | Self::AppIdNotBound { .. }
-            | Self::BadUrlSign => 400,
+            | Self::AppIdNotBound { .. } => 400,
             Self::NoCallbackUrl(_) | Self::Pay(_) => 409,
             Self::Internal(_) => 500,
             _ => 502,
-        }
-    }
-}
-
-impl From<ModeOneUrlError> for ModeOneError {
-    fn from(e: ModeOneUrlError) -> Self {
-        match e {
-            ModeOneUrlError::NotModeOne(url) => Self::NotModeOne(url),
-            ModeOneUrlError::Malformed(detail) => Self::Malformed(detail),
-            ModeOneUrlError::MissingParameter(name) => Self::MissingParameter(name),
-            ModeOneUrlError::InvalidParameter { name, problem } => Self::InvalidParameter {
-                name,
-                detail: problem.to_string(),
-            },
-            ModeOneUrlError::BadSign => Self::BadUrlSign,
         }
     }
 }
@@ -282,10 +251,7 @@ pub async fn scan(sim: &Sim, request: ScanRequest) -> Result<ScanOutcome, ModeOn
 fn check_openid(openid: &str) -> Result<(), ModeOneError> {
     let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     if openid.len() > 128 || !openid.chars().all(ok) {
-        return Err(ModeOneError::InvalidParameter {
-            name: "openid",
-            detail: "at most 128 ASCII letters, digits, _ and -".into(),
-        });
+        return Err(ModeOneError::InvalidOpenid);
     }
     Ok(())
 }
