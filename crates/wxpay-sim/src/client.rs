@@ -418,7 +418,9 @@ pub fn config(sim: &Sim, call: &ConfigCall) -> Value {
     let ticket = {
         let world = lock(&sim.world);
         match world.tickets.get(&call.app_id) {
-            Some((ticket, issued)) if now_unix() - issued < TICKET_TTL_SECS => ticket.clone(),
+            Some((ticket, issued)) if now_unix().saturating_sub(*issued) < TICKET_TTL_SECS => {
+                ticket.clone()
+            }
             _ => return invalid,
         }
     };

@@ -110,7 +110,7 @@ fn take_code(sim: &Sim, appid: &str, code: &str, oauth: bool) -> Result<LoginCod
         .ok_or_else(|| err(40029, "invalid code"))?;
     if entry.appid != appid
         || entry.scope.is_some() != oauth
-        || now_unix() - entry.created_at > CODE_TTL
+        || now_unix().saturating_sub(entry.created_at) > CODE_TTL
     {
         return Err(err(40029, "invalid code"));
     }
@@ -269,7 +269,8 @@ pub async fn getticket(
         );
     };
     if now >= t.valid_until_ms {
-        let replaced = t.issued_at * 1000 + TOKEN_TTL * 1000 > t.valid_until_ms;
+        let replaced =
+            t.issued_at.saturating_add(TOKEN_TTL).saturating_mul(1000) > t.valid_until_ms;
         return if replaced {
             err(
                 40001,
@@ -281,7 +282,7 @@ pub async fn getticket(
     }
     let current = world.tickets.get(&t.appid).cloned();
     let ticket = match current {
-        Some((ticket, issued)) if now_unix() - issued < TOKEN_TTL => ticket,
+        Some((ticket, issued)) if now_unix().saturating_sub(issued) < TOKEN_TTL => ticket,
         _ => {
             let ticket = random_alnum(86);
             world
@@ -356,7 +357,10 @@ pub fn expire_token(sim: &Sim, access_token: &str) -> Result<(), String> {
             .get_mut(access_token)
             .ok_or_else(|| "unknown access_token".to_owned())?;
         token.issued_at = now_unix() - TOKEN_TTL - 1;
-        token.valid_until_ms = (token.issued_at + TOKEN_TTL) * 1000;
+        token.valid_until_ms = token
+            .issued_at
+            .saturating_add(TOKEN_TTL)
+            .saturating_mul(1000);
     }
     sim.persist();
     Ok(())

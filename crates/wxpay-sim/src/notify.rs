@@ -220,7 +220,7 @@ pub fn resume_pending(sim: &Sim) -> usize {
                     .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
                 _ => now,
             };
-            let wait = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
+            let wait = Duration::from_millis(u64::try_from(due.saturating_sub(now)).unwrap_or(0));
             let protocol = if d.is_v2() {
                 Protocol::V2
             } else {

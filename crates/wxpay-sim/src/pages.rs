@@ -1,6 +1,8 @@
 //! The payer's side: the H5 cashier behind `h5_url`/`mweb_url` and a desktop "scan" page
 //! for Native `code_url`s. Minimal HTML with pay / cancel buttons; the checks are WeChat's
-//! (the Referer must be on the merchant's H5 domain, the link lives five minutes).
+//! (the Referer must be on the merchant's H5 domain, so must `redirect_url`, the link lives
+//! five minutes) and live in one function, `check_cashier_link`, that the page and its
+//! buttons both run: posting to a button's URL skips no check.
 
 use std::collections::HashMap;
 
@@ -177,7 +179,7 @@ fn check_cashier_link(
     match order.trade_type.as_str() {
         "MWEB" => {
             let issued = order.h5_issued_at.unwrap_or(order.created_at);
-            if now - issued > H5_TTL {
+            if now.saturating_sub(issued) > H5_TTL {
                 return Err(Refusal::new(
                     "EXPIRED",
                     "支付链接已失效，请重新发起支付 (h5_url is valid for 5 minutes)",
