@@ -188,7 +188,7 @@ impl RunningSim {
             t.abort();
             let _ = t.await;
         }
-        self.sim.persist();
+        self.sim.write_state_file();
     }
 
     /// Waits until the server task ends (used by the binary; ends on Ctrl-C via `shutdown`).

@@ -266,7 +266,19 @@ impl Sim {
     }
 
     /// Persists the world when a state file is configured (errors are logged, not fatal).
+    ///
+    /// A no-op once shutdown has begun: [`crate::RunningSim::shutdown`] writes the final
+    /// state, and a task still finishing afterwards (a notification attempt in flight) must
+    /// not overwrite the file a restarted simulator is already using.
     pub fn persist(&self) {
+        if *self.shutdown.borrow() {
+            return;
+        }
+        self.write_state_file();
+    }
+
+    /// Writes the state file unconditionally (the final write at shutdown).
+    pub fn write_state_file(&self) {
         let Some(path) = &self.config.state_file else {
             return;
         };

@@ -199,8 +199,8 @@ async fn state_file_survives_restart() {
     let state_path = dir.path().join("state.json");
     let mut c = base_config();
     c.state_file = Some(state_path.clone());
-    // Retries 300 ms, 300 ms, 600 ms apart: the delivery is still pending at shutdown.
-    c.time_scale = 0.02;
+    // Retries 750 ms, 750 ms, 1.5 s apart: the delivery is still pending at shutdown.
+    c.time_scale = 0.05;
     let (notify_url, accept, hits) = switchable_receiver().await;
     let t = start_with(c.clone()).await;
     t.paid_order("order_pers1", 1000, &notify_url).await;
@@ -288,7 +288,7 @@ async fn state_file_survives_restart() {
     let last_before = before.last().expect("attempt")["at_ms"]
         .as_i64()
         .expect("at_ms");
-    let scheduled_ms = 0.02 * RETRY_SCHEDULE_SECS[before.len() - 1] as f64 * 1000.0;
+    let scheduled_ms = 0.05 * RETRY_SCHEDULE_SECS[before.len() - 1] as f64 * 1000.0;
     let resumed_at = attempts[before.len()]["at_ms"].as_i64().expect("at_ms");
     assert!(
         (resumed_at - last_before) as f64 >= scheduled_ms - 2.0,
