@@ -62,9 +62,13 @@ pub fn openapi() -> Value {
                 "PayResponse": { "type": "object", "required": ["out_trade_no", "channel", "params"], "properties": {
                     "out_trade_no": { "type": "string" }, "channel": { "type": "string" },
                     "params": { "oneOf": [
-                        { "title": "JSAPI family (miniprogram, jsapi, jssdk)", "type": "object",
+                        { "title": "getBrandWCPayRequest / wx.requestPayment (miniprogram, jsapi)", "type": "object",
                           "required": ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"],
                           "properties": { "appId": { "type": "string" }, "timeStamp": { "type": "string" }, "nonceStr": { "type": "string" },
+                                          "package": { "type": "string", "pattern": "^prepay_id=" }, "signType": { "type": "string" }, "paySign": { "type": "string" } } },
+                        { "title": "wx.chooseWXPay (jssdk): lower-case timestamp, no appId (it comes from wx.config)", "type": "object",
+                          "required": ["timestamp", "nonceStr", "package", "signType", "paySign"],
+                          "properties": { "timestamp": { "type": "string" }, "nonceStr": { "type": "string" },
                                           "package": { "type": "string", "pattern": "^prepay_id=" }, "signType": { "type": "string" }, "paySign": { "type": "string" } } },
                         { "title": "APP", "type": "object",
                           "required": ["appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"],

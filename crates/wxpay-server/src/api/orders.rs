@@ -397,9 +397,20 @@ fn client_params(
             let params =
                 JsapiPayParams::sign_v3(state.v3.signer(), &app_id, &prepay, &timestamp, &nonce)
                     .map_err(|e| internal(&e))?;
-            let _ = channel;
-            Ok(params.to_json())
+            Ok(jsapi_family_json(channel, &params))
         }
+    }
+}
+
+/// The signed JSAPI bundle in the shape of the channel's client call: `wx.chooseWXPay`
+/// (`timestamp` in lower case, no `appId`: it comes from `wx.config`) for `jssdk`;
+/// `getBrandWCPayRequest` (`appId`, `timeStamp`) for `jsapi` and `miniprogram`, whose
+/// `wx.requestPayment` ignores the extra `appId`. Protocol B.1–B.4.
+pub(crate) fn jsapi_family_json(channel: &str, params: &JsapiPayParams) -> Value {
+    if channel == "jssdk" {
+        params.choose_wx_pay().to_json()
+    } else {
+        params.to_json()
     }
 }
 

@@ -127,7 +127,7 @@ pub async fn pay(
                 &timestamp,
                 &nonce,
             )
-            .map(|p| p.to_json())
+            .map(|p| super::orders::jsapi_family_json(channel, &p))
             .map_err(|e| internal(&e))
         }
     }

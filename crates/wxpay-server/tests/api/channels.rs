@@ -8,6 +8,18 @@ use wxpay_core::keys::PrivateKey;
 
 use crate::helpers::TestApp;
 
+/// `wx.chooseWXPay`'s fields (protocol B.4), sorted.
+const CHOOSE_WX_PAY_FIELDS: [&str; 5] = ["nonceStr", "package", "paySign", "signType", "timestamp"];
+
+fn field_names(params: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = params
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    names
+}
+
 fn merchant_verifies(app: &TestApp, message: &str, signature: &str) -> bool {
     let key = PrivateKey::from_pkcs8_pem(&app.universe.merchant.key_pem).expect("merchant key");
     let sig = base64::engine::general_purpose::STANDARD
@@ -73,16 +85,26 @@ async fn miniprogram_channel_pays_through_the_notification() {
 async fn jsapi_and_jssdk_channels_pay_for_an_oauth_user() {
     let app = TestApp::spawn().await;
     let (token, _) = app.login_oauth().await;
-    for channel in ["jsapi", "jssdk"] {
-        let (_, params) = pay_through_notification(&app, &token, channel).await;
-        assert_eq!(
-            params["appId"].as_str(),
-            Some(
-                app.appid(wxpay_sim::config::AppKind::OfficialAccount)
-                    .as_str()
-            )
-        );
-    }
+    let official_account = app.appid(wxpay_sim::config::AppKind::OfficialAccount);
+    // WeixinJSBridge `getBrandWCPayRequest`: appId and camel-case timeStamp.
+    let (_, params) = pay_through_notification(&app, &token, "jsapi").await;
+    assert_eq!(params["appId"].as_str(), Some(official_account.as_str()));
+    assert!(params["timeStamp"].is_string(), "{params}");
+    // JS-SDK `wx.chooseWXPay`: lower-case timestamp and no appId (wx.config names the app),
+    // signed over the same fields as the bridge's.
+    let (_, params) = pay_through_notification(&app, &token, "jssdk").await;
+    assert_eq!(field_names(&params), CHOOSE_WX_PAY_FIELDS, "{params}");
+    let message = paysign_message(
+        &official_account,
+        params["timestamp"].as_str().expect("timestamp"),
+        params["nonceStr"].as_str().expect("nonceStr"),
+        params["package"].as_str().expect("package"),
+    );
+    assert!(merchant_verifies(
+        &app,
+        &message,
+        params["paySign"].as_str().expect("paySign")
+    ));
     // A mini-program user cannot use the official-account channel.
     let (mp_token, _) = app.login_miniprogram().await;
     let no = app.create_order(&mp_token).await;
@@ -216,5 +238,27 @@ async fn h5_payer_ip_is_the_address_the_trusted_proxy_appended() {
             "{api_version}: {seen}"
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_v2_jssdk_channel_answers_in_the_choose_wx_pay_shape() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_oauth().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/orders/{no}/pay"),
+            Some(&token),
+            serde_json::json!({ "channel": "jssdk", "api_version": "v2" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let params = &body["params"];
+    assert_eq!(field_names(params), CHOOSE_WX_PAY_FIELDS, "{params}");
+    // The simulator's WeChat client checks the v2 paySign over appId (from wx.config) and
+    // timeStamp, as WeChat does, before the payer can pay.
+    app.payer_pays("jssdk", &no, params);
+    app.wait_state(&no, "SUCCESS").await;
     app.stop().await;
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wxpay_core::invoke::parse_jsapi_bundle;
+use wxpay_core::invoke::{format_for, Surface};
 use wxpay_core::keys::PrivateKey;
 use wxpay_core::v3::aead::ApiV3Key;
 use wxpay_core::v3::notification::{encrypt_notification, EventType, NotificationParams};
@@ -178,19 +178,14 @@ impl TestApp {
                 return;
             }
         };
-        // The server answers in the getBrandWCPayRequest shape; a page hands the JS-SDK its
-        // own (`timestamp`, no appId), as the client package does.
-        let page_params = if surface == "js-sdk" {
-            parse_jsapi_bundle(params)
-                .expect("a JSAPI bundle")
-                .choose_wx_pay()
-                .to_json()
-        } else {
-            params.clone()
-        };
+        // The server answers `jssdk` in the `wx.chooseWXPay` shape (`timestamp`, no appId),
+        // which a page passes on as-is.
+        if surface == "js-sdk" {
+            format_for(Surface::JsSdk, params).expect("a wx.chooseWXPay bundle");
+        }
         let call = PayCall {
             surface: surface.into(),
-            params: page_params,
+            params: params.clone(),
             appid: running_app.map(|kind| self.appid(kind)),
             choice: PayerChoice::Pay,
             openid: None,
