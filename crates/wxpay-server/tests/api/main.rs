@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod admin_refunds;
 mod channels;
+mod frontend_api;
 mod notifications;
 mod recovery;
 mod refund_retries;
