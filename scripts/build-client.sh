@@ -9,7 +9,8 @@
 #   4. mini-program glue patch (CommonJS + ESM for uni-app), .wasm.br, wasm2js fallback
 #   5. tsc (ESM entries + CommonJS mini-program entry), package assembly from pkg-template/
 #   6. CI checks: mini-program wasm features/exports, forbidden JS in miniprogram_dist,
-#      no private-key code in the wasm, size budgets.
+#      no private-key code in the wasm (dependency graph before the build, function names of
+#      the linked modules after it), size budgets.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -56,9 +57,25 @@ compat_build() { # <features> <output .wasm>
     --drop-feature reference-types --drop-feature multivalue
 }
 
+# No private-key code in the wasm (1/2): wxpay-core's `private-key` / `aws-lc` features and the
+# aws-lc crates must not be in wxpay-wasm's wasm32 dependency graph, whatever its features. The
+# same query with the feature forced on must see it, or the grep has gone blind.
+private_key_deps() { # extra cargo tree args
+  cargo tree -q -p wxpay-wasm --target wasm32-unknown-unknown -e features --prefix none --all-features "$@" |
+    grep -E 'aws-lc-(rs|sys)|wxpay-core feature "(private-key|aws-lc)"' | sort -u
+}
+found=$(private_key_deps) && die "private-key code in wxpay-wasm's wasm32 dependencies:
+$found"
+private_key_deps --features wxpay-core/private-key >/dev/null ||
+  die "the private-key dependency check cannot see wxpay-core/private-key even when forced on"
+log "no private-key crates or features in wxpay-wasm's wasm32 dependency graph"
+
 log "cargo build (compat flavour, $COMPAT_FLAGS): main module, then the lazily loaded QR module"
 compat_build api "$JS/build/raw/$CRATE.wasm"
 compat_build qr "$JS/build/raw/wxpay_qr.wasm"
+# (2/2): the linked modules, which still have their function names, contain none of it.
+node "$JS/tools/check-no-private-key.mjs" "$JS/build/raw/$CRATE.wasm" "$JS/build/raw/wxpay_qr.wasm" ||
+  die "private-key code in the wasm"
 if [ "$WEB_FLAVOUR" = modern ]; then
   log "cargo build (modern web flavour: Rust's default wasm features)"
   mkdir -p "$JS/build/raw-modern"

@@ -3,7 +3,7 @@
 // headless Chromium). Also type-checks a consumer against the published declarations.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,7 +19,14 @@ const work = mkdtempSync(join(tmpdir(), 'wxpay-pack-'));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let tarball;
 
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (cmd, args, cwd) => {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    // tsc reports on stdout: show it, not only "Command failed".
+    throw new Error(`${cmd} ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: e });
+  }
+};
 const npmInstall = (dir) => run('npm', ['install', '--no-fund', '--no-audit', '--loglevel=error', '--offline', tarball], dir);
 
 before(() => {
@@ -35,6 +42,36 @@ test('the tarball holds the entries and no build leftovers', () => {
   }
   assert.ok(!files.some((f) => f.startsWith('miniprogram_dist/') && f.endsWith('.wasm')), 'raw .wasm in miniprogram_dist');
   assert.ok(!files.some((f) => /\.test\.|\/test\//.test(f)), 'tests shipped');
+});
+
+test('check-package.mjs can fail: `any` in any position (ours and generated .d.ts), types after a file condition', () => {
+  const copy = join(work, 'pkg-copy');
+  cpSync(pkgDir, copy, { recursive: true });
+  const check = () => {
+    try {
+      run('node', [join(js, 'tools/check-package.mjs'), copy], js);
+      return [];
+    } catch (e) {
+      return e.message.split('\n').filter((l) => l.startsWith('PACKAGE CHECK FAILED'));
+    }
+  };
+  assert.deepEqual(check(), [], 'the unmodified package passes');
+  const dts = {
+    'esm/entries/web.d.ts': 'export type A = () => any;',
+    'esm/core/types.d.ts': 'export type B<T = any> = T;',
+    'esm/core/errors.d.ts': 'export type C<T> = T extends any ? 1 : 0;',
+    'esm/wasm/web/wxpay_wasm.d.ts': 'export function d(x: number): any;',
+    // Not `any`: comments and string literal types.
+    'esm/core/client.d.ts': "/** any */ // any\nexport type E = 'any' | \"any\";",
+  };
+  for (const [f, line] of Object.entries(dts)) appendFileSync(join(copy, f), `\n${line}\n`);
+  const manifest = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
+  manifest.exports['./web'] = { default: './esm/entries/web.js', types: './esm/entries/web.d.ts' };
+  writeFileSync(join(copy, 'package.json'), JSON.stringify(manifest));
+  const problems = check();
+  for (const f of Object.keys(dts).slice(0, 4)) assert.ok(problems.some((p) => p.includes(f) && p.includes('`any`')), `${f}: ${problems.join('\n')}`);
+  assert.ok(!problems.some((p) => p.includes('client.d.ts')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.includes('exports ../web: "types" must come first')), problems.join('\n'));
 });
 
 test('fresh Node project: ESM import, CommonJS mini-program require, types', async () => {
@@ -73,7 +110,21 @@ console.log(JSON.stringify({ svg: svg.includes('<svg'), state: r.state, paid: r.
     `import { createClient, type PayResult, type WxPayErrorCode, type Environment } from 'wxpay-client';
 import wxpay from 'wxpay-client/vite';
 import { createClient as mpClient } from 'wxpay-client/miniprogram';
+import { init as rootInit } from 'wxpay-client';
+import { init as webInit } from 'wxpay-client/web';
+import { createClient as bundlerClient } from 'wxpay-client/bundler';
+import { init as slimInit, initQr as slimInitQr, type WasmSource } from 'wxpay-client/slim';
 const c = createClient({ baseUrl: '/' });
+// Node resolves \`wxpay-client\` to the node entry, and gets its types: init(bytes?) is synchronous.
+const loaded: void = rootInit(new Uint8Array(0));
+// @ts-expect-error: the node entry's init takes bytes, not a URL (the web entry's would accept it)
+rootInit('/wxpay_wasm_bg.wasm');
+const webLoaded: Promise<void> = webInit(new URL('https://cdn.example.com/wxpay_wasm_bg.wasm'));
+const slimSource: WasmSource = new Uint8Array(0);
+const slimLoaded: Promise<void> = slimInit(slimSource).then(() => slimInitQr('/wxpay_qr_bg.wasm'));
+// @ts-expect-error: the slim entry needs an explicit source
+slimInit();
+const b: Promise<PayResult> = bundlerClient({ baseUrl: '/' }).pay({ orderId: 'x' });
 const p: Promise<PayResult> = c.pay({ orderId: 'x', channel: 'auto' });
 const code: WxPayErrorCode = 'MISNAMED_FIELD';
 const env: Environment = 'we-chat-browser';
@@ -82,7 +133,7 @@ const plugin: { name: string } = wxpay();
 c.pay({ orderId: 'x', channel: 'alipay' });
 // @ts-expect-error: the package does not declare a global wx
 wx.requestPayment({});
-void p; void code; void env; void plugin; void mpClient;
+void p; void code; void env; void plugin; void mpClient; void loaded; void webLoaded; void slimLoaded; void b;
 `,
   );
   writeFileSync(
@@ -100,14 +151,16 @@ test('fresh Vite project: build, serve, run in headless Chromium', { skip: !exis
   writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><div id="out">…</div><script type="module" src="/main.js"></script>\n');
   writeFileSync(
     join(dir, 'main.js'),
-    `import { createClient } from 'wxpay-client';
+    `// The \`./bundler\` export, as a Vite app would import it; \`.\` must resolve to the same build.
+import { createClient } from 'wxpay-client/bundler';
+import * as root from 'wxpay-client';
 const client = createClient({ baseUrl: location.origin });
 window.smoke = (async () => {
   const env = await client.detect();
   const svg = await client.qrSvg('weixin://wxpay/bizpayurl?pr=vite');
   const r = await client.confirm('v-1', { timeoutMs: 5000 });
   document.getElementById('out').textContent = r.paid ? 'paid' : r.state;
-  return { env, svg: svg.startsWith('<?xml') || svg.includes('<svg'), paid: r.paid };
+  return { env, svg: svg.startsWith('<?xml') || svg.includes('<svg'), paid: r.paid, sameBuild: root.createClient === createClient };
 })();
 `,
   );
@@ -122,7 +175,7 @@ window.smoke = (async () => {
     page.setDefaultTimeout(20_000);
     await page.goto(`${stub.baseUrl}/index.html`);
     const result = await page.evaluate(() => window.smoke);
-    assert.deepEqual(result, { env: 'desktop-browser', svg: true, paid: true });
+    assert.deepEqual(result, { env: 'desktop-browser', svg: true, paid: true, sameBuild: true });
     assert.equal(await page.textContent('#out'), 'paid');
   } finally {
     await browser.close();
