@@ -20,7 +20,10 @@ pub struct BindingError {
     pub field: Option<&'static str>,
 }
 
-/// The stable error codes. Keep in sync with `WxPayErrorCode` in `js/src/errors.ts`.
+/// The stable error codes: this layer's own (below) and those of the core's validators
+/// (`wxpay_core::invoke::InvokeError::code`). [`codes::ALL`] lists every code the wasm can
+/// produce; it is exported as `errorCodes()`, and a node test (`js/test/error-codes.test.mjs`)
+/// checks it equals `CORE_ERROR_CODES` / `CoreErrorCode` in `js/src/core/errors.ts`.
 pub mod codes {
     /// The input was not the JSON object the function expects.
     pub const BAD_INPUT: &str = "BAD_INPUT";
@@ -34,6 +37,23 @@ pub mod codes {
     pub const QR_TOO_LONG: &str = "QR_TOO_LONG";
     /// This build has no QR renderer (the mini-program flavour is built without the `qr` feature).
     pub const QR_UNAVAILABLE: &str = "QR_UNAVAILABLE";
+
+    /// Every code an error leaving the wasm can carry: the constants above, then the core
+    /// validator's codes (checked against `InvokeError::code` by the tests below).
+    pub const ALL: &[&str] = &[
+        BAD_INPUT,
+        UNKNOWN_SURFACE,
+        PARAM_MISSING,
+        PARAM_INVALID,
+        QR_TOO_LONG,
+        QR_UNAVAILABLE,
+        "NOT_AN_OBJECT",
+        "MISSING_FIELD",
+        "MISNAMED_FIELD",
+        "WRONG_TYPE",
+        "INVALID_FIELD",
+        "INVALID_URL",
+    ];
 }
 
 impl BindingError {
@@ -74,3 +94,81 @@ impl fmt::Display for BindingError {
 }
 
 impl std::error::Error for BindingError {}
+
+#[cfg(test)]
+mod tests {
+    use wxpay_core::invoke::{FieldProblem, InvokeError, Surface, UrlProblem};
+
+    use super::codes;
+
+    #[test]
+    fn every_code_constant_is_listed() {
+        let consts: Vec<&str> = include_str!("error.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split_once(": &str = \""))
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(consts.len(), 6, "{consts:?}");
+        for name in consts {
+            assert!(codes::ALL.contains(&name), "{name} missing from codes::ALL");
+        }
+    }
+
+    #[test]
+    fn every_core_validator_code_is_listed() {
+        let surface = Surface::MiniProgram;
+        let samples = [
+            InvokeError::NotAnObject {
+                surface,
+                found: "array",
+            },
+            InvokeError::MissingField {
+                surface,
+                field: "paySign",
+            },
+            InvokeError::MisnamedField {
+                surface,
+                found: "timestamp".into(),
+                expected: "timeStamp",
+            },
+            InvokeError::WrongType {
+                surface,
+                field: "timeStamp",
+                expected: "string",
+                found: "number",
+            },
+            InvokeError::InvalidField {
+                surface,
+                field: "nonceStr",
+                problem: FieldProblem::Empty,
+            },
+            InvokeError::InvalidUrl {
+                surface,
+                field: "h5_url",
+                problem: UrlProblem::Empty,
+            },
+        ];
+        for e in &samples {
+            // Exhaustive on purpose: a new variant in the core fails to compile here until it
+            // has a sample above (and its code is in `codes::ALL` and in the TypeScript list).
+            match e {
+                InvokeError::NotAnObject { .. }
+                | InvokeError::MissingField { .. }
+                | InvokeError::MisnamedField { .. }
+                | InvokeError::WrongType { .. }
+                | InvokeError::InvalidField { .. }
+                | InvokeError::InvalidUrl { .. } => {}
+            }
+            assert!(
+                codes::ALL.contains(&e.code()),
+                "{} missing from codes::ALL",
+                e.code()
+            );
+        }
+        let mut all = codes::ALL.to_vec();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), codes::ALL.len(), "duplicates in codes::ALL");
+    }
+}

@@ -35,6 +35,21 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+/// Every error `code` this module can throw, comma-separated (see [`error::codes::ALL`]).
+#[cfg(feature = "api")]
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> String {
+    // A loop rather than `join`, whose generic helper costs about 1 KB of wasm.
+    let mut out = String::new();
+    for code in error::codes::ALL {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(code);
+    }
+    out
+}
+
 /// Validates the merchant server's bundle for a surface (`"mini-program"`, `"uni-mp-weixin"`,
 /// `"uni-app"`, `"weixin-js-bridge"`, `"js-sdk"`, `"app"`, `"h5"`, `"native"`) and returns
 /// the JSON object to pass to the platform call. `optionsJson`: `{h5Hosts?, allowHttp?}` or "".

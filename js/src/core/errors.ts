@@ -6,20 +6,28 @@
  * `code`; {@link toWxPayError} re-wraps them so callers see one class.
  */
 
-/** Codes from the wasm core: the bundle from the server does not fit the surface. */
-export type CoreErrorCode =
-  | 'BAD_INPUT'
-  | 'UNKNOWN_SURFACE'
-  | 'NOT_AN_OBJECT'
-  | 'MISSING_FIELD'
-  | 'MISNAMED_FIELD'
-  | 'WRONG_TYPE'
-  | 'INVALID_FIELD'
-  | 'INVALID_URL'
-  | 'PARAM_MISSING'
-  | 'PARAM_INVALID'
-  | 'QR_TOO_LONG'
-  | 'QR_UNAVAILABLE';
+/**
+ * Codes from the wasm core: the bundle from the server does not fit the surface. The same list
+ * as `codes::ALL` in `crates/wxpay-wasm/src/error.rs` (the module's `errorCodes()`); a test
+ * compares the two.
+ */
+export const CORE_ERROR_CODES = [
+  'BAD_INPUT',
+  'UNKNOWN_SURFACE',
+  'PARAM_MISSING',
+  'PARAM_INVALID',
+  'QR_TOO_LONG',
+  'QR_UNAVAILABLE',
+  'NOT_AN_OBJECT',
+  'MISSING_FIELD',
+  'MISNAMED_FIELD',
+  'WRONG_TYPE',
+  'INVALID_FIELD',
+  'INVALID_URL',
+] as const;
+
+/** A code raised inside the wasm core (see {@link CORE_ERROR_CODES}). */
+export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
 
 /** Codes raised by the TypeScript layer. */
 export type ClientErrorCode =
@@ -45,20 +53,7 @@ export type ClientErrorCode =
 /** Every `code` a {@link WxPayError} can carry. */
 export type WxPayErrorCode = CoreErrorCode | ClientErrorCode;
 
-const CORE_CODES: ReadonlySet<string> = new Set<CoreErrorCode>([
-  'BAD_INPUT',
-  'UNKNOWN_SURFACE',
-  'NOT_AN_OBJECT',
-  'MISSING_FIELD',
-  'MISNAMED_FIELD',
-  'WRONG_TYPE',
-  'INVALID_FIELD',
-  'INVALID_URL',
-  'PARAM_MISSING',
-  'PARAM_INVALID',
-  'QR_TOO_LONG',
-  'QR_UNAVAILABLE',
-]);
+const CORE_CODES: ReadonlySet<string> = new Set<string>(CORE_ERROR_CODES);
 
 /** The one error class of the package. */
 export class WxPayError extends Error {
