@@ -1,7 +1,7 @@
 // (3) Desktop: the Native QR code appears; the simulator "scans" and pays; the page flips to
 // paid by itself. (4) A refund from the admin view reaches "refunded" after the refund
 // notification. (5) The payment notification is dropped: the page still reaches "paid"
-// through the server's status query.
+// through the server's status query (and neither the notification nor the worker did it).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,8 +11,13 @@ import { ARTIFACTS, buy, deliveriesFor, expectStatus, launchBrowser, openPage, s
 let server;
 let browser;
 
+// The reconciliation worker keeps running but only claims orders older than an hour, so in
+// this file an order can only learn it was paid from a notification or from the status
+// endpoint's own query to WeChat (scenario 5 tells them apart).
+const WORKER_PENDING_AFTER_SECS = 3600;
+
 before(async () => {
-  server = await startServer();
+  server = await startServer({ env: { WXPAY_WORKER__PENDING_AFTER_SECS: String(WORKER_PENDING_AFTER_SECS) } });
   browser = await launchBrowser();
 }, { timeout: 90_000 });
 
@@ -52,8 +57,10 @@ test('desktop: Native QR, paid from the phone, the page notices', { timeout: 120
   try {
     const id = await showQr(s);
     await scanAndPay(s, id);
-    const d = await deliveriesFor(server, id);
-    assert.ok(d.some((x) => x.event_type === 'TRANSACTION.SUCCESS' && x.status === 'acknowledged'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
+    await s.step('the payment notification was delivered and acknowledged', async () => {
+      const d = await deliveriesFor(server, id);
+      assert.ok(d.some((x) => x.event_type === 'TRANSACTION.SUCCESS' && x.status === 'acknowledged'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
+    });
   } finally {
     await s.close();
   }
@@ -96,8 +103,10 @@ test('admin: refund reaches "refunded" after the refund notification', { timeout
       await s.page.waitForSelector(`${row} .state[data-state="refunded"]`, { timeout: 60_000 });
       assert.equal(await s.page.locator(`${row} button.refund`).count(), 0);
     });
-    const d = await deliveriesFor(server, id);
-    assert.ok(d.some((x) => x.event_type === 'REFUND.SUCCESS' && x.status === 'acknowledged'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
+    await s.step('the refund notification was delivered and acknowledged', async () => {
+      const d = await deliveriesFor(server, id);
+      assert.ok(d.some((x) => x.event_type === 'REFUND.SUCCESS' && x.status === 'acknowledged'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
+    });
     await s.step('the result page says refunded too', async () => {
       await s.page.goto(`${server.url}/?view=result&order=${id}`);
       await expectStatus(s.page, 'refunded');
@@ -110,11 +119,28 @@ test('admin: refund reaches "refunded" after the refund notification', { timeout
 test('dropped payment notification: the page still reaches paid through the status query', { timeout: 120_000 }, async () => {
   const s = await openPage(browser, { name: 'dropped-notification', kind: 'desktop' });
   try {
+    const orderCreatedAt = Date.now();
     const id = await showQr(s);
-    await server.sim('POST', '/faults/notify', { drop: 1 });
+    // Every order query the server sends the simulator from here on consumes one of these
+    // (zero-delay, otherwise harmless) faults, so the count left says how many it sent.
+    const COUNTED = 1000;
+    await s.step('drop the next notification; count the server’s order queries', async () => {
+      await server.sim('POST', '/faults/notify', { drop: 1 });
+      await server.sim('POST', '/faults', { endpoint: 'v3.query', kind: 'latency', count: COUNTED, delay_ms: 0 });
+    });
     await scanAndPay(s, id);
-    const d = await deliveriesFor(server, id);
-    assert.ok(d.length > 0 && d.every((x) => x.status === 'dropped'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
+    // Paid on the server, yet the notification never arrived and the worker may not touch an
+    // order this young: only the status endpoint's query can have told it. Check it did query.
+    await s.step('paid through the status query: notification dropped, WeChat queried', async () => {
+      const d = await deliveriesFor(server, id);
+      assert.ok(d.length > 0 && d.every((x) => x.status === 'dropped'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
+      const faults = await server.sim('GET', '/faults');
+      const left = faults.api?.['v3.query']?.[0]?.count;
+      assert.equal(typeof left, 'number', `the counting fault is gone: ${JSON.stringify(faults)}`);
+      assert.ok(COUNTED - left >= 1, `the server never queried WeChat for the order (${left} of ${COUNTED} left)`);
+      const ageSecs = (Date.now() - orderCreatedAt) / 1000;
+      assert.ok(ageSecs < WORKER_PENDING_AFTER_SECS, `order ${ageSecs} s old: the worker could have claimed it`);
+    });
   } finally {
     await server.sim('DELETE', '/faults').catch(() => undefined);
     await s.close();

@@ -49,9 +49,11 @@ test('H5: confirm on the cashier, back on redirect_url, the page shows paid', { 
       await expectStatus(s.page, 'paid');
       assert.match(await s.page.textContent('#status'), /Paid/);
     });
-    const order = await server.sim('GET', `/orders/${id}`);
-    assert.equal(order.trade_state, 'SUCCESS');
-    assert.equal(order.trade_type, 'MWEB');
+    await s.step('the simulator has the order paid through H5 (MWEB)', async () => {
+      const order = await server.sim('GET', `/orders/${id}`);
+      assert.equal(order.trade_state, 'SUCCESS');
+      assert.equal(order.trade_type, 'MWEB');
+    });
   } finally {
     await s.close();
   }
@@ -75,8 +77,10 @@ test('H5: cancel on the cashier leaves the order unpaid and the page says so', {
       await s.page.waitForTimeout(3_000);
       assert.equal(await s.page.getAttribute('#status', 'data-state'), 'not-paid');
     });
-    const order = await server.sim('GET', `/orders/${id}`);
-    assert.equal(order.trade_state, 'NOTPAY');
+    await s.step('the simulator has the order unpaid', async () => {
+      const order = await server.sim('GET', `/orders/${id}`);
+      assert.equal(order.trade_state, 'NOTPAY');
+    });
   } finally {
     await s.close();
   }
