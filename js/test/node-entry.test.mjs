@@ -19,8 +19,16 @@ before(async () => {
     'h5-1': { params: { h5Url: 'https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1&package=123' }, states: ['SUCCESS'] },
     'closed-1': { params: jsapiBundle(), states: ['CLOSED'] },
     'wv-1': { params: jsapiBundle(), states: ['NOTPAY', 'SUCCESS'] },
-    // What wxpay-server sends for `jssdk`: the getBrandWCPayRequest bundle (timeStamp).
-    'sdk-1': { params: () => jsapiBundle(), states: ['SUCCESS'] },
+    // What wxpay-server sends for `jssdk`: the wx.chooseWXPay shape (timestamp, no appId).
+    'sdk-1': {
+      params: () => {
+        const { appId: _appId, timeStamp, ...rest } = jsapiBundle();
+        return { ...rest, timestamp: timeStamp };
+      },
+      states: ['SUCCESS'],
+    },
+    // A server that signs one getBrandWCPayRequest bundle (timeStamp) for both browser surfaces.
+    'sdk-2': { params: () => jsapiBundle(), states: ['SUCCESS'] },
   });
 });
 after(() => stub.close());
@@ -134,32 +142,34 @@ describe('node entry', () => {
     }
   });
 
-  test('JS-SDK: wx.config then chooseWXPay with lower-case timestamp', async () => {
-    const calls = [];
-    const jssdk = {
-      config: (c) => calls.push(['config', c]),
-      ready: (cb) => setTimeout(cb, 1),
-      error: () => undefined,
-      chooseWXPay: (o) => {
-        calls.push(['choose', o]);
-        o.success({ errMsg: 'chooseWXPay:ok' });
-      },
-    };
-    const location = { href: 'https://shop.example.com/pay/sdk-1#frag', assign: () => undefined };
-    const client = createClient({ baseUrl: stub.baseUrl, platform: { jssdk, location } });
-    const r = await client.pay({ orderId: 'sdk-1', channel: 'jssdk', environment: 'we-chat-browser', timeoutMs: 5_000 });
-    const choose = calls.find((c) => c[0] === 'choose')[1];
-    assert.equal(choose.timestamp, '1700000000');
-    assert.equal('timeStamp' in choose, false);
-    assert.equal('appId' in choose, false);
-    const config = calls.find((c) => c[0] === 'config')[1];
-    assert.deepEqual(config.jsApiList, ['chooseWXPay']);
-    assert.equal(config.appId, 'wx8888888888888888');
-    const cfgReq = stub.log.find((l) => l.url.startsWith('/api/jssdk/config'));
-    assert.equal(cfgReq.url, `/api/jssdk/config?url=${encodeURIComponent('https://shop.example.com/pay/sdk-1')}`);
-    assert.equal(r.client.outcome, 'ok');
-    assert.equal(r.paid, true);
-  });
+  for (const [orderId, shape] of [['sdk-1', 'chooseWXPay'], ['sdk-2', 'getBrandWCPayRequest']]) {
+    test(`JS-SDK: wx.config then chooseWXPay with lower-case timestamp (server sends the ${shape} shape)`, async () => {
+      const calls = [];
+      const jssdk = {
+        config: (c) => calls.push(['config', c]),
+        ready: (cb) => setTimeout(cb, 1),
+        error: () => undefined,
+        chooseWXPay: (o) => {
+          calls.push(['choose', o]);
+          o.success({ errMsg: 'chooseWXPay:ok' });
+        },
+      };
+      const location = { href: `https://shop.example.com/pay/${orderId}#frag`, assign: () => undefined };
+      const client = createClient({ baseUrl: stub.baseUrl, platform: { jssdk, location } });
+      const r = await client.pay({ orderId, channel: 'jssdk', environment: 'we-chat-browser', timeoutMs: 5_000 });
+      const choose = calls.find((c) => c[0] === 'choose')[1];
+      assert.equal(choose.timestamp, '1700000000');
+      assert.equal('timeStamp' in choose, false);
+      assert.equal('appId' in choose, false);
+      const config = calls.find((c) => c[0] === 'config')[1];
+      assert.deepEqual(config.jsApiList, ['chooseWXPay']);
+      assert.equal(config.appId, 'wx8888888888888888');
+      const cfgReq = stub.log.findLast((l) => l.url.startsWith('/api/jssdk/config'));
+      assert.equal(cfgReq.url, `/api/jssdk/config?url=${encodeURIComponent(`https://shop.example.com/pay/${orderId}`)}`);
+      assert.equal(r.client.outcome, 'ok');
+      assert.equal(r.paid, true);
+    });
+  }
 
   test('mini-program web-view: hands off to the mini-program page, never asks for web params, then confirms', async () => {
     const navs = [];

@@ -97,10 +97,11 @@ function currentHref(platform: PlatformApis): string | undefined {
 }
 
 /**
- * The server signs one JSAPI bundle for both WeChat-browser surfaces, in the
- * `getBrandWCPayRequest` casing (`appId`, `timeStamp`). For `wx.chooseWXPay` the whole bundle
- * is first validated as that (so a wrong `appId` is still caught), then handed to the core's
- * JS-SDK formatter under the JS-SDK's own name for the same signed value (`timestamp`).
+ * wxpay-server answers the `jssdk` channel in the `wx.chooseWXPay` shape (`timestamp`, no
+ * `appId`), which passes through. A server that signs one bundle for both WeChat-browser
+ * surfaces sends the `getBrandWCPayRequest` casing (`appId`, `timeStamp`) instead: that bundle is
+ * validated as such first (so a wrong `appId` is still caught), then handed to the JS-SDK
+ * formatter under the JS-SDK's name for the same signed value (`timestamp`).
  */
 function jssdkInput(core: Core, params: Record<string, unknown>): Record<string, unknown> {
   if (!('timeStamp' in params) || 'timestamp' in params) return params;

@@ -57,8 +57,9 @@ pub struct ModeOneUrl {
     pub time_stamp: PayTimestamp,
     /// `nonce_str`.
     pub nonce_str: NonceStr,
-    /// Every parameter as received, `sign` included: what the sign is checked over.
-    params: BTreeMap<String, String>,
+    /// Every parameter as received, `sign` included: what the sign is checked over. A list,
+    /// not a map, so that pages that only check the shape carry no map code in their wasm.
+    params: Vec<(String, String)>,
 }
 
 impl ModeOneUrl {
@@ -68,28 +69,32 @@ impl ModeOneUrl {
         let query = url
             .strip_prefix(MODE_ONE_PREFIX)
             .ok_or_else(|| ModeOneUrlError::NotModeOne(url.chars().take(64).collect()))?;
-        let mut params = BTreeMap::new();
+        let mut params: Vec<(String, String)> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| {
                 ModeOneUrlError::Malformed(format!("parameter {pair:?} has no '='"))
             })?;
             let (name, value) = (decode(name)?, decode(value)?);
-            if params.contains_key(&name) {
+            if params.iter().any(|(seen, _)| *seen == name) {
                 return Err(ModeOneUrlError::Malformed(format!(
                     "parameter {name:?} appears twice"
                 )));
             }
-            params.insert(name, value);
+            params.push((name, value));
         }
-        if params.contains_key("pr") && !params.contains_key("sign") {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if get("pr").is_some() && get("sign").is_none() {
             return Err(ModeOneUrlError::NotModeOne(
                 "a mode-two (unified order) code_url".into(),
             ));
         }
         let take = |name: &'static str| -> Result<&str, ModeOneUrlError> {
-            params
-                .get(name)
-                .map(String::as_str)
+            get(name)
                 .filter(|v| !v.is_empty())
                 .ok_or(ModeOneUrlError::MissingParameter(name))
         };
@@ -113,7 +118,8 @@ impl ModeOneUrl {
     /// signs exactly the five fields, so an added parameter changes the signed string and is
     /// refused as tampering. MD5 unless the URL names a `sign_type`.
     pub fn verify(&self, key: &ApiV2Key) -> Result<SignType, ModeOneUrlError> {
-        verify(&self.params, key).map_err(|_| ModeOneUrlError::BadSign)
+        let params: BTreeMap<String, String> = self.params.iter().cloned().collect();
+        verify(&params, key).map_err(|_| ModeOneUrlError::BadSign)
     }
 }
 
