@@ -117,10 +117,12 @@ impl EmbeddedSim {
             }
         };
         if settings.server.static_dir.is_none() {
-            let demo = PathBuf::from("examples/h5/dist");
-            if demo.is_dir() {
-                settings.server.static_dir = Some(demo);
-            }
+            // From the repository root (scripts/run.sh), else from the source tree this
+            // binary was built in, so `cargo run` from a crate folder still finds the demo.
+            let built_in = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/h5/dist");
+            settings.server.static_dir = [PathBuf::from("examples/h5/dist"), built_in.into()]
+                .into_iter()
+                .find(|demo| demo.is_dir());
         }
         Ok(Self {
             running,

@@ -292,7 +292,10 @@ pub async fn native_callback(State(state): State<SharedState>, body: Bytes) -> R
             "openid and product_id are required",
         );
     };
-    match create_and_prepay(&state, &appid, openid, product_id).await {
+    // WeChat re-sends a callback it got no answer to: the same payer, product and nonce get
+    // the same order and prepay instead of a second order.
+    let nonce = field(&fields, "nonce_str").unwrap_or_default();
+    match create_and_prepay(&state, &appid, openid, product_id, nonce).await {
         Ok(prepay_id) => {
             let mut f = Fields::new();
             f.insert("result_code".into(), "SUCCESS".into());
@@ -308,6 +311,7 @@ async fn create_and_prepay(
     appid: &str,
     openid: &str,
     product_id: &str,
+    nonce: &str,
 ) -> Result<String, String> {
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "mode-one callback failed");
@@ -331,7 +335,7 @@ async fn create_and_prepay(
         .create_order(NewOrder {
             out_trade_no,
             user_id: user.id,
-            idempotency_key: None,
+            idempotency_key: Some(format!("mode-one:{product_id}:{nonce}")),
             description: product.name.clone(),
             items: vec![(product.id.clone(), 1, product.price_fen)],
             amount_fen: product.price_fen,
@@ -339,6 +343,13 @@ async fn create_and_prepay(
         })
         .await
         .map_err(|e| internal(&e))?;
+    let channel = format!("native{V2_CHANNEL_SUFFIX}");
+    let answered_before = order.state == TradeState::NotPay
+        && order.channel.as_deref() == Some(channel.as_str())
+        && order.prepay_expires_at.is_some_and(|t| t > now);
+    if let (true, Some(prepay_id)) = (answered_before, order.prepay_id.clone()) {
+        return Ok(prepay_id);
+    }
     let payer = Payer {
         openid: Some(openid),
         ip: None,
@@ -355,7 +366,7 @@ async fn create_and_prepay(
         .store
         .save_prepay(
             &order.out_trade_no,
-            &format!("native{V2_CHANNEL_SUFFIX}"),
+            &channel,
             appid,
             &prepay_id,
             answer.get("code_url").map(String::as_str),

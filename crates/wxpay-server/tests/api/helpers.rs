@@ -311,6 +311,19 @@ impl TestApp {
         .await
     }
 
+    /// Rows in one table of the server's SQLite file, read directly (not through the store).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.state.settings.database.url)
+            .await
+            .expect("open the server's SQLite file");
+        let count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        count
+    }
+
     /// The order as stored (no upstream query).
     pub async fn stored(&self, out_trade_no: &str) -> wxpay_server::store::Order {
         self.state

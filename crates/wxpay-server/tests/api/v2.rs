@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
+use wxpay_core::invoke::ModeOneUrl;
 use wxpay_core::v2::sign::{sign, sign_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
 use wxpay_sim::config::AppKind;
@@ -352,18 +353,12 @@ async fn the_mode_one_callback_answers_a_signed_prepay_at_the_server_price() {
         .await;
     assert_eq!(status, 200, "{qr}");
     let url = qr["codeUrl"].as_str().expect("codeUrl");
-    let query = url
-        .strip_prefix("weixin://wxpay/bizpayurl?")
-        .expect("mode-one URL");
-    let mut fields: BTreeMap<String, String> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    assert_eq!(fields.get("product_id").map(String::as_str), Some("tea"));
-    assert_eq!(verify(&fields, &key), Ok(SignType::Md5));
-    fields.insert("product_id".into(), "cake".into());
-    assert!(verify(&fields, &key).is_err());
+    let parsed = ModeOneUrl::parse(url).expect("mode-one URL");
+    assert_eq!(parsed.product_id.as_str(), "tea");
+    assert_eq!(parsed.verify(&key), Ok(SignType::Md5));
+    let forged =
+        ModeOneUrl::parse(&url.replace("product_id=tea", "product_id=cake")).expect("well-formed");
+    assert!(forged.verify(&key).is_err());
     let (status, _) = app
         .get("/api/native/mode-one-url?product_id=nope", None)
         .await;
@@ -382,7 +377,14 @@ async fn the_mode_one_callback_answers_a_signed_prepay_at_the_server_price() {
         "{body}"
     );
     assert!(verify(&reply, &key).is_ok(), "reply must be signed");
-    assert!(reply.get("prepay_id").is_some_and(|p| !p.is_empty()));
+    let prepay_id = reply.get("prepay_id").cloned().unwrap_or_default();
+    assert!(!prepay_id.is_empty());
+    let orders_after_first = app.count_rows("orders").await;
+    // WeChat re-sends a callback it got no answer to: same order, same prepay.
+    let (_, body) = post_xml(&app, "/notify/v2/native-callback", &callback("tea")).await;
+    let again = xml::parse(body.as_bytes(), xml::DEFAULT_MAX_LEN).expect("xml");
+    assert_eq!(again.get("prepay_id"), Some(&prepay_id), "{body}");
+    assert_eq!(app.count_rows("orders").await, orders_after_first);
 
     let (_, body) = post_xml(&app, "/notify/v2/native-callback", &callback("nope")).await;
     let reply = xml::parse(body.as_bytes(), xml::DEFAULT_MAX_LEN).expect("xml");
