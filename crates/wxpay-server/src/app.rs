@@ -71,6 +71,9 @@ pub struct Application {
     state: SharedState,
     port: u16,
     stop_tx: tokio::sync::watch::Sender<bool>,
+    /// Held so that a stop sent before [`Application::run_until_stopped`] subscribes is
+    /// stored rather than refused for want of a receiver.
+    stop_rx: tokio::sync::watch::Receiver<bool>,
     #[cfg(feature = "embedded-sim")]
     embedded: Option<crate::embedded::EmbeddedSim>,
 }
@@ -293,13 +296,14 @@ impl Application {
         #[cfg(not(feature = "embedded-sim"))]
         let demo_routes = None;
         let router = router(state.clone(), demo_routes);
-        let (stop_tx, _) = tokio::sync::watch::channel(false);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         Ok(Self {
             listener,
             router,
             state,
             port,
             stop_tx,
+            stop_rx,
             #[cfg(feature = "embedded-sim")]
             embedded,
         })
@@ -333,44 +337,81 @@ impl Application {
         None
     }
 
-    /// A handle that stops the server gracefully when sent `true`.
+    /// A handle that stops the server gracefully when sent `true` (also before
+    /// [`Application::run_until_stopped`] is called).
     pub fn stop_handle(&self) -> tokio::sync::watch::Sender<bool> {
         self.stop_tx.clone()
     }
 
-    /// Serves until Ctrl-C / SIGTERM or the stop handle fires, then drains in-flight
-    /// requests (notifications in progress finish and are acknowledged).
+    /// Serves until Ctrl-C / SIGTERM or the stop handle fires, then drains: the listener
+    /// is closed at once (new connections are refused), idle keep-alive connections are
+    /// closed, and requests in progress (notifications included) finish and are answered.
+    /// The worker finishes the pass it is in before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
-        let stop_rx = self.stop_tx.subscribe();
-        if state.settings.worker.enabled {
+        let worker = state.settings.worker.enabled.then(|| {
             let interval = Duration::from_secs(state.settings.worker.interval_secs.max(1));
-            tokio::spawn(worker::run(state.clone(), interval, stop_rx.clone()));
-        }
+            tokio::spawn(worker::run(state.clone(), interval, self.stop_rx.clone()))
+        });
         let refresh = Duration::from_secs(state.settings.upstream.certificate_refresh_secs.max(60));
         let refresher = tokio::spawn(state.v3.clone().refresh_loop(refresh));
-        let mut stop = stop_rx;
-        let shutdown = async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { while stop.changed().await.is_ok() { if *stop.borrow() { break; } } } => {}
-            }
-        };
-        let stop_tx = self.stop_tx.clone();
         let result = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop_signal(self.stop_rx.clone()))
         .await;
-        let _ = stop_tx.send(true);
+        let _ = self.stop_tx.send(true);
         refresher.abort();
+        if let Some(worker) = worker {
+            if let Err(err) = worker.await {
+                tracing::error!(error = %err, "reconciliation worker ended abnormally");
+            }
+        }
         #[cfg(feature = "embedded-sim")]
         if let Some(sim) = self.embedded {
             sim.shutdown().await;
         }
         result
+    }
+}
+
+/// Resolves on the first of: the stop value turning `true` (one sent before this was
+/// polled counts), Ctrl-C, or SIGTERM (unix). A signal handler that cannot be installed is
+/// logged and ignored rather than taken as a stop.
+async fn stop_signal(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let requested = async move {
+        // An error means every sender is gone: nobody can ask any more, so wait for signals.
+        if stop.wait_for(|stopped| *stopped).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = requested => {}
+        _ = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
     }
 }
 

@@ -31,6 +31,7 @@ pub struct TestApp {
     pub control: SimControl,
     pub universe: Universe,
     stop: tokio::sync::watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -98,7 +99,7 @@ impl TestApp {
         let url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let stop = app.stop_handle();
-        tokio::spawn(app.run_until_stopped());
+        let server = tokio::spawn(app.run_until_stopped());
         let control = sim.control();
         Self {
             url,
@@ -108,8 +109,36 @@ impl TestApp {
             control,
             universe,
             stop,
+            server: Some(server),
             _dir: dir,
         }
+    }
+
+    /// Asks the server (not the simulator) to stop; [`TestApp::join_server`] waits for it.
+    pub fn stop_server(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits until the server task has drained and returned.
+    pub async fn join_server(&mut self) -> std::io::Result<()> {
+        match self.server.take() {
+            Some(server) => server.await.expect("the server task panicked"),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the server task has returned.
+    pub fn server_finished(&self) -> bool {
+        self.server.as_ref().is_none_or(|s| s.is_finished())
+    }
+
+    /// The server's bound port.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in url")
     }
 
     /// The simulator's base URL.
@@ -122,10 +151,21 @@ impl TestApp {
 
     /// Arms a fault through the simulator's HTTP control API (`POST /__sim/faults`).
     pub async fn arm_fault(&self, endpoint: &str, kind: &str, count: u32) {
+        self.arm_fault_delayed(endpoint, kind, count, None).await;
+    }
+
+    /// [`TestApp::arm_fault`] with the `delay_ms` of a `timeout` or `latency` fault.
+    pub async fn arm_fault_delayed(
+        &self,
+        endpoint: &str,
+        kind: &str,
+        count: u32,
+        delay_ms: Option<u64>,
+    ) {
         let response = self
             .http
             .post(format!("{}/__sim/faults", self.sim_url()))
-            .json(&json!({ "endpoint": endpoint, "kind": kind, "count": count }))
+            .json(&json!({ "endpoint": endpoint, "kind": kind, "count": count, "delay_ms": delay_ms }))
             .send()
             .await
             .expect("arm fault");
