@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use wxpay_core::invoke::ModeOneUrl;
 use wxpay_core::v2::sign::{sign, sign_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
+use wxpay_server::config::VerifyMode;
 use wxpay_sim::config::AppKind;
 
 use crate::helpers::TestApp;
@@ -139,6 +140,79 @@ async fn every_v2_channel_pays_through_the_v2_notification() {
         app_params["sign"].as_str(),
         Some(sign(signed.iter(), &key, SignType::HmacSha256).as_str())
     );
+    app.stop().await;
+}
+
+/// `apiv2_sign_type = "MD5"`: the unified order is signed MD5 (the simulator verifies it and
+/// records the type), the client's `paySign` is MD5 under `signType: MD5` (the simulator's
+/// client checks it as WeChat's does), and the notification, signed MD5 like the order,
+/// credits it.
+#[tokio::test]
+async fn a_v2_md5_merchant_pays_through_the_md5_signed_notification() {
+    let app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
+        if let Some(merchant) = settings.merchant.as_mut() {
+            merchant.apiv2_sign_type = Some("MD5".into());
+        }
+    })
+    .await;
+    let key = key(&app);
+    let (mini, _) = app.login_miniprogram().await;
+    let (web, _) = app.login_oauth().await;
+    for (channel, token, kind) in [
+        ("miniprogram", &mini, AppKind::MiniProgram),
+        ("jsapi", &web, AppKind::OfficialAccount),
+    ] {
+        let no = app.create_order(token).await;
+        let (status, body) = pay_v2(&app, token, &no, channel).await;
+        assert_eq!(status, 200, "{channel}: {body}");
+        assert_eq!(
+            app.sim_order(&no).await["v2_sign_type"],
+            "MD5",
+            "{channel}: the unified order was signed MD5"
+        );
+        let params = &body["params"];
+        assert_eq!(params["signType"], "MD5", "{channel}: {params}");
+        assert_eq!(params["appId"], app.appid(kind), "{channel}: {params}");
+        let mut signed = BTreeMap::new();
+        for name in ["appId", "nonceStr", "package", "signType", "timeStamp"] {
+            signed.insert(
+                name.to_owned(),
+                params[name].as_str().expect("field").to_owned(),
+            );
+        }
+        let pay_sign = params["paySign"].as_str().expect("paySign");
+        assert_eq!(
+            pay_sign,
+            sign(signed.iter(), &key, SignType::Md5),
+            "{channel}"
+        );
+        assert_ne!(
+            pay_sign,
+            sign(signed.iter(), &key, SignType::HmacSha256),
+            "{channel}"
+        );
+
+        app.payer_pays(channel, &no, params);
+        let order = app.wait_state(&no, "SUCCESS").await;
+        assert!(order.transaction_id.is_some());
+        let audit = app.state.store.audit("order", &no).await.expect("audit");
+        assert_eq!(
+            audit.last().map(|a| a.cause.as_str()),
+            Some("notify_v2"),
+            "{audit:?}"
+        );
+        app.wait_deliveries_settled(&no).await;
+        let delivery = app
+            .control
+            .deliveries()
+            .into_iter()
+            .find(|d| d.out_trade_no == no && d.event_type == "V2.PAY")
+            .expect("the v2 pay notification");
+        assert_eq!(delivery.status, "acknowledged", "{channel}");
+        let fields = xml::parse(delivery.body.as_bytes(), xml::DEFAULT_MAX_LEN).expect("XML");
+        assert_eq!(fields.get("sign_type"), None, "MD5 is the unnamed default");
+        assert_eq!(verify(&fields, &key), Ok(SignType::Md5), "{channel}");
+    }
     app.stop().await;
 }
 
