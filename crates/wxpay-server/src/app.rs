@@ -467,7 +467,8 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         .merge(extra.unwrap_or_default())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
-        // Outside the body limit, so its 413 is reshaped too.
-        .layer(axum::middleware::map_response(error::json_error_shape))
+        // Outside the body limit, so its 413 is reshaped too (in WeChat's shape on the
+        // notification endpoints).
+        .layer(axum::middleware::from_fn(error::error_shape))
         .layer(TraceLayer::new_for_http())
 }

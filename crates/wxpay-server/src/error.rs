@@ -4,14 +4,19 @@
 //! `code` and a message meant for the caller; server errors are logged with their full
 //! source chain and answered with a generic message, so internals (SQL, upstream bodies,
 //! key material) never leave the process. Answers no handler wrote (unknown route or method,
-//! the body-limit layer, extractor rejections) get the same shape from [`json_error_shape`].
+//! the body-limit layer, extractor rejections) get the same shape from [`json_error_shape`];
+//! on the notification endpoints they get WeChat's failure shape instead
+//! (`notification_error_shape`).
 
+use axum::extract::Request;
 use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::notify::{fail_as, Protocol};
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 
@@ -186,21 +191,56 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Middleware (outermost) giving the one JSON shape to the 4xx answers no handler wrote:
-/// axum's for an unknown path (404) or method (405, `Allow` kept), the body-limit layer's
-/// 413, and an extractor rejection a handler does not map itself (e.g. a path that is not
-/// UTF-8). Those come as plain text or with no body; anything a handler typed itself (JSON
-/// errors, v2 XML acknowledgements) passes untouched.
+/// Middleware (outermost) giving the answers no handler wrote the failure shape of the
+/// route's caller: WeChat's own on the notification endpoints (v3
+/// `{"code":"FAIL","message"}`, v2 XML `FAIL`; see `notification_error_shape`), the one
+/// JSON shape everywhere else ([`json_error_shape`]).
+pub async fn error_shape(request: Request, next: Next) -> Response {
+    let protocol = notification_protocol(request.uri().path());
+    let response = next.run(request).await;
+    match protocol {
+        Some(protocol) => notification_error_shape(protocol, response),
+        None => json_error_shape(response).await,
+    }
+}
+
+/// The acknowledgement protocol of a notification path, `None` for every other route.
+fn notification_protocol(path: &str) -> Option<Protocol> {
+    if path.starts_with("/notify/v3/") {
+        Some(Protocol::V3)
+    } else if path.starts_with("/notify/v2/") {
+        Some(Protocol::V2)
+    } else {
+        None
+    }
+}
+
+/// A 4xx no handler typed: plain text or no body (axum's 404 / 405, the body-limit layer's
+/// 413, an extractor rejection a handler does not map itself).
+fn is_unshaped_client_error(response: &Response) -> bool {
+    response.status().is_client_error()
+        && response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
+/// `shaped`, with the `Allow` header of the answer it replaces.
+fn keep_allow(original: &Response, mut shaped: Response) -> Response {
+    if let Some(allow) = original.headers().get(ALLOW) {
+        shaped.headers_mut().insert(ALLOW, allow.clone());
+    }
+    shaped
+}
+
+/// The one JSON shape for the 4xx answers no handler wrote. Those come as plain text or
+/// with no body; anything a handler typed itself (JSON errors, v2 XML acknowledgements)
+/// passes untouched.
 pub async fn json_error_shape(response: Response) -> Response {
-    let status = response.status();
-    let plain = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
-    if !status.is_client_error() || !plain {
+    if !is_unshaped_client_error(&response) {
         return response;
     }
-    let mut shaped = match status {
+    let shaped = match response.status() {
         StatusCode::NOT_FOUND => AppError::NotFound("route").into_response(),
         StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed.into_response(),
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge.into_response(),
@@ -210,10 +250,24 @@ pub async fn json_error_shape(response: Response) -> Response {
             other.canonical_reason().unwrap_or("invalid request"),
         ),
     };
-    if let Some(allow) = response.headers().get(ALLOW) {
-        shaped.headers_mut().insert(ALLOW, allow.clone());
+    keep_allow(&response, shaped)
+}
+
+/// WeChat's failure shape for the 4xx answers no handler of a notification endpoint wrote
+/// (a body over the limit, above all): the status is kept, so WeChat retries.
+pub(crate) fn notification_error_shape(protocol: Protocol, response: Response) -> Response {
+    if !is_unshaped_client_error(&response) {
+        return response;
     }
-    shaped
+    let status = response.status();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge.to_string(),
+        other => other
+            .canonical_reason()
+            .unwrap_or("invalid request")
+            .to_owned(),
+    };
+    keep_allow(&response, fail_as(protocol, status, &message))
 }
 
 /// Renders an error and its sources on one line for logs.

@@ -467,3 +467,151 @@ async fn tampered_wrong_amount_and_foreign_order_refund_notifications_change_not
     assert_eq!((order.state.as_str(), order.refunded_fen), ("REFUND", 1000));
     app.stop().await;
 }
+
+/// Sends `size` bytes to `path` as a chunked body (no `Content-Length`, so the body-limit
+/// layer lets it through and the handler's extractor refuses it), reading the answer while
+/// writing; returns (status, content type, body).
+async fn post_chunked(
+    port: u16,
+    path: &str,
+    content_type: &str,
+    size: usize,
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let write = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 8 * 1024];
+        let mut sent = 0;
+        while sent < size {
+            writer
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            writer.write_all(&chunk).await?;
+            writer.write_all(b"\r\n").await?;
+            sent += chunk.len();
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut raw = Vec::new();
+    let _ = reader.read_to_end(&mut raw).await;
+    // The server may answer and close before the whole body is written.
+    let _ = write.await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+fn assert_v3_failure(path: &str, status: u16, content_type: &str, body: &str) {
+    assert_eq!(status, 413, "{path}: {body}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{path}: {content_type}"
+    );
+    let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(body["code"], "FAIL", "{path}: {body}");
+    assert!(body["message"].is_string(), "{path}: {body}");
+    assert!(body.get("error").is_none(), "{path}: {body}");
+}
+
+fn assert_v2_failure(path: &str, status: u16, content_type: &str, body: &str) {
+    assert_eq!(status, 413, "{path}: {body}");
+    assert!(
+        content_type.starts_with("text/xml"),
+        "{path}: {content_type}"
+    );
+    let fields = wxpay_core::v2::xml::parse(body.as_bytes(), wxpay_core::v2::xml::DEFAULT_MAX_LEN)
+        .expect("XML");
+    assert_eq!(
+        fields.get("return_code").map(String::as_str),
+        Some("FAIL"),
+        "{path}: {body}"
+    );
+    assert!(
+        fields.get("return_msg").is_some_and(|m| !m.is_empty()),
+        "{path}: {body}"
+    );
+}
+
+/// A body past `server.body_limit_bytes` (64 KiB), announced by `Content-Length` (refused
+/// by the limit layer before the handler) or streamed chunked (refused by the handler's
+/// extractor), is answered in the notification protocol's own failure shape: v3
+/// `{"code":"FAIL","message"}`, v2 XML `FAIL`, both 413 so WeChat retries. The frontend API
+/// keeps its one JSON shape.
+#[tokio::test]
+async fn oversized_notifications_are_refused_in_their_protocols_failure_shape() {
+    let app = TestApp::spawn().await;
+    let size = 200 * 1024;
+    let cases = [
+        ("/notify/v3/pay", "application/json", true),
+        ("/notify/v3/refund", "application/json", true),
+        ("/notify/v2/pay", "text/xml", false),
+        ("/notify/v2/refund", "text/xml", false),
+        ("/notify/v2/native-callback", "text/xml", false),
+    ];
+    for (path, content_type, v3) in cases {
+        let check = if v3 {
+            assert_v3_failure
+        } else {
+            assert_v2_failure
+        };
+        let response = app
+            .http
+            .post(format!("{}{path}", app.url))
+            .header("content-type", content_type)
+            .body("x".repeat(size))
+            .send()
+            .await
+            .expect("post");
+        let status = response.status().as_u16();
+        let answered_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.expect("body");
+        check(path, status, &answered_type, &body);
+
+        let (status, answered_type, body) =
+            post_chunked(app.port(), path, content_type, 80 * 1024).await;
+        check(path, status, &answered_type, &body);
+    }
+    assert_eq!(app.count_rows("notifications").await, 0);
+
+    let (token, _) = app.login_miniprogram().await;
+    let response = app
+        .http
+        .post(format!("{}/api/orders", app.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("x".repeat(size))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "body_too_large", "{body}");
+    app.stop().await;
+}
