@@ -1,6 +1,7 @@
 //! The application as a value: build from [`Settings`], bind (port 0 allowed), expose the
 //! port, run until stopped, shut down gracefully.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -345,7 +346,8 @@ impl Application {
 
     /// Serves until Ctrl-C / SIGTERM or the stop handle fires, then drains: the listener
     /// is closed at once (new connections are refused), idle keep-alive connections are
-    /// closed, and requests in progress (notifications included) finish and are answered.
+    /// closed, and requests in progress (notifications included) finish and are answered,
+    /// for at most `server.shutdown_grace_secs`; connections still open then are dropped.
     /// The worker finishes the pass it is in before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
@@ -355,13 +357,31 @@ impl Application {
         });
         let refresh = Duration::from_secs(state.settings.upstream.certificate_refresh_secs.max(60));
         let refresher = tokio::spawn(state.v3.clone().refresh_loop(refresh));
-        let result = axum::serve(
+        // Every stop source ends up as `true` on the watch, which also starts the grace clock.
+        let (stop_rx, stop_tx) = (self.stop_rx.clone(), self.stop_tx.clone());
+        let serve = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(stop_signal(self.stop_rx.clone()))
-        .await;
+        .with_graceful_shutdown(async move {
+            stop_signal(stop_rx).await;
+            let _ = stop_tx.send(true);
+        });
+        let grace = Duration::from_secs(state.settings.server.shutdown_grace_secs);
+        let mut stopping = self.stop_rx.clone();
+        let result = tokio::select! {
+            result = serve.into_future() => result,
+            () = async {
+                if stopping.wait_for(|stopped| *stopped).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the shutdown grace period; dropping them");
+                Ok(())
+            }
+        };
         let _ = self.stop_tx.send(true);
         refresher.abort();
         if let Some(worker) = worker {

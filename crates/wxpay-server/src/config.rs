@@ -75,6 +75,11 @@ pub struct ServerSettings {
     /// Session lifetime in seconds.
     #[serde(deserialize_with = "from_text")]
     pub session_ttl_secs: i64,
+    /// How long a stop waits for requests in progress before it gives up on them, in
+    /// seconds. Bounded so that a client that never finishes its request cannot hold a
+    /// restart; keep it below your service manager's kill timeout.
+    #[serde(deserialize_with = "from_text")]
+    pub shutdown_grace_secs: u64,
     /// The merchant staff's credential, sent as `X-Admin-Token`. Refunds move the
     /// merchant's money, so they need it rather than a payer's session; without it, refunds
     /// through the API are disabled. At least 16 characters; prefer a file or env source.
@@ -91,6 +96,7 @@ impl Default for ServerSettings {
             trusted_proxy_header: None,
             static_dir: None,
             session_ttl_secs: 7 * 24 * 3600,
+            shutdown_grace_secs: 20,
             admin_token: None,
         }
     }

@@ -104,6 +104,40 @@ async fn shutdown_drains_an_in_flight_pay_then_refuses_connections_and_frees_the
 }
 
 #[tokio::test]
+async fn a_request_that_never_finishes_cannot_hold_the_stop_past_the_grace_period() {
+    use tokio::io::AsyncWriteExt;
+
+    let mut app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
+        settings.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    // A client that sends half a request and then stalls (slowloris): its connection is
+    // neither idle nor answered, so a plain drain would wait for it forever.
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", app.port()))
+        .await
+        .expect("connect");
+    stalled
+        .write_all(b"POST /notify/v3/pay HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .expect("write half a request");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    app.stop_server();
+    tokio::time::timeout(Duration::from_secs(10), app.join_server())
+        .await
+        .expect("the stop gave up on the stalled request after the grace period")
+        .expect("serve ended");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "returned before the grace period: {took:?}"
+    );
+    drop(stalled);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_stop_sent_before_the_server_runs_is_not_lost() {
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().expect("temp dir");
