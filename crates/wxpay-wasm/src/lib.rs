@@ -35,13 +35,13 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// Every error `code` this module can throw, comma-separated (see [`error::codes::ALL`]).
+/// Every error `code` this module can throw, comma-separated (see [`error::codes::all`]).
 #[cfg(feature = "api")]
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> String {
     // A loop rather than `join`, whose generic helper costs about 1 KB of wasm.
     let mut out = String::new();
-    for code in error::codes::ALL {
+    for code in error::codes::all() {
         if !out.is_empty() {
             out.push(',');
         }

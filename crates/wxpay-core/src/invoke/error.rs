@@ -219,6 +219,16 @@ pub enum InvokeError {
 }
 
 impl InvokeError {
+    /// Every value [`Self::code`] can return, for bindings that publish their code list.
+    pub const CODES: [&'static str; 6] = [
+        "NOT_AN_OBJECT",
+        "MISSING_FIELD",
+        "MISNAMED_FIELD",
+        "WRONG_TYPE",
+        "INVALID_FIELD",
+        "INVALID_URL",
+    ];
+
     /// A stable machine-readable code, mapped to the JS `Error.code` by the wasm layer.
     pub fn code(&self) -> &'static str {
         match self {
@@ -276,5 +286,63 @@ pub enum BuildError {
 impl From<SignError> for BuildError {
     fn from(e: SignError) -> Self {
         BuildError::Sign(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn codes_lists_every_variants_code() {
+        let surface = Surface::MiniProgram;
+        let samples = [
+            InvokeError::NotAnObject {
+                surface,
+                found: "array",
+            },
+            InvokeError::MissingField {
+                surface,
+                field: "paySign",
+            },
+            InvokeError::MisnamedField {
+                surface,
+                found: "timestamp".into(),
+                expected: "timeStamp",
+            },
+            InvokeError::WrongType {
+                surface,
+                field: "timeStamp",
+                expected: "string",
+                found: "number",
+            },
+            InvokeError::InvalidField {
+                surface,
+                field: "nonceStr",
+                problem: FieldProblem::Empty,
+            },
+            InvokeError::InvalidUrl {
+                surface,
+                field: "h5_url",
+                problem: UrlProblem::Empty,
+            },
+        ];
+        for e in &samples {
+            // Exhaustive on purpose: a new variant fails to compile here until it has a
+            // sample above and its code is in `CODES`.
+            match e {
+                InvokeError::NotAnObject { .. }
+                | InvokeError::MissingField { .. }
+                | InvokeError::MisnamedField { .. }
+                | InvokeError::WrongType { .. }
+                | InvokeError::InvalidField { .. }
+                | InvokeError::InvalidUrl { .. } => {}
+            }
+        }
+        let codes: Vec<&str> = samples.iter().map(InvokeError::code).collect();
+        assert_eq!(codes, InvokeError::CODES);
     }
 }
