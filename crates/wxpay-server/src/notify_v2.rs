@@ -344,11 +344,10 @@ async fn create_and_prepay(
         .await
         .map_err(|e| internal(&e))?;
     let channel = format!("native{V2_CHANNEL_SUFFIX}");
-    let answered_before = order.state == TradeState::NotPay
-        && order.channel.as_deref() == Some(channel.as_str())
-        && order.prepay_expires_at.is_some_and(|t| t > now);
-    if let (true, Some(prepay_id)) = (answered_before, order.prepay_id.clone()) {
-        return Ok(prepay_id);
+    if order.state == TradeState::NotPay {
+        if let Some((prepay_id, _)) = order.reusable_prepay(&channel, appid, now) {
+            return Ok(prepay_id.to_owned());
+        }
     }
     let payer = Payer {
         openid: Some(openid),

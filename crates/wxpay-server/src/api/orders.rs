@@ -26,8 +26,6 @@ use crate::store::{NewOrder, Order, Product, User};
 const PREPAY_TTL_SECS: i64 = 2 * 3600;
 /// How long an `h5_url` stays usable.
 const H5_URL_TTL_SECS: i64 = 5 * 60;
-/// Do not hand out a prepay that expires sooner than this.
-const PREPAY_MARGIN_SECS: i64 = 60;
 /// Largest quantity of one product in one order.
 const MAX_QUANTITY: i64 = 1000;
 
@@ -297,16 +295,11 @@ pub async fn pay(
             ))
         }
     }
-    let reusable = order.channel.as_deref() == Some(request.channel.as_str())
-        && order.appid.as_deref() == Some(appid.as_str())
-        && order
-            .prepay_expires_at
-            .is_some_and(|t| t - now > PREPAY_MARGIN_SECS);
-    let (prepay_id, payload) = if reusable {
-        (
-            order.prepay_id.clone().unwrap_or_default(),
-            order.prepay_payload.clone(),
-        )
+    let reused = order
+        .reusable_prepay(request.channel.as_str(), appid.as_str(), now)
+        .map(|(id, payload)| (id.to_owned(), payload.map(str::to_owned)));
+    let (prepay_id, payload) = if let Some(reused) = reused {
+        reused
     } else {
         let ip = client_ip(&state, &headers, Some(&peer)).map(|ip| ip.to_string());
         let openid = (kind == PrepayKind::Jsapi).then_some(user.openid.as_str());

@@ -25,8 +25,6 @@ use crate::store::{Order, User};
 const PREPAY_TTL_SECS: i64 = 2 * 3600;
 /// How long an `mweb_url` stays usable.
 const MWEB_URL_TTL_SECS: i64 = 5 * 60;
-/// Do not hand out a prepay that expires sooner than this.
-const PREPAY_MARGIN_SECS: i64 = 60;
 
 /// Prepays `order` through API v2 (reusing a still-valid v2 prepay) and returns the client
 /// parameters for `channel`.
@@ -43,16 +41,11 @@ pub async fn pay(
 ) -> Result<Value, AppError> {
     let v2 = payments_v2::client(state)?;
     let stored_channel = format!("{channel}{V2_CHANNEL_SUFFIX}");
-    let reusable = order.channel.as_deref() == Some(stored_channel.as_str())
-        && order.appid.as_deref() == Some(appid)
-        && order
-            .prepay_expires_at
-            .is_some_and(|t| t - now > PREPAY_MARGIN_SECS);
-    let (prepay_id, payload) = if reusable {
-        (
-            order.prepay_id.clone().unwrap_or_default(),
-            order.prepay_payload.clone(),
-        )
+    let reused = order
+        .reusable_prepay(stored_channel.as_str(), appid, now)
+        .map(|(id, payload)| (id.to_owned(), payload.map(str::to_owned)));
+    let (prepay_id, payload) = if let Some(reused) = reused {
+        reused
     } else {
         let trade_type = match kind {
             PrepayKind::Jsapi => TradeType::Jsapi,

@@ -88,6 +88,29 @@ pub struct Order {
     pub created_at: i64,
 }
 
+impl Order {
+    /// Do not hand out a prepay that expires sooner than this (seconds).
+    pub const PREPAY_MARGIN_SECS: i64 = 60;
+
+    /// The last prepay (id and channel payload) when it was made for `channel` and `appid`
+    /// and is usable for at least [`Self::PREPAY_MARGIN_SECS`] more: paying again within a
+    /// prepay's life hands out the same one instead of asking WeChat for another.
+    pub fn reusable_prepay(
+        &self,
+        channel: &str,
+        appid: &str,
+        now: i64,
+    ) -> Option<(&str, Option<&str>)> {
+        let usable = self.channel.as_deref() == Some(channel)
+            && self.appid.as_deref() == Some(appid)
+            && self
+                .prepay_expires_at
+                .is_some_and(|t| t - now > Self::PREPAY_MARGIN_SECS);
+        let prepay_id = self.prepay_id.as_deref().filter(|_| usable)?;
+        Some((prepay_id, self.prepay_payload.as_deref()))
+    }
+}
+
 /// What is needed to create an order.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
