@@ -200,7 +200,7 @@ pub async fn error_shape(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     match protocol {
         Some(protocol) => notification_error_shape(protocol, response),
-        None => json_error_shape(response).await,
+        None => json_error_shape(response),
     }
 }
 
@@ -236,7 +236,7 @@ fn keep_allow(original: &Response, mut shaped: Response) -> Response {
 /// The one JSON shape for the 4xx answers no handler wrote. Those come as plain text or
 /// with no body; anything a handler typed itself (JSON errors, v2 XML acknowledgements)
 /// passes untouched.
-pub async fn json_error_shape(response: Response) -> Response {
+pub fn json_error_shape(response: Response) -> Response {
     if !is_unshaped_client_error(&response) {
         return response;
     }
