@@ -1,5 +1,5 @@
 //! Known-answer tests for the v2 sign, the v2 XML codec and the JS-SDK signature, run
-//! against every vector of those kinds in the shared set (`shared/spec/vectors`).
+//! against every vector of those kinds in the repository's set (`tests/vectors`).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Known-answer tests: every API v3 / RSA / AES vector in `shared/spec/vectors/vectors.json`
+//! Known-answer tests: every API v3 / RSA / AES vector in `tests/vectors/vectors.json`
 //! (official docs, the wechatpay-go/java test suites and an independent reference
 //! implementation), run through the crate's public API.
 //!
@@ -118,7 +118,7 @@ fn every_v3_kind_is_covered() {
             "vector kind {kind} is not handled by vectors_v2.rs or vectors_v3.rs"
         );
     }
-    // shared/spec/vectors/README.md promises 38 vectors with distinct ids: a vector dropped
+    // tests/vectors/README.md promises 38 vectors with distinct ids: a vector dropped
     // from the file, or a duplicated id, shows up here instead of as a silently smaller run.
     let mut ids: Vec<&str> = all.iter().map(|v| s(v, "id")).collect();
     ids.sort_unstable();

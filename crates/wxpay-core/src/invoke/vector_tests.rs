@@ -15,7 +15,7 @@ use crate::ids::{AppId, MchId, PrepayId};
 use crate::invoke::{format_for, AppPayParams, JsapiPayParams, NonceStr, PayTimestamp, Surface};
 use crate::signer::{RsaSigner, SignError};
 
-const VECTORS: &str = include_str!("../../../../../shared/spec/vectors/vectors.json");
+const VECTORS: &str = include_str!("../../../../tests/vectors/vectors.json");
 
 struct EchoSigner;
 impl RsaSigner for EchoSigner {

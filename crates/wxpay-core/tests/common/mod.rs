@@ -2,7 +2,7 @@
 //!
 //! The vectors are embedded with `include_str!` rather than read from disk so the very same
 //! test files run natively and on `wasm32-unknown-unknown` (which has no filesystem).
-//! `shared/` sits beside the repository, as CI lays it out.
+//! The repository keeps its own copy in `tests/vectors/`; `scripts/sync-spec.sh` refreshes it.
 
 #![allow(dead_code)]
 
@@ -10,10 +10,10 @@ use serde_json::Value;
 
 macro_rules! vector_files {
     ($($name:literal),* $(,)?) => {
-        /// The text of one file of `shared/spec/vectors/`, by bare file name.
+        /// The text of one file of `tests/vectors/`, by bare file name.
         pub fn read(name: &str) -> &'static str {
             match name {
-                $($name => include_str!(concat!("../../../../../shared/spec/vectors/", $name)),)*
+                $($name => include_str!(concat!("../../../../tests/vectors/", $name)),)*
                 other => panic!("vector file {other} is not embedded; add it to tests/common/mod.rs"),
             }
         }
