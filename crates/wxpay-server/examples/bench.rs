@@ -238,7 +238,6 @@ impl Bench {
             ("transaction_id", format!("42002{:023}", i)),
             ("out_trade_no", no.to_owned()),
             ("time_end", "20260101000000".to_owned()),
-            ("sign_type", "HMAC-SHA256".to_owned()),
         ] {
             f.insert(k.to_owned(), v);
         }

@@ -153,6 +153,10 @@ fn build_v2(
         None => V2SignType::HmacSha256,
         Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_sign_type", &e))?,
     };
+    let mode_one_sign_type = match merchant.apiv2_mode_one_sign_type.as_deref() {
+        None => V2SignType::Md5,
+        Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_mode_one_sign_type", &e))?,
+    };
     let mchid = MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", &e))?;
     let up = &settings.upstream;
     let backoff = Duration::from_millis(up.backoff_ms);
@@ -181,7 +185,10 @@ fn build_v2(
         }
         None => None,
     };
-    Ok(Some(V2Client::new(plain, secure, mchid, key, sign_type)))
+    Ok(Some(
+        V2Client::new(plain, secure, mchid, key, sign_type)
+            .with_mode_one_sign_type(mode_one_sign_type),
+    ))
 }
 
 async fn fallback_page() -> Html<&'static str> {

@@ -165,6 +165,12 @@ pub struct MerchantSettings {
     /// Sign type of v2 requests and v2 client parameters: `HMAC-SHA256` (default) or `MD5`.
     #[serde(default)]
     pub apiv2_sign_type: Option<String>,
+    /// Sign type of the scan-pay mode-one callback WeChat sends and of the merchant's reply:
+    /// `MD5` (default). WeChat's pages give both `sign` fields a width of 32 characters, which
+    /// only MD5 fits, but never name the algorithm outright; this setting exists in case a
+    /// merchant finds otherwise.
+    #[serde(default)]
+    pub apiv2_mode_one_sign_type: Option<String>,
     /// Mini-program app.
     #[serde(default)]
     pub miniprogram: Option<AppCredentials>,

@@ -73,6 +73,7 @@ pub fn merchant_settings(universe: &Universe, mode: VerifyMode) -> MerchantSetti
             universe.merchant.cert_pem, universe.merchant.key_pem
         ))),
         apiv2_sign_type: None,
+        apiv2_mode_one_sign_type: None,
         miniprogram: app(AppKind::MiniProgram, true),
         official_account: app(AppKind::OfficialAccount, true),
         app: app(AppKind::App, false),

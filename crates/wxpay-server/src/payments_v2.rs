@@ -108,6 +108,12 @@ pub async fn unified_order(
                 .to_string(),
         );
     }
+    // WeChat signs this order's pay notification with the request's sign type and does not
+    // name it there, so it is recorded before the request can reach WeChat.
+    state
+        .store
+        .record_v2_sign_type(&order.out_trade_no, v2.sign_type())
+        .await?;
     // Same out_trade_no and fields give the same prepay: safe to repeat.
     let answer = v2
         .call(UNIFIEDORDER_PATH, &appid, f, Idempotency::Idempotent)

@@ -18,7 +18,7 @@ use wxpay_core::invoke::{
     format_for, parse_app_bundle, parse_jsapi_bundle, PaySignType, Surface, PREPAY_PACKAGE_PREFIX,
 };
 use wxpay_core::jssdk::config_signature;
-use wxpay_core::v2::sign::{verify_with, ApiV2Key, SignType as V2SignType};
+use wxpay_core::v2::sign::{verify, ApiV2Key, SignType as V2SignType};
 use wxpay_core::TradeState;
 
 use crate::lifecycle::{self, apply_expiry};
@@ -225,7 +225,7 @@ fn check_signature(sim: &Sim, order: &Order, b: &Bundle) -> Result<(), Refusal> 
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect();
             fields.insert("sign".into(), b.signature.clone());
-            verify_with(&fields, &key, sign_type).map_err(|_| bad())
+            verify(&fields, &key, sign_type).map_err(|_| bad())
         }
     }
 }

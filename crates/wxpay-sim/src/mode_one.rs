@@ -341,7 +341,9 @@ async fn run(
     if get("return_code") != "SUCCESS" {
         return Err(ModeOneError::ReplyReturnFail(get("return_msg").to_owned()));
     }
-    verify(&reply, &key).map_err(|e| ModeOneError::ReplyBadSign(e.to_string()))?;
+    // The callback goes out MD5 and the reply must come back MD5 (both `sign` fields are 32
+    // characters wide in WeChat's pages).
+    verify(&reply, &key, SignType::Md5).map_err(|e| ModeOneError::ReplyBadSign(e.to_string()))?;
     for (field, expected) in [
         ("appid", url.app_id.as_str()),
         ("mch_id", url.mch_id.as_str()),

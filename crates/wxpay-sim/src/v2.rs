@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
+use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType, SIGN_TYPE_FIELD};
 use wxpay_core::v2::{refund_crypto, xml};
 use wxpay_core::TradeState;
 
@@ -69,7 +69,8 @@ impl V2Call {
             .ok_or_else(|| fail(&format!("缺少参数{name} (missing {name})")))
     }
 
-    /// `return_code` SUCCESS with `result_code` and the given fields, signed like the request.
+    /// `return_code` SUCCESS with `result_code` and the given fields, signed like the request
+    /// and, as WeChat's answers are, without a `sign_type` element.
     fn reply(&self, mut fields: Fields) -> Response {
         fields.insert("return_code".into(), "SUCCESS".into());
         fields.insert("return_msg".into(), "OK".into());
@@ -133,7 +134,13 @@ async fn read_call(sim: &Sim, endpoint: &str, body: &Bytes) -> Result<V2Call, Re
     }
     let key = ApiV2Key::new(merchant.config.apiv2_key.expose())
         .map_err(|_| fail("商户API密钥配置错误"))?;
-    let sign_type = verify(&fields, &key).map_err(|_| fail("签名错误"))?;
+    // A request names its algorithm (MD5 when it does not); the answer uses the same one and,
+    // like WeChat's, does not name it.
+    let sign_type = match fields.get(SIGN_TYPE_FIELD).filter(|t| !t.is_empty()) {
+        Some(stated) => SignType::parse(stated).map_err(|_| fail("sign_type参数格式错误"))?,
+        None => SignType::Md5,
+    };
+    verify(&fields, &key, sign_type).map_err(|_| fail("签名错误"))?;
     Ok(V2Call {
         fields,
         key,

@@ -12,7 +12,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::ids::{AppId, MchId};
 use crate::invoke::{FieldProblem, NonceStr, PayTimestamp, ProductId};
-use crate::v2::sign::{verify, ApiV2Key, SignType};
+use crate::v2::sign::{verify, ApiV2Key, SignType, SIGN_TYPE_FIELD};
 
 /// What every mode-one URL starts with (mode two's `?pr=` links share it but carry no sign).
 pub const MODE_ONE_PREFIX: &str = "weixin://wxpay/bizpayurl?";
@@ -116,10 +116,16 @@ impl ModeOneUrl {
 
     /// Verifies the v2 sign, in constant time, over every received parameter but `sign`. B.8
     /// signs exactly the five fields, so an added parameter changes the signed string and is
-    /// refused as tampering. MD5 unless the URL names a `sign_type`.
+    /// refused as tampering. The merchant made the URL, so like any merchant-to-WeChat message
+    /// it is MD5 unless it names a `sign_type` (which it then signs).
     pub fn verify(&self, key: &ApiV2Key) -> Result<SignType, ModeOneUrlError> {
         let params: BTreeMap<String, String> = self.params.iter().cloned().collect();
-        verify(&params, key).map_err(|_| ModeOneUrlError::BadSign)
+        let sign_type = match params.get(SIGN_TYPE_FIELD) {
+            Some(stated) => SignType::parse(stated).map_err(|_| ModeOneUrlError::BadSign)?,
+            None => SignType::Md5,
+        };
+        verify(&params, key, sign_type).map_err(|_| ModeOneUrlError::BadSign)?;
+        Ok(sign_type)
     }
 }
 

@@ -100,7 +100,18 @@ pub fn notify_fail_reply(message: &str) -> String {
     })
 }
 
-/// Signs `params` (sets `sign_type` for HMAC and `sign`) and writes the XML body.
+/// Signs a request to WeChat (sets `sign_type` and `sign`) and writes the XML body.
+pub fn signed_request_xml(
+    mut params: Params,
+    key: &ApiV2Key,
+    sign_type: SignType,
+) -> Result<String, XmlError> {
+    sign::sign_request_into(&mut params, key, sign_type);
+    xml::to_xml(&params)
+}
+
+/// Signs an answer or a notification as WeChat does (`sign` only, no `sign_type`: the
+/// receiver knows the algorithm from its request or its order) and writes the XML body.
 pub fn signed_xml(
     mut params: Params,
     key: &ApiV2Key,
@@ -255,14 +266,15 @@ mod tests {
     #[test]
     fn signed_xml_verifies_after_parsing() {
         let key = ApiV2Key::new("192006250b4c09247ec02edce69f6a2d").unwrap();
-        let body = signed_xml(
-            params(&[("appid", "wx1"), ("total_fee", "1")]),
-            &key,
-            SignType::HmacSha256,
-        )
-        .unwrap();
-        let back = xml::parse(body.as_bytes(), 4096).unwrap();
-        assert_eq!(sign::verify(&back, &key), Ok(SignType::HmacSha256));
+        let fields = params(&[("appid", "wx1"), ("total_fee", "1")]);
+        let answer = signed_xml(fields.clone(), &key, SignType::HmacSha256).unwrap();
+        let back = xml::parse(answer.as_bytes(), 4096).unwrap();
+        assert!(!back.contains_key(sign::SIGN_TYPE_FIELD));
+        assert_eq!(sign::verify(&back, &key, SignType::HmacSha256), Ok(()));
+        let request = signed_request_xml(fields, &key, SignType::HmacSha256).unwrap();
+        let back = xml::parse(request.as_bytes(), 4096).unwrap();
+        assert_eq!(back[sign::SIGN_TYPE_FIELD], "HMAC-SHA256");
+        assert_eq!(sign::verify(&back, &key, SignType::HmacSha256), Ok(()));
     }
 
     #[test]

@@ -2,15 +2,16 @@
 //! the payment notification (protocol.md E.3, E.4).
 //!
 //! Each type converts to and from the flat parameter map ([`Params`]); signing and XML
-//! are separate steps ([`signed_xml`](super::fields::signed_xml), [`verify`](super::sign::verify)).
+//! are separate steps ([`signed_request_xml`](super::fields::signed_request_xml) for requests,
+//! [`signed_xml`](super::fields::signed_xml) for answers, [`verify`](super::sign::verify)).
 //! Requests have `from_params` too, so the simulator can read what the server sends.
 
 use std::net::IpAddr;
 
 use super::fields::{check_nonce, Fields, ParamsBuilder};
 pub use super::fields::{
-    check_result_code, check_return_code, check_success, notify_fail_reply, signed_xml, Params,
-    V2ModelError, FAIL, NOTIFY_SUCCESS_REPLY, SUCCESS,
+    check_result_code, check_return_code, check_success, notify_fail_reply, signed_request_xml,
+    signed_xml, Params, V2ModelError, FAIL, NOTIFY_SUCCESS_REPLY, SUCCESS,
 };
 use super::time::{format_v2_time, parse_v2_time};
 use crate::ids::{AppId, MchId, OpenId, OutTradeNo, PrepayId, TransactionId};
@@ -500,9 +501,9 @@ mod tests {
         assert_eq!(params["time_start"], "20250101080000");
         assert_eq!(params["total_fee"], "888");
         assert!(!params.contains_key("attach"));
-        let body = signed_xml(params, &key, crate::v2::SignType::Md5).unwrap();
+        let body = signed_request_xml(params, &key, crate::v2::SignType::Md5).unwrap();
         let back = xml::parse(body.as_bytes(), 8192).unwrap();
-        assert!(verify(&back, &key).is_ok());
+        assert!(verify(&back, &key, crate::v2::SignType::Md5).is_ok());
         assert_eq!(UnifiedOrderRequest::from_params(&back).unwrap(), req);
     }
 

@@ -16,7 +16,8 @@ use subtle::ConstantTimeEq;
 
 /// The name of the signature parameter, which never signs itself.
 pub const SIGN_FIELD: &str = "sign";
-/// The parameter that selects the algorithm in requests, responses and notifications.
+/// The parameter that names the algorithm of a request. WeChat's answers and notifications
+/// never carry it: they are signed with the request's (or the order's) algorithm.
 pub const SIGN_TYPE_FIELD: &str = "sign_type";
 
 /// Why a v2 key or signature was refused.
@@ -37,6 +38,13 @@ pub enum V2SignError {
     /// The recomputed signature differs from the one received.
     #[error("v2 signature does not match")]
     BadSignature,
+    /// The message is signed (or says it is signed) with another algorithm than the one it
+    /// must use: the merchant's configured or stored sign type disagrees with WeChat's.
+    #[error("v2 message is not signed with {expected}")]
+    SignTypeMismatch {
+        /// The algorithm the message had to be signed with.
+        expected: SignType,
+    },
 }
 
 impl V2SignError {
@@ -47,6 +55,7 @@ impl V2SignError {
             Self::UnknownSignType(_) => "unknown_sign_type",
             Self::MissingSign => "missing_sign",
             Self::BadSignature => "bad_signature",
+            Self::SignTypeMismatch { .. } => "sign_type_mismatch",
         }
     }
 }
@@ -54,7 +63,7 @@ impl V2SignError {
 /// The v2 signature algorithm (`sign_type` / `signType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SignType {
-    /// `MD5`: the default when `sign_type` is absent.
+    /// `MD5`: what WeChat assumes for a request without `sign_type`.
     #[default]
     Md5,
     /// `HMAC-SHA256`, keyed with the API key.
@@ -67,6 +76,22 @@ impl SignType {
         match self {
             Self::Md5 => "MD5",
             Self::HmacSha256 => "HMAC-SHA256",
+        }
+    }
+
+    /// The algorithm a `sign` value's length implies: 32 hex digits are MD5, 64 HMAC-SHA256.
+    ///
+    /// For messages that name no algorithm, when the caller has none on record (an order
+    /// stored before its sign type was). Both algorithms need the API key, so choosing by
+    /// length lets no one forge a message.
+    pub fn of_sign(sign: &str) -> Option<Self> {
+        if !sign.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        match sign.len() {
+            32 => Some(Self::Md5),
+            64 => Some(Self::HmacSha256),
+            _ => None,
         }
     }
 
@@ -184,7 +209,7 @@ where
 /// Signs `params` (any `sign` among them is ignored) and returns upper-case hex.
 ///
 /// Note that a `sign_type` parameter, when present, is signed like any other field; it
-/// must name the same algorithm as `sign_type` here (see [`sign_into`]).
+/// must name the same algorithm as `sign_type` here (see [`sign_request_into`]).
 pub fn sign<I, K, V>(params: I, key: &ApiV2Key, sign_type: SignType) -> String
 where
     I: IntoIterator<Item = (K, V)>,
@@ -199,34 +224,39 @@ where
     upper_hex(&digest)
 }
 
-/// Signs a parameter map in place: records `sign_type` (only for HMAC-SHA256, since MD5 is
-/// the default and WeChat's own MD5 messages omit it), then sets `sign`.
+/// Signs a parameter map in place: sets `sign` and nothing else.
+///
+/// This is how WeChat signs its answers and notifications (they carry no `sign_type`) and how
+/// client parameters are signed. A request that uses HMAC-SHA256 must also announce it: use
+/// [`sign_request_into`] for requests.
 pub fn sign_into(params: &mut BTreeMap<String, String>, key: &ApiV2Key, sign_type: SignType) {
-    if sign_type != SignType::Md5 {
-        params.insert(SIGN_TYPE_FIELD.to_owned(), sign_type.as_str().to_owned());
-    }
     let signature = sign(params.iter(), key, sign_type);
     params.insert(SIGN_FIELD.to_owned(), signature);
 }
 
-/// Verifies a received v2 message (response or notification) and returns the algorithm used.
-///
-/// The algorithm is the message's own `sign_type` (MD5 when absent), which is itself part
-/// of the signed fields, so a downgrade changes the signature. Unknown extra fields are
-/// signed as received (E.2 step 6). The comparison is constant-time; a lower-case `sign`
-/// is accepted.
-pub fn verify(params: &BTreeMap<String, String>, key: &ApiV2Key) -> Result<SignType, V2SignError> {
-    let sign_type = match params.get(SIGN_TYPE_FIELD) {
-        Some(t) if !t.is_empty() => SignType::parse(t)?,
-        _ => SignType::Md5,
-    };
-    verify_with(params, key, sign_type)?;
-    Ok(sign_type)
+/// Signs a request to WeChat in place: records `sign_type` (a signed field, so WeChat learns
+/// the algorithm from it and answers with the same one), then sets `sign`.
+pub fn sign_request_into(
+    params: &mut BTreeMap<String, String>,
+    key: &ApiV2Key,
+    sign_type: SignType,
+) {
+    params.insert(SIGN_TYPE_FIELD.to_owned(), sign_type.as_str().to_owned());
+    sign_into(params, key, sign_type);
 }
 
-/// Verifies with an algorithm fixed by the caller, e.g. a v2 `paySign` whose type is
-/// carried in `signType` rather than `sign_type`.
-pub fn verify_with(
+/// Verifies a received v2 message with the algorithm the caller knows it must use.
+///
+/// WeChat's answers are signed with the algorithm of the request, and its pay notifications
+/// with the algorithm the order was placed with; neither carries `sign_type` (protocol.md E.4).
+/// So the algorithm is never read from the message: reading it and defaulting to MD5 would
+/// refuse every genuine HMAC-SHA256 answer. A message that does name a `sign_type` (a request
+/// from a merchant, say) must name this same algorithm; the element is signed like any other
+/// field.
+/// A `sign` whose length fits the other algorithm is reported as
+/// [`V2SignError::SignTypeMismatch`], which tells a misconfiguration from a forgery in logs.
+/// The comparison is constant-time; a lower-case `sign` is accepted.
+pub fn verify(
     params: &BTreeMap<String, String>,
     key: &ApiV2Key,
     sign_type: SignType,
@@ -235,6 +265,21 @@ pub fn verify_with(
         Some(s) if !s.is_empty() => s.to_ascii_uppercase(),
         _ => return Err(V2SignError::MissingSign),
     };
+    if let Some(stated) = params.get(SIGN_TYPE_FIELD).filter(|t| !t.is_empty()) {
+        if SignType::parse(stated)? != sign_type {
+            return Err(V2SignError::SignTypeMismatch {
+                expected: sign_type,
+            });
+        }
+    }
+    match SignType::of_sign(&received) {
+        Some(found) if found != sign_type => {
+            return Err(V2SignError::SignTypeMismatch {
+                expected: sign_type,
+            })
+        }
+        _ => {}
+    }
     let expected = sign(params.iter(), key, sign_type);
     if bool::from(expected.as_bytes().ct_eq(received.as_bytes())) {
         Ok(())
@@ -314,37 +359,92 @@ mod tests {
     }
 
     #[test]
-    fn sign_into_then_verify() {
+    fn answers_carry_no_sign_type_and_verify_with_the_known_type() {
         for t in [SignType::Md5, SignType::HmacSha256] {
             let mut p = official_params();
             sign_into(&mut p, &key(), t);
-            assert_eq!(p.contains_key(SIGN_TYPE_FIELD), t == SignType::HmacSha256);
-            assert_eq!(verify(&p, &key()), Ok(t));
+            assert!(!p.contains_key(SIGN_TYPE_FIELD));
+            assert_eq!(verify(&p, &key(), t), Ok(()));
             p.insert("body".into(), "tampered".into());
-            assert_eq!(verify(&p, &key()), Err(V2SignError::BadSignature));
+            assert_eq!(verify(&p, &key(), t), Err(V2SignError::BadSignature));
         }
+    }
+
+    #[test]
+    fn an_hmac_message_without_sign_type_is_not_read_as_md5() {
+        // What WeChat sends for an HMAC-SHA256 order: a 64-hex sign and no sign_type.
+        let mut p = official_params();
+        sign_into(&mut p, &key(), SignType::HmacSha256);
+        assert_eq!(verify(&p, &key(), SignType::HmacSha256), Ok(()));
+        assert_eq!(
+            verify(&p, &key(), SignType::Md5),
+            Err(V2SignError::SignTypeMismatch {
+                expected: SignType::Md5
+            })
+        );
+    }
+
+    #[test]
+    fn requests_announce_their_type_and_it_must_match() {
+        let mut p = official_params();
+        sign_request_into(&mut p, &key(), SignType::HmacSha256);
+        assert_eq!(
+            p.get(SIGN_TYPE_FIELD).map(String::as_str),
+            Some("HMAC-SHA256")
+        );
+        assert_eq!(verify(&p, &key(), SignType::HmacSha256), Ok(()));
+        let mut m = official_params();
+        sign_request_into(&mut m, &key(), SignType::Md5);
+        assert_eq!(m.get(SIGN_TYPE_FIELD).map(String::as_str), Some("MD5"));
+        assert_eq!(verify(&m, &key(), SignType::Md5), Ok(()));
+        // A stated type other than the expected one is refused before any hashing.
+        assert_eq!(
+            verify(&m, &key(), SignType::HmacSha256),
+            Err(V2SignError::SignTypeMismatch {
+                expected: SignType::HmacSha256
+            })
+        );
+        // Deleting the stated type changes the signed text.
+        p.remove(SIGN_TYPE_FIELD);
+        assert_eq!(
+            verify(&p, &key(), SignType::HmacSha256),
+            Err(V2SignError::BadSignature)
+        );
     }
 
     #[test]
     fn verify_edge_cases() {
         let mut p = official_params();
-        assert_eq!(verify(&p, &key()), Err(V2SignError::MissingSign));
+        assert_eq!(
+            verify(&p, &key(), SignType::Md5),
+            Err(V2SignError::MissingSign)
+        );
         p.insert("sign".into(), "9a0a8659f005d6984697e2ca0a9cf3b7".into());
-        assert_eq!(verify(&p, &key()), Ok(SignType::Md5));
+        assert_eq!(verify(&p, &key(), SignType::Md5), Ok(()));
         p.insert("sign_type".into(), "SHA1".into());
         assert_eq!(
-            verify(&p, &key()),
+            verify(&p, &key(), SignType::Md5),
             Err(V2SignError::UnknownSignType("SHA1".into()))
         );
-        // A downgrade from HMAC to MD5 by deleting sign_type changes the signed text.
-        let mut h = official_params();
-        sign_into(&mut h, &key(), SignType::HmacSha256);
-        h.remove("sign_type");
-        assert_eq!(verify(&h, &key()), Err(V2SignError::BadSignature));
         let other = ApiV2Key::new("0".repeat(32)).unwrap();
         let mut q = official_params();
         sign_into(&mut q, &key(), SignType::Md5);
-        assert_eq!(verify(&q, &other), Err(V2SignError::BadSignature));
+        assert_eq!(
+            verify(&q, &other, SignType::Md5),
+            Err(V2SignError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn sign_length_names_the_algorithm() {
+        assert_eq!(SignType::of_sign(&"A".repeat(32)), Some(SignType::Md5));
+        assert_eq!(
+            SignType::of_sign(&"a".repeat(64)),
+            Some(SignType::HmacSha256)
+        );
+        assert_eq!(SignType::of_sign(&"A".repeat(40)), None);
+        assert_eq!(SignType::of_sign(&"G".repeat(32)), None);
+        assert_eq!(SignType::of_sign(""), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod sqlite;
 
 use async_trait::async_trait;
+use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
 pub use sqlite::SqliteStore;
@@ -86,6 +87,9 @@ pub struct Order {
     pub version: i64,
     /// Creation time (Unix seconds).
     pub created_at: i64,
+    /// The API v2 sign type of the order's unified order (`None` for v3 orders and for v2
+    /// orders stored before the type was recorded).
+    pub v2_sign_type: Option<V2SignType>,
 }
 
 impl Order {
@@ -370,6 +374,14 @@ pub trait Store: Send + Sync + 'static {
     async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError>;
     /// An order by number.
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError>;
+    /// Records the API v2 sign type the order's unified order is signed with, before it is
+    /// sent: WeChat signs the order's pay notification with it and does not name it. The
+    /// first type recorded for an order stays.
+    async fn record_v2_sign_type(
+        &self,
+        out_trade_no: &str,
+        sign_type: V2SignType,
+    ) -> Result<(), StoreError>;
     /// Records a new prepay for the order.
     #[allow(clippy::too_many_arguments)]
     async fn save_prepay(

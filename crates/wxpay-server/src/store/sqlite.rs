@@ -16,6 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, SqliteExecutor, SqlitePool, Transaction};
+use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
 use super::{
@@ -33,8 +34,15 @@ fn migrator() -> Migrator {
         Cow::Borrowed(include_str!("../../migrations/0001_initial.sql")),
         false,
     );
+    let v2_sign_type = Migration::new(
+        2,
+        Cow::Borrowed("v2 sign type"),
+        MigrationType::Simple,
+        Cow::Borrowed(include_str!("../../migrations/0002_v2_sign_type.sql")),
+        false,
+    );
     Migrator {
-        migrations: Cow::Owned(vec![initial]),
+        migrations: Cow::Owned(vec![initial, v2_sign_type]),
         ..Migrator::DEFAULT
     }
 }
@@ -46,7 +54,8 @@ pub struct SqliteStore {
 }
 
 const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
-     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at";
+     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at, \
+     v2_sign_type";
 const REFUND_COLUMNS: &str =
     "out_refund_no, out_trade_no, amount_fen, status, refund_id, reason, created_at";
 
@@ -117,6 +126,12 @@ fn order_from_row(row: &SqliteRow) -> Result<Order, StoreError> {
         last_checked_at: row.try_get("last_checked_at")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
+        v2_sign_type: row
+            .try_get::<Option<String>, _>("v2_sign_type")?
+            .as_deref()
+            .map(V2SignType::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("orders.v2_sign_type: {e}")))?,
     })
 }
 
@@ -499,6 +514,22 @@ impl Store for SqliteStore {
 
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
         fetch_order(&self.pool, out_trade_no).await
+    }
+
+    async fn record_v2_sign_type(
+        &self,
+        out_trade_no: &str,
+        sign_type: V2SignType,
+    ) -> Result<(), StoreError> {
+        // The first unified order fixes the type at WeChat; a later config change does not.
+        sqlx::query(
+            "UPDATE orders SET v2_sign_type = COALESCE(v2_sign_type, ?) WHERE out_trade_no = ?",
+        )
+        .bind(sign_type.as_str())
+        .bind(out_trade_no)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn save_prepay(

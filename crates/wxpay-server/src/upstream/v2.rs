@@ -5,11 +5,12 @@
 //! request itself was refused (bad sign, bad field) and carries no signature;
 //! `return_code` SUCCESS answers are signed, and `result_code` FAIL inside them is a
 //! business refusal with an `err_code`. Signed answers are verified with the same key
-//! before any field is used, exactly like v3 answers are.
+//! before any field is used, exactly like v3 answers are, and with the sign type of the
+//! request: WeChat's answers do not name it (protocol.md E.4).
 
 use std::collections::BTreeMap;
 
-use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
+use wxpay_core::v2::sign::{sign_request_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
 use wxpay_core::{AppId, MchId};
 
@@ -31,6 +32,7 @@ pub struct V2Client {
     mchid: MchId,
     key: ApiV2Key,
     sign_type: SignType,
+    mode_one_sign_type: SignType,
 }
 
 impl std::fmt::Debug for V2Client {
@@ -38,6 +40,7 @@ impl std::fmt::Debug for V2Client {
         f.debug_struct("V2Client")
             .field("mchid", &self.mchid)
             .field("sign_type", &self.sign_type)
+            .field("mode_one_sign_type", &self.mode_one_sign_type)
             .field("mutual_tls", &self.secure.is_some())
             .finish_non_exhaustive()
     }
@@ -84,7 +87,14 @@ impl V2Client {
             mchid,
             key,
             sign_type,
+            mode_one_sign_type: SignType::Md5,
         }
+    }
+
+    /// Sets the sign type of the scan-pay mode-one callback and reply (MD5 unless told).
+    pub fn with_mode_one_sign_type(mut self, sign_type: SignType) -> Self {
+        self.mode_one_sign_type = sign_type;
+        self
     }
 
     /// The API v2 key (notification verification, `req_info` decryption, paySign).
@@ -95,6 +105,11 @@ impl V2Client {
     /// The sign type used for requests and client parameters.
     pub fn sign_type(&self) -> SignType {
         self.sign_type
+    }
+
+    /// The sign type of the mode-one callback WeChat sends and of the merchant's reply.
+    pub fn mode_one_sign_type(&self) -> SignType {
+        self.mode_one_sign_type
     }
 
     /// The merchant id.
@@ -113,9 +128,8 @@ impl V2Client {
         fields.insert("mch_id".into(), self.mchid.as_str().to_owned());
         let nonce = crate::ids::nonce().map_err(|e| UpstreamError::Build(e.to_string()))?;
         fields.insert("nonce_str".into(), nonce);
-        fields.insert("sign_type".into(), self.sign_type.as_str().to_owned());
         fields.remove("sign");
-        sign_into(fields, &self.key, self.sign_type);
+        sign_request_into(fields, &self.key, self.sign_type);
         Ok(())
     }
 
@@ -161,7 +175,8 @@ impl V2Client {
                 message: get("return_msg").to_owned(),
             });
         }
-        verify(&fields, &self.key)
+        // The answer is signed with the algorithm this client's requests use.
+        verify(&fields, &self.key, self.sign_type)
             .map_err(|e| UpstreamError::Unverified(e.reason_code().into()))?;
         if get("mch_id") != self.mchid.as_str() {
             return Err(UpstreamError::Unverified("mch_id_mismatch".into()));
@@ -180,6 +195,8 @@ impl V2Client {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use wxpay_core::v2::sign::sign_into;
 
     use super::*;
 
@@ -233,6 +250,22 @@ mod tests {
     }
 
     #[test]
+    fn an_hmac_answer_without_sign_type_verifies_and_an_md5_one_does_not() {
+        // WeChat answers an HMAC-SHA256 request with an HMAC-SHA256 sign and no sign_type.
+        let c = client();
+        let ok = signed_answer(&c, &[("prepay_id", "wx201410272009395522657a690389285100")]);
+        assert!(!ok.contains_key("sign_type"));
+        assert!(c.read_answer(200, &body(&ok)).is_ok());
+        let mut md5 = ok.clone();
+        md5.remove("sign");
+        sign_into(&mut md5, c.key(), SignType::Md5);
+        assert!(matches!(
+            c.read_answer(200, &body(&md5)),
+            Err(UpstreamError::Unverified(reason)) if reason == "sign_type_mismatch"
+        ));
+    }
+
+    #[test]
     fn return_fail_and_result_fail_become_business_errors() {
         let c = client();
         let mut fail = Fields::new();
@@ -262,7 +295,8 @@ mod tests {
         f.insert("out_trade_no".into(), "T1".into());
         c.sign_request(&AppId::new("wxd678efh567hg6787").expect("appid"), &mut f)
             .expect("signed");
-        assert_eq!(verify(&f, c.key()), Ok(SignType::HmacSha256));
+        assert_eq!(f.get("sign_type").map(String::as_str), Some("HMAC-SHA256"));
+        assert_eq!(verify(&f, c.key(), SignType::HmacSha256), Ok(()));
         assert_eq!(f.get("mch_id").map(String::as_str), Some("1900000109"));
     }
 }

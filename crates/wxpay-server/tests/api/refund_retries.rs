@@ -233,7 +233,6 @@ async fn front_refund(State(state): State<FrontState>, body: Bytes) -> String {
         ("err_code", err_code),
         ("err_code_des", "System Error"),
         ("nonce_str", "2yIv2hV7Sg13d92m"),
-        ("sign_type", "HMAC-SHA256"),
     ] {
         reply.insert(k.to_owned(), v.to_owned());
     }

@@ -210,8 +210,8 @@ async fn a_v2_md5_merchant_pays_through_the_md5_signed_notification() {
             .expect("the v2 pay notification");
         assert_eq!(delivery.status, "acknowledged", "{channel}");
         let fields = xml::parse(delivery.body.as_bytes(), xml::DEFAULT_MAX_LEN).expect("XML");
-        assert_eq!(fields.get("sign_type"), None, "MD5 is the unnamed default");
-        assert_eq!(verify(&fields, &key), Ok(SignType::Md5), "{channel}");
+        assert_eq!(fields.get("sign_type"), None, "WeChat names no sign type");
+        assert_eq!(verify(&fields, &key, SignType::Md5), Ok(()), "{channel}");
     }
     app.stop().await;
 }
@@ -236,7 +236,8 @@ async fn a_v2_prepay_is_reused_and_an_unknown_api_version_refused() {
     app.stop().await;
 }
 
-/// A v2 pay notification for `no` as WeChat would sign it.
+/// A v2 pay notification for `no` as WeChat would sign it for an HMAC-SHA256 order: with
+/// HMAC-SHA256 and without a `sign_type` element.
 fn crafted_pay(app: &TestApp, no: &str, total: i64, tid: &str) -> BTreeMap<String, String> {
     let mut f = BTreeMap::new();
     for (k, v) in [
@@ -253,7 +254,6 @@ fn crafted_pay(app: &TestApp, no: &str, total: i64, tid: &str) -> BTreeMap<Strin
         ("transaction_id", tid.to_owned()),
         ("out_trade_no", no.to_owned()),
         ("time_end", "20261123120000".to_owned()),
-        ("sign_type", "HMAC-SHA256".to_owned()),
     ] {
         f.insert(k.to_owned(), v);
     }
@@ -296,6 +296,20 @@ async fn crafted_v2_notifications_credit_once_and_forgeries_change_nothing() {
     sign_into(&mut other_app, &key(&app), SignType::HmacSha256);
     let (_, body) = post_xml(&app, "/notify/v2/pay", &other_app).await;
     assert_eq!(return_code(&body), "FAIL");
+    // Signed with the right key but MD5, while the order was placed HMAC-SHA256: refused.
+    assert_eq!(
+        app.stored(&no).await.v2_sign_type,
+        Some(SignType::HmacSha256)
+    );
+    let mut md5 = crafted_pay(&app, &no, 3000, "4200000000202611230000000006");
+    md5.remove("sign");
+    sign_into(&mut md5, &key(&app), SignType::Md5);
+    let (status, body) = post_xml(&app, "/notify/v2/pay", &md5).await;
+    assert_eq!(
+        (status, return_code(&body).as_str()),
+        (401, "FAIL"),
+        "{body}"
+    );
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
 
     // The genuine one, delivered twice and concurrently: credited once, acknowledged each time.
@@ -324,6 +338,9 @@ async fn crafted_v2_notifications_credit_once_and_forgeries_change_nothing() {
     assert!(rows
         .iter()
         .any(|r| r.kind == "v2_pay" && r.verification == "bad_signature"));
+    assert!(rows
+        .iter()
+        .any(|r| r.kind == "v2_pay" && r.verification == "sign_type_mismatch"));
     assert!(rows
         .iter()
         .any(|r| r.kind == "v2_pay" && r.processing == "rejected:amount_mismatch"));
@@ -450,7 +467,10 @@ async fn the_mode_one_callback_answers_a_signed_prepay_at_the_server_price() {
         Some("SUCCESS"),
         "{body}"
     );
-    assert!(verify(&reply, &key).is_ok(), "reply must be signed");
+    assert!(
+        verify(&reply, &key, SignType::Md5).is_ok(),
+        "reply must be signed MD5"
+    );
     let prepay_id = reply.get("prepay_id").cloned().unwrap_or_default();
     assert!(!prepay_id.is_empty());
     let orders_after_first = app.count_rows("orders").await;

@@ -53,6 +53,8 @@ enum Behaviour {
     Honest,
     /// Same, but signs the reply with another key.
     BadSign,
+    /// Same, with the right key but HMAC-SHA256 where the reply must be MD5.
+    HmacReply,
     /// Answers with a prepay id it never obtained.
     UnknownPrepay,
     /// Places a JSAPI order (not NATIVE) and answers with that prepay id.
@@ -115,7 +117,7 @@ async fn unified_order(m: &MerchantState, trade_type: &str, product_id: &str) ->
         .await
         .expect("text");
     let reply = xml::parse(text.as_bytes(), xml::DEFAULT_MAX_LEN).expect("reply");
-    verify(&reply, &key()).expect("unifiedorder reply is signed");
+    verify(&reply, &key(), SignType::Md5).expect("unifiedorder reply is signed");
     assert_eq!(reply["result_code"], "SUCCESS", "{reply:?}");
     reply
 }
@@ -123,14 +125,14 @@ async fn unified_order(m: &MerchantState, trade_type: &str, product_id: &str) ->
 async fn callback(State(m): State<Arc<MerchantState>>, body: Bytes) -> String {
     let fields = xml::parse(&body, xml::DEFAULT_MAX_LEN).expect("callback XML");
     m.callbacks.lock().expect("lock").push(fields.clone());
-    if verify(&fields, &key()).is_err() {
+    if verify(&fields, &key(), SignType::Md5).is_err() {
         return "<xml><return_code>FAIL</return_code><return_msg>sign</return_msg></xml>".into();
     }
     let product = fields.get("product_id").cloned().unwrap_or_default();
     let prepay_id = match m.behaviour {
         Behaviour::UnknownPrepay => "wx20991231000000aaaaaaaaaaaaaaaaaaaaaa".to_owned(),
         Behaviour::JsapiPrepay => unified_order(&m, "JSAPI", &product).await["prepay_id"].clone(),
-        Behaviour::Honest | Behaviour::BadSign => {
+        Behaviour::Honest | Behaviour::BadSign | Behaviour::HmacReply => {
             unified_order(&m, "NATIVE", &product).await["prepay_id"].clone()
         }
     };
@@ -150,7 +152,12 @@ async fn callback(State(m): State<Arc<MerchantState>>, body: Bytes) -> String {
     } else {
         key()
     };
-    sign_into(&mut reply, &signing_key, SignType::HmacSha256);
+    let sign_type = if m.behaviour == Behaviour::HmacReply {
+        SignType::HmacSha256
+    } else {
+        SignType::Md5
+    };
+    sign_into(&mut reply, &signing_key, sign_type);
     xml::to_xml(reply.iter()).expect("xml")
 }
 
@@ -218,7 +225,8 @@ async fn scan_calls_the_configured_callback_and_the_order_pays_with_a_v2_notific
     let calls = m.callbacks();
     assert_eq!(calls.len(), 1);
     let c = &calls[0];
-    assert_eq!(verify(c, &key()).expect("callback signed"), SignType::Md5);
+    verify(c, &key(), SignType::Md5).expect("callback signed MD5");
+    assert!(!c.contains_key("sign_type"), "{c:?}");
     assert_eq!(c["product_id"], "tea-01");
     assert_eq!(c["openid"], "oScanner01");
     assert_eq!(c["is_subscribe"], "N");
@@ -252,10 +260,8 @@ async fn scan_calls_the_configured_callback_and_the_order_pays_with_a_v2_notific
     assert_eq!(status, 200, "{paid}");
     let got = rx.wait_for(1).await;
     let n = xml::parse(&got[0].body, xml::DEFAULT_MAX_LEN).expect("notification XML");
-    assert_eq!(
-        verify(&n, &key()).expect("notification signed"),
-        SignType::Md5
-    );
+    verify(&n, &key(), SignType::Md5).expect("notification signed MD5");
+    assert!(!n.contains_key("sign_type"), "{n:?}");
     assert_eq!(n["out_trade_no"], otn.as_str());
     assert_eq!(n["trade_type"], "NATIVE");
     assert_eq!(n["openid"], "oScanner01");
@@ -281,7 +287,7 @@ async fn in_process_scan_with_pay_settles_the_order_at_once() {
     assert!(out.openid.starts_with("oSim"));
     let got = rx.wait_for(1).await;
     let n = xml::parse(&got[0].body, xml::DEFAULT_MAX_LEN).expect("notification XML");
-    verify(&n, &key()).expect("notification signed");
+    verify(&n, &key(), SignType::Md5).expect("notification signed");
     assert_eq!(n["out_trade_no"], out.out_trade_no.as_str());
     assert_eq!(t.sim.control().mode_one_exchanges()[0].seq, out.exchange);
 }
@@ -360,6 +366,18 @@ async fn a_reply_with_a_bad_sign_is_refused() {
         .reply
         .as_deref()
         .is_some_and(|r| r.contains("prepay_id")));
+}
+
+#[tokio::test]
+async fn a_reply_signed_hmac_sha256_is_refused_like_any_bad_sign() {
+    let (t, m, _rx) = setup(Behaviour::HmacReply).await;
+    let (status, out) = scan(
+        &t,
+        json!({ "code_url": code_url("tea-01"), "callback_url": m.url }),
+    )
+    .await;
+    assert_eq!(status, 502, "{out}");
+    assert_eq!(out["reason"], "reply_bad_sign");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
+use wxpay_core::v2::sign::{sign_into, sign_request_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::{refund_crypto, xml};
 use wxpay_sim::config::AppKind;
 
@@ -27,7 +27,7 @@ pub(crate) async fn post(
     mut p: BTreeMap<String, String>,
     st: SignType,
 ) -> BTreeMap<String, String> {
-    sign_into(&mut p, &key(), st);
+    sign_request_into(&mut p, &key(), st);
     let body = xml::to_xml(p.iter()).expect("xml");
     let text = client
         .post(url)
@@ -75,10 +75,9 @@ async fn unified_order_query_close() {
     assert_eq!(r["return_code"], "SUCCESS", "{r:?}");
     assert_eq!(r["result_code"], "SUCCESS");
     assert!(r["code_url"].starts_with("weixin://wxpay/bizpayurl?pr="));
-    assert_eq!(
-        verify(&r, &key()).expect("reply is signed"),
-        SignType::HmacSha256
-    );
+    // Signed like the request, and like WeChat's answers it does not name the algorithm.
+    verify(&r, &key(), SignType::HmacSha256).expect("reply is signed HMAC-SHA256");
+    assert!(!r.contains_key("sign_type"), "{r:?}");
     let mut mweb = unified(&t, "v2_order02", "MWEB", "https://m.example/n");
     mweb.insert(
         "scene_info".into(),
@@ -86,7 +85,8 @@ async fn unified_order_query_close() {
     );
     let r = post(&t.http, &t.url("/pay/unifiedorder"), mweb, SignType::Md5).await;
     assert!(r.contains_key("mweb_url"), "{r:?}");
-    verify(&r, &key()).expect("md5 reply");
+    verify(&r, &key(), SignType::Md5).expect("md5 reply");
+    assert!(!r.contains_key("sign_type"), "{r:?}");
     let q = post(
         &t.http,
         &t.url("/pay/orderquery"),
@@ -182,10 +182,9 @@ async fn v2_pay_notification_and_refund_over_mutual_tls() {
         .await;
     let got = rx.wait_for(1).await;
     let n = xml::parse(&got[0].body, xml::DEFAULT_MAX_LEN).expect("xml");
-    assert_eq!(
-        verify(&n, &key()).expect("notification signed"),
-        SignType::HmacSha256
-    );
+    // Signed with the order's type, which the notification does not name.
+    verify(&n, &key(), SignType::HmacSha256).expect("notification signed HMAC-SHA256");
+    assert!(!n.contains_key("sign_type"), "{n:?}");
     assert_eq!(n["total_fee"], "100");
     assert_eq!(n["openid"], "oV2user");
     let transaction_id = n["transaction_id"].clone();
@@ -323,7 +322,7 @@ async fn app_trade_type() {
     assert_eq!(r["trade_type"], "APP");
     assert!(r["prepay_id"].starts_with("wx"));
     assert!(!r.contains_key("code_url") && !r.contains_key("mweb_url"));
-    verify(&r, &key()).expect("signed");
+    verify(&r, &key(), SignType::HmacSha256).expect("signed");
     let mut q = params(&t, &[("out_trade_no", "v2_app01")]);
     q.insert("appid".into(), t.appid(AppKind::App));
     let q = post(&t.http, &t.url("/pay/orderquery"), q, SignType::Md5).await;
@@ -345,7 +344,7 @@ async fn orderpaid_from_unifiedorder_and_closeorder() {
     assert_eq!(again["return_code"], "SUCCESS");
     assert_eq!(again["result_code"], "FAIL");
     assert_eq!(again["err_code"], "ORDERPAID", "{again:?}");
-    verify(&again, &key()).expect("business errors are signed");
+    verify(&again, &key(), SignType::Md5).expect("business errors are signed");
     let close = post(
         &t.http,
         &t.url("/pay/closeorder"),
@@ -402,7 +401,7 @@ async fn orderquery_by_transaction_id() {
     assert_eq!(q["out_trade_no"], "v2_tid01");
     assert_eq!(q["transaction_id"], tid);
     assert_eq!(q["trade_state"], "SUCCESS");
-    verify(&q, &key()).expect("signed");
+    verify(&q, &key(), SignType::HmacSha256).expect("signed");
     let q = post(
         &t.http,
         &t.url("/pay/orderquery"),
