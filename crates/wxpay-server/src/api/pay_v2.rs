@@ -44,6 +44,7 @@ pub async fn pay(
     let reused = order
         .reusable_prepay(stored_channel.as_str(), appid, now)
         .map(|(id, payload)| (id.to_owned(), payload.map(str::to_owned)));
+    let reused_type = reused.as_ref().and(order.v2_sign_type);
     let (prepay_id, payload) = if let Some(reused) = reused {
         reused
     } else {
@@ -88,6 +89,10 @@ pub async fn pay(
             .await?;
         (prepay_id, payload)
     };
+    // The client parameters must use the unified order's sign type (WeChat's APP and JSAPI
+    // pages say so): a reused prepay keeps the type recorded with it, a new one uses the
+    // client's, which `unified_order` just recorded.
+    let sign_type = reused_type.unwrap_or(v2.sign_type());
     let internal =
         |e: &dyn std::fmt::Display| AppError::Internal(format!("client parameters: {e}"));
     match kind {
@@ -102,7 +107,7 @@ pub async fn pay(
             if kind == PrepayKind::App {
                 return AppPayParams::sign_v2(
                     v2.key(),
-                    v2.sign_type(),
+                    sign_type,
                     &app_id,
                     v2.mchid(),
                     &prepay,
@@ -112,16 +117,9 @@ pub async fn pay(
                 .map(|p| p.to_json())
                 .map_err(|e| internal(&e));
             }
-            JsapiPayParams::sign_v2(
-                v2.key(),
-                v2.sign_type(),
-                &app_id,
-                &prepay,
-                &timestamp,
-                &nonce,
-            )
-            .map(|p| super::orders::jsapi_family_json(channel, &p))
-            .map_err(|e| internal(&e))
+            JsapiPayParams::sign_v2(v2.key(), sign_type, &app_id, &prepay, &timestamp, &nonce)
+                .map(|p| super::orders::jsapi_family_json(channel, &p))
+                .map_err(|e| internal(&e))
         }
     }
 }

@@ -375,8 +375,8 @@ pub trait Store: Send + Sync + 'static {
     /// An order by number.
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError>;
     /// Records the API v2 sign type the order's unified order is signed with, before it is
-    /// sent: WeChat signs the order's pay notification with it and does not name it. The
-    /// first type recorded for an order stays.
+    /// sent: WeChat signs the order's pay notification with it and does not name it, and the
+    /// client parameters must use the same type. The latest unified order's type is kept.
     async fn record_v2_sign_type(
         &self,
         out_trade_no: &str,

@@ -521,14 +521,11 @@ impl Store for SqliteStore {
         out_trade_no: &str,
         sign_type: V2SignType,
     ) -> Result<(), StoreError> {
-        // The first unified order fixes the type at WeChat; a later config change does not.
-        sqlx::query(
-            "UPDATE orders SET v2_sign_type = COALESCE(v2_sign_type, ?) WHERE out_trade_no = ?",
-        )
-        .bind(sign_type.as_str())
-        .bind(out_trade_no)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE orders SET v2_sign_type = ? WHERE out_trade_no = ?")
+            .bind(sign_type.as_str())
+            .bind(out_trade_no)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
