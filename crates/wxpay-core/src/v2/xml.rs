@@ -56,10 +56,10 @@ pub enum XmlError {
     /// The XML is not well-formed.
     #[error("malformed XML")]
     Syntax(#[source] quick_xml::Error),
-    /// (Writing) a field name is not a plain XML name.
+    /// A field name is not a plain v2 name (ASCII letters, digits, `_`, `-`, `.`).
     #[error("{0:?} is not a valid v2 field name")]
     InvalidName(String),
-    /// (Writing) a value holds a character XML 1.0 cannot carry.
+    /// A value holds a character XML 1.0 cannot carry (a control character, say).
     #[error("field {field:?} holds U+{code:04X}, which XML cannot carry")]
     InvalidChar {
         /// Which field.
@@ -206,8 +206,23 @@ fn insert_field(
     if fields.contains_key(&name) {
         return Err(XmlError::DuplicateField(name));
     }
+    // Read what the writer can write and nothing more: a name that is not a plain field name,
+    // or a character XML 1.0 forbids (which a lenient tokenizer lets through), is refused here
+    // as it would be by WeChat's parser.
+    check_name(&name)?;
+    check_chars(&name, &value)?;
     fields.insert(name, value);
     Ok(())
+}
+
+fn check_chars(name: &str, value: &str) -> Result<(), XmlError> {
+    match value.chars().find(|c| !is_xml_char(*c)) {
+        Some(c) => Err(XmlError::InvalidChar {
+            field: name.to_owned(),
+            code: u32::from(c),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Writes fields as `<xml><k><![CDATA[v]]></k>…</xml>`.
@@ -238,12 +253,7 @@ where
     for (k, v) in fields {
         let (k, v) = (k.as_ref(), v.as_ref());
         check_name(k)?;
-        if let Some(c) = v.chars().find(|c| !is_xml_char(*c)) {
-            return Err(XmlError::InvalidChar {
-                field: k.to_owned(),
-                code: u32::from(c),
-            });
-        }
+        check_chars(k, v)?;
         out.push('<');
         out.push_str(k);
         out.push_str("><![CDATA[");
@@ -352,6 +362,25 @@ mod tests {
             parse(b"<xml><a>\xff</a></xml>", 100),
             Err(XmlError::Utf8(_))
         ));
+    }
+
+    #[test]
+    fn refuses_what_the_writer_could_not_write() {
+        // Found by the v2_xml fuzz target: a control character in CDATA parsed but could not
+        // be written back. XML 1.0 forbids it, so reading refuses it too.
+        assert!(matches!(
+            p("<xml><sign><![CDATA[A\u{17}B]]></sign></xml>"),
+            Err(XmlError::InvalidChar { code: 0x17, .. })
+        ));
+        assert!(matches!(
+            p("<xml><a>\u{1}</a></xml>"),
+            Err(XmlError::InvalidChar { code: 1, .. })
+        ));
+        assert!(matches!(
+            p("<xml><a:b>1</a:b></xml>"),
+            Err(XmlError::InvalidName(_))
+        ));
+        assert_eq!(p("<xml><a>x\ty\r\nz</a></xml>").unwrap()["a"], "x\ty\r\nz");
     }
 
     #[test]
