@@ -42,6 +42,7 @@ for target in "${TARGETS[@]}"; do
     sanitizer=none
   fi
   corpus="fuzz/corpus/$target"
+  rm -rf "fuzz/artifacts/$target"
   mkdir -p "$corpus" "fuzz/artifacts/$target"
   cp -n "fuzz/regressions/$target/"* "$corpus/" 2>/dev/null || true
   log=$(mktemp)

@@ -188,7 +188,7 @@ pub fn v3_request_bodies(data: &[u8]) {
 }
 
 /// The v2 XML codec: anything it accepts prints and parses back to the same fields, and a
-/// DOCTYPE is never accepted.
+/// message that starts with a DOCTYPE is never accepted.
 pub fn v2_xml(data: &[u8]) {
     let Ok(fields) = xml::parse(data, xml::DEFAULT_MAX_LEN) else {
         return;

@@ -122,8 +122,14 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<BTreeMap<String, String>, X
             (s, Event::Comment(_)) => s,
             (State::BeforeRoot, Event::Decl(_)) => State::BeforeRoot,
             (_, Event::Decl(_)) => return Err(XmlError::Structure("misplaced XML declaration")),
-            (State::BeforeRoot, Event::Start(_)) => State::InRoot,
-            (State::BeforeRoot, Event::Empty(_)) => State::AfterRoot,
+            (State::BeforeRoot, Event::Start(e)) => {
+                check_name(&element_name(e.name().as_ref())?)?;
+                State::InRoot
+            }
+            (State::BeforeRoot, Event::Empty(e)) => {
+                check_name(&element_name(e.name().as_ref())?)?;
+                State::AfterRoot
+            }
             (s @ (State::BeforeRoot | State::InRoot | State::AfterRoot), Event::Text(t)) => {
                 if !is_xml_whitespace(&t) {
                     return Err(XmlError::Structure("text outside a field"));
@@ -381,6 +387,12 @@ mod tests {
             Err(XmlError::InvalidName(_))
         ));
         assert_eq!(p("<xml><a>x\ty\r\nz</a></xml>").unwrap()["a"], "x\ty\r\nz");
+        // Found by the fuzzer: a root whose name holds NUL bytes and '<' was taken as a root.
+        assert!(matches!(
+            p("<#\u{0}i<_ino></#\u{0}i<_ino>"),
+            Err(XmlError::InvalidName(_))
+        ));
+        assert!(p("<root/>").unwrap().is_empty());
     }
 
     #[test]
