@@ -234,7 +234,7 @@ impl Application {
         store.upsert_products(&products).await?;
         let store: Arc<dyn Store> = Arc::new(store);
 
-        let http = reqwest::Client::builder()
+        let http = crate::upstream::transport::client_builder()
             .timeout(Duration::from_millis(settings.upstream.timeout_ms))
             .connect_timeout(Duration::from_millis(
                 settings.upstream.timeout_ms.min(5_000),

@@ -2,6 +2,7 @@
 //! `wxpay-sim` on port 0 (a real HTTP server with a generated test universe). No mocks.
 
 mod helpers;
+mod log_capture;
 
 mod access;
 mod admin_refunds;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod notifications;
 mod recovery;
 mod refund_retries;
+mod secrets;
 mod sim_init;
 mod upstream;
 mod v2;
