@@ -84,6 +84,24 @@ fn proxy_header_ip(headers: &HeaderMap, name: &str) -> Option<IpAddr> {
     value.rsplit(',').next()?.trim().parse().ok()
 }
 
+/// The `Idempotency-Key` header, when sent: 1..=64 ASCII characters (as order creation
+/// reads it).
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| AppError::bad_request("invalid_idempotency_key", "not ASCII"))?;
+    if key.is_empty() || key.len() > 64 {
+        return Err(AppError::bad_request(
+            "invalid_idempotency_key",
+            "must be 1..=64 characters",
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
 /// Loads an order and checks that `user` owns it (404 otherwise).
 pub async fn owned_order(
     state: &SharedState,

@@ -326,6 +326,33 @@ pub struct AuditRow {
     pub cause: String,
 }
 
+/// A refund to create (see [`Store::create_refund_once`]).
+#[derive(Debug, Clone)]
+pub struct NewRefund<'a> {
+    /// The merchant refund number to use when a new refund is made.
+    pub out_refund_no: &'a str,
+    /// The order refunded.
+    pub out_trade_no: &'a str,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// Reason given.
+    pub reason: Option<&'a str>,
+    /// Who asks (recorded in the audit row).
+    pub actor: &'a str,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// What [`Store::create_refund_once`] did.
+#[derive(Debug, Clone)]
+pub enum RefundCreation {
+    /// A new refund, reserved and PROCESSING: submit it to WeChat.
+    Created(Refund),
+    /// The key was used before for the same request: the refund it created, as stored now
+    /// (already submitted, or being submitted by the first request).
+    Replayed(Refund),
+}
+
 /// Refusal to create a refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundRefusal {
@@ -338,6 +365,8 @@ pub enum RefundRefusal {
     },
     /// No such order.
     UnknownOrder,
+    /// The idempotency key was used before for another request (order, amount or reason).
+    IdempotencyKeyReused,
 }
 
 /// Persistence operations of the server.
@@ -411,6 +440,15 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError>;
+    /// [`Store::create_refund`] under the caller's idempotency key, in one transaction: the
+    /// key's first use creates the refund; the same key with the same request (order,
+    /// amount, reason) gives that refund back instead of reserving money again; the same
+    /// key with another request is refused.
+    async fn create_refund_once(
+        &self,
+        refund: &NewRefund<'_>,
+        idempotency_key: &str,
+    ) -> Result<Result<RefundCreation, RefundRefusal>, StoreError>;
     /// A refund by number.
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError>;
     /// Applies a refund fact in one transaction (credits the order on SUCCESS).

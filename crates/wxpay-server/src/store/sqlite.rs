@@ -19,9 +19,9 @@ use sqlx::{Row, Sqlite, SqliteExecutor, SqlitePool, Transaction};
 use wxpay_core::{RefundStatus, TradeState};
 
 use super::{
-    ApplyOutcome, AuditRow, NewOrder, NotificationOutcome, NotificationRecord, NotifiedChange,
-    Order, PaymentFact, Product, Refund, RefundFact, RefundRefusal, Rejection, Store, StoreError,
-    StoredNotification, User,
+    ApplyOutcome, AuditRow, NewOrder, NewRefund, NotificationOutcome, NotificationRecord,
+    NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
+    Rejection, Store, StoreError, StoredNotification, User,
 };
 
 /// The migrations, embedded so the binary needs no files beside it.
@@ -33,8 +33,15 @@ fn migrator() -> Migrator {
         Cow::Borrowed(include_str!("../../migrations/0001_initial.sql")),
         false,
     );
+    let money = Migration::new(
+        3,
+        Cow::Borrowed("money"),
+        MigrationType::Simple,
+        Cow::Borrowed(include_str!("../../migrations/0003_money.sql")),
+        false,
+    );
     Migrator {
-        migrations: Cow::Owned(vec![initial]),
+        migrations: Cow::Owned(vec![initial, money]),
         ..Migrator::DEFAULT
     }
 }
@@ -622,56 +629,29 @@ impl Store for SqliteStore {
         actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(order) = fetch_order(&mut *tx, out_trade_no).await? else {
-            return Ok(Err(RefundRefusal::UnknownOrder));
-        };
-        if !order.state.is_paid() {
-            return Ok(Err(RefundRefusal::NotPaid));
-        }
-        // Money already refunded or still on its way (anything not CLOSED) is spoken for.
-        let reserved: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount_fen), 0) FROM refunds WHERE out_trade_no = ? AND status <> 'CLOSED'",
-        )
-        .bind(out_trade_no)
-        .fetch_one(&mut *tx)
-        .await?;
-        let remaining = order.amount_fen - reserved;
-        if amount_fen > remaining {
-            return Ok(Err(RefundRefusal::ExceedsRefundable { remaining }));
-        }
-        sqlx::query(
-            "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, status, reason, created_at, updated_at) \
-             VALUES (?, ?, ?, 'PROCESSING', ?, ?, ?)",
-        )
-        .bind(out_refund_no)
-        .bind(out_trade_no)
-        .bind(amount_fen)
-        .bind(reason)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        audit_in(
-            &mut tx,
-            "refund",
+        let refund = NewRefund {
             out_refund_no,
-            None,
-            "PROCESSING",
-            &format!("created_by:{actor}"),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(Refund {
-            out_refund_no: out_refund_no.to_owned(),
-            out_trade_no: out_trade_no.to_owned(),
+            out_trade_no,
             amount_fen,
-            status: RefundStatus::Processing,
-            refund_id: None,
-            reason: reason.map(str::to_owned),
-            created_at: now,
-        }))
+            reason,
+            actor,
+            now,
+        };
+        let mut tx = self.write_tx().await?;
+        let created = refunds::reserve_in(&mut tx, &refund, None).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn create_refund_once(
+        &self,
+        refund: &NewRefund<'_>,
+        idempotency_key: &str,
+    ) -> Result<Result<RefundCreation, RefundRefusal>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let created = refunds::reserve_once_in(&mut tx, refund, idempotency_key).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
@@ -793,6 +773,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
+
+#[path = "sqlite_refunds.rs"]
+mod refunds;
 
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]

@@ -11,6 +11,7 @@ mod frontend_api;
 mod lifecycle;
 mod notifications;
 mod recovery;
+mod refund_idempotency;
 mod refund_retries;
 mod secrets;
 mod sim_init;
