@@ -361,7 +361,7 @@ async fn create_and_prepay(
         .get("prepay_id")
         .cloned()
         .ok_or_else(|| internal(&"answer without prepay_id"))?;
-    state
+    let saved = state
         .store
         .save_prepay(
             &order.out_trade_no,
@@ -374,5 +374,10 @@ async fn create_and_prepay(
         )
         .await
         .map_err(|e| internal(&e))?;
+    if !saved {
+        // Closed or paid while WeChat was asked: the payer gets no prepay for it.
+        let refusal = crate::payments::prepay_superseded(state, &order.out_trade_no).await;
+        return Err(format!("订单已关闭 (order not payable: {refusal})"));
+    }
     Ok(prepay_id)
 }

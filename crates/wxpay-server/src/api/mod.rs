@@ -6,6 +6,7 @@
 //! merchant's decision and need the staff credential instead ([`admin::Admin`]).
 
 pub mod admin;
+pub mod attention;
 pub mod auth;
 pub mod jssdk;
 pub mod openapi;

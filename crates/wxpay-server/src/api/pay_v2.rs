@@ -74,7 +74,7 @@ pub async fn pay(
                 "unified order without mweb_url / code_url".into(),
             ));
         }
-        state
+        let saved = state
             .store
             .save_prepay(
                 &order.out_trade_no,
@@ -86,6 +86,10 @@ pub async fn pay(
                 now,
             )
             .await?;
+        if !saved {
+            // Closed (or paid) while WeChat was asked: no parameters for it.
+            return Err(crate::payments::prepay_superseded(state, &order.out_trade_no).await);
+        }
         (prepay_id, payload)
     };
     let internal =

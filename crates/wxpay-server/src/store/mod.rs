@@ -86,6 +86,10 @@ pub struct Order {
     pub version: i64,
     /// Creation time (Unix seconds).
     pub created_at: i64,
+    /// Why a person must look at the order, e.g. `paid_after_closed`: WeChat proved a
+    /// payment for an order this server had closed, so the money was recorded as received
+    /// and the merchant is to refund or fulfil it. `None` when nothing is needed.
+    pub attention: Option<String>,
 }
 
 impl Order {
@@ -399,7 +403,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError>;
     /// An order by number.
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError>;
-    /// Records a new prepay for the order.
+    /// Records a new prepay for the order, only while it is still payable (NOTPAY or
+    /// USERPAYING). `false` when it is not: a close (or a payment) committed while the
+    /// prepay was on its way, so nothing is saved and the prepay must not be handed out.
     #[allow(clippy::too_many_arguments)]
     async fn save_prepay(
         &self,
@@ -410,7 +416,7 @@ pub trait Store: Send + Sync + 'static {
         payload: Option<&str>,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Notes that WeChat was just asked about the order.
     async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError>;
     /// Applies a payment fact in one transaction (amount check, transition check, audit).
@@ -473,6 +479,17 @@ pub trait Store: Send + Sync + 'static {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Refund>, StoreError>;
+    /// Orders flagged for the merchant ([`Order::attention`]), oldest first, at most `limit`.
+    async fn orders_needing_attention(&self, limit: i64) -> Result<Vec<Order>, StoreError>;
+    /// Clears an order's flag once the merchant has refunded or fulfilled it; the audit row
+    /// keeps `note` and `actor`. `false` when the order is not flagged.
+    async fn resolve_attention(
+        &self,
+        out_trade_no: &str,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Audit rows of an entity (`order` / `refund`), oldest first.
     async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError>;
     /// A cached credential (access token, ticket) that has not expired.

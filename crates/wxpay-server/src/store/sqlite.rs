@@ -24,24 +24,26 @@ use super::{
     Rejection, Store, StoreError, StoredNotification, User,
 };
 
-/// The migrations, embedded so the binary needs no files beside it.
-fn migrator() -> Migrator {
-    let initial = Migration::new(
+/// The migrations (version, description, SQL), embedded so the binary needs no files beside it.
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (
         1,
-        Cow::Borrowed("initial"),
-        MigrationType::Simple,
-        Cow::Borrowed(include_str!("../../migrations/0001_initial.sql")),
-        false,
-    );
-    let money = Migration::new(
-        3,
-        Cow::Borrowed("money"),
-        MigrationType::Simple,
-        Cow::Borrowed(include_str!("../../migrations/0003_money.sql")),
-        false,
-    );
+        "initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (3, "money", include_str!("../../migrations/0003_money.sql")),
+];
+
+fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, description, sql)| {
+            let (description, sql) = (Cow::Borrowed(description), Cow::Borrowed(sql));
+            Migration::new(version, description, MigrationType::Simple, sql, false)
+        })
+        .collect();
     Migrator {
-        migrations: Cow::Owned(vec![initial, money]),
+        migrations: Cow::Owned(migrations),
         ..Migrator::DEFAULT
     }
 }
@@ -53,7 +55,8 @@ pub struct SqliteStore {
 }
 
 const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
-     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at";
+     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at, \
+     attention";
 const REFUND_COLUMNS: &str =
     "out_refund_no, out_trade_no, amount_fen, status, refund_id, reason, created_at";
 
@@ -124,6 +127,7 @@ fn order_from_row(row: &SqliteRow) -> Result<Order, StoreError> {
         last_checked_at: row.try_get("last_checked_at")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
+        attention: row.try_get("attention")?,
     })
 }
 
@@ -199,7 +203,9 @@ async fn apply_payment_in(
     {
         return Ok(ApplyOutcome::Unchanged);
     }
-    if !order.state.can_transition_to(&fact.state) {
+    // Money WeChat proved for an order closed here is received, not refused (see `attention`).
+    let attention = attention::paid_after(&order.state, &fact.state);
+    if attention.is_none() && !order.state.can_transition_to(&fact.state) {
         return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
             from: order.state.to_string(),
             to: fact.state.to_string(),
@@ -212,11 +218,13 @@ async fn apply_payment_in(
     };
     let updated = sqlx::query(
         "UPDATE orders SET state = ?, transaction_id = COALESCE(transaction_id, ?), paid_at = COALESCE(paid_at, ?), \
-         version = version + 1, updated_at = ?, last_checked_at = ? WHERE out_trade_no = ? AND version = ?",
+         attention = COALESCE(?, attention), version = version + 1, updated_at = ?, last_checked_at = ? \
+         WHERE out_trade_no = ? AND version = ?",
     )
     .bind(fact.state.as_str())
     .bind(&fact.transaction_id)
     .bind(paid_at)
+    .bind(&attention)
     .bind(fact.at)
     .bind(fact.at)
     .bind(&fact.out_trade_no)
@@ -230,98 +238,20 @@ async fn apply_payment_in(
             fact.out_trade_no
         )));
     }
+    let cause = attention::cause(fact, &attention);
     audit_in(
         tx,
         "order",
         &fact.out_trade_no,
         Some(order.state.as_str()),
         fact.state.as_str(),
-        &fact.cause,
+        &cause,
         fact.at,
     )
     .await?;
     Ok(ApplyOutcome::Applied {
         from: order.state.to_string(),
         to: fact.state.to_string(),
-    })
-}
-
-/// The refund rules, inside an open write transaction.
-async fn apply_refund_in(
-    tx: &mut Transaction<'static, Sqlite>,
-    fact: &RefundFact,
-) -> Result<ApplyOutcome, StoreError> {
-    let Some(refund) = fetch_refund(&mut **tx, &fact.out_refund_no).await? else {
-        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
-    };
-    if let Some(reported) = fact.amount_fen {
-        if reported != refund.amount_fen {
-            return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
-                expected: refund.amount_fen,
-                reported,
-            }));
-        }
-    }
-    if refund.status == fact.status {
-        return Ok(ApplyOutcome::Unchanged);
-    }
-    if !refund.status.can_transition_to(&fact.status) {
-        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
-            from: refund.status.to_string(),
-            to: fact.status.to_string(),
-        }));
-    }
-    sqlx::query(
-        "UPDATE refunds SET status = ?, refund_id = COALESCE(refund_id, ?), version = version + 1, updated_at = ? \
-         WHERE out_refund_no = ?",
-    )
-    .bind(fact.status.as_str())
-    .bind(&fact.refund_id)
-    .bind(fact.at)
-    .bind(&fact.out_refund_no)
-    .execute(&mut **tx)
-    .await?;
-    audit_in(
-        tx,
-        "refund",
-        &fact.out_refund_no,
-        Some(refund.status.as_str()),
-        fact.status.as_str(),
-        &fact.cause,
-        fact.at,
-    )
-    .await?;
-    if fact.status == RefundStatus::Success {
-        let order_state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM orders WHERE out_trade_no = ?")
-                .bind(&refund.out_trade_no)
-                .fetch_optional(&mut **tx)
-                .await?;
-        sqlx::query(
-            "UPDATE orders SET refunded_fen = refunded_fen + ?, state = 'REFUND', version = version + 1, updated_at = ? \
-             WHERE out_trade_no = ?",
-        )
-        .bind(refund.amount_fen)
-        .bind(fact.at)
-        .bind(&refund.out_trade_no)
-        .execute(&mut **tx)
-        .await?;
-        if order_state.as_deref() == Some("SUCCESS") {
-            audit_in(
-                tx,
-                "order",
-                &refund.out_trade_no,
-                Some("SUCCESS"),
-                "REFUND",
-                &fact.cause,
-                fact.at,
-            )
-            .await?;
-        }
-    }
-    Ok(ApplyOutcome::Applied {
-        from: refund.status.to_string(),
-        to: fact.status.to_string(),
     })
 }
 
@@ -517,10 +447,10 @@ impl Store for SqliteStore {
         payload: Option<&str>,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let saved = sqlx::query(
             "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, prepay_expires_at = ?, \
-             version = version + 1, updated_at = ? WHERE out_trade_no = ?",
+             version = version + 1, updated_at = ? WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
         )
         .bind(channel)
         .bind(appid)
@@ -531,7 +461,7 @@ impl Store for SqliteStore {
         .bind(out_trade_no)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(saved.rows_affected() == 1)
     }
 
     async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError> {
@@ -579,7 +509,7 @@ impl Store for SqliteStore {
         };
         let outcome = match change {
             NotifiedChange::Payment(fact) => apply_payment_in(&mut tx, fact).await?,
-            NotifiedChange::Refund(fact) => apply_refund_in(&mut tx, fact).await?,
+            NotifiedChange::Refund(fact) => refunds::apply_refund_in(&mut tx, fact).await?,
             NotifiedChange::Ignored => ApplyOutcome::Unchanged,
         };
         sqlx::query("UPDATE notifications SET processing = ? WHERE id = ?")
@@ -660,7 +590,7 @@ impl Store for SqliteStore {
 
     async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
         let mut tx = self.write_tx().await?;
-        let outcome = apply_refund_in(&mut tx, fact).await?;
+        let outcome = refunds::apply_refund_in(&mut tx, fact).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -728,6 +658,23 @@ impl Store for SqliteStore {
         Ok(claimed)
     }
 
+    async fn orders_needing_attention(&self, limit: i64) -> Result<Vec<Order>, StoreError> {
+        attention::list(&self.pool, limit).await
+    }
+
+    async fn resolve_attention(
+        &self,
+        out_trade_no: &str,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let resolved = attention::resolve_in(&mut tx, out_trade_no, note, actor, now).await?;
+        tx.commit().await?;
+        Ok(resolved)
+    }
+
     async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError> {
         let rows = sqlx::query("SELECT from_state, to_state, cause FROM audit WHERE entity = ? AND entity_id = ? ORDER BY id")
             .bind(entity)
@@ -774,6 +721,8 @@ impl Store for SqliteStore {
     }
 }
 
+#[path = "sqlite_attention.rs"]
+mod attention;
 #[path = "sqlite_refunds.rs"]
 mod refunds;
 

@@ -1,12 +1,16 @@
-//! Creating refunds on SQLite: the amount reservation, and the idempotency key that makes a
-//! repeated request (a double click, a retry after a lost answer) find the refund it
-//! already made instead of reserving and refunding the money a second time.
+//! Refunds on SQLite: the amount reservation, the idempotency key that makes a repeated
+//! request (a double click, a retry after a lost answer) find the refund it already made
+//! instead of reserving and refunding the money a second time, and the refund rules that
+//! apply what WeChat reports.
 
 use sqlx::{Sqlite, Transaction};
 use wxpay_core::RefundStatus;
 
 use super::{audit_in, fetch_order, fetch_refund};
-use crate::store::{NewRefund, Refund, RefundCreation, RefundRefusal, StoreError};
+use crate::store::{
+    ApplyOutcome, NewRefund, Refund, RefundCreation, RefundFact, RefundRefusal, Rejection,
+    StoreError,
+};
 
 /// What a keyed request asked for, compared when its key comes again: the order, the
 /// amount and the reason, as canonical JSON.
@@ -99,4 +103,83 @@ pub(super) async fn reserve_once_in(
     Ok(reserve_in(tx, refund, Some(key))
         .await?
         .map(RefundCreation::Created))
+}
+
+/// The refund rules, inside an open write transaction.
+pub(super) async fn apply_refund_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    fact: &RefundFact,
+) -> Result<ApplyOutcome, StoreError> {
+    let Some(refund) = fetch_refund(&mut **tx, &fact.out_refund_no).await? else {
+        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
+    };
+    if let Some(reported) = fact.amount_fen {
+        if reported != refund.amount_fen {
+            return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
+                expected: refund.amount_fen,
+                reported,
+            }));
+        }
+    }
+    if refund.status == fact.status {
+        return Ok(ApplyOutcome::Unchanged);
+    }
+    if !refund.status.can_transition_to(&fact.status) {
+        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
+            from: refund.status.to_string(),
+            to: fact.status.to_string(),
+        }));
+    }
+    sqlx::query(
+        "UPDATE refunds SET status = ?, refund_id = COALESCE(refund_id, ?), version = version + 1, updated_at = ? \
+         WHERE out_refund_no = ?",
+    )
+    .bind(fact.status.as_str())
+    .bind(&fact.refund_id)
+    .bind(fact.at)
+    .bind(&fact.out_refund_no)
+    .execute(&mut **tx)
+    .await?;
+    audit_in(
+        tx,
+        "refund",
+        &fact.out_refund_no,
+        Some(refund.status.as_str()),
+        fact.status.as_str(),
+        &fact.cause,
+        fact.at,
+    )
+    .await?;
+    if fact.status == RefundStatus::Success {
+        let order_state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM orders WHERE out_trade_no = ?")
+                .bind(&refund.out_trade_no)
+                .fetch_optional(&mut **tx)
+                .await?;
+        sqlx::query(
+            "UPDATE orders SET refunded_fen = refunded_fen + ?, state = 'REFUND', version = version + 1, updated_at = ? \
+             WHERE out_trade_no = ?",
+        )
+        .bind(refund.amount_fen)
+        .bind(fact.at)
+        .bind(&refund.out_trade_no)
+        .execute(&mut **tx)
+        .await?;
+        if order_state.as_deref() == Some("SUCCESS") {
+            audit_in(
+                tx,
+                "order",
+                &refund.out_trade_no,
+                Some("SUCCESS"),
+                "REFUND",
+                &fact.cause,
+                fact.at,
+            )
+            .await?;
+        }
+    }
+    Ok(ApplyOutcome::Applied {
+        from: refund.status.to_string(),
+        to: fact.status.to_string(),
+    })
 }

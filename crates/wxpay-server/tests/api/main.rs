@@ -10,6 +10,7 @@ mod channels;
 mod frontend_api;
 mod lifecycle;
 mod notifications;
+mod paid_after_close;
 mod recovery;
 mod refund_idempotency;
 mod refund_retries;
