@@ -18,3 +18,4 @@ mod secrets;
 mod sim_init;
 mod upstream;
 mod v2;
+mod v2_refund_notification;
