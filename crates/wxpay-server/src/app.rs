@@ -241,7 +241,7 @@ impl Application {
         store.upsert_products(&products).await?;
         let store: Arc<dyn Store> = Arc::new(store);
 
-        let http = reqwest::Client::builder()
+        let http = crate::upstream::transport::client_builder()
             .timeout(Duration::from_millis(settings.upstream.timeout_ms))
             .connect_timeout(Duration::from_millis(
                 settings.upstream.timeout_ms.min(5_000),
@@ -468,6 +468,11 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         .route(
             "/api/refunds/{out_refund_no}",
             get(api::refunds::get_refund),
+        )
+        .route("/api/admin/attention", get(api::attention::list))
+        .route(
+            "/api/admin/orders/{out_trade_no}/attention/resolve",
+            post(api::attention::resolve),
         )
         .route("/api/jssdk/config", get(api::jssdk::config))
         .route("/api/native/mode-one-url", get(api::pay_v2::mode_one_url))

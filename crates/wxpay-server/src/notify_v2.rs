@@ -178,7 +178,12 @@ fn decide_pay(state: &SharedState, fields: &Fields, now: i64, mchid: &str) -> De
     }
 }
 
-/// `POST /notify/v2/refund`
+/// `POST /notify/v2/refund`: a trigger, not a fact. `req_info` is AES-256-ECB without a
+/// MAC (the core's `refund_crypto` says its fields are only a hint): blocks of a genuine
+/// one can be cut, reordered and replayed, and anyone holding the key can write one. So it
+/// only names the refund to look at; the change applied is what WeChat's signed
+/// `/pay/refundquery` answer proves (status, refund id, amount), never the notification's
+/// own fields. A refund the query cannot confirm is answered FAIL, so WeChat retries.
 pub async fn v2_refund(
     State(state): State<SharedState>,
     headers: HeaderMap,
@@ -218,43 +223,65 @@ pub async fn v2_refund(
     } else if !field(&fields, "appid").is_some_and(|a| our_appid(&state, a)) {
         reject("appid_mismatch")
     } else {
-        match (
-            order.clone(),
-            field(&inner, "out_refund_no"),
-            field(&inner, "refund_status"),
-        ) {
-            (Some(out_trade_no), Some(out_refund_no), Some(status)) => {
-                match state.store.refund(out_refund_no).await {
-                    Ok(Some(r)) if r.out_trade_no == out_trade_no => Decision::Apply {
+        match (order.clone(), field(&inner, "out_refund_no")) {
+            (Some(out_trade_no), Some(out_refund_no)) => {
+                match confirmed_refund(&state, &received, &out_trade_no, out_refund_no).await {
+                    Ok(Some(fact)) => Decision::Apply {
                         id: format!(
-                            "v2_refund:{}:{status}",
-                            field(&inner, "refund_id").unwrap_or(out_refund_no)
+                            "v2_refund:{}:{}",
+                            fact.refund_id.as_deref().unwrap_or(out_refund_no),
+                            fact.status
                         ),
                         out_trade_no,
-                        change: NotifiedChange::Refund(RefundFact {
-                            out_refund_no: out_refund_no.to_owned(),
-                            status: payments_v2::refund_status(status),
-                            refund_id: field(&inner, "refund_id").map(str::to_owned),
-                            amount_fen: field(&inner, "refund_fee")
-                                .and_then(|v| v.parse::<i64>().ok()),
-                            cause: "notify_v2".into(),
-                            at: received.now,
-                        }),
+                        change: NotifiedChange::Refund(fact),
                     },
-                    Ok(_) => reject("unknown_refund"),
-                    Err(err) => {
-                        tracing::error!(error = %crate::error::error_chain(&err), "refund lookup failed");
-                        return fail(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "temporarily unable to process",
-                        );
-                    }
+                    Ok(None) => reject("unknown_refund"),
+                    Err(response) => return response,
                 }
             }
             _ => reject("fields_missing"),
         }
     };
     finish(&state, &received, decision, Protocol::V2).await
+}
+
+/// What WeChat's refund query says about the refund a v2 refund notification names, when
+/// it is one of ours for that order (`None` otherwise). A failed lookup or query is
+/// recorded and answered FAIL, so WeChat sends the notification again later.
+async fn confirmed_refund(
+    state: &SharedState,
+    received: &Received,
+    out_trade_no: &str,
+    out_refund_no: &str,
+) -> Result<Option<RefundFact>, Response> {
+    let unavailable = |err: &dyn std::error::Error, what: &str| {
+        tracing::warn!(refund = %out_refund_no, error = %crate::error::error_chain(err), "{what}");
+        fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "refund could not be confirmed, retry later",
+        )
+    };
+    let refund = match state.store.refund(out_refund_no).await {
+        Ok(Some(refund)) if refund.out_trade_no == out_trade_no => refund,
+        Ok(_) => return Ok(None),
+        Err(err) => return Err(unavailable(&err, "refund lookup failed")),
+    };
+    let order = match state.store.order(&refund.out_trade_no).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(unavailable(&err, "order lookup failed")),
+    };
+    match payments_v2::query_refund(state, &order, out_refund_no, "notify_v2_query").await {
+        Ok(fact) => Ok(Some(fact)),
+        Err(err) => {
+            let order = Some(order.out_trade_no.clone());
+            record_failure(state, received, "ok", "rejected:query_failed", order).await;
+            Err(unavailable(
+                &err,
+                "refund query after a v2 refund notification failed",
+            ))
+        }
+    }
 }
 
 /// The signed answer to a mode-one callback.
@@ -378,7 +405,7 @@ async fn create_and_prepay(
         .get("prepay_id")
         .cloned()
         .ok_or_else(|| internal(&"answer without prepay_id"))?;
-    state
+    let saved = state
         .store
         .save_prepay(
             &order.out_trade_no,
@@ -391,5 +418,10 @@ async fn create_and_prepay(
         )
         .await
         .map_err(|e| internal(&e))?;
+    if !saved {
+        // Closed or paid while WeChat was asked: the payer gets no prepay for it.
+        let refusal = crate::payments::prepay_superseded(state, &order.out_trade_no).await;
+        return Err(format!("订单已关闭 (order not payable: {refusal})"));
+    }
     Ok(prepay_id)
 }

@@ -212,34 +212,49 @@ pub async fn query_and_apply(
     Ok(outcome)
 }
 
-/// Closes an unpaid order at WeChat (when it was prepaid) and locally.
+/// Closes an unpaid order: at WeChat first, then locally. WeChat is asked even when no
+/// prepay is recorded here, because one may be on its way (a pay request waiting for
+/// WeChat's answer): closing only locally would let that prepay be paid for an order the
+/// store calls closed. `ORDER_NOT_EXIST` means nothing is at WeChat yet; a prepay that gets
+/// there later finds the order closed here and is closed at WeChat by the pay request
+/// ([`prepay_superseded`]). A close WeChat answers 202 (`USERPAYING`: the payer is entering
+/// the password) closes nothing: the order is queried to learn where it stands and the
+/// caller gets a 409 `order_paying`.
 pub async fn close(
     state: &SharedState,
     order: &Order,
     cause: &str,
 ) -> Result<ApplyOutcome, AppError> {
-    if order.prepay_id.is_some() || order.channel.is_some() {
-        let path = format!(
-            "/v3/pay/transactions/out-trade-no/{}/close",
-            order.out_trade_no
-        );
-        let body = json!({ "mchid": state.v3.mchid().as_str() });
-        match state
-            .v3
-            .call(Method::POST, &path, Some(&body), Idempotency::Idempotent)
-            .await
-        {
-            Ok(_) => {}
-            Err(UpstreamError::Business { code, .. })
-                if code == "ORDERPAID" || code == "ORDER_PAID" =>
-            {
-                // Paid meanwhile: learn it instead of closing.
-                return query_and_apply(state, &order.out_trade_no, cause).await;
-            }
-            Err(UpstreamError::Business { code, .. })
-                if code == "ORDER_CLOSED" || code == "ORDERCLOSED" => {}
-            Err(err) => return Err(err.into()),
+    let path = format!(
+        "/v3/pay/transactions/out-trade-no/{}/close",
+        order.out_trade_no
+    );
+    let body = json!({ "mchid": state.v3.mchid().as_str() });
+    match state
+        .v3
+        .call(Method::POST, &path, Some(&body), Idempotency::Idempotent)
+        .await
+    {
+        Ok(raw) if raw.status == 202 => {
+            query_and_apply(state, &order.out_trade_no, cause).await?;
+            return Err(AppError::conflict(
+                "order_paying",
+                "the payer is completing the payment; the order was not closed, query it again",
+            ));
         }
+        Ok(_) => {}
+        Err(UpstreamError::Business { code, .. })
+            if code == "ORDERPAID" || code == "ORDER_PAID" =>
+        {
+            // Paid meanwhile: learn it instead of closing.
+            return query_and_apply(state, &order.out_trade_no, cause).await;
+        }
+        Err(UpstreamError::Business { code, .. })
+            if code == "ORDER_CLOSED"
+                || code == "ORDERCLOSED"
+                || code == "ORDER_NOT_EXIST"
+                || code == "ORDERNOTEXIST" => {}
+        Err(err) => return Err(err.into()),
     }
     let fact = PaymentFact {
         out_trade_no: order.out_trade_no.clone(),
@@ -250,6 +265,39 @@ pub async fn close(
         at: crate::clock::now(),
     };
     Ok(state.store.apply_payment(&fact).await?)
+}
+
+/// The answer to a pay request whose prepay could not be saved because the order stopped
+/// being payable while WeChat was asked ([`crate::store::Store::save_prepay`] returned
+/// `false`): no parameters are handed out. When the order was closed meanwhile, the prepay
+/// just made is closed at WeChat too, so nobody can pay it.
+pub async fn prepay_superseded(state: &SharedState, out_trade_no: &str) -> AppError {
+    let order = match state.store.order(out_trade_no).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return AppError::NotFound("order"),
+        Err(err) => return err.into(),
+    };
+    if order.state.is_paid() {
+        return AppError::conflict("order_paid", "the order is already paid");
+    }
+    let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
+    let body = json!({ "mchid": state.v3.mchid().as_str() });
+    if let Err(err) = state
+        .v3
+        .call(Method::POST, &path, Some(&body), Idempotency::Idempotent)
+        .await
+    {
+        // The order is closed here either way; a payment WeChat still takes is recorded
+        // and flagged when it is notified or queried.
+        tracing::warn!(order = %out_trade_no, error = %crate::error::error_chain(&err), "could not close a superseded prepay at WeChat");
+    }
+    AppError::conflict(
+        "order_closed",
+        format!(
+            "the order was {} while its payment was being prepared",
+            order.state
+        ),
+    )
 }
 
 /// Asks WeChat to refund `refund` (already reserved in the store) and applies the answer.

@@ -207,6 +207,58 @@ pub async fn submit_refund(
     stored_refund(state, &refund.out_refund_no).await
 }
 
+/// The refund-query path (protocol E.3).
+pub const REFUNDQUERY_PATH: &str = "/pay/refundquery";
+
+/// Asks WeChat where refund `out_refund_no` of `order` stands (`/pay/refundquery` by
+/// `out_refund_no`; the answer's signature is verified by the v2 client before any field
+/// is read) and returns it as a fact, with `cause`. This, not a refund notification's
+/// `req_info` (encrypted, but not authenticated), is what a v2 refund notification applies.
+pub async fn query_refund(
+    state: &SharedState,
+    order: &Order,
+    out_refund_no: &str,
+    cause: &str,
+) -> Result<RefundFact, AppError> {
+    let v2 = client(state)?;
+    let appid = order
+        .appid
+        .clone()
+        .ok_or_else(|| AppError::Internal("a v2 order without its appid".into()))?;
+    let appid = AppId::new(appid).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut f = Fields::new();
+    f.insert("out_refund_no".into(), out_refund_no.to_owned());
+    let answer = v2
+        .call(REFUNDQUERY_PATH, &appid, f, Idempotency::Idempotent)
+        .await?;
+    if answer.get("out_trade_no") != Some(&order.out_trade_no) {
+        return Err(UpstreamError::Unverified("out_trade_no_mismatch".into()).into());
+    }
+    let count = answer
+        .get("refund_count")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let index = (0..count.min(50))
+        .find(|i| {
+            answer
+                .get(&format!("out_refund_no_{i}"))
+                .map(String::as_str)
+                == Some(out_refund_no)
+        })
+        .ok_or_else(|| AppError::from(UpstreamError::Unverified("refund_not_in_answer".into())))?;
+    let field = |name: &str| answer.get(&format!("{name}_{index}")).cloned();
+    let status = field("refund_status")
+        .ok_or_else(|| AppError::from(UpstreamError::Unverified("refund_status_missing".into())))?;
+    Ok(RefundFact {
+        out_refund_no: out_refund_no.to_owned(),
+        status: refund_status(&status),
+        refund_id: field("refund_id").filter(|id| !id.is_empty()),
+        amount_fen: field("refund_fee").and_then(|v| v.parse::<i64>().ok()),
+        cause: cause.to_owned(),
+        at: crate::clock::now(),
+    })
+}
+
 /// Whether a v2 refund `err_code` (`result_code` FAIL) is final: the refund was refused and
 /// will not happen under this out_refund_no, so releasing its amount is safe. WeChat's
 /// `/secapi/pay/refund` error table says `SYSTEMERROR` and `BIZERR_NEED_RETRY` must be

@@ -6,6 +6,7 @@
 //! merchant's decision and need the staff credential instead ([`admin::Admin`]).
 
 pub mod admin;
+pub mod attention;
 pub mod auth;
 pub mod jssdk;
 pub mod openapi;
@@ -82,6 +83,24 @@ pub fn client_ip(
 fn proxy_header_ip(headers: &HeaderMap, name: &str) -> Option<IpAddr> {
     let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
     value.rsplit(',').next()?.trim().parse().ok()
+}
+
+/// The `Idempotency-Key` header, when sent: 1..=64 ASCII characters (as order creation
+/// reads it).
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| AppError::bad_request("invalid_idempotency_key", "not ASCII"))?;
+    if key.is_empty() || key.len() > 64 {
+        return Err(AppError::bad_request(
+            "invalid_idempotency_key",
+            "must be 1..=64 characters",
+        ));
+    }
+    Ok(Some(key.to_owned()))
 }
 
 /// Loads an order and checks that `user` owns it (404 otherwise).

@@ -321,8 +321,10 @@ pub async fn pay(
         };
         let id =
             id.ok_or_else(|| AppError::Internal("prepay answer lacks its result field".into()))?;
-        // The prepay id column holds the prepay id, or the URL for h5/native (unique per prepay).
-        state
+        // The prepay id column holds the prepay id, or the URL for h5/native (unique per
+        // prepay). Saved only while the order is payable: a close that committed meanwhile
+        // wins, and the payer gets no parameters for a closed order.
+        let saved = state
             .store
             .save_prepay(
                 &order.out_trade_no,
@@ -334,6 +336,9 @@ pub async fn pay(
                 now,
             )
             .await?;
+        if !saved {
+            return Err(payments::prepay_superseded(&state, &order.out_trade_no).await);
+        }
         (id, payload)
     };
     let params = client_params(

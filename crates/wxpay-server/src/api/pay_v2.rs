@@ -75,7 +75,7 @@ pub async fn pay(
                 "unified order without mweb_url / code_url".into(),
             ));
         }
-        state
+        let saved = state
             .store
             .save_prepay(
                 &order.out_trade_no,
@@ -87,6 +87,10 @@ pub async fn pay(
                 now,
             )
             .await?;
+        if !saved {
+            // Closed (or paid) while WeChat was asked: no parameters for it.
+            return Err(crate::payments::prepay_superseded(state, &order.out_trade_no).await);
+        }
         (prepay_id, payload)
     };
     // The client parameters must use the unified order's sign type (WeChat's APP and JSAPI

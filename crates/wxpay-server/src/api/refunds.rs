@@ -6,22 +6,25 @@
 //!
 //! The amount is reserved in the store (one transaction that sums the order's open and
 //! successful refunds) before WeChat is asked, so concurrent refund requests can never
-//! exceed what was paid.
+//! exceed what was paid. An `Idempotency-Key` header makes a repeated request (a double
+//! click, a retry after a lost answer) get the refund the first one made instead of a
+//! second refund; the key is stored with the refund, so it holds across restarts.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use wxpay_core::RefundStatus;
 
 use super::admin::{check_admin, presents_admin_token, Admin};
-use super::{owned_order, AuthUser, RefundView};
+use super::{idempotency_key, owned_order, AuthUser, RefundView};
 use crate::clock;
 use crate::error::{json_rejection, AppError};
 use crate::payments;
 use crate::state::SharedState;
-use crate::store::{RefundRefusal, User};
+use crate::store::{NewRefund, RefundCreation, RefundRefusal, User};
 
 /// `POST /api/orders/{out_trade_no}/refunds` body.
 #[derive(Debug, Deserialize)]
@@ -34,14 +37,19 @@ pub struct RefundRequest {
     pub reason: Option<String>,
 }
 
-/// `POST /api/orders/{out_trade_no}/refunds`
+/// `POST /api/orders/{out_trade_no}/refunds`. With `Idempotency-Key`: the same key and
+/// the same request (order, amount, reason) answer the refund the key first created, and
+/// WeChat is not asked again; the same key with another request is a 409
+/// `idempotency_key_reused`.
 pub async fn create_refund(
     State(state): State<SharedState>,
     _admin: Admin,
     Path(out_trade_no): Path<String>,
+    headers: HeaderMap,
     body: Result<Json<RefundRequest>, JsonRejection>,
 ) -> Result<Json<RefundView>, AppError> {
     let Json(request) = body.map_err(json_rejection)?;
+    let key = idempotency_key(&headers)?;
     if request.amount_fen <= 0 {
         return Err(AppError::bad_request(
             "invalid_amount",
@@ -69,19 +77,39 @@ pub async fn create_refund(
     let now = clock::now();
     let out_refund_no =
         crate::ids::new_out_refund_no(now).map_err(|e| AppError::Internal(e.to_string()))?;
-    let refund = match state
-        .store
-        .create_refund(
-            &out_refund_no,
-            &order.out_trade_no,
-            request.amount_fen,
-            request.reason.as_deref(),
-            Admin::ACTOR,
-            now,
-        )
-        .await?
-    {
-        Ok(refund) => refund,
+    let new = NewRefund {
+        out_refund_no: &out_refund_no,
+        out_trade_no: &order.out_trade_no,
+        amount_fen: request.amount_fen,
+        reason: request.reason.as_deref(),
+        actor: Admin::ACTOR,
+        now,
+    };
+    let created = match &key {
+        Some(key) => state.store.create_refund_once(&new, key).await?,
+        None => state
+            .store
+            .create_refund(
+                new.out_refund_no,
+                new.out_trade_no,
+                new.amount_fen,
+                new.reason,
+                new.actor,
+                now,
+            )
+            .await?
+            .map(RefundCreation::Created),
+    };
+    let refund = match created {
+        Ok(RefundCreation::Created(refund)) => refund,
+        Ok(RefundCreation::Replayed(refund)) => {
+            tracing::info!(
+                refund = %refund.out_refund_no,
+                order = %order.out_trade_no,
+                "refund request repeated under its idempotency key; answered the first refund"
+            );
+            return Ok(Json(RefundView::from(&refund)));
+        }
         Err(RefundRefusal::NotPaid) => {
             return Err(AppError::conflict(
                 "order_not_paid",
@@ -94,6 +122,10 @@ pub async fn create_refund(
                 format!("at most {remaining} fen can still be refunded"),
             ))
         }
+        Err(RefundRefusal::IdempotencyKeyReused) => return Err(AppError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for another refund request (order, amount or reason)",
+        )),
         Err(RefundRefusal::UnknownOrder) => return Err(AppError::NotFound("order")),
     };
     tracing::info!(

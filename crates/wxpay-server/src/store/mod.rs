@@ -90,6 +90,10 @@ pub struct Order {
     /// The API v2 sign type of the order's unified order (`None` for v3 orders and for v2
     /// orders stored before the type was recorded).
     pub v2_sign_type: Option<V2SignType>,
+    /// Why a person must look at the order, e.g. `paid_after_closed`: WeChat proved a
+    /// payment for an order this server had closed, so the money was recorded as received
+    /// and the merchant is to refund or fulfil it. `None` when nothing is needed.
+    pub attention: Option<String>,
 }
 
 impl Order {
@@ -330,6 +334,33 @@ pub struct AuditRow {
     pub cause: String,
 }
 
+/// A refund to create (see [`Store::create_refund_once`]).
+#[derive(Debug, Clone)]
+pub struct NewRefund<'a> {
+    /// The merchant refund number to use when a new refund is made.
+    pub out_refund_no: &'a str,
+    /// The order refunded.
+    pub out_trade_no: &'a str,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// Reason given.
+    pub reason: Option<&'a str>,
+    /// Who asks (recorded in the audit row).
+    pub actor: &'a str,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// What [`Store::create_refund_once`] did.
+#[derive(Debug, Clone)]
+pub enum RefundCreation {
+    /// A new refund, reserved and PROCESSING: submit it to WeChat.
+    Created(Refund),
+    /// The key was used before for the same request: the refund it created, as stored now
+    /// (already submitted, or being submitted by the first request).
+    Replayed(Refund),
+}
+
 /// Refusal to create a refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundRefusal {
@@ -342,6 +373,8 @@ pub enum RefundRefusal {
     },
     /// No such order.
     UnknownOrder,
+    /// The idempotency key was used before for another request (order, amount or reason).
+    IdempotencyKeyReused,
 }
 
 /// Persistence operations of the server.
@@ -382,7 +415,9 @@ pub trait Store: Send + Sync + 'static {
         out_trade_no: &str,
         sign_type: V2SignType,
     ) -> Result<(), StoreError>;
-    /// Records a new prepay for the order.
+    /// Records a new prepay for the order, only while it is still payable (NOTPAY or
+    /// USERPAYING). `false` when it is not: a close (or a payment) committed while the
+    /// prepay was on its way, so nothing is saved and the prepay must not be handed out.
     #[allow(clippy::too_many_arguments)]
     async fn save_prepay(
         &self,
@@ -393,7 +428,7 @@ pub trait Store: Send + Sync + 'static {
         payload: Option<&str>,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Notes that WeChat was just asked about the order.
     async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError>;
     /// Applies a payment fact in one transaction (amount check, transition check, audit).
@@ -423,6 +458,15 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError>;
+    /// [`Store::create_refund`] under the caller's idempotency key, in one transaction: the
+    /// key's first use creates the refund; the same key with the same request (order,
+    /// amount, reason) gives that refund back instead of reserving money again; the same
+    /// key with another request is refused.
+    async fn create_refund_once(
+        &self,
+        refund: &NewRefund<'_>,
+        idempotency_key: &str,
+    ) -> Result<Result<RefundCreation, RefundRefusal>, StoreError>;
     /// A refund by number.
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError>;
     /// Applies a refund fact in one transaction (credits the order on SUCCESS).
@@ -447,6 +491,17 @@ pub trait Store: Send + Sync + 'static {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Refund>, StoreError>;
+    /// Orders flagged for the merchant ([`Order::attention`]), oldest first, at most `limit`.
+    async fn orders_needing_attention(&self, limit: i64) -> Result<Vec<Order>, StoreError>;
+    /// Clears an order's flag once the merchant has refunded or fulfilled it; the audit row
+    /// keeps `note` and `actor`. `false` when the order is not flagged.
+    async fn resolve_attention(
+        &self,
+        out_trade_no: &str,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Audit rows of an entity (`order` / `refund`), oldest first.
     async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError>;
     /// A cached credential (access token, ticket) that has not expired.

@@ -20,29 +20,36 @@ use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
 use super::{
-    ApplyOutcome, AuditRow, NewOrder, NotificationOutcome, NotificationRecord, NotifiedChange,
-    Order, PaymentFact, Product, Refund, RefundFact, RefundRefusal, Rejection, Store, StoreError,
-    StoredNotification, User,
+    ApplyOutcome, AuditRow, NewOrder, NewRefund, NotificationOutcome, NotificationRecord,
+    NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
+    Rejection, Store, StoreError, StoredNotification, User,
 };
 
-/// The migrations, embedded so the binary needs no files beside it.
-fn migrator() -> Migrator {
-    let initial = Migration::new(
+/// The migrations (version, description, SQL), embedded so the binary needs no files beside it.
+const MIGRATIONS: [(i64, &str, &str); 3] = [
+    (
         1,
-        Cow::Borrowed("initial"),
-        MigrationType::Simple,
-        Cow::Borrowed(include_str!("../../migrations/0001_initial.sql")),
-        false,
-    );
-    let v2_sign_type = Migration::new(
+        "initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
         2,
-        Cow::Borrowed("v2 sign type"),
-        MigrationType::Simple,
-        Cow::Borrowed(include_str!("../../migrations/0002_v2_sign_type.sql")),
-        false,
-    );
+        "v2 sign type",
+        include_str!("../../migrations/0002_v2_sign_type.sql"),
+    ),
+    (3, "money", include_str!("../../migrations/0003_money.sql")),
+];
+
+fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, description, sql)| {
+            let (description, sql) = (Cow::Borrowed(description), Cow::Borrowed(sql));
+            Migration::new(version, description, MigrationType::Simple, sql, false)
+        })
+        .collect();
     Migrator {
-        migrations: Cow::Owned(vec![initial, v2_sign_type]),
+        migrations: Cow::Owned(migrations),
         ..Migrator::DEFAULT
     }
 }
@@ -55,7 +62,7 @@ pub struct SqliteStore {
 
 const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
      prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at, \
-     v2_sign_type";
+     v2_sign_type, attention";
 const REFUND_COLUMNS: &str =
     "out_refund_no, out_trade_no, amount_fen, status, refund_id, reason, created_at";
 
@@ -132,6 +139,7 @@ fn order_from_row(row: &SqliteRow) -> Result<Order, StoreError> {
             .map(V2SignType::parse)
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("orders.v2_sign_type: {e}")))?,
+        attention: row.try_get("attention")?,
     })
 }
 
@@ -207,7 +215,9 @@ async fn apply_payment_in(
     {
         return Ok(ApplyOutcome::Unchanged);
     }
-    if !order.state.can_transition_to(&fact.state) {
+    // Money WeChat proved for an order closed here is received, not refused (see `attention`).
+    let attention = attention::paid_after(&order.state, &fact.state);
+    if attention.is_none() && !order.state.can_transition_to(&fact.state) {
         return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
             from: order.state.to_string(),
             to: fact.state.to_string(),
@@ -220,11 +230,13 @@ async fn apply_payment_in(
     };
     let updated = sqlx::query(
         "UPDATE orders SET state = ?, transaction_id = COALESCE(transaction_id, ?), paid_at = COALESCE(paid_at, ?), \
-         version = version + 1, updated_at = ?, last_checked_at = ? WHERE out_trade_no = ? AND version = ?",
+         attention = COALESCE(?, attention), version = version + 1, updated_at = ?, last_checked_at = ? \
+         WHERE out_trade_no = ? AND version = ?",
     )
     .bind(fact.state.as_str())
     .bind(&fact.transaction_id)
     .bind(paid_at)
+    .bind(&attention)
     .bind(fact.at)
     .bind(fact.at)
     .bind(&fact.out_trade_no)
@@ -238,98 +250,20 @@ async fn apply_payment_in(
             fact.out_trade_no
         )));
     }
+    let cause = attention::cause(fact, &attention);
     audit_in(
         tx,
         "order",
         &fact.out_trade_no,
         Some(order.state.as_str()),
         fact.state.as_str(),
-        &fact.cause,
+        &cause,
         fact.at,
     )
     .await?;
     Ok(ApplyOutcome::Applied {
         from: order.state.to_string(),
         to: fact.state.to_string(),
-    })
-}
-
-/// The refund rules, inside an open write transaction.
-async fn apply_refund_in(
-    tx: &mut Transaction<'static, Sqlite>,
-    fact: &RefundFact,
-) -> Result<ApplyOutcome, StoreError> {
-    let Some(refund) = fetch_refund(&mut **tx, &fact.out_refund_no).await? else {
-        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
-    };
-    if let Some(reported) = fact.amount_fen {
-        if reported != refund.amount_fen {
-            return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
-                expected: refund.amount_fen,
-                reported,
-            }));
-        }
-    }
-    if refund.status == fact.status {
-        return Ok(ApplyOutcome::Unchanged);
-    }
-    if !refund.status.can_transition_to(&fact.status) {
-        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
-            from: refund.status.to_string(),
-            to: fact.status.to_string(),
-        }));
-    }
-    sqlx::query(
-        "UPDATE refunds SET status = ?, refund_id = COALESCE(refund_id, ?), version = version + 1, updated_at = ? \
-         WHERE out_refund_no = ?",
-    )
-    .bind(fact.status.as_str())
-    .bind(&fact.refund_id)
-    .bind(fact.at)
-    .bind(&fact.out_refund_no)
-    .execute(&mut **tx)
-    .await?;
-    audit_in(
-        tx,
-        "refund",
-        &fact.out_refund_no,
-        Some(refund.status.as_str()),
-        fact.status.as_str(),
-        &fact.cause,
-        fact.at,
-    )
-    .await?;
-    if fact.status == RefundStatus::Success {
-        let order_state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM orders WHERE out_trade_no = ?")
-                .bind(&refund.out_trade_no)
-                .fetch_optional(&mut **tx)
-                .await?;
-        sqlx::query(
-            "UPDATE orders SET refunded_fen = refunded_fen + ?, state = 'REFUND', version = version + 1, updated_at = ? \
-             WHERE out_trade_no = ?",
-        )
-        .bind(refund.amount_fen)
-        .bind(fact.at)
-        .bind(&refund.out_trade_no)
-        .execute(&mut **tx)
-        .await?;
-        if order_state.as_deref() == Some("SUCCESS") {
-            audit_in(
-                tx,
-                "order",
-                &refund.out_trade_no,
-                Some("SUCCESS"),
-                "REFUND",
-                &fact.cause,
-                fact.at,
-            )
-            .await?;
-        }
-    }
-    Ok(ApplyOutcome::Applied {
-        from: refund.status.to_string(),
-        to: fact.status.to_string(),
     })
 }
 
@@ -538,10 +472,10 @@ impl Store for SqliteStore {
         payload: Option<&str>,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let saved = sqlx::query(
             "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, prepay_expires_at = ?, \
-             version = version + 1, updated_at = ? WHERE out_trade_no = ?",
+             version = version + 1, updated_at = ? WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
         )
         .bind(channel)
         .bind(appid)
@@ -552,7 +486,7 @@ impl Store for SqliteStore {
         .bind(out_trade_no)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(saved.rows_affected() == 1)
     }
 
     async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError> {
@@ -600,7 +534,7 @@ impl Store for SqliteStore {
         };
         let outcome = match change {
             NotifiedChange::Payment(fact) => apply_payment_in(&mut tx, fact).await?,
-            NotifiedChange::Refund(fact) => apply_refund_in(&mut tx, fact).await?,
+            NotifiedChange::Refund(fact) => refunds::apply_refund_in(&mut tx, fact).await?,
             NotifiedChange::Ignored => ApplyOutcome::Unchanged,
         };
         sqlx::query("UPDATE notifications SET processing = ? WHERE id = ?")
@@ -650,56 +584,29 @@ impl Store for SqliteStore {
         actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(order) = fetch_order(&mut *tx, out_trade_no).await? else {
-            return Ok(Err(RefundRefusal::UnknownOrder));
-        };
-        if !order.state.is_paid() {
-            return Ok(Err(RefundRefusal::NotPaid));
-        }
-        // Money already refunded or still on its way (anything not CLOSED) is spoken for.
-        let reserved: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount_fen), 0) FROM refunds WHERE out_trade_no = ? AND status <> 'CLOSED'",
-        )
-        .bind(out_trade_no)
-        .fetch_one(&mut *tx)
-        .await?;
-        let remaining = order.amount_fen - reserved;
-        if amount_fen > remaining {
-            return Ok(Err(RefundRefusal::ExceedsRefundable { remaining }));
-        }
-        sqlx::query(
-            "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, status, reason, created_at, updated_at) \
-             VALUES (?, ?, ?, 'PROCESSING', ?, ?, ?)",
-        )
-        .bind(out_refund_no)
-        .bind(out_trade_no)
-        .bind(amount_fen)
-        .bind(reason)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        audit_in(
-            &mut tx,
-            "refund",
+        let refund = NewRefund {
             out_refund_no,
-            None,
-            "PROCESSING",
-            &format!("created_by:{actor}"),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(Refund {
-            out_refund_no: out_refund_no.to_owned(),
-            out_trade_no: out_trade_no.to_owned(),
+            out_trade_no,
             amount_fen,
-            status: RefundStatus::Processing,
-            refund_id: None,
-            reason: reason.map(str::to_owned),
-            created_at: now,
-        }))
+            reason,
+            actor,
+            now,
+        };
+        let mut tx = self.write_tx().await?;
+        let created = refunds::reserve_in(&mut tx, &refund, None).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn create_refund_once(
+        &self,
+        refund: &NewRefund<'_>,
+        idempotency_key: &str,
+    ) -> Result<Result<RefundCreation, RefundRefusal>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let created = refunds::reserve_once_in(&mut tx, refund, idempotency_key).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
@@ -708,7 +615,7 @@ impl Store for SqliteStore {
 
     async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
         let mut tx = self.write_tx().await?;
-        let outcome = apply_refund_in(&mut tx, fact).await?;
+        let outcome = refunds::apply_refund_in(&mut tx, fact).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -776,6 +683,23 @@ impl Store for SqliteStore {
         Ok(claimed)
     }
 
+    async fn orders_needing_attention(&self, limit: i64) -> Result<Vec<Order>, StoreError> {
+        attention::list(&self.pool, limit).await
+    }
+
+    async fn resolve_attention(
+        &self,
+        out_trade_no: &str,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let resolved = attention::resolve_in(&mut tx, out_trade_no, note, actor, now).await?;
+        tx.commit().await?;
+        Ok(resolved)
+    }
+
     async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError> {
         let rows = sqlx::query("SELECT from_state, to_state, cause FROM audit WHERE entity = ? AND entity_id = ? ORDER BY id")
             .bind(entity)
@@ -821,6 +745,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
+
+#[path = "sqlite_attention.rs"]
+mod attention;
+#[path = "sqlite_refunds.rs"]
+mod refunds;
 
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]

@@ -136,7 +136,7 @@ async fn amount_mismatch_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn closed_orders_never_become_paid_and_refunds_stay_within_the_paid_amount() {
+async fn a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_amount() {
     let (_dir, store) = fresh().await;
     order(&store, "WXORDER0003", 100).await;
     let close = PaymentFact {
@@ -149,11 +149,43 @@ async fn closed_orders_never_become_paid_and_refunds_stay_within_the_paid_amount
         store.apply_payment(&close).await.expect("close"),
         ApplyOutcome::Applied { .. }
     ));
+    // WeChat proving a payment for it (wrong amounts still refused) is money received: the
+    // order is paid and flagged for the merchant, never refused.
+    assert!(matches!(
+        store
+            .apply_payment(&paid("WXORDER0003", 99))
+            .await
+            .expect("pay"),
+        ApplyOutcome::Rejected(Rejection::AmountMismatch { .. })
+    ));
     assert!(matches!(
         store
             .apply_payment(&paid("WXORDER0003", 100))
             .await
             .expect("pay"),
+        ApplyOutcome::Applied { .. }
+    ));
+    let flagged = store
+        .order("WXORDER0003")
+        .await
+        .expect("read")
+        .expect("order");
+    assert_eq!(flagged.state, TradeState::Success);
+    assert_eq!(flagged.attention.as_deref(), Some("paid_after_closed"));
+    let listed = store.orders_needing_attention(10).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(store
+        .resolve_attention("WXORDER0003", "refunded", "admin", 50)
+        .await
+        .expect("resolve"));
+    assert!(store
+        .orders_needing_attention(10)
+        .await
+        .expect("list")
+        .is_empty());
+    // A paid order can no longer be reported closed.
+    assert!(matches!(
+        store.apply_payment(&close).await.expect("close"),
         ApplyOutcome::Rejected(Rejection::IllegalTransition { .. })
     ));
 

@@ -3,6 +3,12 @@
 //! The caller builds the request per attempt (a v3 request is re-signed with a fresh
 //! timestamp and nonce each time) and gets back the raw status, headers and body bytes,
 //! which is what signature verification needs.
+//!
+//! Some URLs carry secrets: login, OAuth and the access-token refresh send the AppSecret in
+//! the query (WeChat's API asks for it there), the ticket call the access token. So a
+//! transport error keeps no URL (reqwest's error would print it in `Display` and `Debug`,
+//! straight into an ERROR log line), and upstream clients never follow a redirect, which
+//! would hand the query to whatever host the answer names.
 
 use std::time::Duration;
 
@@ -10,6 +16,12 @@ use axum::body::Bytes;
 use reqwest::header::HeaderMap;
 
 use super::{retry_delay, should_fail_over, AttemptResult, Idempotency, UpstreamError};
+
+/// The builder of every upstream HTTP client: redirects are not followed (WeChat's APIs
+/// answer in place; a redirect would resend a secret-bearing URL to another host).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
+}
 
 /// A raw answer: status, headers and the exact body bytes.
 #[derive(Debug, Clone)]
@@ -96,13 +108,13 @@ impl Transport {
                             AttemptResult::Status(status),
                             UpstreamError::Unavailable { status },
                         ),
-                        Err(err) => (AttemptResult::TimedOut, UpstreamError::Transport(err)),
+                        Err(err) => (AttemptResult::TimedOut, transport_error(err)),
                     }
                 }
                 Err(err) if err.is_connect() => {
-                    (AttemptResult::ConnectFailed, UpstreamError::Transport(err))
+                    (AttemptResult::ConnectFailed, transport_error(err))
                 }
-                Err(err) => (AttemptResult::TimedOut, UpstreamError::Transport(err)),
+                Err(err) => (AttemptResult::TimedOut, transport_error(err)),
             };
             tracing::warn!(base = %base, attempt, ?result, "upstream attempt failed");
             if should_fail_over(result, idempotency) && host + 1 < self.bases.len() {
@@ -122,4 +134,9 @@ impl Transport {
             }
         }
     }
+}
+
+/// A transport failure without the URL it was for (the query may hold a secret).
+fn transport_error(err: reqwest::Error) -> UpstreamError {
+    UpstreamError::Transport(err.without_url())
 }

@@ -56,7 +56,7 @@ pub fn mutual_tls_client(
 ) -> Result<reqwest::Client, UpstreamError> {
     let identity = reqwest::Identity::from_pem(identity_pem.as_bytes())
         .map_err(|e| UpstreamError::Build(format!("client certificate: {e}")))?;
-    let mut builder = reqwest::Client::builder()
+    let mut builder = super::transport::client_builder()
         .use_rustls_tls()
         .identity(identity)
         .timeout(timeout)

@@ -208,6 +208,8 @@ async fn login_is_rate_limited_and_openapi_lists_every_route() {
         "/notify/v2/refund",
         "/notify/v2/native-callback",
         "/api/native/mode-one-url",
+        "/api/admin/attention",
+        "/api/admin/orders/{out_trade_no}/attention/resolve",
     ] {
         assert!(
             doc["paths"][path].is_object(),

@@ -19,6 +19,8 @@ use wxpay_sim::control::SimControl;
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
+use crate::log_capture::{self, leaks, Needle};
+
 /// `server.admin_token` of every [`TestApp::spawn_tweaked`] server (refunds need it).
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
@@ -32,6 +34,8 @@ pub struct TestApp {
     pub universe: Universe,
     stop: tokio::sync::watch::Sender<bool>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Where the captured logs stood when this server started (see `log_capture`).
+    log_offset: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -95,6 +99,7 @@ impl TestApp {
         universe: Universe,
         dir: tempfile::TempDir,
     ) -> Self {
+        let log_offset = log_capture::install().len();
         let app = Application::build(settings).await.expect("application");
         let url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
@@ -110,8 +115,81 @@ impl TestApp {
             universe,
             stop,
             server: Some(server),
+            log_offset,
             _dir: dir,
         }
+    }
+
+    /// Every secret this server holds: the configured ones, and the access tokens, tickets
+    /// and `session_key`s it was handed at run time (read from its SQLite file).
+    fn held_secrets(&self) -> Vec<Needle> {
+        let mut needles = Vec::new();
+        let settings = &self.state.settings;
+        let load = |source: &SecretSource| source.load().ok().map(|s| s.expose().clone());
+        if let Some(token) = settings.server.admin_token.as_ref().and_then(load) {
+            needles.extend(Needle::new("admin token", token));
+        }
+        if let Some(merchant) = &settings.merchant {
+            for (what, app) in [
+                ("mini-program", &merchant.miniprogram),
+                ("official account", &merchant.official_account),
+                ("app", &merchant.app),
+            ] {
+                if let Some(secret) = app.as_ref().and_then(|a| a.secret.as_ref()).and_then(load) {
+                    needles.extend(Needle::new(format!("{what} AppSecret"), secret));
+                }
+            }
+            if let Some(key) = load(&merchant.apiv3_key) {
+                needles.extend(Needle::new("API v3 key", key));
+            }
+            if let Some(key) = merchant.apiv2_key.as_ref().and_then(load) {
+                needles.extend(Needle::new("API v2 key", key));
+            }
+            if let Some(pem) = load(&merchant.private_key) {
+                needles.extend(Needle::pem_private_key("merchant private key", &pem));
+            }
+            if let Some(pem) = merchant.client_cert_pem.as_ref().and_then(load) {
+                needles.extend(Needle::pem_private_key("mutual-TLS key", &pem));
+            }
+        }
+        // The store is async; a drop is not. A short-lived runtime on its own thread reads it.
+        let url = settings.database.url.clone();
+        let issued = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let pool = sqlx::SqlitePool::connect(&url).await.ok()?;
+                let mut values: Vec<(String, String)> = Vec::new();
+                let keys: Vec<Option<String>> =
+                    sqlx::query_scalar("SELECT session_key FROM sessions")
+                        .fetch_all(&pool)
+                        .await
+                        .ok()?;
+                values.extend(
+                    keys.into_iter()
+                        .flatten()
+                        .map(|k| ("session_key".into(), k)),
+                );
+                let credentials: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, value FROM credentials")
+                        .fetch_all(&pool)
+                        .await
+                        .ok()?;
+                values.extend(credentials);
+                pool.close().await;
+                Some(values)
+            })
+        })
+        .join()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        for (label, value) in issued {
+            needles.extend(Needle::new(label, value));
+        }
+        needles
     }
 
     /// Asks the server (not the simulator) to stop; [`TestApp::join_server`] waits for it.
@@ -485,6 +563,19 @@ impl TestApp {
         if let Some(sim) = self.sim.take() {
             sim.shutdown().await;
         }
+    }
+}
+
+impl Drop for TestApp {
+    /// Fails the test when anything logged since this server started shows one of its
+    /// secrets (see `log_capture`).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let logged = log_capture::install().since(self.log_offset);
+        let found = leaks(&logged, &self.held_secrets());
+        assert!(found.is_empty(), "secrets reached the logs: {found:#?}");
     }
 }
 

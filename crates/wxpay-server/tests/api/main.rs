@@ -2,6 +2,7 @@
 //! `wxpay-sim` on port 0 (a real HTTP server with a generated test universe). No mocks.
 
 mod helpers;
+mod log_capture;
 
 mod access;
 mod admin_refunds;
@@ -9,8 +10,12 @@ mod channels;
 mod frontend_api;
 mod lifecycle;
 mod notifications;
+mod paid_after_close;
 mod recovery;
+mod refund_idempotency;
 mod refund_retries;
+mod secrets;
 mod sim_init;
 mod upstream;
 mod v2;
+mod v2_refund_notification;

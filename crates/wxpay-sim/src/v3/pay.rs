@@ -286,7 +286,8 @@ pub async fn query_by_transaction_id(
     .await
 }
 
-/// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close` → 204.
+/// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close` → 204, or 202 `USERPAYING`
+/// (not closed) while the payer is entering the password.
 pub async fn close(
     State(sim): State<Sim>,
     Path(out_trade_no): Path<String>,
@@ -316,7 +317,16 @@ pub async fn close(
                         "该订单已支付",
                     ))
                 }
-                TradeState::NotPay | TradeState::UserPaying | TradeState::PayError => {
+                // The payer is entering the password: WeChat does not close, it answers 202
+                // and the merchant is to query for the outcome (A.12: 202 `USERPAYING`).
+                TradeState::UserPaying => {
+                    return Err(ApiError::new(
+                        StatusCode::ACCEPTED,
+                        "USERPAYING",
+                        "用户支付中，需要输入密码",
+                    ))
+                }
+                TradeState::NotPay | TradeState::PayError => {
                     order.trade_state = TradeState::Closed;
                     order.trade_state_desc = state_desc(&TradeState::Closed).into();
                 }

@@ -349,6 +349,55 @@ async fn close_is_204_and_signed() {
 }
 
 #[tokio::test]
+async fn close_while_the_payer_enters_the_password_is_202_userpaying_and_closes_nothing() {
+    let t = start().await;
+    t.post_json(
+        "/v3/pay/transactions/jsapi",
+        &t.jsapi_body("order_paying", 100, NOTIFY),
+    )
+    .await;
+    let (status, _) = t
+        .control("POST", "/__sim/orders/order_paying/hold", None)
+        .await;
+    assert_eq!(status, 200);
+    // Signed like every answer (`call` verifies the signature).
+    let r = t
+        .post_json(
+            "/v3/pay/transactions/out-trade-no/order_paying/close",
+            &json!({"mchid": t.mchid}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (202, Some("USERPAYING"))
+    );
+    let query = format!(
+        "/v3/pay/transactions/out-trade-no/order_paying?mchid={}",
+        t.mchid
+    );
+    assert_eq!(
+        t.call("GET", &query, "").await.json()["trade_state"],
+        "USERPAYING"
+    );
+    // The payment goes through, and a close now meets a paid order.
+    let (status, _) = t
+        .control("POST", "/__sim/orders/order_paying/pay", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        t.call("GET", &query, "").await.json()["trade_state"],
+        "SUCCESS"
+    );
+    let r = t
+        .post_json(
+            "/v3/pay/transactions/out-trade-no/order_paying/close",
+            &json!({"mchid": t.mchid}),
+        )
+        .await;
+    assert_eq!(r.json()["code"], "ORDERPAID");
+}
+
+#[tokio::test]
 async fn not_found_and_query_param_errors() {
     let t = start().await;
     let q = t
