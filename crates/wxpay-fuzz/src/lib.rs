@@ -196,10 +196,13 @@ pub fn v2_xml(data: &[u8]) {
     let printed = xml::to_xml(&fields).expect("parsed fields are writable");
     let back = xml::parse(printed.as_bytes(), usize::MAX).expect("own output parses");
     assert_eq!(back, fields, "print/parse round trip");
+    // A DOCTYPE inside a CDATA value is text; one before the root is markup and refused.
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
     assert!(
-        !data
-            .windows(9)
-            .any(|w| w.eq_ignore_ascii_case(b"<!DOCTYPE")),
+        !data[start..].starts_with(b"<!DOCTYPE"),
         "a DOCTYPE must be refused"
     );
 }

@@ -123,11 +123,11 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<BTreeMap<String, String>, X
             (State::BeforeRoot, Event::Decl(_)) => State::BeforeRoot,
             (_, Event::Decl(_)) => return Err(XmlError::Structure("misplaced XML declaration")),
             (State::BeforeRoot, Event::Start(e)) => {
-                check_name(&element_name(e.name().as_ref())?)?;
+                check_name(&element_name(&e)?)?;
                 State::InRoot
             }
             (State::BeforeRoot, Event::Empty(e)) => {
-                check_name(&element_name(e.name().as_ref())?)?;
+                check_name(&element_name(&e)?)?;
                 State::AfterRoot
             }
             (s @ (State::BeforeRoot | State::InRoot | State::AfterRoot), Event::Text(t)) => {
@@ -144,14 +144,14 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<BTreeMap<String, String>, X
             }
             (State::BeforeRoot, Event::Eof) => return Err(XmlError::Structure("no root element")),
             (State::InRoot, Event::Start(e)) => {
-                let name = element_name(e.name().as_ref())?;
+                let name = element_name(&e)?;
                 State::InField {
                     name,
                     value: String::new(),
                 }
             }
             (State::InRoot, Event::Empty(e)) => {
-                let name = element_name(e.name().as_ref())?;
+                let name = element_name(&e)?;
                 insert_field(&mut fields, name, String::new())?;
                 State::InRoot
             }
@@ -196,8 +196,14 @@ fn is_xml_whitespace(bytes: &[u8]) -> bool {
         .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
-fn element_name(raw: &[u8]) -> Result<String, XmlError> {
-    let name = std::str::from_utf8(raw).map_err(XmlError::Utf8)?;
+/// The element's name. v2 messages carry no attributes, so an element with any is refused:
+/// a lenient tokenizer would otherwise take garbage after a name as attributes and skip it.
+fn element_name(e: &quick_xml::events::BytesStart<'_>) -> Result<String, XmlError> {
+    if !is_xml_whitespace(e.attributes_raw()) {
+        return Err(XmlError::Structure("attributes on an element"));
+    }
+    let name = e.name();
+    let name = std::str::from_utf8(name.as_ref()).map_err(XmlError::Utf8)?;
     Ok(name.to_owned())
 }
 
@@ -393,6 +399,13 @@ mod tests {
             Err(XmlError::InvalidName(_))
         ));
         assert!(p("<root/>").unwrap().is_empty());
+        // Also found by the fuzzer: garbage after the root's name was skipped as attributes.
+        assert!(p("<xml\n<\u{0}\u{0}e\" c\"=UTF-8\"><a>1</a></xml>").is_err());
+        assert!(matches!(
+            p("<xml><a id=\"1\">1</a></xml>"),
+            Err(XmlError::Structure(_))
+        ));
+        assert_eq!(p("<xml ><a >1</a ></xml>").unwrap()["a"], "1");
     }
 
     #[test]
