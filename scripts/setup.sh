@@ -62,4 +62,10 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import importlib.meta
   "$VENV/bin/pip" install -q --disable-pip-version-check "wechatpayv3==$WECHATPAYV3_VERSION" cryptography
 fi
 
+# 6. cargo-deny for the dependency checks that work offline (licenses, bans, sources).
+if ! command -v cargo-deny >/dev/null; then
+  log "installing cargo-deny (a few minutes, once per machine)"
+  cargo install --root "$WXPAY_TOOLS" cargo-deny --locked
+fi
+
 log "ready"

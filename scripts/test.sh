@@ -27,6 +27,11 @@ fi
 
 step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --all-features -- -D warnings
+if [ "$QUICK" = 0 ] || command -v cargo-deny >/dev/null; then
+  # Licenses, bans and sources only: advisories need the advisory database from the network.
+  step "dependencies: licenses, bans, sources (cargo deny)" \
+    cargo deny --offline check licenses bans sources
+fi
 
 # The core stays sans-I/O: none of these may appear in its normal dependency tree, on any target.
 core_deps_check() {
