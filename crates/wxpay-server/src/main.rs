@@ -11,6 +11,8 @@ use wxpay_server::config::Settings;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Crash points named in FAILPOINTS; inert unless built with the `failpoints` feature.
+    let _crash_points = fail::FailScenario::setup();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

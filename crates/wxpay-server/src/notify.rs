@@ -285,7 +285,10 @@ pub(crate) async fn finish(
             change,
         } => {
             let record = received.record("ok", "pending", Some(out_trade_no));
-            match state.store.apply_notification(&record, &id, &change).await {
+            let applied = state.store.apply_notification(&record, &id, &change).await;
+            // Crash-recovery tests stop the process here: committed, WeChat not yet answered.
+            fail::fail_point!("notify::after_commit");
+            match applied {
                 Ok(NotificationOutcome::Processed(outcome)) if outcome.is_persisted() => ack(),
                 Ok(NotificationOutcome::Processed(ApplyOutcome::Rejected(rejection))) => {
                     tracing::warn!(

@@ -333,6 +333,9 @@ pub async fn submit_refund(
             Idempotency::Idempotent,
         )
         .await;
+    // Crash-recovery tests stop the process here: WeChat has the refund, the store does not
+    // know its answer yet.
+    fail::fail_point!("refund::after_submit");
     match answer {
         Ok(answer) => {
             state

@@ -7,6 +7,7 @@ mod log_capture;
 mod access;
 mod admin_refunds;
 mod channels;
+mod crash_recovery;
 mod frontend_api;
 mod lifecycle;
 mod notifications;
