@@ -228,6 +228,12 @@ impl SimControl {
                 spec.endpoint
             )));
         }
+        if spec.kind.is_v3_only() && !spec.endpoint.starts_with("v3.") {
+            return Err(ControlError::BadRequest(format!(
+                "{:?} applies to v3 endpoints only, not {:?}",
+                spec.kind, spec.endpoint
+            )));
+        }
         lock(&self.sim.faults).arm(spec);
         Ok(())
     }

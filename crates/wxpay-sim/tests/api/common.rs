@@ -156,6 +156,21 @@ impl TestSim {
             .expect("response signature verifies");
     }
 
+    /// An answer WeChat gives before it has verified the request: no `Wechatpay-*` header
+    /// at all (A.3), but still a `Request-ID`.
+    pub fn assert_unsigned(&self, resp: &Resp) {
+        for name in [
+            "wechatpay-timestamp",
+            "wechatpay-nonce",
+            "wechatpay-signature",
+            "wechatpay-serial",
+            "wechatpay-signature-type",
+        ] {
+            assert!(resp.header(name).is_none(), "{name} on an unsigned answer");
+        }
+        assert!(resp.header("request-id").is_some());
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Resp {
         self.call("POST", path, &body.to_string()).await
     }
