@@ -72,6 +72,17 @@ pub enum AppError {
         /// WeChat's message.
         message: String,
     },
+    /// WeChat (or something on the way) refused the call with an error answer that carries
+    /// no signature, e.g. 401 `SIGN_ERROR` for a wrong merchant serial or key (502 with the
+    /// code kept, like [`AppError::Upstream`]). A separate variant because the answer is not
+    /// authenticated: nothing that reacts to WeChat's codes may react to this one.
+    #[error("WeChat Pay refused the request with an unsigned answer: {code}")]
+    UpstreamUnsigned {
+        /// The code in the unsigned answer, e.g. `SIGN_ERROR`.
+        code: String,
+        /// The message in the unsigned answer.
+        message: String,
+    },
     /// WeChat could not be reached or answered something unverifiable (503; logged).
     #[error("upstream unavailable")]
     UpstreamUnavailable(#[source] UpstreamError),
@@ -149,6 +160,11 @@ impl AppError {
                 "upstream_rejected".into(),
                 format!("{code}: {message}"),
             ),
+            Self::UpstreamUnsigned { code, message } => (
+                StatusCode::BAD_GATEWAY,
+                "upstream_rejected".into(),
+                format!("{code} (unsigned answer): {message}"),
+            ),
             Self::UpstreamUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upstream_unavailable".into(),
@@ -167,6 +183,9 @@ impl From<UpstreamError> for AppError {
     fn from(err: UpstreamError) -> Self {
         match err {
             UpstreamError::Business { code, message, .. } => Self::Upstream { code, message },
+            UpstreamError::UnsignedError { code, message, .. } => {
+                Self::UpstreamUnsigned { code, message }
+            }
             other => Self::UpstreamUnavailable(other),
         }
     }

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use wxpay_core::v3::models::error_code;
 use wxpay_core::{RefundStatus, TradeState};
 
 use crate::error::AppError;
@@ -295,9 +296,62 @@ pub async fn submit_refund(
         Err(UpstreamError::Business { code, message, .. }) if v3_refund_refusal_is_final(&code) => {
             return refund_refused(state, &refund.out_refund_no, code, message, now).await;
         }
+        Err(UpstreamError::UnsignedError {
+            status,
+            code,
+            message,
+        }) => return refund_refused_unsigned(state, refund, status, code, message).await,
         Err(err) => return refund_left_processing(state, refund, &err).await,
     }
     stored_refund(state, &refund.out_refund_no).await
+}
+
+/// The refund request was refused with an answer WeChat did not sign (A.3: a 401
+/// `SIGN_ERROR` is how WeChat answers a request whose signature it could not verify, and it
+/// then did nothing). Nobody authenticated that answer, so it changes nothing by itself:
+/// WeChat is asked about the refund with an ordinary signed query, and only a signed answer
+/// decides.
+/// - `RESOURCE_NOT_EXISTS`, signed: WeChat provably holds no refund under this number, so
+///   the refusal stands. The refund is closed and its amount released, and the caller gets
+///   the refusal's code. Otherwise every worker pass would find nothing at WeChat and send
+///   the same refused request again, for ever.
+/// - the refund, signed: WeChat executed it after all (the refusal was not WeChat's); its
+///   state is applied.
+/// - nothing verifiable (the query is refused unsigned too, as with a wrong merchant key):
+///   its fate is unknown, so it stays PROCESSING and reserved like any other unknown
+///   outcome, and the worker settles it once WeChat answers with a signature again.
+async fn refund_refused_unsigned(
+    state: &SharedState,
+    refund: &Refund,
+    status: u16,
+    code: String,
+    message: String,
+) -> Result<Refund, AppError> {
+    match query_refund_and_apply(state, &refund.out_refund_no, "refund_api_check").await {
+        Ok(_) => stored_refund(state, &refund.out_refund_no).await,
+        Err(AppError::Upstream { code: absent, .. })
+            if absent == error_code::RESOURCE_NOT_EXISTS =>
+        {
+            let fact = RefundFact {
+                out_refund_no: refund.out_refund_no.clone(),
+                status: RefundStatus::Closed,
+                refund_id: None,
+                amount_fen: None,
+                cause: format!("rejected_unsigned:{code}"),
+                at: crate::clock::now(),
+            };
+            state.store.apply_refund(&fact).await?;
+            Err(AppError::UpstreamUnsigned { code, message })
+        }
+        Err(_) => {
+            let refusal = UpstreamError::UnsignedError {
+                status,
+                code,
+                message,
+            };
+            refund_left_processing(state, refund, &refusal).await
+        }
+    }
 }
 
 /// Whether a v3 refund refusal is final: WeChat did not accept the refund and never will

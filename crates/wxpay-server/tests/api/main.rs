@@ -12,5 +12,6 @@ mod notifications;
 mod recovery;
 mod refund_retries;
 mod sim_init;
+mod unsigned_errors;
 mod upstream;
 mod v2;
