@@ -199,9 +199,7 @@ pub async fn query_and_apply(
                 .apply_payment(&transaction.fact(cause, now))
                 .await?
         }
-        Err(UpstreamError::Business { code, .. })
-            if code == "ORDER_NOT_EXIST" || code == "ORDERNOTEXIST" =>
-        {
+        Err(UpstreamError::Business { code, .. }) if order_unknown_at_wechat(&code) => {
             ApplyOutcome::Unchanged
         }
         Err(err) => {
@@ -211,6 +209,12 @@ pub async fn query_and_apply(
     };
     state.store.mark_checked(out_trade_no, now).await?;
     Ok(outcome)
+}
+
+/// Whether a (signed) query answer says WeChat holds no such order: `ORDER_NOT_EXIST` in the
+/// current docs, `ORDERNOTEXIST` on older v3 pages (A.12); both are accepted.
+pub fn order_unknown_at_wechat(code: &str) -> bool {
+    code == error_code::ORDER_NOT_EXIST || code == error_code::ORDERNOTEXIST
 }
 
 /// Closes an unpaid order at WeChat (when it was prepaid) and locally.
@@ -444,6 +448,15 @@ pub async fn query_refund_and_apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_spellings_of_order_not_found_are_accepted() {
+        assert!(order_unknown_at_wechat("ORDER_NOT_EXIST"));
+        assert!(order_unknown_at_wechat("ORDERNOTEXIST"));
+        // A refund's "not found" says nothing about the order.
+        assert!(!order_unknown_at_wechat("RESOURCE_NOT_EXISTS"));
+        assert!(!order_unknown_at_wechat("ORDER_CLOSED"));
+    }
 
     #[test]
     fn only_final_v3_refund_refusals_release_the_reserved_amount() {

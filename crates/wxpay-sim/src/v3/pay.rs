@@ -5,6 +5,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
+use wxpay_core::v3::models::error_code;
 use wxpay_core::TradeState;
 
 use super::validate::Fields;
@@ -246,8 +247,14 @@ fn require_mchid_query(req: &V3Request, auth: &VerifiedAuth) -> Result<(), ApiEr
     }
 }
 
+/// 404 `ORDER_NOT_EXIST`, the current docs' spelling (older v3 pages say `ORDERNOTEXIST`;
+/// merchants must accept both, A.12).
 fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "ORDERNOTEXIST", "订单不存在")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        error_code::ORDER_NOT_EXIST,
+        "订单不存在",
+    )
 }
 
 /// `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`.

@@ -417,7 +417,8 @@ async fn not_found_and_query_param_errors() {
         .await;
     assert_eq!(
         (q.status, q.json()["code"].as_str()),
-        (404, Some("ORDERNOTEXIST"))
+        (404, Some("ORDER_NOT_EXIST")),
+        "the current docs' spelling, not the older ORDERNOTEXIST"
     );
     let q = t
         .call(
@@ -429,7 +430,10 @@ async fn not_found_and_query_param_errors() {
             "",
         )
         .await;
-    assert_eq!(q.status, 404);
+    assert_eq!(
+        (q.status, q.json()["code"].as_str()),
+        (404, Some("ORDER_NOT_EXIST"))
+    );
     let q = t
         .call("GET", "/v3/pay/transactions/out-trade-no/missing01", "")
         .await;
@@ -440,7 +444,10 @@ async fn not_found_and_query_param_errors() {
             &json!({"mchid": t.mchid}),
         )
         .await;
-    assert_eq!(r.status, 404);
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (404, Some("ORDER_NOT_EXIST"))
+    );
     let r = t.call("GET", "/v3/no/such/path", "").await;
     assert_eq!(r.status, 404);
 }
