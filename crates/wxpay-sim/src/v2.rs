@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::{refund_crypto, xml};
+use wxpay_core::v3::models::NotifyUrl;
 use wxpay_core::TradeState;
 
 use crate::faults::FaultKind;
@@ -170,6 +171,7 @@ fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
     ] {
         call.require(name)?;
     }
+    check_notify_url(sim, call.require("notify_url")?)?;
     let trade_type = call.require("trade_type")?;
     match trade_type {
         "JSAPI" => {
@@ -277,6 +279,15 @@ fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
         );
     }
     Ok(call.reply(f))
+}
+
+/// `notify_url` as WeChat checks it (the core's `NotifyUrl` rule: absolute, no query,
+/// HTTPS unless loopback or a private-line host), refused with `return_code` FAIL and
+/// WeChat's wording.
+fn check_notify_url(sim: &Sim, url: &str) -> Result<(), Response> {
+    NotifyUrl::new_over_private_line(url, &sim.config.private_line_notify_hosts)
+        .map(|_| ())
+        .map_err(|e| fail(&format!("invalid notify_url参数格式错误 ({e})")))
 }
 
 fn find_order(sim: &Sim, call: &V2Call) -> Result<Order, Response> {
@@ -410,6 +421,12 @@ pub async fn refund(
     let Some(out_refund_no) = call.get("out_refund_no") else {
         return fail("缺少参数out_refund_no");
     };
+    if let Some(Err(refusal)) = call
+        .get("notify_url")
+        .map(|url| check_notify_url(&sim, url))
+    {
+        return refusal;
+    }
     let request = RefundRequest {
         mchid: call.mchid.clone(),
         out_trade_no: call.get("out_trade_no").map(str::to_owned),

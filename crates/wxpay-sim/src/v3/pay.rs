@@ -114,7 +114,9 @@ fn prepay_inner(
     let out_trade_no = f.out_trade_no()?;
     let time_expire = f.time_expire()?;
     let attach = f.attach()?;
-    let notify_url = f.notify_url("notify_url", true)?.unwrap_or_default();
+    let notify_url = f
+        .notify_url("notify_url", true, &sim.config.private_line_notify_hosts)?
+        .unwrap_or_default();
     f.bounded("goods_tag", 32)?;
     let amount = f.object("amount")?;
     let total = amount.amount("total")?;

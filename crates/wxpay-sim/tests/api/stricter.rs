@@ -1,0 +1,104 @@
+//! Places where the simulator used to accept what WeChat refuses (README, "Stricter than
+//! before"): each test shows the refusal as WeChat words it, and what is still accepted.
+
+use serde_json::json;
+use wxpay_core::v2::sign::SignType;
+
+use crate::common::*;
+use crate::v2::{post, unified};
+
+/// A public host over plain HTTP: WeChat requires HTTPS there (A.8).
+const PLAIN_HTTP: &str = "http://merchant.example/notify";
+
+#[tokio::test]
+async fn v3_refuses_a_plain_http_notify_url_on_a_public_host() {
+    let t = start().await;
+    let r = t
+        .post_json(
+            "/v3/pay/transactions/jsapi",
+            &t.jsapi_body("order_http1", 100, PLAIN_HTTP),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (400, Some("PARAM_ERROR")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["detail"]["field"], "/body/notify_url");
+    // HTTPS, and plain HTTP to a loopback host (a local merchant), are fine.
+    for (no, url) in [
+        ("order_http2", "https://merchant.example/notify"),
+        ("order_http3", "http://127.0.0.1:9/notify"),
+    ] {
+        let r = t
+            .post_json("/v3/pay/transactions/jsapi", &t.jsapi_body(no, 100, url))
+            .await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+    }
+    // The refund's notify_url follows the same rule.
+    t.paid_order("order_http4", 100, "https://merchant.example/notify")
+        .await;
+    let r = t
+        .post_json(
+            "/v3/refund/domestic/refunds",
+            &json!({"out_trade_no": "order_http4", "out_refund_no": "refund_http4",
+                    "notify_url": PLAIN_HTTP,
+                    "amount": {"refund": 100, "total": 100, "currency": "CNY"}}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (400, Some("PARAM_ERROR")),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn v2_refuses_a_plain_http_notify_url_on_a_public_host() {
+    let t = start().await;
+    let r = post(
+        &t.http,
+        &t.url("/pay/unifiedorder"),
+        unified(&t, "v2_http01", "NATIVE", PLAIN_HTTP),
+        SignType::HmacSha256,
+    )
+    .await;
+    assert_eq!(r["return_code"], "FAIL", "{r:?}");
+    assert!(
+        r["return_msg"].contains("invalid notify_url"),
+        "WeChat's wording: {r:?}"
+    );
+    let r = post(
+        &t.http,
+        &t.url("/pay/unifiedorder"),
+        unified(&t, "v2_http02", "NATIVE", "http://localhost:9/notify"),
+        SignType::HmacSha256,
+    )
+    .await;
+    assert_eq!(r["result_code"], "SUCCESS", "{r:?}");
+}
+
+/// A merchant on a private line (专线) may be notified over plain HTTP at the hosts named in
+/// `private_line_notify_hosts`.
+#[tokio::test]
+async fn a_private_line_host_may_be_notified_over_plain_http() {
+    let mut config = base_config();
+    config.private_line_notify_hosts = vec!["merchant.example".into()];
+    let t = start_with(config).await;
+    let r = t
+        .post_json(
+            "/v3/pay/transactions/jsapi",
+            &t.jsapi_body("order_line1", 100, PLAIN_HTTP),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t
+        .post_json(
+            "/v3/pay/transactions/jsapi",
+            &t.jsapi_body("order_line2", 100, "http://other.example/notify"),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
