@@ -9,6 +9,7 @@ mod channels;
 mod frontend_api;
 mod lifecycle;
 mod notifications;
+mod public_url;
 mod recovery;
 mod refund_retries;
 mod sim_init;
