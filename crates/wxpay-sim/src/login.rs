@@ -318,19 +318,48 @@ pub fn mint_code(
     }
     let openid = openid.unwrap_or_else(|| format!("o{}", random_alnum(27)));
     let code = format!("0{}", random_alnum(31));
-    lock(&sim.world).codes.insert(
-        code.clone(),
-        LoginCode {
-            appid: appid.to_owned(),
-            openid: openid.clone(),
-            unionid,
-            created_at: now_unix(),
-            used: false,
-            scope,
-        },
-    );
+    {
+        let mut world = lock(&sim.world);
+        match world.openids.get(&openid) {
+            Some(owner) if owner != appid => {
+                return Err(format!(
+                    "openid {openid} belongs to appid {owner}: an openid is issued per app"
+                ))
+            }
+            Some(_) => {}
+            None => {
+                world.openids.insert(openid.clone(), appid.to_owned());
+            }
+        }
+        world.codes.insert(
+            code.clone(),
+            LoginCode {
+                appid: appid.to_owned(),
+                openid: openid.clone(),
+                unionid,
+                created_at: now_unix(),
+                used: false,
+                scope,
+            },
+        );
+    }
     sim.persist();
     Ok((code, openid))
+}
+
+/// Whether `openid` was issued for `appid` (through a login or OAuth code). A user has one
+/// openid per app, so an openid of another app, or one the simulator never issued, belongs
+/// to no app a prepay could name: WeChat answers `appid和openid不匹配`. Codes minted before
+/// the simulator kept [`World::openids`](crate::state::World) count too (older state files).
+pub fn openid_belongs_to(sim: &Sim, openid: &str, appid: &str) -> bool {
+    let world = lock(&sim.world);
+    match world.openids.get(openid) {
+        Some(owner) => owner == appid,
+        None => world
+            .codes
+            .values()
+            .any(|c| c.openid == openid && c.appid == appid),
+    }
 }
 
 /// Ages a login or OAuth code past its five minutes (the next exchange answers 40029).

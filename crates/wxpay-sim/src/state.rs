@@ -272,6 +272,10 @@ pub struct World {
     /// The signing mode chosen through the control API.
     #[serde(default)]
     pub signing_mode: Option<SavedSigningMode>,
+    /// The app each openid the simulator issued belongs to (openid → appid): an openid is
+    /// per app, and a JSAPI prepay with another app's (or a never-issued) openid is refused.
+    #[serde(default)]
+    pub openids: BTreeMap<String, String>,
 }
 
 /// A signing mode set through the control API, with the configured mode it replaced.

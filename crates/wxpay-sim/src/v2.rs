@@ -175,7 +175,10 @@ fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
     let trade_type = call.require("trade_type")?;
     match trade_type {
         "JSAPI" => {
-            call.require("openid")?;
+            let openid = call.require("openid")?;
+            if !crate::login::openid_belongs_to(sim, openid, &call.appid) {
+                return Err(call.biz_fail("PARAM_ERROR", "appid和openid不匹配"));
+            }
         }
         "NATIVE" => {
             call.require("product_id")?;

@@ -69,6 +69,12 @@ impl ApiError {
         self
     }
 
+    /// Adds `detail.field` for a body field whose value is well-formed but refused.
+    pub fn with_body_field(mut self, field: &str) -> Self {
+        self.detail = Some(json!({ "field": field, "location": "body" }));
+        self
+    }
+
     /// 400 `INVALID_REQUEST`.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)

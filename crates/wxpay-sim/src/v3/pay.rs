@@ -143,6 +143,16 @@ fn prepay_inner(
             "appid和mch_id不匹配",
         ));
     }
+    if let Some(openid) = &payer_openid {
+        if !crate::login::openid_belongs_to(sim, openid, appid.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                error_code::PARAM_ERROR,
+                "appid和openid不匹配",
+            )
+            .with_body_field("/body/payer/openid"));
+        }
+    }
 
     let now = now_unix();
     let key = order_key(mchid, out_trade_no.as_str());

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use wxpay_core::v2::sign::SignType;
+use wxpay_sim::config::AppKind;
 
 use crate::common::*;
 use crate::v2::{post, unified};
@@ -101,4 +102,94 @@ async fn a_private_line_host_may_be_notified_over_plain_http() {
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
+}
+
+/// An openid is per app: WeChat answers `appid和openid不匹配` for another app's openid, and a
+/// never-issued one belongs to no app at all.
+#[tokio::test]
+async fn a_jsapi_prepay_needs_an_openid_issued_for_its_appid() {
+    let t = start().await;
+    let mp = t.appid(AppKind::MiniProgram);
+    let oa = t.appid(AppKind::OfficialAccount);
+    let (_, minted) = t
+        .control("POST", "/__sim/login/code", Some(json!({ "appid": mp })))
+        .await;
+    let mp_openid = minted["openid"].as_str().expect("openid").to_owned();
+    let (_, minted) = t
+        .control("POST", "/__sim/oauth/code", Some(json!({ "appid": oa })))
+        .await;
+    let oa_openid = minted["openid"].as_str().expect("openid").to_owned();
+
+    let jsapi = |no: &str, appid: &str, openid: &str| {
+        let mut body = t.jsapi_body(no, 100, "https://merchant.example/notify");
+        body["appid"] = json!(appid);
+        body["payer"]["openid"] = json!(openid);
+        body
+    };
+    let path = "/v3/pay/transactions/jsapi";
+    let r = t
+        .post_json(path, &jsapi("order_oid01", &mp, &mp_openid))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t
+        .post_json(path, &jsapi("order_oid02", &oa, &oa_openid))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (no, appid, openid) in [
+        ("order_oid03", &oa, &mp_openid),
+        ("order_oid04", &mp, &oa_openid),
+        (
+            "order_oid05",
+            &mp,
+            &"oNeverIssuedByThisSimulator0".to_owned(),
+        ),
+    ] {
+        let r = t.post_json(path, &jsapi(no, appid, openid)).await;
+        assert_eq!(
+            (r.status, r.json()["code"].as_str()),
+            (400, Some("PARAM_ERROR")),
+            "{openid} under {appid}: {}",
+            r.body
+        );
+        assert_eq!(r.json()["message"], "appid和openid不匹配");
+        assert_eq!(r.json()["detail"]["field"], "/body/payer/openid");
+    }
+
+    // v2 unified order (the test's v2 requests name the official account).
+    let v2 = |no: &str, openid: &str| {
+        let mut p = unified(&t, no, "JSAPI", "https://merchant.example/notify");
+        p.insert("openid".into(), openid.to_owned());
+        p
+    };
+    let r = post(
+        &t.http,
+        &t.url("/pay/unifiedorder"),
+        v2("v2_oid01", &mp_openid),
+        SignType::HmacSha256,
+    )
+    .await;
+    assert_eq!(
+        (r["result_code"].as_str(), r["err_code"].as_str()),
+        ("FAIL", "PARAM_ERROR"),
+        "{r:?}"
+    );
+    assert_eq!(r["err_code_des"], "appid和openid不匹配");
+    let r = post(
+        &t.http,
+        &t.url("/pay/unifiedorder"),
+        v2("v2_oid02", &oa_openid),
+        SignType::HmacSha256,
+    )
+    .await;
+    assert_eq!(r["result_code"], "SUCCESS", "{r:?}");
+
+    // The same openid cannot be issued to a second app.
+    let (status, _) = t
+        .control(
+            "POST",
+            "/__sim/login/code",
+            Some(json!({ "appid": mp, "openid": oa_openid })),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
