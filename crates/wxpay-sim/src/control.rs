@@ -187,6 +187,13 @@ impl SimControl {
         crate::login::expire_token(&self.sim, access_token).map_err(ControlError::NotFound)
     }
 
+    /// Another service fetches a new access token for `appid`, long enough ago that the
+    /// grace period of the earlier tokens is over: they answer 40001 from now on. Returns
+    /// the new token.
+    pub fn refresh_token_elsewhere(&self, appid: &str) -> Result<String, ControlError> {
+        crate::login::refresh_token_elsewhere(&self.sim, appid).map_err(ControlError::NotFound)
+    }
+
     /// Ages an app's `jsapi_ticket` past its two-hour life.
     pub fn expire_ticket(&self, appid: &str) -> Result<(), ControlError> {
         crate::login::expire_ticket(&self.sim, appid).map_err(ControlError::NotFound)
@@ -400,6 +407,7 @@ pub fn router() -> Router<Sim> {
         .route("/login/codes/{code}/expire", post(expire_code))
         .route("/tokens/{access_token}/expire", post(expire_token))
         .route("/tickets/{appid}/expire", post(expire_ticket))
+        .route("/apps/{appid}/refresh-token", post(refresh_token))
         .route("/notifications", get(notifications))
         .route("/mode-one", get(mode_one_exchanges))
         .route("/mode-one/scan", post(mode_one_scan))
@@ -477,6 +485,13 @@ async fn expire_code(State(sim): State<Sim>, Path(code): Path<String>) -> Reply 
 async fn expire_token(State(sim): State<Sim>, Path(token): Path<String>) -> Reply {
     SimControl::new(sim).expire_access_token(&token)?;
     Ok(Json(json!({ "ok": true })))
+}
+
+async fn refresh_token(State(sim): State<Sim>, Path(appid): Path<String>) -> Reply {
+    let token = SimControl::new(sim).refresh_token_elsewhere(&appid)?;
+    Ok(Json(
+        json!({ "access_token": token, "expires_in": crate::login::TOKEN_TTL }),
+    ))
 }
 
 async fn expire_ticket(State(sim): State<Sim>, Path(appid): Path<String>) -> Reply {

@@ -217,13 +217,20 @@ pub async fn token(
         Ok(a) => a,
         Err(e) => return e,
     };
-    let now = now_ms();
     let grace_ms = i64::try_from(
         sim.config
             .scaled(sim.config.token_grace_seconds as f64)
             .as_millis(),
     )
     .unwrap_or(i64::MAX);
+    let token = issue_token(&sim, &appid, grace_ms);
+    Json(json!({ "access_token": token, "expires_in": TOKEN_TTL }))
+}
+
+/// Issues a new access token for `appid`; the app's earlier tokens keep working for at most
+/// `grace_ms` more.
+fn issue_token(sim: &Sim, appid: &str, grace_ms: i64) -> String {
+    let now = now_ms();
     let token = random_alnum(136);
     {
         let mut world = lock(&sim.world);
@@ -236,14 +243,27 @@ pub async fn token(
         world.tokens.insert(
             token.clone(),
             AccessToken {
-                appid,
+                appid: appid.to_owned(),
                 issued_at: now / 1000,
                 valid_until_ms: now + TOKEN_TTL * 1000,
             },
         );
     }
     sim.persist();
-    Json(json!({ "access_token": token, "expires_in": TOKEN_TTL }))
+    token
+}
+
+/// Another service of the merchant fetched a new access token for `appid` (and its grace
+/// period is over): every token issued before answers 40001 from now on. Returns the new
+/// token, which that other service holds.
+pub fn refresh_token_elsewhere(sim: &Sim, appid: &str) -> Result<String, String> {
+    match sim.apps.get(appid) {
+        Some(app) if matches!(app.kind, AppKind::OfficialAccount | AppKind::MiniProgram) => {
+            Ok(issue_token(sim, appid, 0))
+        }
+        Some(_) => Err(format!("appid {appid} has no access token (an APP appid)")),
+        None => Err(format!("unknown appid {appid}")),
+    }
 }
 
 /// `GET /cgi-bin/ticket/getticket?access_token=…&type=jsapi`.
