@@ -165,6 +165,17 @@ impl SimControl {
             .map_err(ControlError::BadRequest)
     }
 
+    /// Mints a mini-program login code of a user WeChat rates high-risk: code2Session
+    /// answers 40226 (login intercepted) for it.
+    pub fn mint_blocked_login_code(
+        &self,
+        appid: &str,
+        openid: Option<String>,
+    ) -> Result<(String, String), ControlError> {
+        crate::login::mint_code_for(&self.sim, appid, openid, None, None, true)
+            .map_err(ControlError::BadRequest)
+    }
+
     /// Mints an OAuth web-authorisation code.
     pub fn mint_oauth_code(
         &self,
@@ -352,6 +363,9 @@ struct CodeBody {
     appid: String,
     openid: Option<String>,
     scope: Option<String>,
+    /// A high-risk user's code (40226 at code2Session); login codes only.
+    #[serde(default)]
+    blocked: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -468,7 +482,12 @@ async fn refund_action(
 }
 
 async fn login_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
-    let (code, openid) = SimControl::new(sim).mint_login_code(&b.appid, b.openid)?;
+    let control = SimControl::new(sim);
+    let (code, openid) = if b.blocked {
+        control.mint_blocked_login_code(&b.appid, b.openid)?
+    } else {
+        control.mint_login_code(&b.appid, b.openid)?
+    };
     Ok(Json(json!({ "code": code, "openid": openid })))
 }
 

@@ -101,7 +101,8 @@ fn within_rate(sim: &Sim, appid: &str) -> bool {
     *count <= sim.config.login_rate_limit_per_minute
 }
 
-/// Consumes a code: 40029 unknown/expired/other app/other kind, 40163 already used.
+/// Consumes a code: 40029 unknown/expired/other app/other kind, 40163 already used, 40226
+/// a blocked (high-risk) user's code, which is refused whatever the number of tries.
 fn take_code(sim: &Sim, appid: &str, code: &str, oauth: bool) -> Result<LoginCode, Json<Value>> {
     let mut world = lock(&sim.world);
     let entry = world
@@ -113,6 +114,9 @@ fn take_code(sim: &Sim, appid: &str, code: &str, oauth: bool) -> Result<LoginCod
         || now_unix().saturating_sub(entry.created_at) > CODE_TTL
     {
         return Err(err(40029, "invalid code"));
+    }
+    if entry.blocked {
+        return Err(err(40226, "high risk user, login intercepted"));
     }
     if entry.used {
         return Err(err(40163, "code been used"));
@@ -324,6 +328,19 @@ pub fn mint_code(
     unionid: Option<String>,
     scope: Option<String>,
 ) -> Result<(String, String), String> {
+    mint_code_for(sim, appid, openid, unionid, scope, false)
+}
+
+/// [`mint_code`] for a user WeChat rates high-risk when `blocked`: exchanging the code
+/// answers 40226.
+pub fn mint_code_for(
+    sim: &Sim,
+    appid: &str,
+    openid: Option<String>,
+    unionid: Option<String>,
+    scope: Option<String>,
+    blocked: bool,
+) -> Result<(String, String), String> {
     let app = sim
         .apps
         .get(appid)
@@ -360,6 +377,7 @@ pub fn mint_code(
                 created_at: now_unix(),
                 used: false,
                 scope,
+                blocked,
             },
         );
     }

@@ -133,6 +133,9 @@ pub struct LoginCode {
     pub used: bool,
     /// OAuth scope (`snsapi_base` / `snsapi_userinfo`) for web codes.
     pub scope: Option<String>,
+    /// The user is one WeChat rates high-risk: code2Session intercepts the login (40226).
+    #[serde(default)]
+    pub blocked: bool,
 }
 
 /// An `access_token` of an app.

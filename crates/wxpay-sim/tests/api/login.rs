@@ -361,3 +361,42 @@ async fn a_token_refreshed_elsewhere_ends_the_earlier_ones_at_once() {
         .await;
     assert_eq!(s, 404);
 }
+
+/// A code of a user WeChat rates high-risk: code2Session answers 40226 (login intercepted).
+#[tokio::test]
+async fn a_blocked_users_code_is_40226() {
+    let t = start().await;
+    let mp = universe()
+        .apps
+        .iter()
+        .find(|a| a.kind == AppKind::MiniProgram)
+        .expect("mp");
+    let url = |code: &str| {
+        format!(
+            "/sns/jscode2session?appid={}&secret={}&js_code={code}&grant_type=authorization_code",
+            mp.appid,
+            mp.secret.expose()
+        )
+    };
+    let (s, minted) = t
+        .control(
+            "POST",
+            "/__sim/login/code",
+            Some(json!({"appid": mp.appid, "blocked": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{minted}");
+    let blocked = minted["code"].as_str().expect("code").to_owned();
+    let v = get(&t, &url(&blocked)).await;
+    assert_eq!(v["errcode"], 40226, "{v}");
+    assert!(v.get("openid").is_none(), "{v}");
+    let (_, minted) = t
+        .control(
+            "POST",
+            "/__sim/login/code",
+            Some(json!({"appid": mp.appid})),
+        )
+        .await;
+    let fine = minted["code"].as_str().expect("code").to_owned();
+    assert!(get(&t, &url(&fine)).await["openid"].is_string());
+}
