@@ -9,8 +9,8 @@
 //! (`notification_error_shape`).
 
 use axum::extract::Request;
-use axum::http::header::{ALLOW, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -82,6 +82,16 @@ pub enum AppError {
         code: String,
         /// The message in the unsigned answer.
         message: String,
+    },
+    /// WeChat answered that it cannot serve the call now and it should be repeated later,
+    /// e.g. code2Session's `-1` (system busy) or `45011` (minute quota): 503
+    /// `upstream_unavailable` with `Retry-After`.
+    #[error("WeChat is busy ({code}); retry after {retry_after_secs} s")]
+    UpstreamBusy {
+        /// WeChat's code (`errcode`).
+        code: String,
+        /// Seconds the caller should wait (the `Retry-After` header).
+        retry_after_secs: u64,
     },
     /// WeChat could not be reached or answered something unverifiable (503; logged).
     #[error("upstream unavailable")]
@@ -165,6 +175,13 @@ impl AppError {
                 "upstream_rejected".into(),
                 format!("{code} (unsigned answer): {message}"),
             ),
+            Self::UpstreamBusy {
+                retry_after_secs, ..
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_unavailable".into(),
+                format!("WeChat is busy, try again in {retry_after_secs} s"),
+            ),
             Self::UpstreamUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upstream_unavailable".into(),
@@ -197,7 +214,16 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = ?self, chain = %error_chain(&self), "request failed");
         }
-        error_response(status, &code, &message)
+        let mut response = error_response(status, &code, &message);
+        if let Self::UpstreamBusy {
+            retry_after_secs, ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response
     }
 }
 

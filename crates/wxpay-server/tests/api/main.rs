@@ -9,6 +9,7 @@ mod channels;
 mod frontend_api;
 mod jssdk;
 mod lifecycle;
+mod login;
 mod notifications;
 mod public_url;
 mod recovery;
