@@ -30,6 +30,10 @@ use crate::v3::pay::{new_prepay_id, DEFAULT_EXPIRY, PREPAY_TTL};
 
 type Fields = BTreeMap<String, String>;
 
+/// The shortest `time_expire` a v2 unified order accepts, from now: five minutes for every
+/// trade type but micropay (WeChat's `time_expire时间过短，刷卡至少1分钟，其他5分钟`).
+pub const MIN_TIME_EXPIRE_SECS: i64 = 5 * 60;
+
 fn xml_response(fields: &Fields) -> Response {
     let body = xml::to_xml(fields.iter()).unwrap_or_else(|_| "<xml></xml>".into());
     let mut resp = (StatusCode::OK, body).into_response();
@@ -203,9 +207,16 @@ fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
     }
     let now = now_unix();
     let time_expire = match call.get("time_expire") {
-        Some(t) => wxpay_core::v2::time::parse_v2_time(t)
-            .map_err(|_| fail("time_expire时间格式错误"))?
-            .max(now + 60),
+        Some(t) => {
+            let at = wxpay_core::v2::time::parse_v2_time(t)
+                .map_err(|_| fail("time_expire时间格式错误"))?;
+            // Refused, never raised: WeChat answers this for anything under five minutes
+            // away (one minute for micropay, which the simulator does not serve).
+            if at - now < MIN_TIME_EXPIRE_SECS {
+                return Err(fail("time_expire时间过短，刷卡至少1分钟，其他5分钟"));
+            }
+            at
+        }
         None => now + DEFAULT_EXPIRY,
     };
     let mut fingerprint = call.fields.clone();

@@ -193,3 +193,46 @@ async fn a_jsapi_prepay_needs_an_openid_issued_for_its_appid() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// v2 unified order: WeChat refuses a `time_expire` too close to now ("刷卡至少1分钟，其他5分钟":
+/// five minutes for every trade type the simulator serves) instead of raising it.
+#[tokio::test]
+async fn v2_refuses_a_time_expire_under_five_minutes_away() {
+    let t = start().await;
+    let order = |no: &str, expire_in: i64| {
+        let mut p = unified(&t, no, "NATIVE", "https://merchant.example/notify");
+        let at = wxpay_core::v2::time::format_v2_time(now() + expire_in).expect("v2 time");
+        p.insert("time_expire".into(), at);
+        p
+    };
+    for (no, expire_in) in [("v2_exp01", 60), ("v2_exp02", 240), ("v2_exp03", -60)] {
+        let r = post(
+            &t.http,
+            &t.url("/pay/unifiedorder"),
+            order(no, expire_in),
+            SignType::HmacSha256,
+        )
+        .await;
+        assert_eq!(r["return_code"], "FAIL", "{expire_in}: {r:?}");
+        assert!(
+            r["return_msg"].contains("time_expire时间过短"),
+            "WeChat's wording: {r:?}"
+        );
+        let (status, _) = t.control("GET", &format!("/__sim/orders/{no}"), None).await;
+        assert_eq!(status, 404, "{expire_in}: nothing was created");
+    }
+    let r = post(
+        &t.http,
+        &t.url("/pay/unifiedorder"),
+        order("v2_exp04", 600),
+        SignType::HmacSha256,
+    )
+    .await;
+    assert_eq!(r["result_code"], "SUCCESS", "{r:?}");
+    let (_, held) = t.control("GET", "/__sim/orders/v2_exp04", None).await;
+    let at = held["time_expire"].as_i64().expect("time_expire");
+    assert!(
+        (now() + 590..=now() + 600).contains(&at),
+        "kept as sent: {held}"
+    );
+}
