@@ -241,3 +241,24 @@ async fn a_refund_refused_unsigned_stays_reserved_while_nothing_can_be_verified(
     assert_eq!(at_wechat[0]["out_refund_no"], out_refund_no.as_str());
     app.stop().await;
 }
+
+/// An error answer that does carry signature headers must verify, as before: a 404 with a
+/// `WECHATPAY/SIGNTEST/` probe signature is not taken as WeChat's `ORDER_NOT_EXIST`.
+#[tokio::test]
+async fn a_signed_error_answer_must_still_verify() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    app.arm_fault("v3.query", "sign_test", 1).await;
+    let outcome = wxpay_server::payments::query_and_apply(&app.state, &no, "test").await;
+    assert!(
+        matches!(
+            outcome,
+            Err(wxpay_server::error::AppError::UpstreamUnavailable(
+                wxpay_server::upstream::UpstreamError::Unverified(_)
+            ))
+        ),
+        "{outcome:?}"
+    );
+    app.stop().await;
+}
