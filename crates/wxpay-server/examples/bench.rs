@@ -267,6 +267,12 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let control = sim.control();
+    // `o-bench`, the payer of the simulator-only rows, is a mini-program user: the simulator
+    // refuses a JSAPI prepay whose openid its appid never issued.
+    let mini_program = universe
+        .appid(AppKind::MiniProgram)
+        .ok_or("no mini-program")?;
+    control.mint_login_code(mini_program, Some("o-bench".to_owned()))?;
     // The simulator lives as long as the process.
     std::mem::forget(sim);
     let http = reqwest::Client::builder()

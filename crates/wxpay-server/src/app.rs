@@ -16,6 +16,7 @@ use tower_http::trace::TraceLayer;
 use wxpay_core::keys::{PrivateKey, PublicKey};
 use wxpay_core::v2::sign::{ApiV2Key, SignType as V2SignType};
 use wxpay_core::v3::aead::ApiV3Key;
+use wxpay_core::v3::models::{NotifyUrl, NotifyUrlError};
 use wxpay_core::{MchId, SerialNo};
 
 use crate::api::admin::AdminToken;
@@ -63,6 +64,37 @@ pub enum StartError {
     /// No merchant configuration and the embedded simulator is not available.
     #[error("no [merchant] configuration and the embedded simulator is unavailable: {0}")]
     NoMerchant(String),
+    /// `server.public_url` (or the `http://host:port` it defaults to) cannot be a
+    /// `notify_url` WeChat accepts: WeChat requires HTTPS on a public host (A.8).
+    #[error("server.public_url {url} cannot receive WeChat's notifications")]
+    PublicUrl {
+        /// The public URL.
+        url: String,
+        /// Why WeChat would refuse the `notify_url`s built on it.
+        #[source]
+        source: NotifyUrlError,
+    },
+}
+
+/// The notification paths the server hands to WeChat as `notify_url`.
+const NOTIFY_PATHS: [&str; 4] = [
+    "/notify/v3/pay",
+    "/notify/v3/refund",
+    "/notify/v2/pay",
+    "/notify/v2/refund",
+];
+
+/// Refuses a `public_url` WeChat would refuse as notification base: every `notify_url` built
+/// on it must pass the core's [`NotifyUrl`] rule (HTTPS unless the host is loopback). Checked
+/// at start-up, so a plain-HTTP public address fails here rather than at every prepay.
+pub fn check_public_url(public_url: &str) -> Result<(), StartError> {
+    for path in NOTIFY_PATHS {
+        NotifyUrl::new(format!("{public_url}{path}")).map_err(|source| StartError::PublicUrl {
+            url: public_url.to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// A built, bound, not yet running server.
@@ -285,6 +317,14 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", settings.server.host))
             .trim_end_matches('/')
             .to_owned();
+        // The embedded simulator is told to accept its own server's plain-HTTP host.
+        #[cfg(feature = "embedded-sim")]
+        let own_simulator = embedded.is_some();
+        #[cfg(not(feature = "embedded-sim"))]
+        let own_simulator = false;
+        if !own_simulator {
+            check_public_url(&public_url)?;
+        }
 
         let state: SharedState = Arc::new(AppState {
             store,

@@ -58,6 +58,8 @@ pub struct ServerSettings {
     #[serde(deserialize_with = "from_text")]
     pub port: u16,
     /// Public base URL used to build `notify_url`s; defaults to `http://<host>:<bound port>`.
+    /// WeChat requires HTTPS on a public host, so with a `[merchant]` the start fails unless
+    /// it is `https://…` or plain HTTP to a loopback host (a local simulator).
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes (notifications are a few KiB).
     #[serde(deserialize_with = "from_text")]

@@ -23,7 +23,7 @@ use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
 use crate::app::StartError;
-use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
+use crate::config::{AppCredentials, MerchantSettings, ServerSettings, Settings, VerifyMode};
 use crate::error::AppError;
 use crate::secret::{Secret, SecretSource};
 
@@ -80,6 +80,20 @@ pub fn merchant_settings(universe: &Universe, mode: VerifyMode) -> MerchantSetti
     }
 }
 
+/// The host the server's `notify_url`s name: that of `public_url`, else the bound host. The
+/// embedded simulator treats it as a private-line host (plain HTTP accepted, as WeChat
+/// accepts it over a 专线), so a demo reached on a LAN address is still notified; no real
+/// WeChat is involved, and with a real `[merchant]` the server refuses such a `public_url`
+/// at start-up.
+fn notify_host(server: &ServerSettings) -> String {
+    server
+        .public_url
+        .as_deref()
+        .and_then(|url| reqwest::Url::parse(url).ok())
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| server.host.clone())
+}
+
 /// Points `settings` at a simulator listening on `base_url`.
 pub fn point_at(settings: &mut Settings, base_url: &str) {
     settings.upstream.base_url = base_url.to_owned();
@@ -99,6 +113,7 @@ impl EmbeddedSim {
         let universe = Universe::generate().map_err(|e| StartError::NoMerchant(e.to_string()))?;
         let mut sim_config = universe.sim_config();
         sim_config.refund_auto_success_seconds = Some(DEMO_REFUND_SECONDS);
+        sim_config.private_line_notify_hosts = vec![notify_host(&settings.server)];
         let running = Simulator::start(sim_config)
             .await
             .map_err(|e| StartError::NoMerchant(e.to_string()))?;

@@ -9,8 +9,8 @@
 //! (`notification_error_shape`).
 
 use axum::extract::Request;
-use axum::http::header::{ALLOW, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -71,6 +71,27 @@ pub enum AppError {
         code: String,
         /// WeChat's message.
         message: String,
+    },
+    /// WeChat (or something on the way) refused the call with an error answer that carries
+    /// no signature, e.g. 401 `SIGN_ERROR` for a wrong merchant serial or key (502 with the
+    /// code kept, like [`AppError::Upstream`]). A separate variant because the answer is not
+    /// authenticated: nothing that reacts to WeChat's codes may react to this one.
+    #[error("WeChat Pay refused the request with an unsigned answer: {code}")]
+    UpstreamUnsigned {
+        /// The code in the unsigned answer, e.g. `SIGN_ERROR`.
+        code: String,
+        /// The message in the unsigned answer.
+        message: String,
+    },
+    /// WeChat answered that it cannot serve the call now and it should be repeated later,
+    /// e.g. code2Session's `-1` (system busy) or `45011` (minute quota): 503
+    /// `upstream_unavailable` with `Retry-After`.
+    #[error("WeChat is busy ({code}); retry after {retry_after_secs} s")]
+    UpstreamBusy {
+        /// WeChat's code (`errcode`).
+        code: String,
+        /// Seconds the caller should wait (the `Retry-After` header).
+        retry_after_secs: u64,
     },
     /// WeChat could not be reached or answered something unverifiable (503; logged).
     #[error("upstream unavailable")]
@@ -149,6 +170,18 @@ impl AppError {
                 "upstream_rejected".into(),
                 format!("{code}: {message}"),
             ),
+            Self::UpstreamUnsigned { code, message } => (
+                StatusCode::BAD_GATEWAY,
+                "upstream_rejected".into(),
+                format!("{code} (unsigned answer): {message}"),
+            ),
+            Self::UpstreamBusy {
+                retry_after_secs, ..
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_unavailable".into(),
+                format!("WeChat is busy, try again in {retry_after_secs} s"),
+            ),
             Self::UpstreamUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upstream_unavailable".into(),
@@ -167,6 +200,9 @@ impl From<UpstreamError> for AppError {
     fn from(err: UpstreamError) -> Self {
         match err {
             UpstreamError::Business { code, message, .. } => Self::Upstream { code, message },
+            UpstreamError::UnsignedError { code, message, .. } => {
+                Self::UpstreamUnsigned { code, message }
+            }
             other => Self::UpstreamUnavailable(other),
         }
     }
@@ -178,7 +214,16 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = ?self, chain = %error_chain(&self), "request failed");
         }
-        error_response(status, &code, &message)
+        let mut response = error_response(status, &code, &message);
+        if let Self::UpstreamBusy {
+            retry_after_secs, ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response
     }
 }
 

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use wxpay_core::v3::models::error_code;
 use wxpay_core::{RefundStatus, TradeState};
 
 use crate::error::AppError;
@@ -198,9 +199,7 @@ pub async fn query_and_apply(
                 .apply_payment(&transaction.fact(cause, now))
                 .await?
         }
-        Err(UpstreamError::Business { code, .. })
-            if code == "ORDER_NOT_EXIST" || code == "ORDERNOTEXIST" =>
-        {
+        Err(UpstreamError::Business { code, .. }) if order_unknown_at_wechat(&code) => {
             ApplyOutcome::Unchanged
         }
         Err(err) => {
@@ -210,6 +209,12 @@ pub async fn query_and_apply(
     };
     state.store.mark_checked(out_trade_no, now).await?;
     Ok(outcome)
+}
+
+/// Whether a (signed) query answer says WeChat holds no such order: `ORDER_NOT_EXIST` in the
+/// current docs, `ORDERNOTEXIST` on older v3 pages (A.12); both are accepted.
+pub fn order_unknown_at_wechat(code: &str) -> bool {
+    code == error_code::ORDER_NOT_EXIST || code == error_code::ORDERNOTEXIST
 }
 
 /// Closes an unpaid order: at WeChat first, then locally. WeChat is asked even when no
@@ -252,8 +257,7 @@ pub async fn close(
         Err(UpstreamError::Business { code, .. })
             if code == "ORDER_CLOSED"
                 || code == "ORDERCLOSED"
-                || code == "ORDER_NOT_EXIST"
-                || code == "ORDERNOTEXIST" => {}
+                || order_unknown_at_wechat(&code) => {}
         Err(err) => return Err(err.into()),
     }
     let fact = PaymentFact {
@@ -346,9 +350,62 @@ pub async fn submit_refund(
         Err(UpstreamError::Business { code, message, .. }) if v3_refund_refusal_is_final(&code) => {
             return refund_refused(state, &refund.out_refund_no, code, message, now).await;
         }
+        Err(UpstreamError::UnsignedError {
+            status,
+            code,
+            message,
+        }) => return refund_refused_unsigned(state, refund, status, code, message).await,
         Err(err) => return refund_left_processing(state, refund, &err).await,
     }
     stored_refund(state, &refund.out_refund_no).await
+}
+
+/// The refund request was refused with an answer WeChat did not sign (A.3: a 401
+/// `SIGN_ERROR` is how WeChat answers a request whose signature it could not verify, and it
+/// then did nothing). Nobody authenticated that answer, so it changes nothing by itself:
+/// WeChat is asked about the refund with an ordinary signed query, and only a signed answer
+/// decides.
+/// - `RESOURCE_NOT_EXISTS`, signed: WeChat provably holds no refund under this number, so
+///   the refusal stands. The refund is closed and its amount released, and the caller gets
+///   the refusal's code. Otherwise every worker pass would find nothing at WeChat and send
+///   the same refused request again, for ever.
+/// - the refund, signed: WeChat executed it after all (the refusal was not WeChat's); its
+///   state is applied.
+/// - nothing verifiable (the query is refused unsigned too, as with a wrong merchant key):
+///   its fate is unknown, so it stays PROCESSING and reserved like any other unknown
+///   outcome, and the worker settles it once WeChat answers with a signature again.
+async fn refund_refused_unsigned(
+    state: &SharedState,
+    refund: &Refund,
+    status: u16,
+    code: String,
+    message: String,
+) -> Result<Refund, AppError> {
+    match query_refund_and_apply(state, &refund.out_refund_no, "refund_api_check").await {
+        Ok(_) => stored_refund(state, &refund.out_refund_no).await,
+        Err(AppError::Upstream { code: absent, .. })
+            if absent == error_code::RESOURCE_NOT_EXISTS =>
+        {
+            let fact = RefundFact {
+                out_refund_no: refund.out_refund_no.clone(),
+                status: RefundStatus::Closed,
+                refund_id: None,
+                amount_fen: None,
+                cause: format!("rejected_unsigned:{code}"),
+                at: crate::clock::now(),
+            };
+            state.store.apply_refund(&fact).await?;
+            Err(AppError::UpstreamUnsigned { code, message })
+        }
+        Err(_) => {
+            let refusal = UpstreamError::UnsignedError {
+                status,
+                code,
+                message,
+            };
+            refund_left_processing(state, refund, &refusal).await
+        }
+    }
 }
 
 /// Whether a v3 refund refusal is final: WeChat did not accept the refund and never will
@@ -441,6 +498,15 @@ pub async fn query_refund_and_apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_spellings_of_order_not_found_are_accepted() {
+        assert!(order_unknown_at_wechat("ORDER_NOT_EXIST"));
+        assert!(order_unknown_at_wechat("ORDERNOTEXIST"));
+        // A refund's "not found" says nothing about the order.
+        assert!(!order_unknown_at_wechat("RESOURCE_NOT_EXISTS"));
+        assert!(!order_unknown_at_wechat("ORDER_CLOSED"));
+    }
 
     #[test]
     fn only_final_v3_refund_refusals_release_the_reserved_amount() {

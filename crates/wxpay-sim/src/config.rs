@@ -206,6 +206,11 @@ pub struct SimConfig {
     /// Seconds after which a PROCESSING refund succeeds on its own; never when absent.
     #[serde(default)]
     pub refund_auto_success_seconds: Option<u64>,
+    /// Hosts a `notify_url` may reach over plain `http://`, as WeChat allows for a merchant
+    /// on a private line (专线: its NAT IP or private callback domain). Any other
+    /// `notify_url` must be `https://`, or `http://` to a loopback host (A.8).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_line_notify_hosts: Vec<String>,
     /// Platform certificate identity.
     pub platform: PlatformConfig,
     /// WeChat Pay public-key identity.

@@ -165,6 +165,17 @@ impl SimControl {
             .map_err(ControlError::BadRequest)
     }
 
+    /// Mints a mini-program login code of a user WeChat rates high-risk: code2Session
+    /// answers 40226 (login intercepted) for it.
+    pub fn mint_blocked_login_code(
+        &self,
+        appid: &str,
+        openid: Option<String>,
+    ) -> Result<(String, String), ControlError> {
+        crate::login::mint_code_for(&self.sim, appid, openid, None, None, true)
+            .map_err(ControlError::BadRequest)
+    }
+
     /// Mints an OAuth web-authorisation code.
     pub fn mint_oauth_code(
         &self,
@@ -185,6 +196,13 @@ impl SimControl {
     /// Ages an access token to the end of its two-hour life (42001 from then on).
     pub fn expire_access_token(&self, access_token: &str) -> Result<(), ControlError> {
         crate::login::expire_token(&self.sim, access_token).map_err(ControlError::NotFound)
+    }
+
+    /// Another service fetches a new access token for `appid`, long enough ago that the
+    /// grace period of the earlier tokens is over: they answer 40001 from now on. Returns
+    /// the new token.
+    pub fn refresh_token_elsewhere(&self, appid: &str) -> Result<String, ControlError> {
+        crate::login::refresh_token_elsewhere(&self.sim, appid).map_err(ControlError::NotFound)
     }
 
     /// Ages an app's `jsapi_ticket` past its two-hour life.
@@ -226,6 +244,12 @@ impl SimControl {
             return Err(ControlError::BadRequest(format!(
                 "unknown endpoint {:?}",
                 spec.endpoint
+            )));
+        }
+        if spec.kind.is_v3_only() && !spec.endpoint.starts_with("v3.") {
+            return Err(ControlError::BadRequest(format!(
+                "{:?} applies to v3 endpoints only, not {:?}",
+                spec.kind, spec.endpoint
             )));
         }
         lock(&self.sim.faults).arm(spec);
@@ -339,6 +363,9 @@ struct CodeBody {
     appid: String,
     openid: Option<String>,
     scope: Option<String>,
+    /// A high-risk user's code (40226 at code2Session); login codes only.
+    #[serde(default)]
+    blocked: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,6 +421,7 @@ pub fn router() -> Router<Sim> {
         .route("/login/codes/{code}/expire", post(expire_code))
         .route("/tokens/{access_token}/expire", post(expire_token))
         .route("/tickets/{appid}/expire", post(expire_ticket))
+        .route("/apps/{appid}/refresh-token", post(refresh_token))
         .route("/notifications", get(notifications))
         .route("/mode-one", get(mode_one_exchanges))
         .route("/mode-one/scan", post(mode_one_scan))
@@ -454,7 +482,12 @@ async fn refund_action(
 }
 
 async fn login_code(State(sim): State<Sim>, Json(b): Json<CodeBody>) -> Reply {
-    let (code, openid) = SimControl::new(sim).mint_login_code(&b.appid, b.openid)?;
+    let control = SimControl::new(sim);
+    let (code, openid) = if b.blocked {
+        control.mint_blocked_login_code(&b.appid, b.openid)?
+    } else {
+        control.mint_login_code(&b.appid, b.openid)?
+    };
     Ok(Json(json!({ "code": code, "openid": openid })))
 }
 
@@ -471,6 +504,13 @@ async fn expire_code(State(sim): State<Sim>, Path(code): Path<String>) -> Reply 
 async fn expire_token(State(sim): State<Sim>, Path(token): Path<String>) -> Reply {
     SimControl::new(sim).expire_access_token(&token)?;
     Ok(Json(json!({ "ok": true })))
+}
+
+async fn refresh_token(State(sim): State<Sim>, Path(appid): Path<String>) -> Reply {
+    let token = SimControl::new(sim).refresh_token_elsewhere(&appid)?;
+    Ok(Json(
+        json!({ "access_token": token, "expires_in": crate::login::TOKEN_TTL }),
+    ))
 }
 
 async fn expire_ticket(State(sim): State<Sim>, Path(appid): Path<String>) -> Reply {

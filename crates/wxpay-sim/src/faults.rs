@@ -27,6 +27,20 @@ pub enum FaultKind {
     Latency,
     /// Handles the call normally but signs the response with a `WECHATPAY/SIGNTEST/` probe.
     SignTest,
+    /// Answers 401 `SIGN_ERROR` without `Wechatpay-*` headers, as WeChat does when the
+    /// request signature does not verify, whatever the request (v3 endpoints only): a
+    /// merchant that signs other bytes than it sends for this one call.
+    SignError,
+    /// Handles the call normally but sends the answer without `Wechatpay-*` headers, as a
+    /// forger or a header-stripping proxy would (v3 endpoints only).
+    Unsigned,
+}
+
+impl FaultKind {
+    /// Whether the kind only makes sense on a v3 endpoint (it is about the v3 signature).
+    pub fn is_v3_only(self) -> bool {
+        matches!(self, Self::SignError | Self::Unsigned)
+    }
 }
 
 /// A request to arm a fault.

@@ -101,7 +101,8 @@ fn within_rate(sim: &Sim, appid: &str) -> bool {
     *count <= sim.config.login_rate_limit_per_minute
 }
 
-/// Consumes a code: 40029 unknown/expired/other app/other kind, 40163 already used.
+/// Consumes a code: 40029 unknown/expired/other app/other kind, 40163 already used, 40226
+/// a blocked (high-risk) user's code, which is refused whatever the number of tries.
 fn take_code(sim: &Sim, appid: &str, code: &str, oauth: bool) -> Result<LoginCode, Json<Value>> {
     let mut world = lock(&sim.world);
     let entry = world
@@ -113,6 +114,9 @@ fn take_code(sim: &Sim, appid: &str, code: &str, oauth: bool) -> Result<LoginCod
         || now_unix().saturating_sub(entry.created_at) > CODE_TTL
     {
         return Err(err(40029, "invalid code"));
+    }
+    if entry.blocked {
+        return Err(err(40226, "high risk user, login intercepted"));
     }
     if entry.used {
         return Err(err(40163, "code been used"));
@@ -217,13 +221,20 @@ pub async fn token(
         Ok(a) => a,
         Err(e) => return e,
     };
-    let now = now_ms();
     let grace_ms = i64::try_from(
         sim.config
             .scaled(sim.config.token_grace_seconds as f64)
             .as_millis(),
     )
     .unwrap_or(i64::MAX);
+    let token = issue_token(&sim, &appid, grace_ms);
+    Json(json!({ "access_token": token, "expires_in": TOKEN_TTL }))
+}
+
+/// Issues a new access token for `appid`; the app's earlier tokens keep working for at most
+/// `grace_ms` more.
+fn issue_token(sim: &Sim, appid: &str, grace_ms: i64) -> String {
+    let now = now_ms();
     let token = random_alnum(136);
     {
         let mut world = lock(&sim.world);
@@ -236,14 +247,27 @@ pub async fn token(
         world.tokens.insert(
             token.clone(),
             AccessToken {
-                appid,
+                appid: appid.to_owned(),
                 issued_at: now / 1000,
                 valid_until_ms: now + TOKEN_TTL * 1000,
             },
         );
     }
     sim.persist();
-    Json(json!({ "access_token": token, "expires_in": TOKEN_TTL }))
+    token
+}
+
+/// Another service of the merchant fetched a new access token for `appid` (and its grace
+/// period is over): every token issued before answers 40001 from now on. Returns the new
+/// token, which that other service holds.
+pub fn refresh_token_elsewhere(sim: &Sim, appid: &str) -> Result<String, String> {
+    match sim.apps.get(appid) {
+        Some(app) if matches!(app.kind, AppKind::OfficialAccount | AppKind::MiniProgram) => {
+            Ok(issue_token(sim, appid, 0))
+        }
+        Some(_) => Err(format!("appid {appid} has no access token (an APP appid)")),
+        None => Err(format!("unknown appid {appid}")),
+    }
 }
 
 /// `GET /cgi-bin/ticket/getticket?access_token=…&type=jsapi`.
@@ -304,6 +328,19 @@ pub fn mint_code(
     unionid: Option<String>,
     scope: Option<String>,
 ) -> Result<(String, String), String> {
+    mint_code_for(sim, appid, openid, unionid, scope, false)
+}
+
+/// [`mint_code`] for a user WeChat rates high-risk when `blocked`: exchanging the code
+/// answers 40226.
+pub fn mint_code_for(
+    sim: &Sim,
+    appid: &str,
+    openid: Option<String>,
+    unionid: Option<String>,
+    scope: Option<String>,
+    blocked: bool,
+) -> Result<(String, String), String> {
     let app = sim
         .apps
         .get(appid)
@@ -318,19 +355,49 @@ pub fn mint_code(
     }
     let openid = openid.unwrap_or_else(|| format!("o{}", random_alnum(27)));
     let code = format!("0{}", random_alnum(31));
-    lock(&sim.world).codes.insert(
-        code.clone(),
-        LoginCode {
-            appid: appid.to_owned(),
-            openid: openid.clone(),
-            unionid,
-            created_at: now_unix(),
-            used: false,
-            scope,
-        },
-    );
+    {
+        let mut world = lock(&sim.world);
+        match world.openids.get(&openid) {
+            Some(owner) if owner != appid => {
+                return Err(format!(
+                    "openid {openid} belongs to appid {owner}: an openid is issued per app"
+                ))
+            }
+            Some(_) => {}
+            None => {
+                world.openids.insert(openid.clone(), appid.to_owned());
+            }
+        }
+        world.codes.insert(
+            code.clone(),
+            LoginCode {
+                appid: appid.to_owned(),
+                openid: openid.clone(),
+                unionid,
+                created_at: now_unix(),
+                used: false,
+                scope,
+                blocked,
+            },
+        );
+    }
     sim.persist();
     Ok((code, openid))
+}
+
+/// Whether `openid` was issued for `appid` (through a login or OAuth code). A user has one
+/// openid per app, so an openid of another app, or one the simulator never issued, belongs
+/// to no app a prepay could name: WeChat answers `appid和openid不匹配`. Codes minted before
+/// the simulator kept [`World::openids`](crate::state::World) count too (older state files).
+pub fn openid_belongs_to(sim: &Sim, openid: &str, appid: &str) -> bool {
+    let world = lock(&sim.world);
+    match world.openids.get(openid) {
+        Some(owner) => owner == appid,
+        None => world
+            .codes
+            .values()
+            .any(|c| c.openid == openid && c.appid == appid),
+    }
 }
 
 /// Ages a login or OAuth code past its five minutes (the next exchange answers 40029).

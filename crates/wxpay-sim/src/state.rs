@@ -133,6 +133,9 @@ pub struct LoginCode {
     pub used: bool,
     /// OAuth scope (`snsapi_base` / `snsapi_userinfo`) for web codes.
     pub scope: Option<String>,
+    /// The user is one WeChat rates high-risk: code2Session intercepts the login (40226).
+    #[serde(default)]
+    pub blocked: bool,
 }
 
 /// An `access_token` of an app.
@@ -272,6 +275,10 @@ pub struct World {
     /// The signing mode chosen through the control API.
     #[serde(default)]
     pub signing_mode: Option<SavedSigningMode>,
+    /// The app each openid the simulator issued belongs to (openid → appid): an openid is
+    /// per app, and a JSAPI prepay with another app's (or a never-issued) openid is refused.
+    #[serde(default)]
+    pub openids: BTreeMap<String, String>,
 }
 
 /// A signing mode set through the control API, with the configured mode it replaced.

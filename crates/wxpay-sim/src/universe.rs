@@ -329,6 +329,7 @@ impl Universe {
             token_grace_seconds: 300,
             login_rate_limit_per_minute: 100,
             refund_auto_success_seconds: None,
+            private_line_notify_hosts: Vec::new(),
             platform: PlatformConfig {
                 key: Material::inline(self.platform.key_pem.clone()),
                 cert: Material::inline(self.platform.cert_pem.clone()),

@@ -77,13 +77,32 @@ fn secret_of(
     Ok((app.appid.clone(), secret))
 }
 
+/// How long to wait after code2Session answered "come back later" (D), if it did: `-1`
+/// (system busy) a second; `45011` (minute quota reached, "retry next minute") a minute.
+pub fn login_retry_after(errcode: &str) -> Option<u64> {
+    match errcode {
+        "-1" => Some(1),
+        "45011" => Some(60),
+        _ => None,
+    }
+}
+
 fn login_error(err: UpstreamError) -> AppError {
     match err {
-        // 40029 invalid code, 40163 used code: the caller should log in again.
-        UpstreamError::Business { code, message, .. } => AppError::bad_request(
-            "login_rejected",
-            format!("WeChat refused the code ({code}): {message}"),
-        ),
+        UpstreamError::Business { code, message, .. } => match login_retry_after(&code) {
+            // WeChat's trouble, not the caller's: retryable (with a new code from wx.login()
+            // should this one have been spent).
+            Some(retry_after_secs) => AppError::UpstreamBusy {
+                code,
+                retry_after_secs,
+            },
+            // 40029 invalid code, 40163 used code, 40226 blocked (high-risk) user: the
+            // caller's to deal with.
+            None => AppError::bad_request(
+                "login_rejected",
+                format!("WeChat refused the code ({code}): {message}"),
+            ),
+        },
         other => AppError::UpstreamUnavailable(other),
     }
 }
@@ -161,4 +180,18 @@ pub async fn login_oauth(
         .map_err(login_error)?;
     let response = open_session(&state, &appid, &openid, unionid.as_deref(), None).await?;
     Ok(Json(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_busy_and_quota_answers_are_retryable() {
+        assert_eq!(login_retry_after("-1"), Some(1));
+        assert_eq!(login_retry_after("45011"), Some(60));
+        for code in ["40029", "40163", "40226", "40125", "40013", "0"] {
+            assert_eq!(login_retry_after(code), None, "{code}");
+        }
+    }
 }

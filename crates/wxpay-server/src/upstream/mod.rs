@@ -36,6 +36,19 @@ pub enum UpstreamError {
     /// A response's signature did not verify: treated as forged and never used.
     #[error("response signature rejected ({0})")]
     Unverified(String),
+    /// A v3 error answer (non-2xx) that carries no `Wechatpay-*` signature at all. WeChat
+    /// signs an answer only after it has verified the request's signature, so this is how
+    /// a 401 `SIGN_ERROR` (and a gateway error) arrives (A.3). Its code is reported, but
+    /// nobody authenticated it: no order or refund state may change on it.
+    #[error("WeChat error {status} {code} (unsigned answer): {message}")]
+    UnsignedError {
+        /// HTTP status.
+        status: u16,
+        /// The code in the body (`HTTP_<status>` when the body has none).
+        code: String,
+        /// The message in the body.
+        message: String,
+    },
     /// A response body could not be parsed.
     #[error("unexpected response body")]
     Decode(#[source] serde_json::Error),

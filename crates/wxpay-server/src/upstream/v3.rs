@@ -1,8 +1,13 @@
 //! The API v3 client: signed requests, verified responses, platform certificates.
 //!
 //! Every request carries an `Authorization` header made by the core from the merchant key;
-//! every answer (errors and 204s included) must carry a valid `Wechatpay-*` signature or it
-//! is treated as forged. The verification keys live in one [`Verifier`] shared with the
+//! every 2xx answer (204s included) must carry a valid `Wechatpay-*` signature or it is
+//! treated as forged. An error answer that carries a signature must verify too; one with no
+//! `Wechatpay-*` header at all is how WeChat refuses a request whose own signature it could
+//! not verify (401 `SIGN_ERROR`, A.3), so it becomes [`UpstreamError::UnsignedError`]: its
+//! code is reported, and callers change no state on it (the official Go SDK likewise looks
+//! at the status first and verifies only 2xx answers). The verification keys live in one
+//! [`Verifier`] shared with the
 //! notification handlers: the WeChat Pay public key (public-key mode), the platform
 //! certificates from `/v3/certificates` (certificate mode), or both during a switch-over.
 //! An unknown certificate serial triggers one rate-limited certificate refresh, which is how
@@ -115,6 +120,48 @@ struct ErrorBody {
     code: String,
     #[serde(default)]
     message: String,
+}
+
+/// The headers WeChat adds to an answer it signs.
+const SIGNATURE_HEADERS: [&str; 4] = [
+    "wechatpay-signature",
+    "wechatpay-timestamp",
+    "wechatpay-nonce",
+    "wechatpay-serial",
+];
+
+/// Whether an answer carries any of WeChat's signature headers (then it must verify).
+fn carries_signature(headers: &reqwest::header::HeaderMap) -> bool {
+    SIGNATURE_HEADERS
+        .iter()
+        .any(|name| headers.contains_key(*name))
+}
+
+/// WeChat's code and message in an error answer (`HTTP_<status>` when the body has none).
+fn error_body(raw: &RawResponse) -> ErrorBody {
+    serde_json::from_slice(&raw.body).unwrap_or(ErrorBody {
+        code: format!("HTTP_{}", raw.status),
+        message: String::new(),
+    })
+}
+
+/// An error answer as the caller sees it: [`UpstreamError::Business`] once its signature
+/// verified, [`UpstreamError::UnsignedError`] when it carries none.
+fn error_answer(raw: &RawResponse, verified: bool) -> UpstreamError {
+    let ErrorBody { code, message } = error_body(raw);
+    if verified {
+        UpstreamError::Business {
+            status: raw.status,
+            code,
+            message,
+        }
+    } else {
+        UpstreamError::UnsignedError {
+            status: raw.status,
+            code,
+            message,
+        }
+    }
 }
 
 fn header_lookup(headers: &reqwest::header::HeaderMap) -> impl Fn(&str) -> Option<String> + '_ {
@@ -252,7 +299,13 @@ impl V3Client {
             .send_signed(Method::GET, path, Vec::new(), Idempotency::Idempotent)
             .await?;
         if raw.status != 200 {
-            return Err(UpstreamError::Certificates(format!("HTTP {}", raw.status)));
+            // Nothing here is used as a certificate; the code tells the operator why (a wrong
+            // merchant serial or key is an unsigned 401 SIGN_ERROR).
+            let code = error_body(&raw).code;
+            return Err(UpstreamError::Certificates(format!(
+                "HTTP {} {code}",
+                raw.status
+            )));
         }
         let list: CertificateList =
             serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)?;
@@ -344,7 +397,9 @@ impl V3Client {
     }
 
     /// Sends a signed request and verifies the answer's signature. A verified 2xx is
-    /// returned; a verified 4xx becomes [`UpstreamError::Business`].
+    /// returned; a verified 4xx becomes [`UpstreamError::Business`]; a 4xx without any
+    /// signature header becomes [`UpstreamError::UnsignedError`] (A.3); anything else that
+    /// does not verify is [`UpstreamError::Unverified`].
     pub async fn call(
         &self,
         method: Method,
@@ -357,23 +412,19 @@ impl V3Client {
             None => Vec::new(),
         };
         let raw = self.send_signed(method, path, bytes, idempotency).await?;
+        let success = (200..300).contains(&raw.status);
+        if !success && !carries_signature(&raw.headers) {
+            return Err(error_answer(&raw, false));
+        }
         let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers))
             .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
         self.verify_from(SerialSource::Response, &headers, &raw.body, clock::now())
             .await
             .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
-        if (200..300).contains(&raw.status) {
+        if success {
             return Ok(raw);
         }
-        let error: ErrorBody = serde_json::from_slice(&raw.body).unwrap_or(ErrorBody {
-            code: format!("HTTP_{}", raw.status),
-            message: String::new(),
-        });
-        Err(UpstreamError::Business {
-            status: raw.status,
-            code: error.code,
-            message: error.message,
-        })
+        Err(error_answer(&raw, true))
     }
 
     /// [`Self::call`] and parse the JSON body.

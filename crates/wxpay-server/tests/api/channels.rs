@@ -262,3 +262,31 @@ async fn the_v2_jssdk_channel_answers_in_the_choose_wx_pay_shape() {
     app.wait_state(&no, "SUCCESS").await;
     app.stop().await;
 }
+
+/// The server sends no `time_expire`, in either API version: WeChat refuses a v2 one under
+/// five minutes away rather than raising it, and an order's life is the worker's business
+/// (it closes unpaid orders at WeChat after `worker.close_after_secs`). So nothing is sent
+/// that WeChat could refuse or that the simulator used to quietly raise.
+#[tokio::test]
+async fn no_time_expire_is_sent_with_a_prepay() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    for api_version in ["v3", "v2"] {
+        let no = app.create_order(&token).await;
+        let (status, body) = app
+            .post(
+                &format!("/api/orders/{no}/pay"),
+                Some(&token),
+                serde_json::json!({ "channel": "miniprogram", "api_version": api_version }),
+            )
+            .await;
+        assert_eq!(status, 200, "{api_version}: {body}");
+        // The simulator keeps what it received (minus nonce and signature).
+        let seen = app.sim_order(&no).await;
+        assert!(
+            seen["fingerprint"].is_object() && seen["fingerprint"].get("time_expire").is_none(),
+            "{api_version}: {seen}"
+        );
+    }
+    app.stop().await;
+}

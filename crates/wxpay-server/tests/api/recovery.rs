@@ -326,3 +326,22 @@ async fn the_worker_follows_a_processing_refund_whose_notification_was_lost() {
     assert_eq!(audit.last().map(|a| a.cause.as_str()), Some("worker"));
     app.stop().await;
 }
+
+/// WeChat answers a query for an order it never saw with 404 `ORDER_NOT_EXIST` (older pages:
+/// `ORDERNOTEXIST`; both spellings are covered by `payments::order_unknown_at_wechat`): the
+/// order is left as it is, not treated as a failure.
+#[tokio::test]
+async fn a_query_for_an_order_wechat_never_saw_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let outcome = wxpay_server::payments::query_and_apply(&app.state, &no, "test")
+        .await
+        .expect("ORDER_NOT_EXIST is an answer, not an error");
+    assert!(
+        matches!(outcome, wxpay_server::store::ApplyOutcome::Unchanged),
+        "{outcome:?}"
+    );
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    app.stop().await;
+}

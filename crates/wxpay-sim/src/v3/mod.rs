@@ -3,7 +3,12 @@
 //! Every v3 handler runs through [`serve`]: faults first (as a failing WeChat front end
 //! would), then the merchant's `Authorization` is checked against the exact bytes and
 //! request URI received, then the handler runs, and whatever it returns — success, 204 or
-//! error — is signed with the current platform identity.
+//! business error — is signed with the current platform identity.
+//!
+//! What is refused before the request signature verified (401 `SIGN_ERROR`, an unreadable
+//! body) goes back unsigned: WeChat signs an answer only after it has verified the
+//! merchant's request (A.3, "Error answers may be unsigned"), so a client must report such
+//! an error by its code without taking it as authenticated.
 
 pub mod certs;
 pub mod pay;
@@ -61,6 +66,12 @@ impl ApiError {
     /// Adds `detail.field` (query parameters and path segments).
     pub fn with_field(mut self, field: &str) -> Self {
         self.detail = Some(json!({ "field": field, "location": "query" }));
+        self
+    }
+
+    /// Adds `detail.field` for a body field whose value is well-formed but refused.
+    pub fn with_body_field(mut self, field: &str) -> Self {
+        self.detail = Some(json!({ "field": field, "location": "body" }));
         self
     }
 
@@ -158,7 +169,8 @@ where
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
-    let mut probe = false;
+    let mut signature = Signature::Valid;
+    let mut refuse_signature = false;
     if let Some(fault) = &fault {
         let delay = std::time::Duration::from_millis(fault.delay_ms.unwrap_or(10_000));
         let early = match fault.kind {
@@ -191,20 +203,29 @@ where
                 None
             }
             FaultKind::SignTest => {
-                probe = true;
+                signature = Signature::Probe;
+                None
+            }
+            FaultKind::Unsigned => {
+                signature = Signature::Absent;
+                None
+            }
+            FaultKind::SignError => {
+                refuse_signature = true;
                 None
             }
         };
         if let Some(err) = early {
-            return respond(&sim, Err(err), probe);
+            return respond_as(&sim, Err(err), signature);
         }
     }
     let req = match read_request(request).await {
         Ok(r) => r,
-        Err(e) => return respond(&sim, Err(e), probe),
+        Err(e) => return respond_as(&sim, Err(e), Signature::Absent),
     };
     let auth = match req.authorization.clone() {
         None => Err(sign_error(&req, "authorization header missing")),
+        Some(_) if refuse_signature => Err(sign_error(&req, "sign not match")),
         Some(h) => {
             verify_authorization(&h, &req.method, &req.uri, &req.body, now_unix(), |m, s| {
                 sim.merchant_key(m, s)
@@ -212,8 +233,13 @@ where
             .map_err(|f| sign_error(&req, &f.issue))
         }
     };
-    let outcome = auth.and_then(|auth| handler(&sim, &req, &auth));
-    respond(&sim, outcome, probe)
+    let auth = match auth {
+        Ok(auth) => auth,
+        // Not authenticated: nothing is signed (A.3).
+        Err(refusal) => return respond_as(&sim, Err(refusal), Signature::Absent),
+    };
+    let outcome = handler(&sim, &req, &auth);
+    respond_as(&sim, outcome, signature)
 }
 
 /// Reads the request into a [`V3Request`] (body as raw bytes, never re-encoded).
@@ -303,8 +329,30 @@ pub fn request_id() -> String {
     format!("08{}-0", random_alnum(40).to_ascii_uppercase())
 }
 
-/// Signs and builds the HTTP response for a handler outcome.
+/// How an answer carries (or lacks) the `Wechatpay-*` signature headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// Signed with the current identity (every authenticated answer).
+    Valid,
+    /// Signed, but `Wechatpay-Signature` is a `WECHATPAY/SIGNTEST/` probe.
+    Probe,
+    /// No `Wechatpay-*` headers at all (answers to unauthenticated requests).
+    Absent,
+}
+
+/// Signs and builds the HTTP response for a handler outcome (`probe`: with a
+/// `WECHATPAY/SIGNTEST/` signature).
 pub fn respond(sim: &Sim, outcome: Result<Reply, ApiError>, probe: bool) -> Response {
+    let signature = if probe {
+        Signature::Probe
+    } else {
+        Signature::Valid
+    };
+    respond_as(sim, outcome, signature)
+}
+
+/// Builds the HTTP response for a handler outcome, signed as `signature` says.
+pub fn respond_as(sim: &Sim, outcome: Result<Reply, ApiError>, signature: Signature) -> Response {
     let (status, body) = match outcome {
         Ok(Reply::Json(v)) => (StatusCode::OK, v.to_string().into_bytes()),
         Ok(Reply::NoContent) => (StatusCode::NO_CONTENT, Vec::new()),
@@ -315,18 +363,20 @@ pub fn respond(sim: &Sim, outcome: Result<Reply, ApiError>, probe: bool) -> Resp
             (e.status, e.body().to_string().into_bytes())
         }
     };
-    signed_response(sim, status, body, probe)
+    match signature {
+        Signature::Absent => unsigned_response(status, body),
+        Signature::Valid => signed_response(sim, status, body, false),
+        Signature::Probe => signed_response(sim, status, body, true),
+    }
 }
 
-/// Builds a response carrying `Wechatpay-*` headers over `body`.
-pub fn signed_response(sim: &Sim, status: StatusCode, body: Vec<u8>, probe: bool) -> Response {
-    let signer = sim.signer();
-    let nonce = random_alnum(32);
-    let headers = signer.sign_headers(now_unix(), &nonce, &body);
-    let mut resp = Response::new(Body::from(body.clone()));
+/// A response with `Request-ID` but no `Wechatpay-*` headers.
+fn unsigned_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let empty = body.is_empty();
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    if !body.is_empty() {
+    if !empty {
         h.insert(
             "content-type",
             HeaderValue::from_static("application/json; charset=utf-8"),
@@ -335,6 +385,16 @@ pub fn signed_response(sim: &Sim, status: StatusCode, body: Vec<u8>, probe: bool
     if let Ok(v) = HeaderValue::from_str(&request_id()) {
         h.insert("request-id", v);
     }
+    resp
+}
+
+/// Builds a response carrying `Wechatpay-*` headers over `body`.
+pub fn signed_response(sim: &Sim, status: StatusCode, body: Vec<u8>, probe: bool) -> Response {
+    let signer = sim.signer();
+    let nonce = random_alnum(32);
+    let headers = signer.sign_headers(now_unix(), &nonce, &body);
+    let mut resp = unsigned_response(status, body);
+    let h = resp.headers_mut();
     match headers {
         Ok(pairs) => {
             for (name, value) in pairs {

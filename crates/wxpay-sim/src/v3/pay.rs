@@ -5,6 +5,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
+use wxpay_core::v3::models::error_code;
 use wxpay_core::TradeState;
 
 use super::validate::Fields;
@@ -113,7 +114,9 @@ fn prepay_inner(
     let out_trade_no = f.out_trade_no()?;
     let time_expire = f.time_expire()?;
     let attach = f.attach()?;
-    let notify_url = f.notify_url("notify_url", true)?.unwrap_or_default();
+    let notify_url = f
+        .notify_url("notify_url", true, &sim.config.private_line_notify_hosts)?
+        .unwrap_or_default();
     f.bounded("goods_tag", 32)?;
     let amount = f.object("amount")?;
     let total = amount.amount("total")?;
@@ -139,6 +142,16 @@ fn prepay_inner(
             "APPID_MCHID_NOT_MATCH",
             "appid和mch_id不匹配",
         ));
+    }
+    if let Some(openid) = &payer_openid {
+        if !crate::login::openid_belongs_to(sim, openid, appid.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                error_code::PARAM_ERROR,
+                "appid和openid不匹配",
+            )
+            .with_body_field("/body/payer/openid"));
+        }
     }
 
     let now = now_unix();
@@ -246,8 +259,14 @@ fn require_mchid_query(req: &V3Request, auth: &VerifiedAuth) -> Result<(), ApiEr
     }
 }
 
+/// 404 `ORDER_NOT_EXIST`, the current docs' spelling (older v3 pages say `ORDERNOTEXIST`;
+/// merchants must accept both, A.12).
 fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "ORDERNOTEXIST", "订单不存在")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        error_code::ORDER_NOT_EXIST,
+        "订单不存在",
+    )
 }
 
 /// `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`.

@@ -38,7 +38,7 @@ fn create_inner(sim: &Sim, req: &V3Request, auth: &VerifiedAuth) -> Result<Reply
     }
     let out_refund_no = f.out_refund_no()?;
     let reason = f.bounded("reason", 80)?.map(str::to_owned);
-    let notify_url = f.notify_url("notify_url", false)?;
+    let notify_url = f.notify_url("notify_url", false, &sim.config.private_line_notify_hosts)?;
     let funds_account = f.opt_string("funds_account")?;
     if funds_account.is_some_and(|fa| fa != "AVAILABLE") {
         return Err(ApiError::param(

@@ -3,6 +3,7 @@
 //! the simulator rejects exactly what the toolkit's own constructors reject.
 
 use serde_json::Value;
+use wxpay_core::v3::models::NotifyUrl;
 use wxpay_core::{Amount, AppId, Attach, Description, OpenId, OutRefundNo, OutTradeNo, TimeExpire};
 
 use super::ApiError;
@@ -156,8 +157,15 @@ impl<'a> Fields<'a> {
         self.check("openid", OpenId::new(s))
     }
 
-    /// A notification URL (string(255), absolute http(s), no query string).
-    pub fn notify_url(&self, name: &str, required: bool) -> Result<Option<String>, ApiError> {
+    /// A notification URL: string(255), absolute, no query string, and HTTPS unless it
+    /// points at a loopback host or one of `private_line_hosts` (the core's [`NotifyUrl`]
+    /// rule, A.8).
+    pub fn notify_url(
+        &self,
+        name: &str,
+        required: bool,
+        private_line_hosts: &[String],
+    ) -> Result<Option<String>, ApiError> {
         let value = if required {
             Some(self.string(name)?)
         } else {
@@ -168,12 +176,8 @@ impl<'a> Fields<'a> {
         if url.len() > 255 {
             return Err(ApiError::param(&path, "must be at most 255 bytes"));
         }
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ApiError::param(&path, "must be an absolute http(s) URL"));
-        }
-        if url.contains('?') {
-            return Err(ApiError::param(&path, "must not carry a query string"));
-        }
+        NotifyUrl::new_over_private_line(url, private_line_hosts)
+            .map_err(|e| ApiError::param(&path, e.to_string()))?;
         Ok(Some(url.to_owned()))
     }
 
@@ -229,11 +233,16 @@ mod tests {
 
     #[test]
     fn notify_url_rules() {
-        let v = json!({"u": "https://a.example/n?x=1", "w": "ftp://a"});
+        let v = json!({"u": "https://a.example/n?x=1", "w": "ftp://a", "h": "http://a.example/n"});
         let f = Fields::body(&v);
-        assert!(f.notify_url("u", true).is_err());
-        assert!(f.notify_url("w", true).is_err());
-        assert!(f.notify_url("missing", false).expect("optional").is_none());
-        assert!(f.notify_url("missing", true).is_err());
+        assert!(f.notify_url("u", true, &[]).is_err());
+        assert!(f.notify_url("w", true, &[]).is_err());
+        assert!(f.notify_url("h", true, &[]).is_err());
+        assert!(f.notify_url("h", true, &["a.example".into()]).is_ok());
+        assert!(f
+            .notify_url("missing", false, &[])
+            .expect("optional")
+            .is_none());
+        assert!(f.notify_url("missing", true, &[]).is_err());
     }
 }

@@ -67,9 +67,30 @@ pub async fn start() -> TestSim {
     start_with(base_config()).await
 }
 
+/// The payer of [`TestSim::jsapi_body`], a mini-program user.
+pub const MP_PAYER: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+/// The payer of the v2 tests' JSAPI orders, an official-account user.
+pub const OA_PAYER: &str = "oV2user";
+
 pub async fn start_with(config: SimConfig) -> TestSim {
     let u = universe();
     let sim = Simulator::start(config).await.expect("start simulator");
+    // The fixed payers of the helpers are users the simulator issued (an openid belongs to
+    // one app): what a login through that app would have given the merchant.
+    let control = sim.control();
+    for (kind, openid) in [
+        (wxpay_sim::config::AppKind::MiniProgram, MP_PAYER),
+        (wxpay_sim::config::AppKind::OfficialAccount, OA_PAYER),
+    ] {
+        if let Some(appid) = u.appid(kind) {
+            if kind == wxpay_sim::config::AppKind::MiniProgram {
+                control.mint_login_code(appid, Some(openid.into()))
+            } else {
+                control.mint_oauth_code(appid, Some(openid.into()), None)
+            }
+            .expect("register the helpers' payer");
+        }
+    }
     let mut verifier = Verifier::new();
     verifier.add_certificate(Certificate::from_pem(&u.platform.cert_pem).expect("platform cert"));
     verifier.add_public_key(
@@ -156,6 +177,21 @@ impl TestSim {
             .expect("response signature verifies");
     }
 
+    /// An answer WeChat gives before it has verified the request: no `Wechatpay-*` header
+    /// at all (A.3), but still a `Request-ID`.
+    pub fn assert_unsigned(&self, resp: &Resp) {
+        for name in [
+            "wechatpay-timestamp",
+            "wechatpay-nonce",
+            "wechatpay-signature",
+            "wechatpay-serial",
+            "wechatpay-signature-type",
+        ] {
+            assert!(resp.header(name).is_none(), "{name} on an unsigned answer");
+        }
+        assert!(resp.header("request-id").is_some());
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Resp {
         self.call("POST", path, &body.to_string()).await
     }
@@ -183,7 +219,7 @@ impl TestSim {
             "out_trade_no": out_trade_no,
             "notify_url": notify_url,
             "amount": { "total": total, "currency": "CNY" },
-            "payer": { "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" }
+            "payer": { "openid": MP_PAYER }
         })
     }
 

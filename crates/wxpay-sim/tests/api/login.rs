@@ -321,3 +321,82 @@ async fn expired_access_token_is_42001_and_an_expired_ticket_is_replaced() {
         .to_owned();
     assert_eq!(get(&t, &ticket(&fresh)).await["errcode"], 0);
 }
+
+/// Another service of the merchant fetched a new access token (its grace period is over):
+/// every token issued before answers 40001 at once, the new one works.
+#[tokio::test]
+async fn a_token_refreshed_elsewhere_ends_the_earlier_ones_at_once() {
+    let t = start().await;
+    let oa = universe()
+        .apps
+        .iter()
+        .find(|a| a.kind == AppKind::OfficialAccount)
+        .expect("oa");
+    let token_url = format!(
+        "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        oa.appid,
+        oa.secret.expose()
+    );
+    let ticket = |tok: &str| format!("/cgi-bin/ticket/getticket?access_token={tok}&type=jsapi");
+    let ours = get(&t, &token_url).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(get(&t, &ticket(&ours)).await["errcode"], 0);
+    let (s, theirs) = t
+        .control(
+            "POST",
+            &format!("/__sim/apps/{}/refresh-token", oa.appid),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{theirs}");
+    let theirs = theirs["access_token"].as_str().expect("token").to_owned();
+    assert_ne!(theirs, ours);
+    let v = get(&t, &ticket(&ours)).await;
+    assert_eq!(v["errcode"], 40001, "{v}");
+    assert_eq!(get(&t, &ticket(&theirs)).await["errcode"], 0);
+    let (s, _) = t
+        .control("POST", "/__sim/apps/wx_no_such_app/refresh-token", None)
+        .await;
+    assert_eq!(s, 404);
+}
+
+/// A code of a user WeChat rates high-risk: code2Session answers 40226 (login intercepted).
+#[tokio::test]
+async fn a_blocked_users_code_is_40226() {
+    let t = start().await;
+    let mp = universe()
+        .apps
+        .iter()
+        .find(|a| a.kind == AppKind::MiniProgram)
+        .expect("mp");
+    let url = |code: &str| {
+        format!(
+            "/sns/jscode2session?appid={}&secret={}&js_code={code}&grant_type=authorization_code",
+            mp.appid,
+            mp.secret.expose()
+        )
+    };
+    let (s, minted) = t
+        .control(
+            "POST",
+            "/__sim/login/code",
+            Some(json!({"appid": mp.appid, "blocked": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{minted}");
+    let blocked = minted["code"].as_str().expect("code").to_owned();
+    let v = get(&t, &url(&blocked)).await;
+    assert_eq!(v["errcode"], 40226, "{v}");
+    assert!(v.get("openid").is_none(), "{v}");
+    let (_, minted) = t
+        .control(
+            "POST",
+            "/__sim/login/code",
+            Some(json!({"appid": mp.appid})),
+        )
+        .await;
+    let fine = minted["code"].as_str().expect("code").to_owned();
+    assert!(get(&t, &url(&fine)).await["openid"].is_string());
+}

@@ -8,5 +8,6 @@ mod login;
 mod mode_one;
 mod notify;
 mod pages;
+mod stricter;
 mod v2;
 mod v3;

@@ -98,7 +98,7 @@ async fn unified_order(m: &MerchantState, trade_type: &str, product_id: &str) ->
         ("notify_url", m.notify_url.clone()),
         ("trade_type", trade_type.to_owned()),
         ("product_id", product_id.to_owned()),
-        ("openid", "oJsapiPayer".to_owned()),
+        ("openid", OA_PAYER.to_owned()),
     ] {
         if trade_type == "NATIVE" && k == "openid" {
             continue;

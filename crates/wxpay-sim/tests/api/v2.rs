@@ -57,7 +57,7 @@ pub(crate) fn unified(
             ("notify_url", notify),
             ("trade_type", trade_type),
             ("product_id", "p1"),
-            ("openid", "oV2user"),
+            ("openid", OA_PAYER),
         ],
     )
 }

@@ -88,6 +88,8 @@ async fn app_h5_native_prepay_shapes() {
     assert_eq!(q.json()["trade_type"], "MWEB");
 }
 
+/// WeChat signs an answer only once it has verified the request (A.3), so every 401
+/// `SIGN_ERROR` comes back without `Wechatpay-*` headers.
 #[tokio::test]
 async fn bad_authorization_is_401_sign_error() {
     let t = start().await;
@@ -98,7 +100,7 @@ async fn bad_authorization_is_401_sign_error() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["code"], "SIGN_ERROR");
     assert_eq!(r.json()["detail"]["location"], "authorization");
-    t.assert_signed(&r);
+    t.assert_unsigned(&r);
     // Signed over a different body.
     let other = t.jsapi_body("order_auth1", 101, NOTIFY).to_string();
     let r = t
@@ -112,6 +114,7 @@ async fn bad_authorization_is_401_sign_error() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["detail"]["detail"]["issue"], "sign not match");
     assert_eq!(r.json()["detail"]["sign_information"]["url"], path);
+    t.assert_unsigned(&r);
     // Stale timestamp.
     let r = t
         .raw(
@@ -128,6 +131,7 @@ async fn bad_authorization_is_401_sign_error() {
         .replace(&t.serial, "0123456789ABCDEF0123456789ABCDEF01234567");
     let r = t.raw("POST", path, &body, Some(auth)).await;
     assert_eq!(r.status, 401);
+    t.assert_unsigned(&r);
     // Garbage.
     let r = t.raw("POST", path, &body, Some("Bearer x".into())).await;
     assert_eq!(r.status, 401);
@@ -150,6 +154,56 @@ async fn bad_authorization_is_401_sign_error() {
         )
         .await;
     assert_eq!(r.status, 401);
+    t.assert_unsigned(&r);
+}
+
+/// `sign_error` refuses one call as if its signature did not verify; `unsigned` answers one
+/// call normally but without its signature. Both are v3-only.
+#[tokio::test]
+async fn sign_error_and_unsigned_faults() {
+    let t = start().await;
+    let arm =
+        |kind: &str, endpoint: &str| json!({ "endpoint": endpoint, "kind": kind, "count": 1 });
+    let (status, _) = t
+        .control("POST", "/__sim/faults", Some(arm("sign_error", "v3.jsapi")))
+        .await;
+    assert_eq!(status, 200);
+    let path = "/v3/pay/transactions/jsapi";
+    let body = t.jsapi_body("order_flt01", 100, NOTIFY).to_string();
+    let send = || {
+        t.raw(
+            "POST",
+            path,
+            &body,
+            Some(t.authorization("POST", path, &body, now())),
+        )
+    };
+    let r = send().await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (401, Some("SIGN_ERROR"))
+    );
+    t.assert_unsigned(&r);
+    let (status, _) = t.control("GET", "/__sim/orders/order_flt01", None).await;
+    assert_eq!(status, 404, "a refused call creates nothing");
+
+    let (status, _) = t
+        .control("POST", "/__sim/faults", Some(arm("unsigned", "v3.jsapi")))
+        .await;
+    assert_eq!(status, 200);
+    let r = send().await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    t.assert_unsigned(&r);
+    let r = send().await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    t.assert_signed(&r);
+
+    for endpoint in ["v2.unifiedorder", "login.token", "*"] {
+        let (status, _) = t
+            .control("POST", "/__sim/faults", Some(arm("sign_error", endpoint)))
+            .await;
+        assert_eq!(status, 400, "{endpoint}");
+    }
 }
 
 #[tokio::test]
@@ -412,7 +466,8 @@ async fn not_found_and_query_param_errors() {
         .await;
     assert_eq!(
         (q.status, q.json()["code"].as_str()),
-        (404, Some("ORDERNOTEXIST"))
+        (404, Some("ORDER_NOT_EXIST")),
+        "the current docs' spelling, not the older ORDERNOTEXIST"
     );
     let q = t
         .call(
@@ -424,7 +479,10 @@ async fn not_found_and_query_param_errors() {
             "",
         )
         .await;
-    assert_eq!(q.status, 404);
+    assert_eq!(
+        (q.status, q.json()["code"].as_str()),
+        (404, Some("ORDER_NOT_EXIST"))
+    );
     let q = t
         .call("GET", "/v3/pay/transactions/out-trade-no/missing01", "")
         .await;
@@ -435,7 +493,10 @@ async fn not_found_and_query_param_errors() {
             &json!({"mchid": t.mchid}),
         )
         .await;
-    assert_eq!(r.status, 404);
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (404, Some("ORDER_NOT_EXIST"))
+    );
     let r = t.call("GET", "/v3/no/such/path", "").await;
     assert_eq!(r.status, 404);
 }

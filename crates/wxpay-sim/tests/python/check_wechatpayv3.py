@@ -179,6 +179,8 @@ def run(mode, inbox, prefix):
 
 
 inbox = Inbox()
+# An openid belongs to the app that issued it: the JSAPI payer logs in to the mini-program first.
+control("POST", "/__sim/login/code", {"appid": apps["mini-program"], "openid": "oPythonUser1"})
 control("POST", "/__sim/signing-mode", {"mode": "certificate"})
 run("certificate", inbox, "pyc")
 # A probe notification must be rejected by the SDK and then retried with a real signature.

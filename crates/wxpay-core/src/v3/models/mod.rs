@@ -52,13 +52,25 @@ pub enum NotifyUrlError {
     /// Whitespace or control characters.
     #[error("notify_url contains whitespace or a control character")]
     BadChar,
+    /// Plain `http://` to a host that is not loopback: WeChat requires HTTPS on public
+    /// hosts (A.8).
+    #[error(
+        "notify_url must use https:// (plain http is only for a loopback host), not http://{0}"
+    )]
+    PlainHttp(String),
 }
 
 /// `notify_url`: where WeChat POSTs payment and refund notifications (A.8).
 ///
 /// An absolute URL without query string, at most 255 characters (the prepay limit; the
-/// refund one is 256). `http://` is accepted so a local simulator can be used; WeChat
-/// itself requires HTTPS on public domains.
+/// refund one is 256), and HTTPS: WeChat refuses plain `http://` on public hosts. The one
+/// exception here is `http://` to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`),
+/// which only a local simulator can be reached on. WeChat also delivers over plain HTTP to
+/// a merchant connected by a private line (专线), to its NAT IP or private callback domain;
+/// [`NotifyUrl::new_over_private_line`] models that.
+///
+/// This is the one place the rule lives: the server checks its `public_url` with it at
+/// start-up, and the simulator refuses prepay, unified order and refund requests with it.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct NotifyUrl(String);
 
@@ -68,6 +80,16 @@ impl NotifyUrl {
 
     /// Checks the rules above.
     pub fn new(value: impl Into<String>) -> Result<Self, NotifyUrlError> {
+        Self::new_over_private_line(value, &[] as &[&str])
+    }
+
+    /// Like [`NotifyUrl::new`], also accepting plain `http://` to one of `private_hosts`
+    /// (compared without case): the hosts a merchant reaches WeChat through a private line
+    /// on.
+    pub fn new_over_private_line<S: AsRef<str>>(
+        value: impl Into<String>,
+        private_hosts: &[S],
+    ) -> Result<Self, NotifyUrlError> {
         let value = value.into();
         let len = value.chars().count();
         if len > Self::MAX_LEN {
@@ -86,6 +108,15 @@ impl NotifyUrl {
         if rest.contains('?') || rest.contains('#') {
             return Err(NotifyUrlError::HasQuery);
         }
+        if value.starts_with("http://") {
+            let host = host_of(rest);
+            let private = private_hosts
+                .iter()
+                .any(|h| h.as_ref().eq_ignore_ascii_case(host));
+            if !private && !is_loopback_host(host) {
+                return Err(NotifyUrlError::PlainHttp(host.to_owned()));
+            }
+        }
         Ok(Self(value))
     }
 
@@ -93,6 +124,36 @@ impl NotifyUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The host of `authority/path…` (the URL after its scheme): no user info, no port.
+/// An IPv6 literal keeps its brackets.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    if host_port.starts_with('[') {
+        return match host_port.find(']') {
+            Some(end) => &host_port[..=end],
+            None => host_port,
+        };
+    }
+    host_port.split(':').next().unwrap_or_default()
+}
+
+/// `localhost` (and its subdomains), `127.0.0.0/8` or `[::1]`.
+fn is_loopback_host(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return true;
+    }
+    if let Ok(v4) = lower.parse::<std::net::Ipv4Addr>() {
+        return v4.is_loopback();
+    }
+    lower
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse::<std::net::Ipv6Addr>().ok())
+        .is_some_and(|v6| v6.is_loopback())
 }
 
 impl fmt::Debug for NotifyUrl {
@@ -226,6 +287,44 @@ mod tests {
             NotifyUrl::new(long),
             Err(NotifyUrlError::TooLong(258))
         ));
+    }
+
+    #[test]
+    fn notify_url_is_https_unless_loopback_or_a_private_line() {
+        for local in [
+            "http://127.0.0.1:8080/notify",
+            "http://127.8.9.10/n",
+            "http://localhost/n",
+            "http://LOCALHOST:80/n",
+            "http://pay.localhost/n",
+            "http://[::1]:8080/n",
+            "http://user@127.0.0.1/n",
+        ] {
+            assert!(NotifyUrl::new(local).is_ok(), "{local}");
+        }
+        for (public, host) in [
+            ("http://pay.example.com/notify", "pay.example.com"),
+            ("http://10.0.0.5:8080/n", "10.0.0.5"),
+            ("http://0.0.0.0:8080/n", "0.0.0.0"),
+            ("http://127.0.0.1@evil.example/n", "evil.example"),
+            ("http://localhost.evil.example/n", "localhost.evil.example"),
+            ("http://[::2]/n", "[::2]"),
+        ] {
+            assert_eq!(
+                NotifyUrl::new(public),
+                Err(NotifyUrlError::PlainHttp(host.into())),
+                "{public}"
+            );
+        }
+        assert!(NotifyUrl::new("https://pay.example.com/notify").is_ok());
+        assert!(NotifyUrl::new_over_private_line("http://10.0.0.5:8080/n", &["10.0.0.5"]).is_ok());
+        assert!(
+            NotifyUrl::new_over_private_line("http://PAY.internal/n", &["pay.internal"]).is_ok()
+        );
+        assert_eq!(
+            NotifyUrl::new_over_private_line("http://10.0.0.6/n", &["10.0.0.5"]),
+            Err(NotifyUrlError::PlainHttp("10.0.0.6".into()))
+        );
     }
 
     #[test]
