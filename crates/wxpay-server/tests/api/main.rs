@@ -8,6 +8,7 @@ mod access;
 mod admin_refunds;
 mod channels;
 mod crash_recovery;
+mod faults;
 mod frontend_api;
 mod jssdk;
 mod lifecycle;

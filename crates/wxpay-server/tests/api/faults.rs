@@ -1,0 +1,173 @@
+//! Faults around the server, each ending in a ledger check: the database busy, WeChat failing
+//! a prepay, and notification timestamps at the edge of the 300-second window.
+
+use serde_json::Value;
+use sqlx::SqlitePool;
+use wxpay_core::v3::notification::EventType;
+use wxpay_sim::config::AppKind;
+
+use crate::helpers::{NotifySigning, TestApp};
+
+/// How many times the audit trail shows the order becoming paid.
+async fn credits(app: &TestApp, no: &str) -> usize {
+    app.state
+        .store
+        .audit("order", no)
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|a| a.to_state == "SUCCESS")
+        .count()
+}
+
+#[tokio::test]
+async fn a_busy_database_refuses_a_notification_unacknowledged_and_the_retry_credits_once() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+    let total = app.stored(&no).await.amount_fen;
+    let plaintext = app.transaction_plaintext(&no, total, &app.appid(AppKind::MiniProgram));
+    let signing = NotifySigning {
+        id: Some("EV-busy-database-0001".into()),
+        ..NotifySigning::default()
+    };
+
+    // Another writer holds the database: the notification cannot be recorded, so it must
+    // not be acknowledged (WeChat would stop retrying and the payment would be lost).
+    let pool = SqlitePool::connect(&app.state.settings.database.url)
+        .await
+        .expect("the server's SQLite file");
+    let mut writer = pool.acquire().await.expect("connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *writer)
+        .await
+        .expect("write lock");
+    let (status, answer) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &signing,
+        )
+        .await;
+    assert!(
+        status >= 500,
+        "refused as a failure WeChat retries: {status} {answer}"
+    );
+    let answer: Value = serde_json::from_str(&answer).expect("WeChat's failure shape");
+    assert_eq!(answer["code"], "FAIL");
+    sqlx::query("ROLLBACK")
+        .execute(&mut *writer)
+        .await
+        .expect("release");
+    drop(writer);
+    pool.close().await;
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+
+    // WeChat's retry, and a duplicate of it: credited once, acknowledged each time.
+    for _ in 0..2 {
+        let (status, answer) = app
+            .send_v3_notification(
+                "/notify/v3/pay",
+                EventType::TransactionSuccess,
+                &plaintext,
+                &signing,
+            )
+            .await;
+        assert!((200..300).contains(&status), "{status} {answer}");
+    }
+    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
+    assert_eq!(credits(&app, &no).await, 1, "credited exactly once");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_prepay_wechat_keeps_failing_is_a_retryable_503_under_the_same_order_number() {
+    let app = TestApp::spawn_tweaked(
+        wxpay_server::config::VerifyMode::Certificate,
+        false,
+        |settings, _| {
+            settings.upstream.max_retries = 1;
+            settings.upstream.failover_base_url = None;
+        },
+    )
+    .await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    for kind in ["system_error", "service_unavailable", "bad_gateway"] {
+        // Both attempts fail: a clear, typed, retryable answer; nothing handed out.
+        app.arm_fault("v3.jsapi", kind, 2).await;
+        let (status, body) = app.pay(&token, &no, "miniprogram").await;
+        assert_eq!(status, 503, "{kind}: {body}");
+        assert!(body["error"]["code"].is_string(), "{kind}: {body}");
+        assert_eq!(app.faults_left("v3.jsapi").await, 0, "{kind}: retried once");
+        let stored = app.stored(&no).await;
+        assert_eq!(stored.state.as_str(), "NOTPAY");
+        assert_eq!(stored.prepay_id, None, "{kind}: nothing was handed out");
+    }
+    // The payer tries again: the same out_trade_no, one order at WeChat.
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["out_trade_no"], no.as_str());
+    let at_wechat: Value = reqwest::get(format!("{}/__sim/orders", app.sim_url()))
+        .await
+        .expect("sim orders")
+        .json()
+        .await
+        .expect("sim orders json");
+    let at_wechat = at_wechat.as_array().expect("a list of orders");
+    assert_eq!(
+        at_wechat.len(),
+        1,
+        "one order at WeChat, under the same number: {at_wechat:?}"
+    );
+    assert_eq!(at_wechat[0]["out_trade_no"], no.as_str());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn notification_timestamps_at_the_edge_of_the_window() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let appid = app.appid(AppKind::MiniProgram);
+    let mut paid = Vec::new();
+    // 299 s either way is inside WeChat's 5-minute window; 301 s is not.
+    for (skew, accepted) in [(-299, true), (299, true), (-301, false), (301, false)] {
+        let no = app.create_order(&token).await;
+        let (status, body) = app.pay(&token, &no, "miniprogram").await;
+        assert_eq!(status, 200, "{body}");
+        let total = app.stored(&no).await.amount_fen;
+        let plaintext = app.transaction_plaintext(&no, total, &appid);
+        let signing = NotifySigning {
+            skew,
+            ..NotifySigning::default()
+        };
+        let (status, answer) = app
+            .send_v3_notification(
+                "/notify/v3/pay",
+                EventType::TransactionSuccess,
+                &plaintext,
+                &signing,
+            )
+            .await;
+        let state = app.stored(&no).await.state;
+        if accepted {
+            assert!((200..300).contains(&status), "{skew}: {status} {answer}");
+            assert_eq!(state.as_str(), "SUCCESS", "{skew}");
+            paid.push(no);
+        } else {
+            assert!(status >= 400, "{skew}: {status} {answer}");
+            assert_eq!(
+                state.as_str(),
+                "NOTPAY",
+                "{skew}: a stale notification changes nothing"
+            );
+        }
+    }
+    for no in &paid {
+        assert_eq!(credits(&app, no).await, 1);
+    }
+    app.stop().await;
+}
