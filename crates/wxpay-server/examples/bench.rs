@@ -34,6 +34,7 @@ use wxpay_server::upstream::v2::Fields;
 use wxpay_server::upstream::Idempotency;
 use wxpay_sim::config::AppKind;
 use wxpay_sim::control::SimControl;
+use wxpay_sim::faults::NotifyFaults;
 use wxpay_sim::server::Simulator;
 use wxpay_sim::universe::Universe;
 
@@ -41,6 +42,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A notification body and the headers to send with it.
 type Prepared = (String, Vec<(&'static str, String)>);
+
+/// What the simulator recorded when the payer paid (its own notification is dropped, so the
+/// bench delivers WeChat's notification itself, at the concurrency under test).
+struct PaidAtSim {
+    transaction_id: String,
+    total: u64,
+    openid: String,
+}
 
 struct Bench {
     url: String,
@@ -181,8 +190,9 @@ impl Bench {
         Ok(no)
     }
 
-    /// A v3 TRANSACTION.SUCCESS notification for `no`, signed by the platform key.
-    fn v3_notification(&self, no: &str, i: usize) -> Result<Prepared, BoxError> {
+    /// A v3 TRANSACTION.SUCCESS notification for `no`, signed by the platform key, carrying
+    /// the transaction id and amount the simulator recorded for its payment.
+    fn v3_notification(&self, no: &str, i: usize, paid: &PaidAtSim) -> Result<Prepared, BoxError> {
         let key = ApiV3Key::new(self.universe.apiv3_key.expose())?;
         let id = format!("BENCH-{no}-{i}");
         let appid = self
@@ -191,9 +201,9 @@ impl Bench {
             .ok_or("no mini-program")?;
         let plaintext = json!({
             "appid": appid, "mchid": self.universe.mchid, "out_trade_no": no,
-            "transaction_id": format!("42000{:023}", i), "trade_type": "JSAPI", "trade_state": "SUCCESS",
+            "transaction_id": paid.transaction_id, "trade_type": "JSAPI", "trade_state": "SUCCESS",
             "trade_state_desc": "ok", "bank_type": "OTHERS", "success_time": "2026-01-01T00:00:00+08:00",
-            "payer": { "openid": "o-bench" }, "amount": { "total": 1, "payer_total": 1, "currency": "CNY", "payer_currency": "CNY" }
+            "payer": { "openid": paid.openid }, "amount": { "total": paid.total, "payer_total": paid.total, "currency": "CNY", "payer_currency": "CNY" }
         });
         let params = NotificationParams {
             id: &id,
@@ -217,8 +227,9 @@ impl Bench {
         Ok((body, headers.header_pairs().to_vec()))
     }
 
-    /// A v2 pay notification for `no`, signed with the API v2 key (HMAC-SHA256).
-    fn v2_notification(&self, no: &str, i: usize) -> Result<String, BoxError> {
+    /// A v2 pay notification for `no`, signed with the API v2 key (HMAC-SHA256) as WeChat
+    /// signs it (no `sign_type`), carrying the simulator's transaction id and amount.
+    fn v2_notification(&self, no: &str, i: usize, paid: &PaidAtSim) -> Result<String, BoxError> {
         let key = ApiV2Key::new(self.universe.apiv2_key.expose())?;
         let appid = self
             .universe
@@ -231,11 +242,11 @@ impl Bench {
             ("appid", appid.to_owned()),
             ("mch_id", self.universe.mchid.clone()),
             ("nonce_str", format!("bench{i}")),
-            ("openid", "o-bench".to_owned()),
+            ("openid", paid.openid.clone()),
             ("trade_type", "JSAPI".to_owned()),
-            ("total_fee", "1".to_owned()),
-            ("cash_fee", "1".to_owned()),
-            ("transaction_id", format!("42002{:023}", i)),
+            ("total_fee", paid.total.to_string()),
+            ("cash_fee", paid.total.to_string()),
+            ("transaction_id", paid.transaction_id.clone()),
             ("out_trade_no", no.to_owned()),
             ("time_end", "20260101000000".to_owned()),
         ] {
@@ -290,6 +301,44 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     ))
 }
 
+/// The ledger check: every order the simulator says is paid is paid here, with the same
+/// transaction and amount, and the audit trail shows exactly one credit.
+#[derive(Default)]
+struct Ledger {
+    checked: usize,
+    lost: usize,
+    double: usize,
+    differing: usize,
+}
+
+impl Ledger {
+    async fn check(&mut self, bench: &Bench, numbers: &[String]) -> Result<(), BoxError> {
+        for no in numbers {
+            let at_sim = bench.control.order(Some(&bench.universe.mchid), no)?;
+            let here = bench.state.store.order(no).await?.ok_or("order missing")?;
+            let credits = bench
+                .state
+                .store
+                .audit("order", no)
+                .await?
+                .iter()
+                .filter(|a| a.to_state == "SUCCESS")
+                .count();
+            self.checked += 1;
+            if here.state.as_str() != at_sim.trade_state.as_str() {
+                self.lost += 1;
+            } else if credits != 1 {
+                self.double += 1;
+            } else if here.transaction_id != at_sim.transaction_id
+                || u64::try_from(here.amount_fen).ok() != Some(at_sim.total)
+            {
+                self.differing += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -301,18 +350,34 @@ fn env_count(name: &str, default: usize) -> usize {
 async fn main() -> Result<(), BoxError> {
     let (bench, _dir) = start().await?;
     let bench = Arc::new(bench);
-    let levels = [
-        (1usize, env_count("BENCH_OPS_1", 200)),
-        (32, env_count("BENCH_OPS_32", 1280)),
-    ];
+    // BENCH_LEVELS: the concurrency levels (default 1 and 32); BENCH_OPS_<c> the operation
+    // count at level c (default 200 at 1, else 40 per task, at most 5 120).
+    let levels: Vec<(usize, usize)> = std::env::var("BENCH_LEVELS")
+        .unwrap_or_else(|_| "1,32".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse::<usize>().ok())
+        .map(|c| {
+            let default = if c == 1 { 200 } else { (40 * c).min(5_120) };
+            (c, env_count(&format!("BENCH_OPS_{c}"), default))
+        })
+        .collect();
+    let mut ledger = Ledger::default();
     let mut tokens = Vec::new();
     for _ in 0..32 {
         tokens.push(bench.login().await?);
     }
     let tokens = Arc::new(tokens);
 
-    println!("== simulator's own cost (prepay straight to the simulator via the upstream clients)");
-    for (c, n) in levels {
+    // BENCH_SIM_COST=0 skips the simulator's own cost (the load script does).
+    let sim_levels: &[(usize, usize)] = if std::env::var("BENCH_SIM_COST").as_deref() == Ok("0") {
+        &[]
+    } else {
+        println!(
+            "== simulator's own cost (prepay straight to the simulator via the upstream clients)"
+        );
+        &levels
+    };
+    for &(c, n) in sim_levels {
         let b = bench.clone();
         let appid = b
             .universe
@@ -377,7 +442,7 @@ async fn main() -> Result<(), BoxError> {
 
     println!("== create + pay through the merchant API (order + prepay + client parameters)");
     for api in ["v3", "v2"] {
-        for (c, n) in levels {
+        for &(c, n) in &levels {
             let b = bench.clone();
             let tokens = tokens.clone();
             let stats = run(c, n, move |i| {
@@ -395,18 +460,33 @@ async fn main() -> Result<(), BoxError> {
 
     println!("== notifications processed (verify, decrypt, check, apply in one transaction)");
     for api in ["v3", "v2"] {
-        for (c, n) in levels {
-            // Orders to credit, and their notifications, are prepared outside the timing.
+        for &(c, n) in &levels {
+            // Orders paid at the simulator (its own notifications dropped) and WeChat's
+            // notifications for them are prepared outside the timing.
+            bench.control.notify_faults(NotifyFaults {
+                drop: u32::try_from(n).unwrap_or(u32::MAX),
+                ..NotifyFaults::default()
+            });
             let mut jobs = Vec::with_capacity(n);
+            let mut numbers = Vec::with_capacity(n);
             for i in 0..n {
                 let no = bench.create_and_pay(&tokens[i % tokens.len()], api).await?;
+                let order = bench.control.pay(Some(&bench.universe.mchid), &no, None)?;
+                let paid = PaidAtSim {
+                    transaction_id: order.transaction_id.clone().ok_or("no transaction id")?,
+                    total: order.total,
+                    openid: order.payer_openid.clone().ok_or("no payer")?,
+                };
                 let job = if api == "v3" {
-                    let (body, headers) = bench.v3_notification(&no, c * 100_000 + i)?;
-                    (body, headers)
+                    bench.v3_notification(&no, c * 100_000 + i, &paid)?
                 } else {
-                    (bench.v2_notification(&no, c * 100_000 + i)?, Vec::new())
+                    (
+                        bench.v2_notification(&no, c * 100_000 + i, &paid)?,
+                        Vec::new(),
+                    )
                 };
                 jobs.push(job);
+                numbers.push(no);
             }
             let jobs = Arc::new(jobs);
             let b = bench.clone();
@@ -433,7 +513,15 @@ async fn main() -> Result<(), BoxError> {
             })
             .await;
             stats.print(&format!("pay notification ({api})"), c);
+            ledger.check(&bench, &numbers).await?;
         }
+    }
+    println!(
+        "== ledger: {} paid orders checked against the simulator: {} lost, {} credited twice, {} differing",
+        ledger.checked, ledger.lost, ledger.double, ledger.differing
+    );
+    if ledger.lost + ledger.double + ledger.differing > 0 {
+        return Err("the ledger check failed".into());
     }
     Ok(())
 }
