@@ -60,9 +60,20 @@ pub enum StartError {
     /// Initial certificate download failed.
     #[error("platform certificates")]
     Certificates(#[source] UpstreamError),
-    /// No merchant configuration and the embedded simulator is not available.
-    #[error("no [merchant] configuration and the embedded simulator is unavailable: {0}")]
-    NoMerchant(String),
+    /// Neither a `[merchant]` section nor the demo was asked for: a merchant's configuration
+    /// that lost its `[merchant]` must not quietly become a demo that confirms simulated
+    /// payments and hands out an admin token.
+    #[error(
+        "no [merchant] section: configure the merchant account (see examples/server/wxpay-server.toml), \
+         or run the local demo on the built-in simulator with --demo (demo = true)"
+    )]
+    NoMerchant,
+    /// `demo = true` (`--demo`) beside a `[merchant]` section: the demo never talks to WeChat.
+    #[error("demo = true (--demo) and a [merchant] section together: the demo never talks to WeChat; remove one of them")]
+    DemoWithMerchant,
+    /// The demo was asked for but could not start (or this build has no embedded simulator).
+    #[error("the demo cannot start: {0}")]
+    Demo(String),
 }
 
 /// A built, bound, not yet running server.
@@ -192,20 +203,27 @@ async fn fallback_page() -> Html<&'static str> {
 }
 
 impl Application {
-    /// Builds everything and binds the listener. With no `[merchant]` section, starts the
-    /// embedded simulator (feature `embedded-sim`) and uses its generated test universe.
+    /// Builds everything and binds the listener. With `demo` set (and no `[merchant]`),
+    /// starts the embedded simulator (feature `embedded-sim`) and uses its generated test
+    /// universe; without it a `[merchant]` section is required.
     #[cfg_attr(not(feature = "embedded-sim"), allow(unused_mut))]
     pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
+        if settings.demo && settings.merchant.is_some() {
+            return Err(StartError::DemoWithMerchant);
+        }
         #[cfg(feature = "embedded-sim")]
-        let embedded = if settings.merchant.is_none() {
+        let embedded = if settings.demo {
             Some(crate::embedded::EmbeddedSim::start(&mut settings).await?)
         } else {
             None
         };
-        let merchant = settings
-            .merchant
-            .clone()
-            .ok_or_else(|| StartError::NoMerchant("feature embedded-sim is off".into()))?;
+        #[cfg(not(feature = "embedded-sim"))]
+        if settings.demo {
+            return Err(StartError::Demo(
+                "this build has no embedded simulator (feature embedded-sim)".into(),
+            ));
+        }
+        let merchant = settings.merchant.clone().ok_or(StartError::NoMerchant)?;
 
         // Checked before anything is opened: a weak or unreadable token must stop the start.
         let admin_token = settings

@@ -7,8 +7,10 @@
 //! (`{ file = "/run/secrets/key.pem" }`) is read as TOML. Numeric and boolean settings
 //! accept their text (`"8080"`, `"false"`) from any layer (see [`from_text`]).
 //!
-//! With no `[merchant]` section the server runs on its embedded defaults: the simulator is
-//! started in-process and its generated test universe supplies the merchant settings.
+//! The local demo (the simulator in-process, its generated test universe as the merchant,
+//! a demo login and an admin token handed to anyone who asks) runs only when asked for:
+//! `demo = true` here or `wxpay-server --demo`. Otherwise a `[merchant]` section is
+//! required, and a configuration without one stops the start.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -25,13 +27,17 @@ pub const ENV_PREFIX: &str = "WXPAY_";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// Run the local demo on the embedded simulator instead of a real merchant account
+    /// (`--demo` sets it too). Refused beside a `[merchant]` section.
+    #[serde(default, deserialize_with = "from_text")]
+    pub demo: bool,
     /// Listener and HTTP behaviour.
     #[serde(default)]
     pub server: ServerSettings,
     /// Where orders live.
     #[serde(default)]
     pub database: DatabaseSettings,
-    /// The merchant account; absent means "embedded simulator".
+    /// The merchant account; required unless `demo` is set.
     #[serde(default)]
     pub merchant: Option<MerchantSettings>,
     /// WeChat hosts and HTTP client behaviour.
@@ -339,6 +345,7 @@ fn default_products() -> Vec<ProductSettings> {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            demo: false,
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             merchant: None,
@@ -485,6 +492,7 @@ mod tests {
     fn defaults_without_file_or_env() {
         let settings = Settings::load_with_env(None, Vec::new()).expect("defaults");
         assert!(settings.merchant.is_none());
+        assert!(!settings.demo, "the demo runs only when asked for");
         assert_eq!(settings.server.port, 8080);
         assert!(!settings.products.is_empty());
     }

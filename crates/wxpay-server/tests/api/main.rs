@@ -12,5 +12,6 @@ mod notifications;
 mod recovery;
 mod refund_retries;
 mod sim_init;
+mod start_up;
 mod upstream;
 mod v2;
