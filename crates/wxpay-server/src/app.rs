@@ -366,7 +366,9 @@ impl Application {
     /// is closed at once (new connections are refused), idle keep-alive connections are
     /// closed, and requests in progress (notifications included) finish and are answered,
     /// for at most `server.shutdown_grace_secs`; connections still open then are dropped.
-    /// The worker finishes the pass it is in before this returns.
+    /// The worker stops between passes; a pass in progress gets at most
+    /// `server.shutdown_grace_secs` more to finish, then it is abandoned (every change it
+    /// makes is one store transaction, and its leases run out for the next instance).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let worker = state.settings.worker.enabled.then(|| {
@@ -403,8 +405,20 @@ impl Application {
         let _ = self.stop_tx.send(true);
         refresher.abort();
         if let Some(worker) = worker {
-            if let Err(err) = worker.await {
-                tracing::error!(error = %err, "reconciliation worker ended abnormally");
+            // A pass stuck on a slow upstream call must not hold a restart.
+            let abort = worker.abort_handle();
+            match tokio::time::timeout(grace, worker).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "reconciliation worker ended abnormally")
+                }
+                Err(_) => {
+                    abort.abort();
+                    tracing::warn!(
+                        grace_secs = grace.as_secs(),
+                        "reconciliation pass still running after the shutdown grace period; abandoned"
+                    );
+                }
             }
         }
         #[cfg(feature = "embedded-sim")]

@@ -232,3 +232,19 @@ async fn leases_keep_two_workers_apart() {
         .expect("b later");
     assert_eq!(later.len(), 1, "an expired lease is taken over");
 }
+
+#[tokio::test]
+async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_power_cut() {
+    let (_dir, store) = fresh().await;
+    // Several connections at once, so more than one of the pool's is asked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = store.pool.acquire().await.expect("connection");
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("pragma");
+        assert_eq!(level, 2, "synchronous=FULL");
+        held.push(conn);
+    }
+}

@@ -7,6 +7,7 @@ mod access;
 mod admin_refunds;
 mod channels;
 mod frontend_api;
+mod housekeeping;
 mod lifecycle;
 mod notifications;
 mod recovery;

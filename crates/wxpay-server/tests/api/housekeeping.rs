@@ -1,0 +1,43 @@
+//! Sessions end (logout, expiry purge), a stop is not held by a stuck worker pass, and an
+//! upstream answer larger than the cap is refused.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use wxpay_server::config::VerifyMode;
+use wxpay_server::upstream::{Idempotency, UpstreamError};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_worker_pass_stuck_on_wechat_does_not_hold_the_stop() {
+    let mut app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
+        settings.worker.enabled = true;
+        settings.worker.interval_secs = 1;
+        settings.upstream.timeout_ms = 60_000;
+        settings.upstream.max_retries = 0;
+        settings.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "native").await;
+    assert_eq!(status, 200, "{body}");
+    // The worker's query of the order hangs at WeChat far longer than the grace period.
+    app.arm_fault_delayed("v3.query", "latency", 1, Some(15_000))
+        .await;
+    let mut waited = 0;
+    while app.faults_left("v3.query").await > 0 {
+        assert!(waited < 100, "the worker never queried the order");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    app.stop_server();
+    let joined = tokio::time::timeout(Duration::from_secs(8), app.join_server()).await;
+    assert!(
+        joined.is_ok(),
+        "the stop waited for the worker's pass beyond the grace period"
+    );
+    app.stop().await;
+}
