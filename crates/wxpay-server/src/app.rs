@@ -140,7 +140,8 @@ fn build_v3(
         bases,
         up.max_retries,
         Duration::from_millis(up.backoff_ms),
-    );
+    )
+    .with_max_response_bytes(up.max_response_bytes);
     Ok(V3Client::new(
         transport,
         identity,
@@ -169,7 +170,8 @@ fn build_v2(
     let backoff = Duration::from_millis(up.backoff_ms);
     let mut bases = vec![up.base_url.clone()];
     bases.extend(up.failover_url());
-    let plain = Transport::new(http, bases.clone(), up.max_retries, backoff);
+    let plain = Transport::new(http, bases.clone(), up.max_retries, backoff)
+        .with_max_response_bytes(up.max_response_bytes);
     let secure = match &merchant.client_cert_pem {
         Some(source) => {
             let root = up.tls_root_pem.as_ref().map(|r| r.load()).transpose()?;
@@ -183,12 +185,10 @@ fn build_v2(
                 Some(url) => vec![url.clone()],
                 None => bases,
             };
-            Some(Transport::new(
-                client,
-                secure_bases,
-                up.max_retries,
-                backoff,
-            ))
+            Some(
+                Transport::new(client, secure_bases, up.max_retries, backoff)
+                    .with_max_response_bytes(up.max_response_bytes),
+            )
         }
         None => None,
     };
@@ -271,7 +271,8 @@ impl Application {
             vec![settings.upstream.open_api_base_url.clone()],
             settings.upstream.max_retries,
             Duration::from_millis(settings.upstream.backoff_ms),
-        );
+        )
+        .with_max_response_bytes(settings.upstream.max_response_bytes);
         let apps = MerchantApps {
             miniprogram: app_identity(&merchant.miniprogram)?,
             official_account: app_identity(&merchant.official_account)?,

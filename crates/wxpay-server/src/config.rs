@@ -222,6 +222,10 @@ pub struct UpstreamSettings {
     pub secapi_base_url: Option<String>,
     /// An extra root certificate (PEM) trusted for mutual-TLS calls (the simulator's CA).
     pub tls_root_pem: Option<SecretSource>,
+    /// Largest answer body read from WeChat, in bytes; a larger one is refused unread
+    /// (`UpstreamError::BodyTooLarge`). API answers are a few KiB (bills are not downloaded).
+    #[serde(deserialize_with = "from_text")]
+    pub max_response_bytes: usize,
 }
 
 impl Default for UpstreamSettings {
@@ -236,6 +240,7 @@ impl Default for UpstreamSettings {
             certificate_refresh_secs: 12 * 3600,
             secapi_base_url: None,
             tls_root_pem: None,
+            max_response_bytes: 1024 * 1024,
         }
     }
 }

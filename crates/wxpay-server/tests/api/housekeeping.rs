@@ -41,3 +41,26 @@ async fn a_worker_pass_stuck_on_wechat_does_not_hold_the_stop() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_upstream_answer_over_the_size_cap_is_refused_with_a_typed_error() {
+    // Public-key mode: no certificate download at start, which the tiny cap would refuse.
+    let app = TestApp::spawn_tweaked(VerifyMode::PublicKey, false, |settings, _| {
+        settings.upstream.max_response_bytes = 16;
+    })
+    .await;
+    let path = format!(
+        "/v3/pay/transactions/out-trade-no/WX0000000000NOSUCH?mchid={}",
+        app.mchid()
+    );
+    let answer: Result<Value, UpstreamError> = app
+        .state
+        .v3
+        .call_json(Method::GET, &path, None, Idempotency::Idempotent)
+        .await;
+    match answer {
+        Err(UpstreamError::BodyTooLarge { limit }) => assert_eq!(limit, 16),
+        other => panic!("expected BodyTooLarge, got {other:?}"),
+    }
+    app.stop().await;
+}
