@@ -79,7 +79,10 @@ async fn without_a_merchant_the_application_is_not_built_unless_the_demo_is_aske
         Ok(_) => panic!("no [merchant] and no demo = true must not start"),
         Err(err) => error_chain(&err),
     };
-    assert!(message.contains("[merchant]") && message.contains("demo"), "{message}");
+    assert!(
+        message.contains("[merchant]") && message.contains("demo"),
+        "{message}"
+    );
 
     // Asked for: the demo starts with the embedded simulator.
     let demo = Settings::load_with_env(None, Vec::new())
