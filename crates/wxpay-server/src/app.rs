@@ -479,6 +479,7 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         .route("/openapi.json", get(api::openapi::document))
         .route("/api/login/miniprogram", post(api::auth::login_miniprogram))
         .route("/api/login/oauth", post(api::auth::login_oauth))
+        .route("/api/logout", post(api::auth::logout))
         .route("/api/products", get(api::orders::list_products))
         .route("/api/orders", post(api::orders::create_order))
         .route("/api/orders/{out_trade_no}", get(api::orders::get_order))

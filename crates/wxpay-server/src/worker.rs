@@ -6,7 +6,8 @@
 //! past the threshold it queries WeChat and applies the answer; orders unpaid past the
 //! close threshold whose latest prepay has also expired are closed. Refunds stuck in
 //! PROCESSING are queried; one WeChat never received (`RESOURCE_NOT_EXISTS`) is submitted
-//! again under the same number.
+//! again under the same number. Each pass ends with housekeeping: expired sessions are
+//! deleted.
 
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct PassReport {
     pub orders_closed: usize,
     /// Refunds queried.
     pub refunds_checked: usize,
+    /// Expired sessions deleted.
+    pub sessions_purged: u64,
 }
 
 const BATCH: i64 = 50;
@@ -121,7 +124,17 @@ pub async fn run_pass_at(
             }
         }
     }
+    housekeeping(state, now, &mut report).await;
     Ok(report)
+}
+
+/// Deletes what has outlived its use: expired sessions. A failure is logged and retried on
+/// the next pass; it never stops reconciliation.
+async fn housekeeping(state: &SharedState, now: i64, report: &mut PassReport) {
+    match state.store.purge_expired_sessions(now).await {
+        Ok(purged) => report.sessions_purged = purged,
+        Err(err) => tracing::warn!(error = %error_chain(&err), "expired sessions not purged"),
+    }
 }
 
 /// Whether the worker may close `order` at `now`: still unpaid, older than `close_after_secs`,

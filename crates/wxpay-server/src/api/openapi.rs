@@ -95,6 +95,8 @@ pub fn openapi() -> Value {
                 "requestBody": body("LoginRequest"), "responses": { "200": ok("LoginResponse"), "400": error_ref(), "429": error_ref(), "503": error_ref() } } },
             "/api/login/oauth": { "post": { "summary": "WeChat-browser web authorisation code → openid",
                 "requestBody": body("LoginRequest"), "responses": { "200": ok("LoginResponse"), "400": error_ref(), "429": error_ref(), "503": error_ref() } } },
+            "/api/logout": { "post": { "summary": "End the session: its token stops working at once", "security": auth,
+                "responses": { "204": { "description": "Logged out" }, "401": error_ref() } } },
             "/api/products": { "get": { "summary": "Products with server-decided prices", "responses": { "200": ok("Products") } } },
             "/api/orders": { "post": { "summary": "Create an order from product ids (price from the server)", "security": auth,
                 "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 64 } }],

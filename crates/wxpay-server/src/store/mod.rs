@@ -6,11 +6,13 @@
 //! writes the audit row, checks the amount and refuses illegal transitions, which is what
 //! makes duplicate and concurrent notifications credit exactly once.
 
+mod housekeeping;
 mod sqlite;
 
 use async_trait::async_trait;
 use wxpay_core::{RefundStatus, TradeState};
 
+pub use housekeeping::Housekeeping;
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -340,9 +342,9 @@ pub enum RefundRefusal {
     UnknownOrder,
 }
 
-/// Persistence operations of the server.
+/// Persistence operations of the server (with its [`Housekeeping`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Housekeeping + Send + Sync + 'static {
     /// Inserts or finds a user by appid + openid (unionid updated when given).
     async fn upsert_user(
         &self,
@@ -351,12 +353,12 @@ pub trait Store: Send + Sync + 'static {
         unionid: Option<&str>,
         now: i64,
     ) -> Result<User, StoreError>;
-    /// Stores a session under the hash of its token.
+    /// Stores a session under the hash of its token (nothing else of the login is kept: a
+    /// mini-program `session_key` is never needed by this server).
     async fn create_session(
         &self,
         token_hash: &str,
         user_id: &str,
-        session_key: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError>;

@@ -38,8 +38,15 @@ fn migrator() -> Migrator {
         Cow::Borrowed(include_str!("../../migrations/0001_initial.sql")),
         false,
     );
+    let money_and_secrets = Migration::new(
+        4,
+        Cow::Borrowed("money and secrets"),
+        MigrationType::Simple,
+        Cow::Borrowed(include_str!("../../migrations/0004_money_and_secrets.sql")),
+        false,
+    );
     Migrator {
-        migrations: Cow::Owned(vec![initial]),
+        migrations: Cow::Owned(vec![initial, money_and_secrets]),
         ..Migrator::DEFAULT
     }
 }
@@ -47,7 +54,7 @@ fn migrator() -> Migrator {
 /// [`Store`] on a SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
@@ -384,16 +391,14 @@ impl Store for SqliteStore {
         &self,
         token_hash: &str,
         user_id: &str,
-        session_key: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         )
         .bind(token_hash)
         .bind(user_id)
-        .bind(session_key)
         .bind(now)
         .bind(expires_at)
         .execute(&self.pool)

@@ -11,6 +11,54 @@ use wxpay_server::upstream::{Idempotency, UpstreamError};
 use crate::helpers::TestApp;
 
 #[tokio::test]
+async fn logout_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let logout = |token: String| {
+        app.http
+            .post(format!("{}/api/logout", app.url))
+            .bearer_auth(token)
+            .send()
+    };
+    let response = logout(token.clone()).await.expect("logout");
+    assert_eq!(response.status(), 204);
+    let (status, _) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
+    assert_eq!(status, 401, "the token no longer works");
+    assert_eq!(app.count_rows("sessions").await, 0);
+    let again = logout(token).await.expect("logout again");
+    assert_eq!(again.status(), 401);
+    let (_, document) = app.get("/openapi.json", None).await;
+    assert!(
+        document["paths"]["/api/logout"]["post"].is_object(),
+        "{}",
+        document["paths"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_worker_purges_expired_sessions() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    app.login_oauth().await;
+    assert_eq!(app.count_rows("sessions").await, 2);
+    let now = wxpay_server::clock::now();
+    wxpay_server::worker::run_pass_at(&app.state, "w-test", now + 60)
+        .await
+        .expect("pass");
+    assert_eq!(app.count_rows("sessions").await, 2, "still valid");
+    let (status, _) = app.get("/api/products", Some(&token)).await;
+    assert_eq!(status, 200);
+    let ttl = app.state.settings.server.session_ttl_secs;
+    wxpay_server::worker::run_pass_at(&app.state, "w-test", now + ttl + 60)
+        .await
+        .expect("pass");
+    assert_eq!(app.count_rows("sessions").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_worker_pass_stuck_on_wechat_does_not_hold_the_stop() {
     let mut app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
         settings.worker.enabled = true;
