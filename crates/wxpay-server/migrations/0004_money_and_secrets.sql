@@ -7,3 +7,33 @@ PRAGMA secure_delete = ON;
 UPDATE sessions SET session_key = NULL;
 ALTER TABLE sessions DROP COLUMN session_key;
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- Notifications: anyone can post to the endpoints, so of a request that did not verify only
+-- the first bytes are kept, with the whole body's length and SHA-256 (NULL for rows written
+-- before, which kept whole bodies). The log is kept for worker.notification_retention_days;
+-- the purge reads received_at. SQLite cannot add columns with a new table constraint in
+-- place, so the table is rebuilt with the same rows and ids.
+CREATE TABLE notifications_0004 (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL,
+    claimed_id      TEXT,
+    verified_id     TEXT,
+    headers         TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    body_len        INTEGER,
+    body_sha256     TEXT,
+    verification    TEXT NOT NULL,
+    processing      TEXT NOT NULL,
+    out_trade_no    TEXT,
+    received_at     INTEGER NOT NULL,
+    UNIQUE (verified_id)
+);
+INSERT INTO notifications_0004 (id, kind, claimed_id, verified_id, headers, body, body_len,
+    verification, processing, out_trade_no, received_at)
+SELECT id, kind, claimed_id, verified_id, headers, body, length(body),
+    verification, processing, out_trade_no, received_at
+FROM notifications;
+DROP TABLE notifications;
+ALTER TABLE notifications_0004 RENAME TO notifications;
+CREATE INDEX notifications_by_receipt ON notifications (received_at);
+CREATE INDEX notifications_by_order ON notifications (out_trade_no);

@@ -298,6 +298,7 @@ impl Application {
             .trim_end_matches('/')
             .to_owned();
 
+        let limits = crate::limits::Limits::new(&settings.limits);
         let state: SharedState = Arc::new(AppState {
             store,
             v3,
@@ -310,6 +311,7 @@ impl Application {
             admin_token,
             admin_failures: RateLimiter::default(),
             credential_refresh: tokio::sync::Mutex::new(()),
+            limits,
         });
         #[cfg(feature = "embedded-sim")]
         let demo_routes = embedded.as_ref().map(|sim| sim.demo_routes());
@@ -516,11 +518,18 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),
         None => router.route("/", get(fallback_page)),
     };
+    let guarded = state.clone();
     router
         .with_state(state)
         .merge(extra.unwrap_or_default())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        // Failure budgets of the notification endpoints (inside the shape: its 429 keeps the
+        // handler's WeChat-shaped body).
+        .layer(axum::middleware::from_fn_with_state(
+            guarded,
+            crate::notify_guard::limit_failures,
+        ))
         // Outside the body limit, so its 413 is reshaped too (in WeChat's shape on the
         // notification endpoints).
         .layer(axum::middleware::from_fn(error::error_shape))

@@ -277,6 +277,11 @@ pub struct WorkerSettings {
     /// The status endpoint queries WeChat when the last check is older than this (seconds).
     #[serde(deserialize_with = "from_text")]
     pub status_stale_secs: i64,
+    /// Days the notification log is kept; older rows are deleted by the worker. At least 2,
+    /// as WeChat retries a notification for about a day and a retry must find its first
+    /// receipt.
+    #[serde(deserialize_with = "from_text")]
+    pub notification_retention_days: i64,
 }
 
 impl Default for WorkerSettings {
@@ -288,6 +293,7 @@ impl Default for WorkerSettings {
             close_after_secs: 2 * 3600,
             lease_secs: 60,
             status_stale_secs: 5,
+            notification_retention_days: 90,
         }
     }
 }
@@ -303,6 +309,14 @@ pub struct LimitSettings {
     /// answered 429 until the minute is over (guessing gets no feedback).
     #[serde(deserialize_with = "from_text")]
     pub admin_failures_per_minute: u32,
+    /// Notification requests that fail verification, per client IP (IPv6: per /64) per
+    /// minute; past it they are answered 429 and not recorded. Verified notifications are
+    /// never limited.
+    #[serde(deserialize_with = "from_text")]
+    pub notify_failures_per_minute: u32,
+    /// The same, from all clients together (bounds what many addresses can store).
+    #[serde(deserialize_with = "from_text")]
+    pub notify_failures_per_minute_total: u32,
 }
 
 impl Default for LimitSettings {
@@ -310,6 +324,8 @@ impl Default for LimitSettings {
         Self {
             login_per_minute: 30,
             admin_failures_per_minute: 10,
+            notify_failures_per_minute: 30,
+            notify_failures_per_minute_total: 600,
         }
     }
 }

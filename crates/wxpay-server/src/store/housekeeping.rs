@@ -1,4 +1,5 @@
-//! Housekeeping of the store: ending sessions (logout) and purging expired ones.
+//! Housekeeping of the store: ending sessions (logout) and purging expired ones, and
+//! keeping the notification log for its retention period.
 //!
 //! Kept apart from the ledger's operations ([`Store`](super::Store) has it as a supertrait,
 //! so `dyn Store` offers both); the SQLite implementation lives here too.
@@ -14,6 +15,8 @@ pub trait Housekeeping: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError>;
     /// Deletes the sessions that expired at or before `now`; how many.
     async fn purge_expired_sessions(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes the notifications received before `before`; how many.
+    async fn purge_notifications(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -29,6 +32,14 @@ impl Housekeeping for SqliteStore {
     async fn purge_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
+    async fn purge_notifications(&self, before: i64) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM notifications WHERE received_at < ?")
+            .bind(before)
             .execute(&self.pool)
             .await?;
         Ok(deleted.rows_affected())

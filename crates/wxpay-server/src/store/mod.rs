@@ -261,8 +261,12 @@ pub struct NotificationRecord {
     pub claimed_id: Option<String>,
     /// Headers as a JSON object.
     pub headers_json: String,
-    /// The raw body.
+    /// The raw body, or its first bytes when the notification did not verify.
     pub body: Vec<u8>,
+    /// Length of the whole body in bytes.
+    pub body_len: usize,
+    /// Lower-case hex SHA-256 of the whole body.
+    pub body_sha256: String,
     /// `ok` or the verification failure code.
     pub verification: String,
     /// Outcome of processing (`applied:SUCCESS`, `unchanged`, `rejected:…`).
@@ -290,7 +294,7 @@ pub struct StoredNotification {
     pub processing: String,
     /// Order concerned.
     pub out_trade_no: Option<String>,
-    /// Raw body length in bytes.
+    /// Length of the whole body in bytes (what was kept may be less).
     pub body_len: usize,
 }
 

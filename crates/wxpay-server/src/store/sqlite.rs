@@ -336,14 +336,17 @@ async fn insert_notification(
     verified_id: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, verification, processing, \
-         out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verified_id) DO NOTHING",
+        "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, body_len, body_sha256, \
+         verification, processing, out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (verified_id) DO NOTHING",
     )
     .bind(&record.kind)
     .bind(&record.claimed_id)
     .bind(verified_id)
     .bind(&record.headers_json)
     .bind(&record.body)
+    .bind(i64::try_from(record.body_len).unwrap_or(i64::MAX))
+    .bind(&record.body_sha256)
     .bind(&record.verification)
     .bind(&record.processing)
     .bind(&record.out_trade_no)
@@ -599,7 +602,7 @@ impl Store for SqliteStore {
         out_trade_no: Option<&str>,
     ) -> Result<Vec<StoredNotification>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, claimed_id, verified_id, verification, processing, out_trade_no, length(body) AS body_len \
+            "SELECT id, kind, claimed_id, verified_id, verification, processing, out_trade_no, COALESCE(body_len, length(body)) AS body_len \
              FROM notifications WHERE (? IS NULL OR out_trade_no = ?) ORDER BY id",
         )
         .bind(out_trade_no)

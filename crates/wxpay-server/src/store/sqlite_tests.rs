@@ -55,6 +55,8 @@ fn record(no: &str) -> NotificationRecord {
         claimed_id: Some("EV-1".into()),
         headers_json: "{}".into(),
         body: b"{}".to_vec(),
+        body_len: 2,
+        body_sha256: "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".into(),
         verification: "ok".into(),
         processing: "pending".into(),
         out_trade_no: Some(no.into()),
