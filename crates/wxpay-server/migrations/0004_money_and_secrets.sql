@@ -11,8 +11,11 @@ CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 -- Notifications: anyone can post to the endpoints, so of a request that did not verify only
 -- the first bytes are kept, with the whole body's length and SHA-256 (NULL for rows written
 -- before, which kept whole bodies). The log is kept for worker.notification_retention_days;
--- the purge reads received_at. SQLite cannot add columns with a new table constraint in
--- place, so the table is rebuilt with the same rows and ids.
+-- the purge reads received_at. A verified id is unique per kind of notification, not across
+-- kinds: a captured pay notification replayed to the refund endpoint (where it is ignored)
+-- must not make WeChat's genuine delivery to the pay endpoint look like a duplicate.
+-- SQLite cannot change a table constraint in place, so the table is rebuilt with the same
+-- rows and ids.
 CREATE TABLE notifications_0004 (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT NOT NULL,
@@ -26,7 +29,7 @@ CREATE TABLE notifications_0004 (
     processing      TEXT NOT NULL,
     out_trade_no    TEXT,
     received_at     INTEGER NOT NULL,
-    UNIQUE (verified_id)
+    UNIQUE (kind, verified_id)
 );
 INSERT INTO notifications_0004 (id, kind, claimed_id, verified_id, headers, body, body_len,
     verification, processing, out_trade_no, received_at)

@@ -286,7 +286,7 @@ pub struct StoredNotification {
     pub kind: String,
     /// Claimed id.
     pub claimed_id: Option<String>,
-    /// Verified id (unique).
+    /// Verified id (unique per kind).
     pub verified_id: Option<String>,
     /// Verification outcome.
     pub verification: String,
@@ -314,7 +314,7 @@ pub enum NotifiedChange {
 pub enum NotificationOutcome {
     /// First time seen; the change was applied, found unchanged or rejected.
     Processed(ApplyOutcome),
-    /// Seen before (same verified id); the previous processing label is returned.
+    /// Seen before (same kind and verified id); the previous processing label is returned.
     Duplicate {
         /// `processing` of the first receipt.
         previous: String,
@@ -394,7 +394,8 @@ pub trait Store: Housekeeping + Send + Sync + 'static {
     async fn apply_payment(&self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError>;
     /// Records a notification that was not verified or not processable (no state change).
     async fn record_notification(&self, record: &NotificationRecord) -> Result<i64, StoreError>;
-    /// Records a verified notification under its unique id and applies its change, in one transaction.
+    /// Records a verified notification under its id, unique per kind (the same id sent to
+    /// another endpoint is another notification), and applies its change, in one transaction.
     async fn apply_notification(
         &self,
         record: &NotificationRecord,

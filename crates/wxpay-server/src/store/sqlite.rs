@@ -338,7 +338,7 @@ async fn insert_notification(
     let inserted = sqlx::query(
         "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, body_len, body_sha256, \
          verification, processing, out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (verified_id) DO NOTHING",
+         ON CONFLICT (kind, verified_id) DO NOTHING",
     )
     .bind(&record.kind)
     .bind(&record.claimed_id)
@@ -571,11 +571,13 @@ impl Store for SqliteStore {
     ) -> Result<NotificationOutcome, StoreError> {
         let mut tx = self.write_tx().await?;
         let Some(row_id) = insert_notification(&mut tx, record, Some(verified_id)).await? else {
-            let previous: String =
-                sqlx::query_scalar("SELECT processing FROM notifications WHERE verified_id = ?")
-                    .bind(verified_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let previous: String = sqlx::query_scalar(
+                "SELECT processing FROM notifications WHERE kind = ? AND verified_id = ?",
+            )
+            .bind(&record.kind)
+            .bind(verified_id)
+            .fetch_one(&mut *tx)
+            .await?;
             // Keep the retry itself on file too, as an unverified-id duplicate row.
             let mut retry = record.clone();
             retry.processing = format!("duplicate_of:{verified_id}");

@@ -250,3 +250,57 @@ async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_powe
         held.push(conn);
     }
 }
+
+#[tokio::test]
+async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    // A database as the first release left it.
+    let options = SqliteConnectOptions::from_str(&url)
+        .expect("url")
+        .create_if_missing(true);
+    let pool = SqlitePool::connect_with(options).await.expect("open");
+    let first = Migrator {
+        migrations: Cow::Owned(migrator().migrations[..1].to_vec()),
+        ..Migrator::DEFAULT
+    };
+    first.run(&pool).await.expect("migration 0001");
+    for sql in [
+        "INSERT INTO users (id, appid, openid, created_at) VALUES ('u1', 'wxapp', 'o1', 1)",
+        "INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) \
+         VALUES ('h1', 'u1', 'sk-secret', 1, 4102444800)",
+        "INSERT INTO notifications (kind, verified_id, headers, body, verification, processing, received_at) \
+         VALUES ('v3_pay', 'EV-1', '{}', 'abc', 'ok', 'applied:SUCCESS', 5)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    pool.close().await;
+
+    let store = SqliteStore::connect(&url, 2).await.expect("migrated");
+    let rows = store.notifications(None).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].verified_id.as_deref(), Some("EV-1"));
+    assert_eq!(rows[0].body_len, 3);
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('sessions')")
+        .fetch_all(&store.pool)
+        .await
+        .expect("columns");
+    assert!(!columns.iter().any(|c| c == "session_key"), "{columns:?}");
+    let user = store.session_user("h1", 10).await.expect("session");
+    assert_eq!(
+        user.map(|u| u.id).as_deref(),
+        Some("u1"),
+        "sessions survive"
+    );
+    // The same id under another kind is another notification.
+    let mut refund = record("WX1");
+    refund.kind = "v3_refund".into();
+    let outcome = store
+        .apply_notification(&refund, "EV-1", &NotifiedChange::Ignored)
+        .await
+        .expect("apply");
+    assert_eq!(
+        outcome,
+        NotificationOutcome::Processed(ApplyOutcome::Unchanged)
+    );
+}

@@ -9,6 +9,7 @@ mod admin_refunds;
 mod channels;
 mod frontend_api;
 mod housekeeping;
+mod ledger;
 mod lifecycle;
 mod notifications;
 mod recovery;

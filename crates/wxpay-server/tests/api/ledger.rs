@@ -1,0 +1,109 @@
+//! What reaches the ledger: duplicates are told apart per endpoint, a query is checked as
+//! strictly as a notification before it credits, a query that proves more than the store
+//! expected is recorded and flagged, and verified-but-refused notifications are logged.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use wxpay_core::v3::notification::EventType;
+use wxpay_server::upstream::Idempotency;
+use wxpay_sim::config::AppKind;
+use wxpay_sim::faults::NotifyFaults;
+
+use crate::helpers::{NotifySigning, TestApp, ADMIN_TOKEN};
+
+async fn prepaid_order(app: &TestApp) -> (String, String) {
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+    (token, no)
+}
+
+/// The payer pays at the simulator and the notification is lost on the way.
+async fn paid_without_notification(app: &TestApp, no: &str) {
+    app.control.notify_faults(NotifyFaults {
+        drop: 1,
+        ..Default::default()
+    });
+    app.control.pay(Some(app.mchid()), no, None).expect("pay");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.stored(no).await.state.as_str(), "NOTPAY");
+}
+
+#[tokio::test]
+async fn a_pay_notification_replayed_to_the_refund_endpoint_does_not_shadow_the_genuine_one() {
+    let app = TestApp::spawn().await;
+    let (_, no) = prepaid_order(&app).await;
+    let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
+    let captured = NotifySigning {
+        id: Some("EV-captured-0001".into()),
+        ..Default::default()
+    };
+    // A captured genuine pay notification, replayed to the refund endpoint first: it
+    // verifies, and is not a refund event, so it is acknowledged and ignored there.
+    let (status, _) = app
+        .send_v3_notification(
+            "/notify/v3/refund",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &captured,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // WeChat's own delivery (or retry) of it to the pay endpoint must still credit.
+    let (status, body) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &captured,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
+    // And its retry there is a duplicate again.
+    let (status, _) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &captured,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let audit = app.state.store.audit("order", &no).await.expect("audit");
+    assert_eq!(
+        audit.iter().filter(|a| a.to_state == "SUCCESS").count(),
+        1,
+        "{audit:?}"
+    );
+    app.stop().await;
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut out) = self.0.lock() {
+            out.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
