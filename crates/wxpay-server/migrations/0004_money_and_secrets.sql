@@ -40,3 +40,7 @@ DROP TABLE notifications;
 ALTER TABLE notifications_0004 RENAME TO notifications;
 CREATE INDEX notifications_by_receipt ON notifications (received_at);
 CREATE INDEX notifications_by_order ON notifications (out_trade_no);
+
+-- Refunds: when WeChat was last asked about one, so the status endpoint asks again only
+-- once that is stale (the orders' rule), not on every call while it is PROCESSING.
+ALTER TABLE refunds ADD COLUMN last_checked_at INTEGER;

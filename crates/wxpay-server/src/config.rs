@@ -274,7 +274,8 @@ pub struct WorkerSettings {
     /// How long one instance holds a row it is working on (seconds).
     #[serde(deserialize_with = "from_text")]
     pub lease_secs: i64,
-    /// The status endpoint queries WeChat when the last check is older than this (seconds).
+    /// The order and refund status endpoints query WeChat when the last check is older
+    /// than this (seconds).
     #[serde(deserialize_with = "from_text")]
     pub status_stale_secs: i64,
     /// Days the notification log is kept; older rows are deleted by the worker. At least 2,
@@ -317,6 +318,13 @@ pub struct LimitSettings {
     /// The same, from all clients together (bounds what many addresses can store).
     #[serde(deserialize_with = "from_text")]
     pub notify_failures_per_minute_total: u32,
+    /// Orders one user may create per minute (each may become a WeChat prepay).
+    #[serde(deserialize_with = "from_text")]
+    pub orders_per_minute: u32,
+    /// Pay calls one user may make per minute (a new prepay is a WeChat call; the merchant's
+    /// WeChat rate limit is shared by all users).
+    #[serde(deserialize_with = "from_text")]
+    pub pay_per_minute: u32,
 }
 
 impl Default for LimitSettings {
@@ -326,6 +334,8 @@ impl Default for LimitSettings {
             admin_failures_per_minute: 10,
             notify_failures_per_minute: 30,
             notify_failures_per_minute_total: 600,
+            orders_per_minute: 10,
+            pay_per_minute: 20,
         }
     }
 }

@@ -118,6 +118,10 @@ impl NotifyFailureLimits {
 
 /// Every limit of this module, built from `[limits]` at start.
 pub struct Limits {
+    /// Orders created, per user id.
+    pub orders: KeyedLimit<String>,
+    /// Pay calls, per user id.
+    pub pay: KeyedLimit<String>,
     /// Failed (unverified) notification requests.
     pub notify_failures: NotifyFailureLimits,
     /// Warnings that notification failures are being refused (one a minute).
@@ -128,6 +132,8 @@ impl Limits {
     /// From `[limits]`.
     pub fn new(settings: &LimitSettings) -> Self {
         Self {
+            orders: KeyedLimit::per_minute(settings.orders_per_minute),
+            pay: KeyedLimit::per_minute(settings.pay_per_minute),
             notify_failures: NotifyFailureLimits::new(settings),
             notify_refusal_log: Limit::per_minute(1),
         }

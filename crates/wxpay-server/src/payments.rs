@@ -370,21 +370,20 @@ pub(crate) async fn stored_refund(
         .ok_or(AppError::NotFound("refund"))
 }
 
-/// Queries a refund at WeChat and applies the answer.
+/// Queries a refund at WeChat and applies the answer. Always records the check time.
 pub async fn query_refund_and_apply(
     state: &SharedState,
     out_refund_no: &str,
     cause: &str,
 ) -> Result<ApplyOutcome, AppError> {
     let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
-    let answer: RefundAnswer = state
+    let now = crate::clock::now();
+    let answer: Result<RefundAnswer, UpstreamError> = state
         .v3
         .call_json(Method::GET, &path, None, Idempotency::Idempotent)
-        .await?;
-    Ok(state
-        .store
-        .apply_refund(&answer.fact(cause, crate::clock::now()))
-        .await?)
+        .await;
+    state.store.mark_refund_checked(out_refund_no, now).await?;
+    Ok(state.store.apply_refund(&answer?.fact(cause, now)).await?)
 }
 
 #[cfg(test)]

@@ -6,12 +6,14 @@
 //! writes the audit row, checks the amount and refuses illegal transitions, which is what
 //! makes duplicate and concurrent notifications credit exactly once.
 
+mod follow_up;
 mod housekeeping;
 mod sqlite;
 
 use async_trait::async_trait;
 use wxpay_core::{RefundStatus, TradeState};
 
+pub use follow_up::FollowUp;
 pub use housekeeping::Housekeeping;
 pub use sqlite::SqliteStore;
 
@@ -346,9 +348,9 @@ pub enum RefundRefusal {
     UnknownOrder,
 }
 
-/// Persistence operations of the server (with its [`Housekeeping`]).
+/// Persistence operations of the server (with its [`Housekeeping`] and [`FollowUp`]).
 #[async_trait]
-pub trait Store: Housekeeping + Send + Sync + 'static {
+pub trait Store: Housekeeping + FollowUp + Send + Sync + 'static {
     /// Inserts or finds a user by appid + openid (unionid updated when given).
     async fn upsert_user(
         &self,

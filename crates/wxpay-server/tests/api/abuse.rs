@@ -205,3 +205,69 @@ async fn assert_limited(response: reqwest::Response) {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited");
 }
+
+#[tokio::test]
+async fn one_user_cannot_create_or_pay_past_their_limits() {
+    let app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
+        settings.limits.orders_per_minute = 3;
+        settings.limits.pay_per_minute = 2;
+    })
+    .await;
+    let (alice, _) = app.login_miniprogram().await;
+    let (bob, _) = app.login_miniprogram().await;
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        let response = create(&app, &alice).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("json");
+        orders.push(body["out_trade_no"].as_str().expect("no").to_owned());
+    }
+    assert_limited(create(&app, &alice).await).await;
+    assert_eq!(create(&app, &bob).await.status(), 200, "bob has his own");
+
+    assert_eq!(pay(&app, &alice, &orders[0]).await.status(), 200);
+    assert_eq!(pay(&app, &alice, &orders[1]).await.status(), 200);
+    app.count_calls("v3.native").await;
+    assert_limited(pay(&app, &alice, &orders[2]).await).await;
+    assert_eq!(
+        app.calls("v3.native").await,
+        0,
+        "a limited pay asks WeChat nothing"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_refund_status_asks_wechat_only_when_its_last_check_is_stale() {
+    let app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
+        settings.worker.status_stale_secs = 3600;
+    })
+    .await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "native").await;
+    assert_eq!(status, 200, "{body}");
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+    let (status, refund) = app.refund(&no, json!({ "amount_fen": 100 })).await;
+    assert_eq!(
+        (status, refund["status"].as_str()),
+        (200, Some("PROCESSING")),
+        "{refund}"
+    );
+    let path = format!(
+        "/api/refunds/{}",
+        refund["out_refund_no"].as_str().expect("out_refund_no")
+    );
+    app.count_calls("v3.refund_query").await;
+    for _ in 0..4 {
+        let (status, view) = app.get(&path, Some(&token)).await;
+        assert_eq!((status, view["status"].as_str()), (200, Some("PROCESSING")));
+    }
+    assert_eq!(
+        app.calls("v3.refund_query").await,
+        0,
+        "the refund was checked when it was submitted a moment ago"
+    );
+    app.stop().await;
+}
