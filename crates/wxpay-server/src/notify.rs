@@ -369,9 +369,10 @@ pub async fn v3_pay(State(state): State<SharedState>, headers: HeaderMap, body: 
     finish(&state, &received, decision, Protocol::V3).await
 }
 
-/// The checks of a verified pay notification: our merchant, the appid the order was
-/// prepaid with (not merely one of ours: a payment made under another of our apps is not
-/// this order's payment), and an amount to check against the order.
+/// The checks of a verified pay notification ([`crate::payments::transaction_refusal`], the
+/// same as a query's): our merchant, the appid the order was prepaid with (not merely one of
+/// ours: a payment made under another of our apps is not this order's payment), CNY, and an
+/// amount to check against the order.
 async fn decide_pay(state: &SharedState, notification: &Notification) -> Decision {
     if notification.event_type != EventType::TransactionSuccess {
         return Decision::Ignore {
@@ -387,39 +388,16 @@ async fn decide_pay(state: &SharedState, notification: &Notification) -> Decisio
             }
         }
     };
-    let order = Some(transaction.out_trade_no.clone());
-    if transaction.mchid != state.v3.mchid().as_str() {
-        return Decision::Reject {
-            out_trade_no: order,
-            reason: "mchid_mismatch",
-        };
-    }
-    if !our_appid(state, &transaction.appid) {
-        return Decision::Reject {
-            out_trade_no: order,
-            reason: "appid_mismatch",
-        };
-    }
-    if transaction.amount.is_none() {
-        return Decision::Reject {
-            out_trade_no: order,
-            reason: "amount_missing",
-        };
-    }
-    match state.store.order(&transaction.out_trade_no).await {
-        Ok(Some(stored))
-            if stored
-                .appid
-                .as_deref()
-                .is_some_and(|a| a != transaction.appid) =>
-        {
-            return Decision::Reject {
-                out_trade_no: order,
-                reason: "appid_mismatch",
-            };
-        }
-        Ok(_) => {}
+    let stored = match state.store.order(&transaction.out_trade_no).await {
+        Ok(stored) => stored,
         Err(err) => return Decision::Unavailable(err),
+    };
+    if let Some(reason) = crate::payments::transaction_refusal(state, &transaction, stored.as_ref())
+    {
+        return Decision::Reject {
+            out_trade_no: Some(transaction.out_trade_no.clone()),
+            reason,
+        };
     }
     Decision::Apply {
         id: notification.id.clone(),

@@ -72,6 +72,9 @@ pub struct TransactionView {
 pub struct TransactionAmountView {
     /// Order total (fen).
     pub total: i64,
+    /// Currency of `total` (`CNY`, the only one this server sells in).
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// The parts of a v3 `Refund` the server acts on.
@@ -129,6 +132,48 @@ impl RefundAnswer {
     }
 }
 
+/// Why a transaction WeChat reported may not be applied to the order as stored, or `None`.
+/// One rule for both ways a payment is learnt, the notification and the query, checked
+/// before anything is credited: our merchant; one of our apps, and the one the order was
+/// prepaid with (a payment under another of our apps is not this order's payment); CNY;
+/// and, for a paid state, an amount (which the store then compares with the order's).
+pub fn transaction_refusal(
+    state: &SharedState,
+    transaction: &TransactionView,
+    stored: Option<&Order>,
+) -> Option<&'static str> {
+    refusal(
+        transaction,
+        state.v3.mchid().as_str(),
+        |appid| crate::notify::our_appid(state, appid),
+        stored.and_then(|order| order.appid.as_deref()),
+    )
+}
+
+/// [`transaction_refusal`] over plain values.
+fn refusal(
+    transaction: &TransactionView,
+    our_mchid: &str,
+    is_our_app: impl Fn(&str) -> bool,
+    prepaid_under: Option<&str>,
+) -> Option<&'static str> {
+    if transaction.mchid != our_mchid {
+        return Some("mchid_mismatch");
+    }
+    if !is_our_app(&transaction.appid)
+        || prepaid_under.is_some_and(|appid| appid != transaction.appid)
+    {
+        return Some("appid_mismatch");
+    }
+    match &transaction.amount {
+        None if TradeState::parse(&transaction.trade_state).is_paid() => Some("amount_missing"),
+        Some(amount) if amount.currency.as_deref().is_some_and(|c| c != "CNY") => {
+            Some("currency_mismatch")
+        }
+        _ => None,
+    }
+}
+
 /// Calls prepay for `order`.
 #[allow(clippy::too_many_arguments)]
 pub async fn prepay(
@@ -168,8 +213,9 @@ pub async fn prepay(
         .await
 }
 
-/// Queries the order at WeChat and applies the answer. `ORDER_NOT_EXIST` (never prepaid)
-/// changes nothing. Always records the check time.
+/// Queries the order at WeChat and applies the answer, after the same checks as a
+/// notification ([`transaction_refusal`]; a refused answer changes nothing and is an
+/// error). `ORDER_NOT_EXIST` (never prepaid) changes nothing. Always records the check time.
 pub async fn query_and_apply(
     state: &SharedState,
     out_trade_no: &str,
@@ -186,12 +232,18 @@ pub async fn query_and_apply(
         .await;
     let outcome = match answer {
         Ok(transaction) => {
-            if transaction.out_trade_no != out_trade_no
-                || transaction.mchid != state.v3.mchid().as_str()
-            {
+            if transaction.out_trade_no != out_trade_no {
                 return Err(AppError::Internal(
                     "query answered for another order".into(),
                 ));
+            }
+            let stored = state.store.order(out_trade_no).await?;
+            if let Some(reason) = transaction_refusal(state, &transaction, stored.as_ref()) {
+                state.store.mark_checked(out_trade_no, now).await?;
+                tracing::warn!(order = %out_trade_no, reason, "query answer refused; nothing applied");
+                return Err(AppError::Internal(format!(
+                    "query answer refused: {reason}"
+                )));
             }
             state
                 .store
@@ -389,6 +441,78 @@ pub async fn query_refund_and_apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transaction(state: &str, amount: serde_json::Value) -> TransactionView {
+        let mut t = json!({
+            "appid": "wxapp", "mchid": "1900000001", "out_trade_no": "WX1",
+            "transaction_id": "4200000001", "trade_state": state,
+        });
+        if !amount.is_null() {
+            t["amount"] = amount;
+        }
+        serde_json::from_value(t).expect("transaction")
+    }
+
+    fn refused(t: &TransactionView, prepaid_under: Option<&str>) -> Option<&'static str> {
+        refusal(
+            t,
+            "1900000001",
+            |a| a == "wxapp" || a == "wxother",
+            prepaid_under,
+        )
+    }
+
+    #[test]
+    fn a_transaction_is_refused_unless_it_is_this_orders_payment_in_cny_with_an_amount() {
+        let cny = json!({ "total": 100, "currency": "CNY" });
+        assert_eq!(
+            refused(&transaction("SUCCESS", cny.clone()), Some("wxapp")),
+            None
+        );
+        assert_eq!(
+            refused(&transaction("SUCCESS", json!({ "total": 100 })), None),
+            None
+        );
+        assert_eq!(
+            refused(
+                &transaction("SUCCESS", serde_json::Value::Null),
+                Some("wxapp")
+            ),
+            Some("amount_missing")
+        );
+        assert_eq!(
+            refused(
+                &transaction("REFUND", serde_json::Value::Null),
+                Some("wxapp")
+            ),
+            Some("amount_missing")
+        );
+        assert_eq!(
+            refused(
+                &transaction("NOTPAY", serde_json::Value::Null),
+                Some("wxapp")
+            ),
+            None,
+            "nothing to credit, nothing to compare"
+        );
+        assert_eq!(
+            refused(
+                &transaction("SUCCESS", json!({ "total": 100, "currency": "USD" })),
+                Some("wxapp")
+            ),
+            Some("currency_mismatch")
+        );
+        assert_eq!(
+            refused(&transaction("SUCCESS", cny.clone()), Some("wxother")),
+            Some("appid_mismatch"),
+            "ours, but not the app this order was prepaid under"
+        );
+        let mut foreign = transaction("SUCCESS", cny);
+        foreign.appid = "wxstranger".into();
+        assert_eq!(refused(&foreign, None), Some("appid_mismatch"));
+        foreign.mchid = "1900009999".into();
+        assert_eq!(refused(&foreign, None), Some("mchid_mismatch"));
+    }
 
     #[test]
     fn only_final_v3_refund_refusals_release_the_reserved_amount() {

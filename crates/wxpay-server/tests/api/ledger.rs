@@ -83,6 +83,85 @@ async fn a_pay_notification_replayed_to_the_refund_endpoint_does_not_shadow_the_
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_query_answer_under_another_of_our_appids_does_not_credit() {
+    let app = TestApp::spawn().await;
+    let (token, no) = prepaid_order(&app).await;
+    paid_without_notification(&app, &no).await;
+    // The order as the store knows it was prepaid under the official account; WeChat's
+    // answer names the mini-program (ours too, but not this order's).
+    let pool = app.db().await;
+    sqlx::query("UPDATE orders SET appid = ? WHERE out_trade_no = ?")
+        .bind(app.appid(AppKind::OfficialAccount))
+        .bind(&no)
+        .execute(&pool)
+        .await
+        .expect("update");
+    pool.close().await;
+    let (status, view) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
+    assert_eq!((status, view["state"].as_str()), (200, Some("NOTPAY")), "{view}");
+    let report = wxpay_server::worker::run_pass_at(
+        &app.state,
+        "w-test",
+        wxpay_server::clock::now() + 120,
+    )
+    .await
+    .expect("pass");
+    assert_eq!(report.orders_changed, 0, "{report:?}");
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_answer_in_another_currency_does_not_credit() {
+    // The simulator keeps its state in a file, so the order can be edited between runs.
+    let universe = wxpay_sim::universe::Universe::generate().expect("universe");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_file = dir.path().join("sim-state.json");
+    let sim_config = |listen: &str| {
+        let mut config = universe.sim_config();
+        config.time_scale = 0.001;
+        config.tls = None;
+        config.listen = listen.to_owned();
+        config.state_file = Some(state_file.clone());
+        config
+    };
+    let sim = wxpay_sim::server::Simulator::start(sim_config("127.0.0.1:0"))
+        .await
+        .expect("simulator");
+    let mut settings = wxpay_server::config::Settings::default();
+    settings.server.port = 0;
+    settings.database.url = format!("sqlite://{}", dir.path().join("server.db").display());
+    settings.merchant = Some(wxpay_server::embedded::merchant_settings(
+        &universe,
+        wxpay_server::config::VerifyMode::Certificate,
+    ));
+    wxpay_server::embedded::point_at(&mut settings, &sim.base_url());
+    settings.worker.enabled = false;
+    settings.worker.status_stale_secs = 0;
+    settings.upstream.backoff_ms = 10;
+    let mut app = TestApp::launch(settings, sim, universe.clone(), dir).await;
+    let (token, no) = prepaid_order(&app).await;
+    paid_without_notification(&app, &no).await;
+
+    let port = app.sim.as_ref().expect("sim").port();
+    app.sim.take().expect("sim").shutdown().await;
+    let mut world = wxpay_sim::state::World::load(&state_file).expect("sim state");
+    for order in world.orders.values_mut().filter(|o| o.out_trade_no == no) {
+        order.currency = "USD".into();
+    }
+    world.save(&state_file).expect("sim state saved");
+    let sim = wxpay_sim::server::Simulator::start(sim_config(&format!("127.0.0.1:{port}")))
+        .await
+        .expect("simulator restarted");
+    app.control = sim.control();
+    app.sim = Some(sim);
+
+    let (status, view) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
+    assert_eq!((status, view["state"].as_str()), (200, Some("NOTPAY")), "{view}");
+    app.stop().await;
+}
+
 /// A `tracing` writer into a shared buffer.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
