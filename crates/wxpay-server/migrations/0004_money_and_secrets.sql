@@ -44,3 +44,7 @@ CREATE INDEX notifications_by_order ON notifications (out_trade_no);
 -- Refunds: when WeChat was last asked about one, so the status endpoint asks again only
 -- once that is stale (the orders' rule), not on every call while it is PROCESSING.
 ALTER TABLE refunds ADD COLUMN last_checked_at INTEGER;
+
+-- Orders: why the merchant should look at an order (a short reason code, NULL when
+-- nothing is wrong), e.g. a query proving it was paid and then refunded without us.
+ALTER TABLE orders ADD COLUMN attention TEXT;

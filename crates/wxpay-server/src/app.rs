@@ -498,6 +498,10 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
             "/api/refunds/{out_refund_no}",
             get(api::refunds::get_refund),
         )
+        .route(
+            "/api/admin/orders/{out_trade_no}",
+            get(api::merchant::order),
+        )
         .route("/api/jssdk/config", get(api::jssdk::config))
         .route("/api/native/mode-one-url", get(api::pay_v2::mode_one_url))
         .route("/notify/v3/pay", post(notify::v3_pay))

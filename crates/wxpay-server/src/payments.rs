@@ -245,10 +245,8 @@ pub async fn query_and_apply(
                     "query answer refused: {reason}"
                 )));
             }
-            state
-                .store
-                .apply_payment(&transaction.fact(cause, now))
-                .await?
+            let pending = stored.as_ref().is_some_and(|o| o.state.is_pending());
+            apply_queried(state, &transaction.fact(cause, now), pending).await?
         }
         Err(UpstreamError::Business { code, .. })
             if code == "ORDER_NOT_EXIST" || code == "ORDERNOTEXIST" =>
@@ -262,6 +260,54 @@ pub async fn query_and_apply(
     };
     state.store.mark_checked(out_trade_no, now).await?;
     Ok(outcome)
+}
+
+/// `orders.attention` of an order a query proved paid and then refunded at WeChat while
+/// this server still held it unpaid: refunded outside this server (the merchant portal,
+/// another system), so the refunded amount is not known here.
+pub const REFUNDED_OUTSIDE_SERVER: &str = "refunded_outside_server";
+
+/// `orders.attention` of an unpaid order for which WeChat answers a state this version
+/// does not know.
+pub const UNKNOWN_TRADE_STATE: &str = "unknown_trade_state";
+
+/// Applies a queried fact. For an order the store still holds unpaid, a REFUND cannot be
+/// applied as a transition, but it proves the order was paid and then refunded: both are
+/// recorded and the order is flagged for the merchant, instead of the answer being refused
+/// (and queried again) on every worker pass. A state this version does not know is flagged
+/// too, and otherwise refused as before.
+async fn apply_queried(
+    state: &SharedState,
+    fact: &PaymentFact,
+    pending: bool,
+) -> Result<ApplyOutcome, AppError> {
+    if pending && fact.state == TradeState::Refund {
+        let outcome = state
+            .store
+            .apply_paid_then_refunded(fact, REFUNDED_OUTSIDE_SERVER)
+            .await?;
+        if matches!(outcome, ApplyOutcome::Applied { .. }) {
+            tracing::warn!(
+                order = %fact.out_trade_no,
+                attention = REFUNDED_OUTSIDE_SERVER,
+                "WeChat reports an order held unpaid here as paid and refunded; recorded and flagged"
+            );
+        }
+        return Ok(outcome);
+    }
+    if pending && matches!(fact.state, TradeState::Unknown(_)) {
+        state
+            .store
+            .flag_order(&fact.out_trade_no, UNKNOWN_TRADE_STATE)
+            .await?;
+        tracing::warn!(
+            order = %fact.out_trade_no,
+            state = %fact.state,
+            attention = UNKNOWN_TRADE_STATE,
+            "WeChat reports a trade state this version does not know; flagged"
+        );
+    }
+    Ok(state.store.apply_payment(fact).await?)
 }
 
 /// Closes an unpaid order at WeChat (when it was prepaid) and locally.

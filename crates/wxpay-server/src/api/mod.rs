@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod auth;
 pub mod jssdk;
+pub mod merchant;
 pub mod openapi;
 pub mod orders;
 pub mod pay_v2;

@@ -56,6 +56,9 @@ pub fn openapi() -> Value {
                     "channel": { "type": ["string", "null"] }, "transaction_id": { "type": ["string", "null"] },
                     "api_version": { "type": ["string", "null"], "enum": ["v3", "v2", null] },
                     "description": { "type": "string" }, "created_at": { "type": "integer" }, "paid_at": { "type": ["integer", "null"] } } },
+                "AdminOrder": { "allOf": [{ "$ref": "#/components/schemas/Order" }, { "type": "object", "properties": {
+                    "attention": { "type": ["string", "null"],
+                        "description": "Why the merchant should look at this order, e.g. refunded_outside_server (WeChat reports it paid and refunded while this server held it unpaid) or unknown_trade_state; null when nothing is wrong." } } }] },
                 "PayRequest": { "type": "object", "required": ["channel"], "properties": {
                     "channel": { "type": "string", "enum": ["miniprogram", "jsapi", "jssdk", "h5", "native", "app"] },
                     "api_version": { "type": "string", "enum": ["v3", "v2"], "default": "v3" } } },
@@ -118,6 +121,9 @@ pub fn openapi() -> Value {
                 "description": "A request carrying X-Admin-Token is judged by it alone (a wrong one is 403); otherwise the session must own the order (404 otherwise).",
                 "security": owner_or_admin, "parameters": [path_param("out_refund_no")],
                 "responses": { "200": ok("Refund"), "401": error_ref(), "403": error_ref(), "404": error_ref() } } },
+            "/api/admin/orders/{out_trade_no}": { "get": { "summary": "Any order as the merchant's staff see it, with why it needs attention",
+                "security": admin, "parameters": [path_param("out_trade_no")],
+                "responses": { "200": ok("AdminOrder"), "403": error_ref(), "404": error_ref(), "429": error_ref() } } },
             "/api/jssdk/config": { "get": { "summary": "wx.config parameters for a page URL",
                 "parameters": [{ "name": "url", "in": "query", "required": true, "schema": { "type": "string" } }],
                 "responses": { "200": ok("WxConfig"), "400": error_ref() } } },

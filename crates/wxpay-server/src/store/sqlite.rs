@@ -176,7 +176,7 @@ async fn audit_in(
 }
 
 /// The payment rules, inside an open write transaction.
-async fn apply_payment_in(
+pub(super) async fn apply_payment_in(
     tx: &mut Transaction<'static, Sqlite>,
     fact: &PaymentFact,
 ) -> Result<ApplyOutcome, StoreError> {

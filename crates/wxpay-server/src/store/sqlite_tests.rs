@@ -304,3 +304,50 @@ async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
         NotificationOutcome::Processed(ApplyOutcome::Unchanged)
     );
 }
+
+#[tokio::test]
+async fn a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_it() {
+    use crate::store::FollowUp;
+    let (_dir, store) = fresh().await;
+    order(&store, "WX1", 500).await;
+    let refunded = |amount| PaymentFact {
+        state: TradeState::Refund,
+        ..paid("WX1", amount)
+    };
+    let wrong = store
+        .apply_paid_then_refunded(&refunded(499), "refunded_outside_server")
+        .await
+        .expect("apply");
+    assert!(matches!(
+        wrong,
+        ApplyOutcome::Rejected(Rejection::AmountMismatch { .. })
+    ));
+    let untouched = store.order("WX1").await.expect("read").expect("order");
+    assert_eq!(untouched.state, TradeState::NotPay);
+    assert_eq!(store.order_attention("WX1").await.expect("read"), None);
+
+    let applied = store
+        .apply_paid_then_refunded(&refunded(500), "refunded_outside_server")
+        .await
+        .expect("apply");
+    assert_eq!(
+        applied,
+        ApplyOutcome::Applied {
+            from: "NOTPAY".into(),
+            to: "REFUND".into()
+        }
+    );
+    let audit = store.audit("order", "WX1").await.expect("audit");
+    let steps: Vec<&str> = audit.iter().map(|a| a.to_state.as_str()).collect();
+    assert_eq!(steps, ["NOTPAY", "SUCCESS", "REFUND"]);
+    assert_eq!(
+        store.order_attention("WX1").await.expect("read").as_deref(),
+        Some("refunded_outside_server")
+    );
+    let again = store
+        .apply_paid_then_refunded(&refunded(500), "refunded_outside_server")
+        .await
+        .expect("apply");
+    assert_eq!(again, ApplyOutcome::Unchanged);
+    assert_eq!(store.audit("order", "WX1").await.expect("audit").len(), 3);
+}

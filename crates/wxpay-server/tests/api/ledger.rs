@@ -99,14 +99,15 @@ async fn a_query_answer_under_another_of_our_appids_does_not_credit() {
         .expect("update");
     pool.close().await;
     let (status, view) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
-    assert_eq!((status, view["state"].as_str()), (200, Some("NOTPAY")), "{view}");
-    let report = wxpay_server::worker::run_pass_at(
-        &app.state,
-        "w-test",
-        wxpay_server::clock::now() + 120,
-    )
-    .await
-    .expect("pass");
+    assert_eq!(
+        (status, view["state"].as_str()),
+        (200, Some("NOTPAY")),
+        "{view}"
+    );
+    let report =
+        wxpay_server::worker::run_pass_at(&app.state, "w-test", wxpay_server::clock::now() + 120)
+            .await
+            .expect("pass");
     assert_eq!(report.orders_changed, 0, "{report:?}");
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
     app.stop().await;
@@ -158,7 +159,76 @@ async fn a_query_answer_in_another_currency_does_not_credit() {
     app.sim = Some(sim);
 
     let (status, view) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
-    assert_eq!((status, view["state"].as_str()), (200, Some("NOTPAY")), "{view}");
+    assert_eq!(
+        (status, view["state"].as_str()),
+        (200, Some("NOTPAY")),
+        "{view}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_that_proves_paid_then_refunded_is_recorded_and_flagged() {
+    let app = TestApp::spawn().await;
+    let (token, no) = prepaid_order(&app).await;
+    paid_without_notification(&app, &no).await;
+    // Refunded at WeChat without this server (the merchant portal, another system).
+    let refund: Value = app
+        .state
+        .v3
+        .call_json(
+            Method::POST,
+            "/v3/refund/domestic/refunds",
+            Some(&json!({
+                "out_trade_no": no, "out_refund_no": "RFPORTAL0001",
+                "amount": { "refund": 3000, "total": 3000, "currency": "CNY" }
+            })),
+            Idempotency::Idempotent,
+        )
+        .await
+        .expect("refund at WeChat");
+    assert_eq!(refund["out_refund_no"], "RFPORTAL0001");
+    assert_eq!(app.sim_order(&no).await["trade_state"], "REFUND");
+
+    let (status, view) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;
+    assert_eq!(
+        (status, view["state"].as_str()),
+        (200, Some("REFUND")),
+        "{view}"
+    );
+    let stored = app.stored(&no).await;
+    assert!(stored.transaction_id.is_some() && stored.paid_at.is_some());
+    let audit = app.state.store.audit("order", &no).await.expect("audit");
+    let steps: Vec<(Option<&str>, &str)> = audit
+        .iter()
+        .map(|a| (a.from_state.as_deref(), a.to_state.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (None, "NOTPAY"),
+            (Some("NOTPAY"), "SUCCESS"),
+            (Some("SUCCESS"), "REFUND")
+        ]
+    );
+    // The merchant's view says someone should look at it.
+    let response = app
+        .http
+        .get(format!("{}/api/admin/orders/{no}", app.url))
+        .header("x-admin-token", ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("admin view");
+    assert_eq!(response.status(), 200);
+    let admin: Value = response.json().await.expect("json");
+    assert_eq!(admin["state"], "REFUND");
+    assert_eq!(admin["attention"], "refunded_outside_server", "{admin}");
+    // No longer pending: the worker leaves it alone.
+    let report =
+        wxpay_server::worker::run_pass_at(&app.state, "w-test", wxpay_server::clock::now() + 120)
+            .await
+            .expect("pass");
+    assert_eq!(report.orders_checked, 0, "{report:?}");
     app.stop().await;
 }
 
