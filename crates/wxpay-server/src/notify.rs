@@ -251,6 +251,11 @@ async fn receive(
     match Notification::parse(&received.body) {
         Ok(notification) => Ok((received, notification)),
         Err(err) => {
+            tracing::warn!(
+                kind,
+                reason = err.reason_code(),
+                "verified notification refused"
+            );
             record_failure(
                 state,
                 &received,
@@ -300,6 +305,15 @@ pub(crate) async fn finish(
             out_trade_no,
             reason,
         } => {
+            // It verified, so it came from WeChat: a refusal here (another merchant or app,
+            // a payload that no longer decrypts after a key rotation) is something an
+            // operator must see, not only a database row.
+            tracing::warn!(
+                kind = received.kind,
+                reason,
+                order = out_trade_no.as_deref().unwrap_or("-"),
+                "verified notification refused"
+            );
             record_failure(
                 state,
                 received,

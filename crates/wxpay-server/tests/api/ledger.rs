@@ -256,3 +256,42 @@ impl Captured {
             .unwrap_or_default()
     }
 }
+
+#[tokio::test]
+async fn verified_notifications_refused_by_the_checks_are_logged_at_warn() {
+    // `#[tokio::test]` runs the server's tasks on this thread, under this subscriber.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::spawn().await;
+    let (_, no) = prepaid_order(&app).await;
+    let mut plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
+    plaintext["mchid"] = json!("1900009999");
+    let (status, body) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let logs = captured.text();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("mchid_mismatch"))
+        .unwrap_or_else(|| panic!("no log line names the reason:\n{logs}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("v3_pay"), "{line}");
+    assert!(!logs.contains(app.universe.apiv3_key.expose()));
+    assert!(
+        !logs.contains("4200000000202501010000000001"),
+        "no decrypted payload"
+    );
+    app.stop().await;
+}
