@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the H5 demo (examples/h5 → examples/h5/dist, which wxpay-server serves at / on its
-# embedded defaults). Builds the client package first when js/dist/pkg is missing.
+# Builds the H5 demo (examples/h5 → examples/h5/dist, which wxpay-server serves at / in its
+# demo, --demo). Builds the client package first when js/dist/pkg is missing.
 # Idempotent; installs npm dependencies only when node_modules is absent.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests: the H5 demo in headless Chromium (system /usr/bin/chromium, driven by
-# playwright-core; no browser download) against wxpay-server on its embedded defaults, which
+# playwright-core; no browser download) against the wxpay-server demo (--demo), which
 # each test file starts on a free port with a fresh SQLite file and the in-process simulator;
 # and examples/miniprogram run in a simulated mini-program logic layer against the same server.
 #

@@ -1,6 +1,6 @@
 // Vite configuration of the H5 demo.
 //
-// `npm run build` writes dist/, which wxpay-server serves at / on its embedded defaults.
+// `npm run build` writes dist/, which wxpay-server serves at / in its demo (--demo).
 // `npm run dev` serves the page with hot reload and forwards /api to a wxpay-server on :8080
 // (start one with `cargo run -p wxpay-server`).
 import { defineConfig } from 'vite';

@@ -1,4 +1,4 @@
-// Shared pieces of the end-to-end tests: start wxpay-server on its embedded defaults (the
+// Shared pieces of the end-to-end tests: start the wxpay-server demo (--demo: the
 // simulator runs in-process), launch the system Chromium, open pages as a given kind of
 // browser, and run named steps that leave a screenshot each and print the page's console
 // when they fail.
@@ -37,7 +37,8 @@ export async function startServer({ env = {} } = {}) {
   // Every WXPAY_* variable is read as a configuration key (and unknown keys are refused),
   // so the caller's (e.g. WXPAY_TOOLS from the test scripts) must not leak through.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WXPAY_')));
-  const child = spawn(bin, [], {
+  // The demo (embedded simulator, demo login, demo admin token) runs only when asked for.
+  const child = spawn(bin, ['--demo'], {
     cwd: dir,
     env: {
       ...base,

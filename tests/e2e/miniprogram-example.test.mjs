@@ -1,7 +1,7 @@
 // examples/miniprogram, run for real: its app.js, utils and pages are loaded into a small
 // simulated mini-program logic layer (App/Page/getApp/wx, WXWebAssembly reading the
 // `.wasm.br` from the package path that 构建 npm produces) and driven like the framework
-// would (onLoad, taps, navigation), against wxpay-server on its embedded defaults.
+// would (onLoad, taps, navigation), against the wxpay-server demo (--demo).
 // `wx.login` codes come from the server's demo route; `wx.requestPayment` plays WeChat
 // through the simulator's control API.
 //

@@ -273,6 +273,9 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     wxpay_server::embedded::point_at(&mut settings, &sim.base_url());
     settings.worker.enabled = false;
     settings.limits.login_per_minute = 1_000_000;
+    // 32 users create and pay thousands of orders: far past the per-user limits.
+    settings.limits.orders_per_minute = 1_000_000;
+    settings.limits.pay_per_minute = 1_000_000;
     let app = Application::build(settings).await?;
     let url = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();

@@ -61,9 +61,20 @@ pub enum StartError {
     /// Initial certificate download failed.
     #[error("platform certificates")]
     Certificates(#[source] UpstreamError),
-    /// No merchant configuration and the embedded simulator is not available.
-    #[error("no [merchant] configuration and the embedded simulator is unavailable: {0}")]
-    NoMerchant(String),
+    /// Neither a `[merchant]` section nor the demo was asked for: a merchant's configuration
+    /// that lost its `[merchant]` must not quietly become a demo that confirms simulated
+    /// payments and hands out an admin token.
+    #[error(
+        "no [merchant] section: configure the merchant account (see examples/server/wxpay-server.toml), \
+         or run the local demo on the built-in simulator with --demo (demo = true)"
+    )]
+    NoMerchant,
+    /// `demo = true` (`--demo`) beside a `[merchant]` section: the demo never talks to WeChat.
+    #[error("demo = true (--demo) and a [merchant] section together: the demo never talks to WeChat; remove one of them")]
+    DemoWithMerchant,
+    /// The demo was asked for but could not start (or this build has no embedded simulator).
+    #[error("the demo cannot start: {0}")]
+    Demo(String),
     /// `server.public_url` (or the `http://host:port` it defaults to) cannot be a
     /// `notify_url` WeChat accepts: WeChat requires HTTPS on a public host (A.8).
     #[error("server.public_url {url} cannot receive WeChat's notifications")]
@@ -161,7 +172,8 @@ fn build_v3(
         bases,
         up.max_retries,
         Duration::from_millis(up.backoff_ms),
-    );
+    )
+    .with_max_response_bytes(up.max_response_bytes);
     Ok(V3Client::new(
         transport,
         identity,
@@ -194,7 +206,8 @@ fn build_v2(
     let backoff = Duration::from_millis(up.backoff_ms);
     let mut bases = vec![up.base_url.clone()];
     bases.extend(up.failover_url());
-    let plain = Transport::new(http, bases.clone(), up.max_retries, backoff);
+    let plain = Transport::new(http, bases.clone(), up.max_retries, backoff)
+        .with_max_response_bytes(up.max_response_bytes);
     let secure = match &merchant.client_cert_pem {
         Some(source) => {
             let root = up.tls_root_pem.as_ref().map(|r| r.load()).transpose()?;
@@ -208,12 +221,10 @@ fn build_v2(
                 Some(url) => vec![url.clone()],
                 None => bases,
             };
-            Some(Transport::new(
-                client,
-                secure_bases,
-                up.max_retries,
-                backoff,
-            ))
+            Some(
+                Transport::new(client, secure_bases, up.max_retries, backoff)
+                    .with_max_response_bytes(up.max_response_bytes),
+            )
         }
         None => None,
     };
@@ -231,20 +242,27 @@ async fn fallback_page() -> Html<&'static str> {
 }
 
 impl Application {
-    /// Builds everything and binds the listener. With no `[merchant]` section, starts the
-    /// embedded simulator (feature `embedded-sim`) and uses its generated test universe.
+    /// Builds everything and binds the listener. With `demo` set (and no `[merchant]`),
+    /// starts the embedded simulator (feature `embedded-sim`) and uses its generated test
+    /// universe; without it a `[merchant]` section is required.
     #[cfg_attr(not(feature = "embedded-sim"), allow(unused_mut))]
     pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
+        if settings.demo && settings.merchant.is_some() {
+            return Err(StartError::DemoWithMerchant);
+        }
         #[cfg(feature = "embedded-sim")]
-        let embedded = if settings.merchant.is_none() {
+        let embedded = if settings.demo {
             Some(crate::embedded::EmbeddedSim::start(&mut settings).await?)
         } else {
             None
         };
-        let merchant = settings
-            .merchant
-            .clone()
-            .ok_or_else(|| StartError::NoMerchant("feature embedded-sim is off".into()))?;
+        #[cfg(not(feature = "embedded-sim"))]
+        if settings.demo {
+            return Err(StartError::Demo(
+                "this build has no embedded simulator (feature embedded-sim)".into(),
+            ));
+        }
+        let merchant = settings.merchant.clone().ok_or(StartError::NoMerchant)?;
 
         // Checked before anything is opened: a weak or unreadable token must stop the start.
         let admin_token = settings
@@ -292,7 +310,8 @@ impl Application {
             vec![settings.upstream.open_api_base_url.clone()],
             settings.upstream.max_retries,
             Duration::from_millis(settings.upstream.backoff_ms),
-        );
+        )
+        .with_max_response_bytes(settings.upstream.max_response_bytes);
         let apps = MerchantApps {
             miniprogram: app_identity(&merchant.miniprogram)?,
             official_account: app_identity(&merchant.official_account)?,
@@ -326,6 +345,7 @@ impl Application {
             check_public_url(&public_url)?;
         }
 
+        let limits = crate::limits::Limits::new(&settings.limits);
         let state: SharedState = Arc::new(AppState {
             store,
             v3,
@@ -338,6 +358,7 @@ impl Application {
             admin_token,
             admin_failures: RateLimiter::default(),
             credential_refresh: tokio::sync::Mutex::new(()),
+            limits,
         });
         #[cfg(feature = "embedded-sim")]
         let demo_routes = embedded.as_ref().map(|sim| sim.demo_routes());
@@ -395,7 +416,9 @@ impl Application {
     /// is closed at once (new connections are refused), idle keep-alive connections are
     /// closed, and requests in progress (notifications included) finish and are answered,
     /// for at most `server.shutdown_grace_secs`; connections still open then are dropped.
-    /// The worker finishes the pass it is in before this returns.
+    /// The worker stops between passes; a pass in progress gets at most
+    /// `server.shutdown_grace_secs` more to finish, then it is abandoned (every change it
+    /// makes is one store transaction, and its leases run out for the next instance).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
         let worker = state.settings.worker.enabled.then(|| {
@@ -432,8 +455,20 @@ impl Application {
         let _ = self.stop_tx.send(true);
         refresher.abort();
         if let Some(worker) = worker {
-            if let Err(err) = worker.await {
-                tracing::error!(error = %err, "reconciliation worker ended abnormally");
+            // A pass stuck on a slow upstream call must not hold a restart.
+            let abort = worker.abort_handle();
+            match tokio::time::timeout(grace, worker).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "reconciliation worker ended abnormally")
+                }
+                Err(_) => {
+                    abort.abort();
+                    tracing::warn!(
+                        grace_secs = grace.as_secs(),
+                        "reconciliation pass still running after the shutdown grace period; abandoned"
+                    );
+                }
             }
         }
         #[cfg(feature = "embedded-sim")]
@@ -493,6 +528,7 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         .route("/openapi.json", get(api::openapi::document))
         .route("/api/login/miniprogram", post(api::auth::login_miniprogram))
         .route("/api/login/oauth", post(api::auth::login_oauth))
+        .route("/api/logout", post(api::auth::logout))
         .route("/api/products", get(api::orders::list_products))
         .route("/api/orders", post(api::orders::create_order))
         .route("/api/orders/{out_trade_no}", get(api::orders::get_order))
@@ -514,6 +550,10 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
             "/api/admin/orders/{out_trade_no}/attention/resolve",
             post(api::attention::resolve),
         )
+        .route(
+            "/api/admin/orders/{out_trade_no}",
+            get(api::merchant::order),
+        )
         .route("/api/jssdk/config", get(api::jssdk::config))
         .route("/api/native/mode-one-url", get(api::pay_v2::mode_one_url))
         .route("/notify/v3/pay", post(notify::v3_pay))
@@ -534,11 +574,18 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),
         None => router.route("/", get(fallback_page)),
     };
+    let guarded = state.clone();
     router
         .with_state(state)
         .merge(extra.unwrap_or_default())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        // Failure budgets of the notification endpoints (inside the shape: its 429 keeps the
+        // handler's WeChat-shaped body).
+        .layer(axum::middleware::from_fn_with_state(
+            guarded,
+            crate::notify_guard::limit_failures,
+        ))
         // Outside the body limit, so its 413 is reshaped too (in WeChat's shape on the
         // notification endpoints).
         .layer(axum::middleware::from_fn(error::error_shape))

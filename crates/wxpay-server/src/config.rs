@@ -7,8 +7,10 @@
 //! (`{ file = "/run/secrets/key.pem" }`) is read as TOML. Numeric and boolean settings
 //! accept their text (`"8080"`, `"false"`) from any layer (see [`from_text`]).
 //!
-//! With no `[merchant]` section the server runs on its embedded defaults: the simulator is
-//! started in-process and its generated test universe supplies the merchant settings.
+//! The local demo (the simulator in-process, its generated test universe as the merchant,
+//! a demo login and an admin token handed to anyone who asks) runs only when asked for:
+//! `demo = true` here or `wxpay-server --demo`. Otherwise a `[merchant]` section is
+//! required, and a configuration without one stops the start.
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -25,13 +27,17 @@ pub const ENV_PREFIX: &str = "WXPAY_";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// Run the local demo on the embedded simulator instead of a real merchant account
+    /// (`--demo` sets it too). Refused beside a `[merchant]` section.
+    #[serde(default, deserialize_with = "from_text")]
+    pub demo: bool,
     /// Listener and HTTP behaviour.
     #[serde(default)]
     pub server: ServerSettings,
     /// Where orders live.
     #[serde(default)]
     pub database: DatabaseSettings,
-    /// The merchant account; absent means "embedded simulator".
+    /// The merchant account; required unless `demo` is set.
     #[serde(default)]
     pub merchant: Option<MerchantSettings>,
     /// WeChat hosts and HTTP client behaviour.
@@ -224,6 +230,10 @@ pub struct UpstreamSettings {
     pub secapi_base_url: Option<String>,
     /// An extra root certificate (PEM) trusted for mutual-TLS calls (the simulator's CA).
     pub tls_root_pem: Option<SecretSource>,
+    /// Largest answer body read from WeChat, in bytes; a larger one is refused unread
+    /// (`UpstreamError::BodyTooLarge`). API answers are a few KiB (bills are not downloaded).
+    #[serde(deserialize_with = "from_text")]
+    pub max_response_bytes: usize,
 }
 
 impl Default for UpstreamSettings {
@@ -238,6 +248,7 @@ impl Default for UpstreamSettings {
             certificate_refresh_secs: 12 * 3600,
             secapi_base_url: None,
             tls_root_pem: None,
+            max_response_bytes: 1024 * 1024,
         }
     }
 }
@@ -271,9 +282,15 @@ pub struct WorkerSettings {
     /// How long one instance holds a row it is working on (seconds).
     #[serde(deserialize_with = "from_text")]
     pub lease_secs: i64,
-    /// The status endpoint queries WeChat when the last check is older than this (seconds).
+    /// The order and refund status endpoints query WeChat when the last check is older
+    /// than this (seconds).
     #[serde(deserialize_with = "from_text")]
     pub status_stale_secs: i64,
+    /// Days the notification log is kept; older rows are deleted by the worker. At least 2,
+    /// as WeChat retries a notification for about a day and a retry must find its first
+    /// receipt.
+    #[serde(deserialize_with = "from_text")]
+    pub notification_retention_days: i64,
 }
 
 impl Default for WorkerSettings {
@@ -285,6 +302,7 @@ impl Default for WorkerSettings {
             close_after_secs: 2 * 3600,
             lease_secs: 60,
             status_stale_secs: 5,
+            notification_retention_days: 90,
         }
     }
 }
@@ -300,6 +318,21 @@ pub struct LimitSettings {
     /// answered 429 until the minute is over (guessing gets no feedback).
     #[serde(deserialize_with = "from_text")]
     pub admin_failures_per_minute: u32,
+    /// Notification requests that fail verification, per client IP (IPv6: per /64) per
+    /// minute; past it they are answered 429 and not recorded. Verified notifications are
+    /// never limited.
+    #[serde(deserialize_with = "from_text")]
+    pub notify_failures_per_minute: u32,
+    /// The same, from all clients together (bounds what many addresses can store).
+    #[serde(deserialize_with = "from_text")]
+    pub notify_failures_per_minute_total: u32,
+    /// Orders one user may create per minute (each may become a WeChat prepay).
+    #[serde(deserialize_with = "from_text")]
+    pub orders_per_minute: u32,
+    /// Pay calls one user may make per minute (a new prepay is a WeChat call; the merchant's
+    /// WeChat rate limit is shared by all users).
+    #[serde(deserialize_with = "from_text")]
+    pub pay_per_minute: u32,
 }
 
 impl Default for LimitSettings {
@@ -307,6 +340,10 @@ impl Default for LimitSettings {
         Self {
             login_per_minute: 30,
             admin_failures_per_minute: 10,
+            notify_failures_per_minute: 30,
+            notify_failures_per_minute_total: 600,
+            orders_per_minute: 10,
+            pay_per_minute: 20,
         }
     }
 }
@@ -347,6 +384,7 @@ fn default_products() -> Vec<ProductSettings> {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            demo: false,
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             merchant: None,
@@ -493,6 +531,7 @@ mod tests {
     fn defaults_without_file_or_env() {
         let settings = Settings::load_with_env(None, Vec::new()).expect("defaults");
         assert!(settings.merchant.is_none());
+        assert!(!settings.demo, "the demo runs only when asked for");
         assert_eq!(settings.server.port, 8080);
         assert!(!settings.products.is_empty());
     }

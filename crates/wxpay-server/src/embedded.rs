@@ -1,5 +1,6 @@
-//! Embedded defaults: run the simulator in-process with a freshly generated test universe
-//! and point the server at it (the README's main job, and the test harness).
+//! The demo (`demo = true`, `wxpay-server --demo`): run the simulator in-process with a
+//! freshly generated test universe and point the server at it (the README's main job, and
+//! the test harness). Never started without being asked for.
 //!
 //! Only here, never with a real `[merchant]`, the server also answers
 //! `POST /api/demo/oauth-code`: a demo page has no WeChat to log in through, so this mints
@@ -110,13 +111,13 @@ pub fn point_secapi_at(settings: &mut Settings, universe: &Universe, running: &R
 impl EmbeddedSim {
     /// Generates a universe, starts the simulator on a free port and fills `settings`.
     pub async fn start(settings: &mut Settings) -> Result<Self, StartError> {
-        let universe = Universe::generate().map_err(|e| StartError::NoMerchant(e.to_string()))?;
+        let universe = Universe::generate().map_err(|e| StartError::Demo(e.to_string()))?;
         let mut sim_config = universe.sim_config();
         sim_config.refund_auto_success_seconds = Some(DEMO_REFUND_SECONDS);
         sim_config.private_line_notify_hosts = vec![notify_host(&settings.server)];
         let running = Simulator::start(sim_config)
             .await
-            .map_err(|e| StartError::NoMerchant(e.to_string()))?;
+            .map_err(|e| StartError::Demo(e.to_string()))?;
         let merchant = merchant_settings(&universe, VerifyMode::Certificate);
         let oauth_appid = merchant.official_account.as_ref().map(|a| a.appid.clone());
         let miniprogram_appid = merchant.miniprogram.as_ref().map(|a| a.appid.clone());
@@ -127,7 +128,7 @@ impl EmbeddedSim {
             Some(_) => None,
             None => {
                 let token = crate::ids::session_token()
-                    .map_err(|e| StartError::NoMerchant(format!("no entropy: {e}")))?;
+                    .map_err(|e| StartError::Demo(format!("no entropy: {e}")))?;
                 settings.server.admin_token = Some(inline(&token));
                 Some(Secret::new(token))
             }
@@ -246,6 +247,7 @@ mod tests {
     async fn demo_oauth_code_logs_in_through_the_real_exchange() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::default();
+        settings.demo = true;
         settings.server.port = 0;
         settings.worker.enabled = false;
         settings.database.url = format!("sqlite://{}", dir.path().join("demo.db").display());

@@ -63,6 +63,12 @@ pub enum AppError {
     /// Too many attempts (429).
     #[error("too many requests")]
     RateLimited,
+    /// Too many requests of this kind from this user; answered 429 with `Retry-After`.
+    #[error("too many requests, retry in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until the next request is allowed.
+        retry_after_secs: u64,
+    },
     /// WeChat (or the simulator) refused the call with a business error the caller can act on (502
     /// with WeChat's code kept, since the caller's request itself was fine).
     #[error("WeChat Pay refused the request: {code}")]
@@ -160,7 +166,7 @@ impl AppError {
                 "body_too_large".into(),
                 self.to_string(),
             ),
-            Self::RateLimited => (
+            Self::RateLimited | Self::Throttled { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited".into(),
                 self.to_string(),
@@ -222,6 +228,12 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let Self::Throttled { retry_after_secs } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
         }
         response
     }

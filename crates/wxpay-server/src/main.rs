@@ -1,7 +1,8 @@
-//! `wxpay-server [CONFIG.toml]`: starts the merchant backend.
+//! `wxpay-server [--demo] [CONFIG.toml]`: starts the merchant backend.
 //!
-//! With no file and no `WXPAY_MERCHANT__…` variables it runs on its embedded defaults: a
-//! SQLite file, the simulator in-process with a generated test universe, and the demo pages.
+//! The configuration (file, else `WXPAY_CONFIG`, then `WXPAY_…` variables) must hold a
+//! `[merchant]` section. `--demo` (or `demo = true`) runs the local demo instead: a SQLite
+//! file, the simulator in-process with a generated test universe, and the demo pages.
 
 use std::path::PathBuf;
 
@@ -18,12 +19,25 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let path = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
+    let args = match Args::parse(std::env::args_os().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if args.help {
+        println!("{USAGE}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    let path = args
+        .config
         .or_else(|| std::env::var_os("WXPAY_CONFIG").map(PathBuf::from));
     let settings = match Settings::load(path.as_deref()) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            s.demo |= args.demo;
+            s
+        }
         Err(err) => {
             eprintln!(
                 "configuration error: {}",
@@ -60,5 +74,39 @@ async fn main() -> std::process::ExitCode {
             eprintln!("server error: {err}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+const USAGE: &str = concat!(
+    "usage: wxpay-server [--demo] [CONFIG.toml]\n",
+    "  CONFIG.toml  the configuration file (else $WXPAY_CONFIG); it needs a [merchant] section\n",
+    "  --demo       run the local demo on the built-in simulator (same as demo = true)",
+);
+
+/// The command line.
+#[derive(Debug, Default)]
+struct Args {
+    demo: bool,
+    help: bool,
+    config: Option<PathBuf>,
+}
+
+impl Args {
+    fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Self, String> {
+        let mut parsed = Self::default();
+        for arg in args {
+            match arg.to_str() {
+                Some("--demo") => parsed.demo = true,
+                Some("-h" | "--help") => parsed.help = true,
+                Some(flag) if flag.starts_with('-') => {
+                    return Err(format!("unknown option {flag}"));
+                }
+                _ if parsed.config.is_some() => {
+                    return Err("only one configuration file may be given".into());
+                }
+                _ => parsed.config = Some(PathBuf::from(arg)),
+            }
+        }
+        Ok(parsed)
     }
 }

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use wxpay_core::v3::notification::{EventType, Notification};
 use wxpay_core::v3::verify::{SignedHeaders, VerifyError};
 use wxpay_core::RefundStatus;
@@ -27,20 +28,37 @@ use crate::store::{
     ApplyOutcome, NotificationOutcome, NotificationRecord, NotifiedChange, RefundFact,
 };
 
-/// Headers worth keeping with a notification (all `Wechatpay-*` plus a few for tracing).
+/// Headers kept with a notification: the ones verification reads, plus a few for tracing.
+const KEPT_HEADERS: [&str; 8] = [
+    "wechatpay-serial",
+    "wechatpay-signature",
+    "wechatpay-timestamp",
+    "wechatpay-nonce",
+    "wechatpay-signature-type",
+    "content-type",
+    "user-agent",
+    "request-id",
+];
+
+/// Longest header value kept (a 4096-bit RSA signature is 684 Base64 characters).
+const MAX_KEPT_HEADER_CHARS: usize = 1024;
+
+/// Bytes of an unverified body kept (its length and SHA-256 are kept whole).
+pub(crate) const MAX_UNVERIFIED_BODY_BYTES: usize = 1024;
+
+/// The [`KEPT_HEADERS`] of a notification as a JSON object, each value cut to
+/// [`MAX_KEPT_HEADER_CHARS`]: anyone can send anything, so what is stored is bounded.
 pub(crate) fn headers_json(headers: &HeaderMap) -> String {
     let mut map = serde_json::Map::new();
-    for (name, value) in headers {
-        let name = name.as_str();
-        if name.starts_with("wechatpay-")
-            || name == "content-type"
-            || name == "user-agent"
-            || name == "request-id"
-        {
-            map.insert(
-                name.to_owned(),
-                json!(value.to_str().unwrap_or("<non-ascii>")),
-            );
+    for name in KEPT_HEADERS {
+        if let Some(value) = headers.get(name) {
+            let value: String = value
+                .to_str()
+                .unwrap_or("<non-ascii>")
+                .chars()
+                .take(MAX_KEPT_HEADER_CHARS)
+                .collect();
+            map.insert(name.to_owned(), json!(value));
         }
     }
     serde_json::Value::Object(map).to_string()
@@ -136,6 +154,11 @@ impl Received {
             claimed_id: self.claimed_id.clone(),
             headers_json: self.headers_json.clone(),
             body: self.body.to_vec(),
+            body_len: self.body.len(),
+            body_sha256: Sha256::digest(&self.body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             verification: verification.to_owned(),
             processing: processing.to_owned(),
             out_trade_no,
@@ -144,6 +167,11 @@ impl Received {
     }
 }
 
+/// Records a rejected notification. One that did not verify (`verification` is not `ok`)
+/// could come from anyone: only its first [`MAX_UNVERIFIED_BODY_BYTES`] are kept (with its
+/// length and SHA-256), and only while its client is within its failure budget
+/// ([`crate::notify_guard`]); past it nothing is stored and WeChat's failure answer
+/// becomes a 429.
 pub(crate) async fn record_failure(
     state: &SharedState,
     received: &Received,
@@ -151,11 +179,14 @@ pub(crate) async fn record_failure(
     processing: &str,
     order: Option<String>,
 ) {
-    if let Err(err) = state
-        .store
-        .record_notification(&received.record(verification, processing, order))
-        .await
-    {
+    let mut record = received.record(verification, processing, order);
+    if verification != "ok" {
+        if !crate::notify_guard::admit_unverified_failure() {
+            return;
+        }
+        record.body.truncate(MAX_UNVERIFIED_BODY_BYTES);
+    }
+    if let Err(err) = state.store.record_notification(&record).await {
         tracing::error!(error = %crate::error::error_chain(&err), "could not record a rejected notification");
     }
 }
@@ -220,6 +251,11 @@ async fn receive(
     match Notification::parse(&received.body) {
         Ok(notification) => Ok((received, notification)),
         Err(err) => {
+            tracing::warn!(
+                kind,
+                reason = err.reason_code(),
+                "verified notification refused"
+            );
             record_failure(
                 state,
                 &received,
@@ -269,6 +305,15 @@ pub(crate) async fn finish(
             out_trade_no,
             reason,
         } => {
+            // It verified, so it came from WeChat: a refusal here (another merchant or app,
+            // a payload that no longer decrypts after a key rotation) is something an
+            // operator must see, not only a database row.
+            tracing::warn!(
+                kind = received.kind,
+                reason,
+                order = out_trade_no.as_deref().unwrap_or("-"),
+                "verified notification refused"
+            );
             record_failure(
                 state,
                 received,
@@ -341,9 +386,10 @@ pub async fn v3_pay(State(state): State<SharedState>, headers: HeaderMap, body: 
     finish(&state, &received, decision, Protocol::V3).await
 }
 
-/// The checks of a verified pay notification: our merchant, the appid the order was
-/// prepaid with (not merely one of ours: a payment made under another of our apps is not
-/// this order's payment), and an amount to check against the order.
+/// The checks of a verified pay notification ([`crate::payments::transaction_refusal`], the
+/// same as a query's): our merchant, the appid the order was prepaid with (not merely one of
+/// ours: a payment made under another of our apps is not this order's payment), CNY, and an
+/// amount to check against the order.
 async fn decide_pay(state: &SharedState, notification: &Notification) -> Decision {
     if notification.event_type != EventType::TransactionSuccess {
         return Decision::Ignore {
@@ -359,39 +405,16 @@ async fn decide_pay(state: &SharedState, notification: &Notification) -> Decisio
             }
         }
     };
-    let order = Some(transaction.out_trade_no.clone());
-    if transaction.mchid != state.v3.mchid().as_str() {
-        return Decision::Reject {
-            out_trade_no: order,
-            reason: "mchid_mismatch",
-        };
-    }
-    if !our_appid(state, &transaction.appid) {
-        return Decision::Reject {
-            out_trade_no: order,
-            reason: "appid_mismatch",
-        };
-    }
-    if transaction.amount.is_none() {
-        return Decision::Reject {
-            out_trade_no: order,
-            reason: "amount_missing",
-        };
-    }
-    match state.store.order(&transaction.out_trade_no).await {
-        Ok(Some(stored))
-            if stored
-                .appid
-                .as_deref()
-                .is_some_and(|a| a != transaction.appid) =>
-        {
-            return Decision::Reject {
-                out_trade_no: order,
-                reason: "appid_mismatch",
-            };
-        }
-        Ok(_) => {}
+    let stored = match state.store.order(&transaction.out_trade_no).await {
+        Ok(stored) => stored,
         Err(err) => return Decision::Unavailable(err),
+    };
+    if let Some(reason) = crate::payments::transaction_refusal(state, &transaction, stored.as_ref())
+    {
+        return Decision::Reject {
+            out_trade_no: Some(transaction.out_trade_no.clone()),
+            reason,
+        };
     }
     Decision::Apply {
         id: notification.id.clone(),

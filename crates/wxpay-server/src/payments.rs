@@ -73,6 +73,9 @@ pub struct TransactionView {
 pub struct TransactionAmountView {
     /// Order total (fen).
     pub total: i64,
+    /// Currency of `total` (`CNY`, the only one this server sells in).
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// The parts of a v3 `Refund` the server acts on.
@@ -130,6 +133,48 @@ impl RefundAnswer {
     }
 }
 
+/// Why a transaction WeChat reported may not be applied to the order as stored, or `None`.
+/// One rule for both ways a payment is learnt, the notification and the query, checked
+/// before anything is credited: our merchant; one of our apps, and the one the order was
+/// prepaid with (a payment under another of our apps is not this order's payment); CNY;
+/// and, for a paid state, an amount (which the store then compares with the order's).
+pub fn transaction_refusal(
+    state: &SharedState,
+    transaction: &TransactionView,
+    stored: Option<&Order>,
+) -> Option<&'static str> {
+    refusal(
+        transaction,
+        state.v3.mchid().as_str(),
+        |appid| crate::notify::our_appid(state, appid),
+        stored.and_then(|order| order.appid.as_deref()),
+    )
+}
+
+/// [`transaction_refusal`] over plain values.
+fn refusal(
+    transaction: &TransactionView,
+    our_mchid: &str,
+    is_our_app: impl Fn(&str) -> bool,
+    prepaid_under: Option<&str>,
+) -> Option<&'static str> {
+    if transaction.mchid != our_mchid {
+        return Some("mchid_mismatch");
+    }
+    if !is_our_app(&transaction.appid)
+        || prepaid_under.is_some_and(|appid| appid != transaction.appid)
+    {
+        return Some("appid_mismatch");
+    }
+    match &transaction.amount {
+        None if TradeState::parse(&transaction.trade_state).is_paid() => Some("amount_missing"),
+        Some(amount) if amount.currency.as_deref().is_some_and(|c| c != "CNY") => {
+            Some("currency_mismatch")
+        }
+        _ => None,
+    }
+}
+
 /// Calls prepay for `order`.
 #[allow(clippy::too_many_arguments)]
 pub async fn prepay(
@@ -169,8 +214,9 @@ pub async fn prepay(
         .await
 }
 
-/// Queries the order at WeChat and applies the answer. `ORDER_NOT_EXIST` (never prepaid)
-/// changes nothing. Always records the check time.
+/// Queries the order at WeChat and applies the answer, after the same checks as a
+/// notification ([`transaction_refusal`]; a refused answer changes nothing and is an
+/// error). `ORDER_NOT_EXIST` (never prepaid) changes nothing. Always records the check time.
 pub async fn query_and_apply(
     state: &SharedState,
     out_trade_no: &str,
@@ -187,17 +233,21 @@ pub async fn query_and_apply(
         .await;
     let outcome = match answer {
         Ok(transaction) => {
-            if transaction.out_trade_no != out_trade_no
-                || transaction.mchid != state.v3.mchid().as_str()
-            {
+            if transaction.out_trade_no != out_trade_no {
                 return Err(AppError::Internal(
                     "query answered for another order".into(),
                 ));
             }
-            state
-                .store
-                .apply_payment(&transaction.fact(cause, now))
-                .await?
+            let stored = state.store.order(out_trade_no).await?;
+            if let Some(reason) = transaction_refusal(state, &transaction, stored.as_ref()) {
+                state.store.mark_checked(out_trade_no, now).await?;
+                tracing::warn!(order = %out_trade_no, reason, "query answer refused; nothing applied");
+                return Err(AppError::Internal(format!(
+                    "query answer refused: {reason}"
+                )));
+            }
+            let pending = stored.as_ref().is_some_and(|o| o.state.is_pending());
+            apply_queried(state, &transaction.fact(cause, now), pending).await?
         }
         Err(UpstreamError::Business { code, .. }) if order_unknown_at_wechat(&code) => {
             ApplyOutcome::Unchanged
@@ -215,6 +265,54 @@ pub async fn query_and_apply(
 /// current docs, `ORDERNOTEXIST` on older v3 pages (A.12); both are accepted.
 pub fn order_unknown_at_wechat(code: &str) -> bool {
     code == error_code::ORDER_NOT_EXIST || code == error_code::ORDERNOTEXIST
+}
+
+/// `orders.attention` of an order a query proved paid and then refunded at WeChat while
+/// this server still held it unpaid: refunded outside this server (the merchant portal,
+/// another system), so the refunded amount is not known here.
+pub const REFUNDED_OUTSIDE_SERVER: &str = "refunded_outside_server";
+
+/// `orders.attention` of an unpaid order for which WeChat answers a state this version
+/// does not know.
+pub const UNKNOWN_TRADE_STATE: &str = "unknown_trade_state";
+
+/// Applies a queried fact. For an order the store still holds unpaid, a REFUND cannot be
+/// applied as a transition, but it proves the order was paid and then refunded: both are
+/// recorded and the order is flagged for the merchant, instead of the answer being refused
+/// (and queried again) on every worker pass. A state this version does not know is flagged
+/// too, and otherwise refused as before.
+async fn apply_queried(
+    state: &SharedState,
+    fact: &PaymentFact,
+    pending: bool,
+) -> Result<ApplyOutcome, AppError> {
+    if pending && fact.state == TradeState::Refund {
+        let outcome = state
+            .store
+            .apply_paid_then_refunded(fact, REFUNDED_OUTSIDE_SERVER)
+            .await?;
+        if matches!(outcome, ApplyOutcome::Applied { .. }) {
+            tracing::warn!(
+                order = %fact.out_trade_no,
+                attention = REFUNDED_OUTSIDE_SERVER,
+                "WeChat reports an order held unpaid here as paid and refunded; recorded and flagged"
+            );
+        }
+        return Ok(outcome);
+    }
+    if pending && matches!(fact.state, TradeState::Unknown(_)) {
+        state
+            .store
+            .flag_order(&fact.out_trade_no, UNKNOWN_TRADE_STATE)
+            .await?;
+        tracing::warn!(
+            order = %fact.out_trade_no,
+            state = %fact.state,
+            attention = UNKNOWN_TRADE_STATE,
+            "WeChat reports a trade state this version does not know; flagged"
+        );
+    }
+    Ok(state.store.apply_payment(fact).await?)
 }
 
 /// Closes an unpaid order: at WeChat first, then locally. WeChat is asked even when no
@@ -478,26 +576,97 @@ pub(crate) async fn stored_refund(
         .ok_or(AppError::NotFound("refund"))
 }
 
-/// Queries a refund at WeChat and applies the answer.
+/// Queries a refund at WeChat and applies the answer. Always records the check time.
 pub async fn query_refund_and_apply(
     state: &SharedState,
     out_refund_no: &str,
     cause: &str,
 ) -> Result<ApplyOutcome, AppError> {
     let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
-    let answer: RefundAnswer = state
+    let now = crate::clock::now();
+    let answer: Result<RefundAnswer, UpstreamError> = state
         .v3
         .call_json(Method::GET, &path, None, Idempotency::Idempotent)
-        .await?;
-    Ok(state
-        .store
-        .apply_refund(&answer.fact(cause, crate::clock::now()))
-        .await?)
+        .await;
+    state.store.mark_refund_checked(out_refund_no, now).await?;
+    Ok(state.store.apply_refund(&answer?.fact(cause, now)).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transaction(state: &str, amount: serde_json::Value) -> TransactionView {
+        let mut t = json!({
+            "appid": "wxapp", "mchid": "1900000001", "out_trade_no": "WX1",
+            "transaction_id": "4200000001", "trade_state": state,
+        });
+        if !amount.is_null() {
+            t["amount"] = amount;
+        }
+        serde_json::from_value(t).expect("transaction")
+    }
+
+    fn refused(t: &TransactionView, prepaid_under: Option<&str>) -> Option<&'static str> {
+        refusal(
+            t,
+            "1900000001",
+            |a| a == "wxapp" || a == "wxother",
+            prepaid_under,
+        )
+    }
+
+    #[test]
+    fn a_transaction_is_refused_unless_it_is_this_orders_payment_in_cny_with_an_amount() {
+        let cny = json!({ "total": 100, "currency": "CNY" });
+        assert_eq!(
+            refused(&transaction("SUCCESS", cny.clone()), Some("wxapp")),
+            None
+        );
+        assert_eq!(
+            refused(&transaction("SUCCESS", json!({ "total": 100 })), None),
+            None
+        );
+        assert_eq!(
+            refused(
+                &transaction("SUCCESS", serde_json::Value::Null),
+                Some("wxapp")
+            ),
+            Some("amount_missing")
+        );
+        assert_eq!(
+            refused(
+                &transaction("REFUND", serde_json::Value::Null),
+                Some("wxapp")
+            ),
+            Some("amount_missing")
+        );
+        assert_eq!(
+            refused(
+                &transaction("NOTPAY", serde_json::Value::Null),
+                Some("wxapp")
+            ),
+            None,
+            "nothing to credit, nothing to compare"
+        );
+        assert_eq!(
+            refused(
+                &transaction("SUCCESS", json!({ "total": 100, "currency": "USD" })),
+                Some("wxapp")
+            ),
+            Some("currency_mismatch")
+        );
+        assert_eq!(
+            refused(&transaction("SUCCESS", cny.clone()), Some("wxother")),
+            Some("appid_mismatch"),
+            "ours, but not the app this order was prepaid under"
+        );
+        let mut foreign = transaction("SUCCESS", cny);
+        foreign.appid = "wxstranger".into();
+        assert_eq!(refused(&foreign, None), Some("appid_mismatch"));
+        foreign.mchid = "1900009999".into();
+        assert_eq!(refused(&foreign, None), Some("mchid_mismatch"));
+    }
 
     #[test]
     fn both_spellings_of_order_not_found_are_accepted() {

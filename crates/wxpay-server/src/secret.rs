@@ -1,24 +1,27 @@
 //! Secrets that must never reach a log line, an error body or a `Debug` dump.
 //!
-//! The merchant private key, the APIv3 key, the APIv2 key, app secrets and users'
-//! `session_key`s all pass through [`Secret`]. Its `Debug` and `Display` print a fixed
-//! placeholder, so `tracing::debug!(?settings)` is safe. The only way to the value is
-//! [`Secret::expose`], which makes every use greppable.
+//! The merchant private key, the APIv3 key, the APIv2 key, app secrets, the admin token and
+//! users' `session_key`s all pass through [`Secret`]. Its `Debug` and `Display` print a
+//! fixed placeholder, so `tracing::debug!(?settings)` is safe. The only way to the value is
+//! [`Secret::expose`], which makes every use greppable. The value is wiped from memory when
+//! the `Secret` is dropped ([`Zeroizing`]), so a loaded key file or a `session_key` does not
+//! linger in freed memory.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-/// A value that is redacted wherever it is printed.
+/// A value that is redacted wherever it is printed and wiped when dropped.
 #[derive(Clone, Default)]
-pub struct Secret<T>(T);
+pub struct Secret<T: Zeroize>(Zeroizing<T>);
 
-impl<T> Secret<T> {
+impl<T: Zeroize> Secret<T> {
     /// Wraps a value.
     pub fn new(value: T) -> Self {
-        Self(value)
+        Self(Zeroizing::new(value))
     }
 
     /// The wrapped value. Call sites are the audit trail of where secrets are used.
@@ -34,21 +37,23 @@ impl Secret<String> {
     }
 }
 
-impl<T> fmt::Debug for Secret<T> {
+impl<T: Zeroize> ZeroizeOnDrop for Secret<T> {}
+
+impl<T: Zeroize> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([REDACTED])")
     }
 }
 
-impl<T> fmt::Display for Secret<T> {
+impl<T: Zeroize> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[REDACTED]")
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+impl<'de, T: Deserialize<'de> + Zeroize> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Secret)
+        T::deserialize(deserializer).map(Secret::new)
     }
 }
 
@@ -133,6 +138,17 @@ mod tests {
         assert!(!format!("{source:?}").contains("hunter2"));
         assert!(secret.ct_eq("hunter2-apiv3-key"));
         assert!(!secret.ct_eq("hunter2-apiv3-kez"));
+    }
+
+    /// Only compiles for types that wipe their secret on drop.
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn secrets_are_wiped_on_drop() {
+        wiped_on_drop::<Secret<String>>();
+        wiped_on_drop::<crate::api::admin::AdminToken>();
+        wiped_on_drop::<wxpay_core::v2::sign::ApiV2Key>();
+        wiped_on_drop::<wxpay_core::v3::aead::ApiV3Key>();
     }
 
     #[test]

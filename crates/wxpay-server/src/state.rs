@@ -105,6 +105,8 @@ pub struct AppState {
     pub admin_failures: RateLimiter,
     /// Serialises access-token / ticket refreshes so one instance fetches once, not per request.
     pub credential_refresh: tokio::sync::Mutex<()>,
+    /// Per-user and per-client limits ([`crate::limits`]).
+    pub limits: crate::limits::Limits,
 }
 
 /// The state as handlers receive it.

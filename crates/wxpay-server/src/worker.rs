@@ -6,7 +6,8 @@
 //! past the threshold it queries WeChat and applies the answer; orders unpaid past the
 //! close threshold whose latest prepay has also expired are closed. Refunds stuck in
 //! PROCESSING are queried; one WeChat never received (`RESOURCE_NOT_EXISTS`) is submitted
-//! again under the same number.
+//! again under the same number. Each pass ends with housekeeping: expired sessions and
+//! notifications older than `worker.notification_retention_days` are deleted.
 
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ pub struct PassReport {
     pub orders_closed: usize,
     /// Refunds queried.
     pub refunds_checked: usize,
+    /// Expired sessions deleted.
+    pub sessions_purged: u64,
+    /// Notifications deleted for being older than the retention period.
+    pub notifications_purged: u64,
 }
 
 const BATCH: i64 = 50;
@@ -121,7 +126,25 @@ pub async fn run_pass_at(
             }
         }
     }
+    housekeeping(state, now, &mut report).await;
     Ok(report)
+}
+
+/// Deletes what has outlived its use: expired sessions, and notifications past their
+/// retention (at least 2 days: WeChat retries for about one, and a retry must find its
+/// first receipt). A failure is logged and retried on the next pass; it never stops
+/// reconciliation.
+async fn housekeeping(state: &SharedState, now: i64, report: &mut PassReport) {
+    match state.store.purge_expired_sessions(now).await {
+        Ok(purged) => report.sessions_purged = purged,
+        Err(err) => tracing::warn!(error = %error_chain(&err), "expired sessions not purged"),
+    }
+    let retention_days = state.settings.worker.notification_retention_days.max(2);
+    let before = now.saturating_sub(retention_days.saturating_mul(24 * 3600));
+    match state.store.purge_notifications(before).await {
+        Ok(purged) => report.notifications_purged = purged,
+        Err(err) => tracing::warn!(error = %error_chain(&err), "old notifications not purged"),
+    }
 }
 
 /// Whether the worker may close `order` at `now`: still unpaid, older than `close_after_secs`,

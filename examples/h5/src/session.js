@@ -3,7 +3,7 @@
 // A real page in WeChat's browser logs in with the OAuth redirect: WeChat sends the payer
 // back with `?code=…`, and the page trades that code for a session at
 // POST /api/login/oauth. That is handled here first. The local demo has no WeChat to redirect
-// through, so when wxpay-server runs on its embedded defaults the page asks it for a code
+// through, so when wxpay-server runs as the demo (--demo) the page asks it for a code
 // minted by the in-process simulator (POST /api/demo/oauth-code; that route does not exist
 // with a real merchant configuration) and then logs in through the same OAuth route.
 
@@ -103,7 +103,7 @@ const ADMIN_KEY = 'wxpay-demo.admin-token';
 
 /**
  * The merchant staff's credential for refunds (sent as X-Admin-Token; a payer's session is not
- * enough). On the embedded defaults the server generated one at start and hands it out at
+ * enough). In the demo (--demo) the server generated one at start and hands it out at
  * POST /api/demo/admin-token — asked afresh each time, since a restart makes a new one. With a
  * real merchant configuration that route does not exist: the staff member types the token
  * configured as server.admin_token, and it is kept for this tab only.

@@ -156,6 +156,15 @@ impl fmt::Debug for ApiV2Key {
     }
 }
 
+/// Wiped when dropped, like the other keys.
+impl Drop for ApiV2Key {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for ApiV2Key {}
+
 impl PartialEq for ApiV2Key {
     fn eq(&self, other: &Self) -> bool {
         self.0.as_bytes().ct_eq(other.0.as_bytes()).into()

@@ -103,10 +103,12 @@ impl fmt::Debug for ApiV3Key {
 
 impl Drop for ApiV3Key {
     fn drop(&mut self) {
-        self.0.fill(0);
-        std::hint::black_box(&self.0);
+        // Volatile writes: not optimised away although the key is never read again.
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
+
+impl zeroize::ZeroizeOnDrop for ApiV3Key {}
 
 impl std::str::FromStr for ApiV3Key {
     type Err = AeadError;

@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::client_ip;
 use crate::clock;
@@ -47,6 +48,14 @@ pub enum AdminTokenError {
 pub struct AdminToken {
     digest: [u8; 32],
 }
+
+impl Drop for AdminToken {
+    fn drop(&mut self) {
+        self.digest.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for AdminToken {}
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,17 +1,18 @@
 //! Login: mini-program `code` → `code2Session`, WeChat-browser OAuth `code` → openid.
 //!
-//! The answer is an opaque bearer token; the openid is stored, the `session_key` stays on
-//! the server (it decrypts mini-program user data and must never reach a client).
+//! The answer is an opaque bearer token; the openid is stored. The `session_key` that
+//! `code2Session` returns (it decrypts mini-program user data) is neither answered nor
+//! kept: nothing here needs it. `POST /api/logout` ends a session.
 
 use std::net::SocketAddr;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::client_ip;
+use super::{bearer_token, client_ip};
 use crate::clock;
 use crate::error::{json_rejection, AppError};
 use crate::state::{AppIdentity, SharedState};
@@ -112,7 +113,6 @@ async fn open_session(
     appid: &str,
     openid: &str,
     unionid: Option<&str>,
-    session_key: Option<&str>,
 ) -> Result<LoginResponse, AppError> {
     let now = clock::now();
     let user = state.store.upsert_user(appid, openid, unionid, now).await?;
@@ -120,13 +120,7 @@ async fn open_session(
     let ttl = state.settings.server.session_ttl_secs;
     state
         .store
-        .create_session(
-            &crate::ids::token_hash(&token),
-            &user.id,
-            session_key,
-            now,
-            now + ttl,
-        )
+        .create_session(&crate::ids::token_hash(&token), &user.id, now, now + ttl)
         .await?;
     Ok(LoginResponse {
         token,
@@ -151,14 +145,8 @@ pub async fn login_miniprogram(
         .code2session(&appid, &secret, &request.code)
         .await
         .map_err(login_error)?;
-    let response = open_session(
-        &state,
-        &appid,
-        &session.openid,
-        session.unionid.as_deref(),
-        Some(session.session_key.expose().as_str()),
-    )
-    .await?;
+    let response =
+        open_session(&state, &appid, &session.openid, session.unionid.as_deref()).await?;
     Ok(Json(response))
 }
 
@@ -178,8 +166,26 @@ pub async fn login_oauth(
         .oauth_openid(&appid, &secret, &request.code)
         .await
         .map_err(login_error)?;
-    let response = open_session(&state, &appid, &openid, unionid.as_deref(), None).await?;
+    let response = open_session(&state, &appid, &openid, unionid.as_deref()).await?;
     Ok(Json(response))
+}
+
+/// `POST /api/logout`: ends the session of the presented bearer token, which stops working
+/// at once (204). A missing, unknown or already ended token is 401.
+pub async fn logout(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let token = bearer_token(&headers).ok_or(AppError::Unauthorized)?;
+    if state
+        .store
+        .delete_session(&crate::ids::token_hash(token))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::Unauthorized)
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod attention;
 pub mod auth;
 pub mod jssdk;
+pub mod merchant;
 pub mod openapi;
 pub mod orders;
 pub mod pay_v2;
@@ -39,14 +40,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = SharedState::from_ref(state);
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 128)
-            .ok_or(AppError::Unauthorized)?;
+        let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
         let user = state
             .store
             .session_user(&crate::ids::token_hash(token), clock::now())
@@ -54,6 +48,16 @@ where
             .ok_or(AppError::Unauthorized)?;
         Ok(Self(user))
     }
+}
+
+/// The session token of `Authorization: Bearer …`, when it has a plausible shape.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
 }
 
 /// The client's IP: from the configured trusted proxy header when set, else the socket peer.

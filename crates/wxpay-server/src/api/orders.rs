@@ -18,6 +18,7 @@ use wxpay_core::{AppId, PrepayId, TradeState};
 use super::{client_ip, owned_order, AuthUser, OrderView};
 use crate::clock;
 use crate::error::{json_rejection, AppError};
+use crate::limits::{retry_after_secs, KeyedLimit};
 use crate::payments::{self, PrepayKind};
 use crate::state::SharedState;
 use crate::store::{NewOrder, Order, Product, User};
@@ -57,6 +58,14 @@ pub struct CreateOrderRequest {
     pub items: Vec<OrderItem>,
 }
 
+/// Counts one request of `user` against `limit` (`limits.orders_per_minute`,
+/// `limits.pay_per_minute`): one user must not spend the WeChat rate limit all users share.
+fn per_user(limit: &KeyedLimit<String>, user: &User) -> Result<(), AppError> {
+    limit.check(&user.id).map_err(|wait| AppError::Throttled {
+        retry_after_secs: retry_after_secs(wait),
+    })
+}
+
 /// `POST /api/orders`
 pub async fn create_order(
     State(state): State<SharedState>,
@@ -65,6 +74,7 @@ pub async fn create_order(
     body: Result<Json<CreateOrderRequest>, JsonRejection>,
 ) -> Result<Json<OrderView>, AppError> {
     let Json(request) = body.map_err(json_rejection)?;
+    per_user(&state.limits.orders, &user)?;
     let idempotency_key = match headers.get("idempotency-key") {
         Some(value) => {
             let key = value
@@ -249,6 +259,7 @@ pub async fn pay(
     body: Result<Json<PayRequest>, JsonRejection>,
 ) -> Result<Json<PayResponse>, AppError> {
     let Json(request) = body.map_err(json_rejection)?;
+    per_user(&state.limits.pay, &user)?;
     let order = owned_order(&state, &user, &out_trade_no).await?;
     match &order.state {
         TradeState::NotPay | TradeState::UserPaying => {}

@@ -167,7 +167,10 @@ where
     }
 }
 
-/// `GET /api/refunds/{out_refund_no}`: asks WeChat when the refund is still processing.
+/// `GET /api/refunds/{out_refund_no}`: asks WeChat when the refund is still processing and
+/// the last check is stale (`worker.status_stale_secs`), as the order status does, so that
+/// polling a refund cannot spend the merchant's WeChat rate limit. The refund's submission
+/// counts as its first check.
 pub async fn get_refund(
     State(state): State<SharedState>,
     reader: RefundReader,
@@ -186,7 +189,13 @@ pub async fn get_refund(
             .await
             .map_err(|_| AppError::NotFound("refund"))?;
     }
-    if refund.status == RefundStatus::Processing {
+    let checked = state
+        .store
+        .refund_checked_at(&out_refund_no)
+        .await?
+        .unwrap_or(refund.created_at);
+    let stale = clock::now() - checked >= state.settings.worker.status_stale_secs;
+    if refund.status == RefundStatus::Processing && stale {
         if let Err(err) =
             payments::query_refund_and_apply(&state, &out_refund_no, "status_query").await
         {

@@ -6,12 +6,16 @@
 //! writes the audit row, checks the amount and refuses illegal transitions, which is what
 //! makes duplicate and concurrent notifications credit exactly once.
 
+mod follow_up;
+mod housekeeping;
 mod sqlite;
 
 use async_trait::async_trait;
 use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
+pub use follow_up::FollowUp;
+pub use housekeeping::Housekeeping;
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -267,8 +271,12 @@ pub struct NotificationRecord {
     pub claimed_id: Option<String>,
     /// Headers as a JSON object.
     pub headers_json: String,
-    /// The raw body.
+    /// The raw body, or its first bytes when the notification did not verify.
     pub body: Vec<u8>,
+    /// Length of the whole body in bytes.
+    pub body_len: usize,
+    /// Lower-case hex SHA-256 of the whole body.
+    pub body_sha256: String,
     /// `ok` or the verification failure code.
     pub verification: String,
     /// Outcome of processing (`applied:SUCCESS`, `unchanged`, `rejected:…`).
@@ -288,7 +296,7 @@ pub struct StoredNotification {
     pub kind: String,
     /// Claimed id.
     pub claimed_id: Option<String>,
-    /// Verified id (unique).
+    /// Verified id (unique per kind).
     pub verified_id: Option<String>,
     /// Verification outcome.
     pub verification: String,
@@ -296,7 +304,7 @@ pub struct StoredNotification {
     pub processing: String,
     /// Order concerned.
     pub out_trade_no: Option<String>,
-    /// Raw body length in bytes.
+    /// Length of the whole body in bytes (what was kept may be less).
     pub body_len: usize,
 }
 
@@ -316,7 +324,7 @@ pub enum NotifiedChange {
 pub enum NotificationOutcome {
     /// First time seen; the change was applied, found unchanged or rejected.
     Processed(ApplyOutcome),
-    /// Seen before (same verified id); the previous processing label is returned.
+    /// Seen before (same kind and verified id); the previous processing label is returned.
     Duplicate {
         /// `processing` of the first receipt.
         previous: String,
@@ -377,9 +385,9 @@ pub enum RefundRefusal {
     IdempotencyKeyReused,
 }
 
-/// Persistence operations of the server.
+/// Persistence operations of the server (with its [`Housekeeping`] and [`FollowUp`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Housekeeping + FollowUp + Send + Sync + 'static {
     /// Inserts or finds a user by appid + openid (unionid updated when given).
     async fn upsert_user(
         &self,
@@ -388,12 +396,12 @@ pub trait Store: Send + Sync + 'static {
         unionid: Option<&str>,
         now: i64,
     ) -> Result<User, StoreError>;
-    /// Stores a session under the hash of its token.
+    /// Stores a session under the hash of its token (nothing else of the login is kept: a
+    /// mini-program `session_key` is never needed by this server).
     async fn create_session(
         &self,
         token_hash: &str,
         user_id: &str,
-        session_key: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError>;
@@ -435,7 +443,8 @@ pub trait Store: Send + Sync + 'static {
     async fn apply_payment(&self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError>;
     /// Records a notification that was not verified or not processable (no state change).
     async fn record_notification(&self, record: &NotificationRecord) -> Result<i64, StoreError>;
-    /// Records a verified notification under its unique id and applies its change, in one transaction.
+    /// Records a verified notification under its id, unique per kind (the same id sent to
+    /// another endpoint is another notification), and applies its change, in one transaction.
     async fn apply_notification(
         &self,
         record: &NotificationRecord,

@@ -5,6 +5,11 @@
 //! same order are serialised by SQLite itself, so the second one always sees the first
 //! one's committed result (and a deferred transaction can never fail half-way with
 //! `SQLITE_BUSY` when it upgrades from reading to writing).
+//!
+//! `synchronous=FULL`: in WAL mode `NORMAL` does not sync the log at each commit, so a
+//! power cut can undo transactions that had committed, and WeChat, told 200 for a
+//! notification, never sends it again. `FULL` syncs every commit before it returns, so an
+//! acknowledged payment is on disk (the cost is measured by `scripts/bench-server.sh`).
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -26,7 +31,7 @@ use super::{
 };
 
 /// The migrations (version, description, SQL), embedded so the binary needs no files beside it.
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (
         1,
         "initial",
@@ -38,6 +43,11 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
         include_str!("../../migrations/0002_v2_sign_type.sql"),
     ),
     (3, "money", include_str!("../../migrations/0003_money.sql")),
+    (
+        4,
+        "money and secrets",
+        include_str!("../../migrations/0004_money_and_secrets.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
@@ -57,7 +67,7 @@ fn migrator() -> Migrator {
 /// [`Store`] on a SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
@@ -72,7 +82,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
@@ -187,7 +197,7 @@ async fn audit_in(
 }
 
 /// The payment rules, inside an open write transaction.
-async fn apply_payment_in(
+pub(super) async fn apply_payment_in(
     tx: &mut Transaction<'static, Sqlite>,
     fact: &PaymentFact,
 ) -> Result<ApplyOutcome, StoreError> {
@@ -273,14 +283,17 @@ async fn insert_notification(
     verified_id: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, verification, processing, \
-         out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verified_id) DO NOTHING",
+        "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, body_len, body_sha256, \
+         verification, processing, out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (kind, verified_id) DO NOTHING",
     )
     .bind(&record.kind)
     .bind(&record.claimed_id)
     .bind(verified_id)
     .bind(&record.headers_json)
     .bind(&record.body)
+    .bind(i64::try_from(record.body_len).unwrap_or(i64::MAX))
+    .bind(&record.body_sha256)
     .bind(&record.verification)
     .bind(&record.processing)
     .bind(&record.out_trade_no)
@@ -328,16 +341,14 @@ impl Store for SqliteStore {
         &self,
         token_hash: &str,
         user_id: &str,
-        session_key: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         )
         .bind(token_hash)
         .bind(user_id)
-        .bind(session_key)
         .bind(now)
         .bind(expires_at)
         .execute(&self.pool)
@@ -520,11 +531,13 @@ impl Store for SqliteStore {
     ) -> Result<NotificationOutcome, StoreError> {
         let mut tx = self.write_tx().await?;
         let Some(row_id) = insert_notification(&mut tx, record, Some(verified_id)).await? else {
-            let previous: String =
-                sqlx::query_scalar("SELECT processing FROM notifications WHERE verified_id = ?")
-                    .bind(verified_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let previous: String = sqlx::query_scalar(
+                "SELECT processing FROM notifications WHERE kind = ? AND verified_id = ?",
+            )
+            .bind(&record.kind)
+            .bind(verified_id)
+            .fetch_one(&mut *tx)
+            .await?;
             // Keep the retry itself on file too, as an unverified-id duplicate row.
             let mut retry = record.clone();
             retry.processing = format!("duplicate_of:{verified_id}");
@@ -551,7 +564,7 @@ impl Store for SqliteStore {
         out_trade_no: Option<&str>,
     ) -> Result<Vec<StoredNotification>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, claimed_id, verified_id, verification, processing, out_trade_no, length(body) AS body_len \
+            "SELECT id, kind, claimed_id, verified_id, verification, processing, out_trade_no, COALESCE(body_len, length(body)) AS body_len \
              FROM notifications WHERE (? IS NULL OR out_trade_no = ?) ORDER BY id",
         )
         .bind(out_trade_no)

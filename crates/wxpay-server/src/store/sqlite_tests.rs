@@ -55,6 +55,8 @@ fn record(no: &str) -> NotificationRecord {
         claimed_id: Some("EV-1".into()),
         headers_json: "{}".into(),
         body: b"{}".to_vec(),
+        body_len: 2,
+        body_sha256: "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".into(),
         verification: "ok".into(),
         processing: "pending".into(),
         out_trade_no: Some(no.into()),
@@ -263,4 +265,121 @@ async fn leases_keep_two_workers_apart() {
         .await
         .expect("b later");
     assert_eq!(later.len(), 1, "an expired lease is taken over");
+}
+
+#[tokio::test]
+async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_power_cut() {
+    let (_dir, store) = fresh().await;
+    // Several connections at once, so more than one of the pool's is asked.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = store.pool.acquire().await.expect("connection");
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("pragma");
+        assert_eq!(level, 2, "synchronous=FULL");
+        held.push(conn);
+    }
+}
+
+#[tokio::test]
+async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    // A database as the first release left it.
+    let options = SqliteConnectOptions::from_str(&url)
+        .expect("url")
+        .create_if_missing(true);
+    let pool = SqlitePool::connect_with(options).await.expect("open");
+    let first = Migrator {
+        migrations: Cow::Owned(migrator().migrations[..1].to_vec()),
+        ..Migrator::DEFAULT
+    };
+    first.run(&pool).await.expect("migration 0001");
+    for sql in [
+        "INSERT INTO users (id, appid, openid, created_at) VALUES ('u1', 'wxapp', 'o1', 1)",
+        "INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) \
+         VALUES ('h1', 'u1', 'sk-secret', 1, 4102444800)",
+        "INSERT INTO notifications (kind, verified_id, headers, body, verification, processing, received_at) \
+         VALUES ('v3_pay', 'EV-1', '{}', 'abc', 'ok', 'applied:SUCCESS', 5)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    pool.close().await;
+
+    let store = SqliteStore::connect(&url, 2).await.expect("migrated");
+    let rows = store.notifications(None).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].verified_id.as_deref(), Some("EV-1"));
+    assert_eq!(rows[0].body_len, 3);
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('sessions')")
+        .fetch_all(&store.pool)
+        .await
+        .expect("columns");
+    assert!(!columns.iter().any(|c| c == "session_key"), "{columns:?}");
+    let user = store.session_user("h1", 10).await.expect("session");
+    assert_eq!(
+        user.map(|u| u.id).as_deref(),
+        Some("u1"),
+        "sessions survive"
+    );
+    // The same id under another kind is another notification.
+    let mut refund = record("WX1");
+    refund.kind = "v3_refund".into();
+    let outcome = store
+        .apply_notification(&refund, "EV-1", &NotifiedChange::Ignored)
+        .await
+        .expect("apply");
+    assert_eq!(
+        outcome,
+        NotificationOutcome::Processed(ApplyOutcome::Unchanged)
+    );
+}
+
+#[tokio::test]
+async fn a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_it() {
+    use crate::store::FollowUp;
+    let (_dir, store) = fresh().await;
+    order(&store, "WX1", 500).await;
+    let refunded = |amount| PaymentFact {
+        state: TradeState::Refund,
+        ..paid("WX1", amount)
+    };
+    let wrong = store
+        .apply_paid_then_refunded(&refunded(499), "refunded_outside_server")
+        .await
+        .expect("apply");
+    assert!(matches!(
+        wrong,
+        ApplyOutcome::Rejected(Rejection::AmountMismatch { .. })
+    ));
+    let untouched = store.order("WX1").await.expect("read").expect("order");
+    assert_eq!(untouched.state, TradeState::NotPay);
+    assert_eq!(store.order_attention("WX1").await.expect("read"), None);
+
+    let applied = store
+        .apply_paid_then_refunded(&refunded(500), "refunded_outside_server")
+        .await
+        .expect("apply");
+    assert_eq!(
+        applied,
+        ApplyOutcome::Applied {
+            from: "NOTPAY".into(),
+            to: "REFUND".into()
+        }
+    );
+    let audit = store.audit("order", "WX1").await.expect("audit");
+    let steps: Vec<&str> = audit.iter().map(|a| a.to_state.as_str()).collect();
+    assert_eq!(steps, ["NOTPAY", "SUCCESS", "REFUND"]);
+    assert_eq!(
+        store.order_attention("WX1").await.expect("read").as_deref(),
+        Some("refunded_outside_server")
+    );
+    let again = store
+        .apply_paid_then_refunded(&refunded(500), "refunded_outside_server")
+        .await
+        .expect("apply");
+    assert_eq!(again, ApplyOutcome::Unchanged);
+    assert_eq!(store.audit("order", "WX1").await.expect("audit").len(), 3);
 }

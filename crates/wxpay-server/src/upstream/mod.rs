@@ -49,6 +49,13 @@ pub enum UpstreamError {
         /// The message in the body.
         message: String,
     },
+    /// The answer's body is larger than `upstream.max_response_bytes`: refused without
+    /// reading it all, and not retried (the same request would get the same answer).
+    #[error("WeChat's answer is larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
     /// A response body could not be parsed.
     #[error("unexpected response body")]
     Decode(#[source] serde_json::Error),

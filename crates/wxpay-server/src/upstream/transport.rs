@@ -36,6 +36,9 @@ pub struct RawResponse {
     pub base: String,
 }
 
+/// Largest answer body read unless [`Transport::with_max_response_bytes`] says otherwise.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// Sends requests to a list of base URLs (primary first).
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -43,6 +46,7 @@ pub struct Transport {
     bases: Vec<String>,
     max_retries: u32,
     backoff: Duration,
+    max_response_bytes: usize,
 }
 
 impl Transport {
@@ -62,7 +66,14 @@ impl Transport {
             bases,
             max_retries,
             backoff,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// The same transport reading answer bodies of at most `limit` bytes.
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
     }
 
     /// The HTTP client (for callers building requests).
@@ -95,8 +106,13 @@ impl Transport {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) if status < 500 && status != 429 => {
+                    match read_capped(response, self.max_response_bytes).await {
+                        Ok(Body::TooLarge) => {
+                            return Err(UpstreamError::BodyTooLarge {
+                                limit: self.max_response_bytes,
+                            })
+                        }
+                        Ok(Body::Read(body)) if status < 500 && status != 429 => {
                             return Ok(RawResponse {
                                 status,
                                 headers,
@@ -104,7 +120,7 @@ impl Transport {
                                 base,
                             });
                         }
-                        Ok(_) => (
+                        Ok(Body::Read(_)) => (
                             AttemptResult::Status(status),
                             UpstreamError::Unavailable { status },
                         ),
@@ -139,4 +155,83 @@ impl Transport {
 /// A transport failure without the URL it was for (the query may hold a secret).
 fn transport_error(err: reqwest::Error) -> UpstreamError {
     UpstreamError::Transport(err.without_url())
+}
+
+/// An answer body, or the news that it is over the limit.
+enum Body {
+    /// The whole body.
+    Read(Bytes),
+    /// Larger than the limit (by its `Content-Length`, or once that much has arrived).
+    TooLarge,
+}
+
+/// Reads `response`'s body, stopping as soon as it is known to exceed `limit` bytes, so a
+/// broken or hostile upstream cannot make the server buffer an unbounded answer.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Body, reqwest::Error> {
+    let declared = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(Body::TooLarge);
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(Body::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Read(Bytes::from(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A chunked answer without `Content-Length` is cut off at the limit, not buffered.
+    #[tokio::test]
+    async fn a_chunked_answer_over_the_limit_is_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.expect("head");
+            let chunk = vec![b' '; 4096];
+            // Far more than the limit; the client hangs up long before the end.
+            for _ in 0..256 {
+                let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                if socket.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+            let _ = socket.write_all(b"0\r\n\r\n").await;
+        });
+        let transport = Transport::new(
+            reqwest::Client::new(),
+            vec![format!("http://{addr}")],
+            0,
+            Duration::from_millis(1),
+        )
+        .with_max_response_bytes(10_000);
+        let answer = transport
+            .send(Idempotency::Idempotent, |base| {
+                Ok(transport.http().get(format!("{base}/v3/anything")))
+            })
+            .await;
+        assert!(
+            matches!(answer, Err(UpstreamError::BodyTooLarge { limit: 10_000 })),
+            "{answer:?}"
+        );
+        server.abort();
+    }
 }

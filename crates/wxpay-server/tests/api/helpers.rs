@@ -24,6 +24,9 @@ use crate::log_capture::{self, leaks, Needle};
 /// `server.admin_token` of every [`TestApp::spawn_tweaked`] server (refunds need it).
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
+/// More calls than any test makes ([`TestApp::count_calls`]).
+const CALL_COUNTER: u32 = 1000;
+
 /// A running server + simulator pair.
 pub struct TestApp {
     pub url: String,
@@ -442,6 +445,25 @@ impl TestApp {
         count
     }
 
+    /// A connection pool on the server's SQLite file, for reading what the store wrote.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&self.state.settings.database.url)
+            .await
+            .expect("open the server's SQLite file")
+    }
+
+    /// Arms a pass-through counter on a simulator endpoint: each call consumes one
+    /// zero-delay `latency` fault and is otherwise handled normally ([`TestApp::calls`]).
+    pub async fn count_calls(&self, endpoint: &str) {
+        self.arm_fault_delayed(endpoint, "latency", CALL_COUNTER, Some(0))
+            .await;
+    }
+
+    /// Calls of `endpoint` since [`TestApp::count_calls`].
+    pub async fn calls(&self, endpoint: &str) -> u64 {
+        u64::from(CALL_COUNTER) - self.faults_left(endpoint).await
+    }
+
     /// The order as stored (no upstream query).
     pub async fn stored(&self, out_trade_no: &str) -> wxpay_server::store::Order {
         self.state
@@ -544,6 +566,9 @@ impl TestApp {
         for (name, value) in headers.header_pairs() {
             request = request.header(name, value);
         }
+        if let Some(client) = &sign.forwarded_for {
+            request = request.header("x-forwarded-for", client);
+        }
         let response = request.body(body).send().await.expect("notify");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
@@ -587,4 +612,6 @@ pub struct NotifySigning {
     pub serial: Option<String>,
     pub skew: i64,
     pub tamper_body: Option<(String, String)>,
+    /// Sent as `X-Forwarded-For` (the test server trusts it as the client address).
+    pub forwarded_for: Option<String>,
 }

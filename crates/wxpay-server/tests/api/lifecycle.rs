@@ -158,7 +158,7 @@ async fn a_stop_sent_before_the_server_runs_is_not_lost() {
     app.stop().await;
 }
 
-/// `wxpay-server` on its embedded defaults, SIGTERM'd as a service manager or container
+/// `wxpay-server --demo`, SIGTERM'd as a service manager or container
 /// runtime stops it: it shuts down gracefully and exits 0.
 #[cfg(unix)]
 #[tokio::test]
@@ -168,6 +168,7 @@ async fn the_binary_stops_gracefully_on_sigterm() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay-server"))
+        .arg("--demo")
         .current_dir(dir.path())
         .env_clear()
         .env("WXPAY_SERVER__PORT", "0")

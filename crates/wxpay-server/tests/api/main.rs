@@ -4,13 +4,16 @@
 mod helpers;
 mod log_capture;
 
+mod abuse;
 mod access;
 mod admin_refunds;
 mod channels;
 mod crash_recovery;
 mod faults;
 mod frontend_api;
+mod housekeeping;
 mod jssdk;
+mod ledger;
 mod lifecycle;
 mod login;
 mod notifications;
@@ -21,6 +24,7 @@ mod refund_idempotency;
 mod refund_retries;
 mod secrets;
 mod sim_init;
+mod start_up;
 mod unsigned_errors;
 mod upstream;
 mod v2;

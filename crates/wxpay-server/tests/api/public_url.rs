@@ -69,6 +69,7 @@ async fn the_embedded_simulator_accepts_the_demo_servers_plain_http_host() {
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.server.public_url = Some("http://192.168.1.5:8080".into());
+    settings.demo = true;
     settings.database.url = format!("sqlite://{}", dir.path().join("server.db").display());
     let app = Application::build(settings)
         .await
