@@ -276,6 +276,9 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     // 32 users create and pay thousands of orders: far past the per-user limits.
     settings.limits.orders_per_minute = 1_000_000;
     settings.limits.pay_per_minute = 1_000_000;
+    if let Ok(n) = std::env::var("BENCH_DB_CONNECTIONS") {
+        settings.database.max_connections = n.parse()?;
+    }
     let app = Application::build(settings).await?;
     let url = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
