@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test of the client package: the binding crate natively and in headless Chromium
-# (wasm-bindgen-test), then the OPTIMISED npm package built by build-client.sh under
-# `node --test` (node entry, simulated mini-program runtime, web entry in Chromium).
+# Every test of the client package: its types of the server's API against the server's
+# OpenAPI document, the binding crate natively and in headless Chromium (wasm-bindgen-test),
+# then the OPTIMISED npm package built by build-client.sh under `node --test` (node entry,
+# simulated mini-program runtime, web entry in Chromium).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -13,6 +14,9 @@ if [ ! -d js/node_modules ]; then
   log "npm ci in js/"
   bash scripts/npm-deps.sh js
 fi
+
+log "server API types against the server's OpenAPI document (js/src/core/server-api.ts)"
+bash scripts/gen-server-api.sh --check
 
 log "wxpay-wasm unit tests (native)"
 cargo test -p wxpay-wasm

@@ -131,8 +131,8 @@ console.log(JSON.stringify({ svg: svg.includes('<svg'), state: r.state, paid: r.
 `,
   );
   const out = JSON.parse(run('node', ['smoke.mjs'], dir).trim());
-  // transport answers {"state":"SUCCESS"} to the pay request too: no signed bundle → the core refuses it.
-  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'MISSING_FIELD', mp: 'function', mpInit: 'function', viteCjs: true, sameAssets: true });
+  // transport answers {"state":"SUCCESS"} to the pay request too: no `params` → not the documented PayResponse.
+  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'SERVER_RESPONSE', mp: 'function', mpInit: 'function', viteCjs: true, sameAssets: true });
 
   writeFileSync(
     join(dir, 'consumer.ts'),

@@ -211,12 +211,12 @@ export function makeCreateClient(runtime: EntryRuntime): (options: ClientOptions
           if (!sdk) throw new WxPayError('SURFACE_UNAVAILABLE', 'the JS-SDK (jweixin) is not loaded');
           const formatted = core.format(surface, jssdkInput(core, prep.params));
           const href = currentHref(platform);
-          const config = prep.jssdkConfig ?? (href && typeof sdk.config === 'function' ? await api.jssdkConfig(href, p.signal) : undefined);
+          const config = href && typeof sdk.config === 'function' ? await api.jssdkConfig(href, p.signal) : undefined;
           raw = await chooseWxPay(sdk, config, formatted, BRIDGE_TIMEOUT_MS);
           break;
         }
         case 'h5': {
-          if (!prep.h5Url) throw new WxPayError('SERVER_RESPONSE', 'the server returned no h5_url');
+          if (!prep.h5Url) throw new WxPayError('SERVER_RESPONSE', 'the server returned no params.h5Url');
           const back = p.redirectUrl ?? currentHref(platform);
           const formatted = core.format('h5', back ? { h5_url: prep.h5Url, redirect_url: back } : { h5_url: prep.h5Url }, formatOptions);
           const url = formatted.url;
@@ -230,7 +230,7 @@ export function makeCreateClient(runtime: EntryRuntime): (options: ClientOptions
           break;
         }
         case 'native': {
-          if (!prep.codeUrl) throw new WxPayError('SERVER_RESPONSE', 'the server returned no code_url');
+          if (!prep.codeUrl) throw new WxPayError('SERVER_RESPONSE', 'the server returned no params.codeUrl');
           if (!p.onQrCode) throw new WxPayError('OPTION_MISSING', 'the desktop (Native) flow needs pay({ onQrCode })');
           core.format('native', { code_url: prep.codeUrl });
           const render = await runtime.loadQr();

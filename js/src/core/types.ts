@@ -6,10 +6,14 @@
  * declarations never introduce a global `wx` that would clash with an app's own typings.
  */
 
+import type { Schemas } from './server-api.js';
 import type { Transport } from './transport.js';
 
-/** What the merchant server is asked to prepare (`POST /api/orders/{id}/pay` `{channel}`). */
-export type PayChannel = 'miniprogram' | 'jsapi' | 'jssdk' | 'h5' | 'native' | 'app';
+/**
+ * What the merchant server is asked to prepare (`POST /api/orders/{id}/pay` `{channel}`): the
+ * `PayRequest.channel` enum of the server's OpenAPI document.
+ */
+export type PayChannel = Schemas['PayRequest']['channel'];
 
 /** Where the code runs, as detected by the wasm core. */
 export type Environment =
@@ -35,16 +39,11 @@ export type Surface =
 /** The client-side outcome. Advisory only: `ok` means "go and confirm with the server". */
 export type Outcome = 'ok' | 'cancel' | 'fail' | 'unknown';
 
-/** WeChat trade states as the merchant server reports them; new states pass through as strings. */
-export type TradeState =
-  | 'SUCCESS'
-  | 'REFUND'
-  | 'NOTPAY'
-  | 'CLOSED'
-  | 'REVOKED'
-  | 'USERPAYING'
-  | 'PAYERROR'
-  | (string & { readonly __tradeState?: never });
+/**
+ * WeChat trade states as the merchant server reports them (`Order.state` of its OpenAPI
+ * document); a state added later passes through as a string.
+ */
+export type TradeState = NonNullable<Schemas['Order']['state']> | (string & { readonly __tradeState?: never });
 
 /** The normalised result of the platform call, with WeChat's raw message kept. */
 export interface ClientOutcome {
