@@ -21,6 +21,8 @@
 pub mod detect;
 pub mod error;
 #[cfg(feature = "api")]
+pub mod ids;
+#[cfg(feature = "api")]
 pub mod invoke;
 #[cfg(feature = "qr")]
 pub mod qr;
@@ -39,15 +41,33 @@ pub fn core_version() -> String {
 #[cfg(feature = "api")]
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> String {
-    // A loop rather than `join`, whose generic helper costs about 1 KB of wasm.
-    let mut out = String::new();
-    for code in error::codes::all() {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(code);
+    ids::comma_joined(error::codes::all())
+}
+
+/// The core's ids of one kind, comma-separated: `"surfaces"` (what `formatParams` and
+/// `normaliseResult` accept), `"environments"` (what `detectEnv` returns) or `"channels"` (what
+/// `defaultChannel` returns); "" for any other kind. `js/src/core/ids.ts` keeps the same lists
+/// as literal types and a node test compares them. One export for the three lists: each
+/// export costs its own JS wrapper in the glue.
+#[cfg(feature = "api")]
+#[wasm_bindgen(js_name = coreIds)]
+pub fn core_ids(kind: &str) -> String {
+    match kind {
+        "surfaces" => ids::surface_ids(),
+        "environments" => ids::environment_ids(),
+        "channels" => ids::channel_ids(),
+        _ => String::new(),
     }
-    out
+}
+
+/// The core's channel for an environment id (`"mini-program"`, `"jsapi"`, `"h5"`, `"native"`,
+/// `"app"`, `"web-view-handoff"`), or "" when the core has none (`"unknown"`).
+#[cfg(feature = "api")]
+#[wasm_bindgen(js_name = defaultChannel)]
+pub fn default_channel(environment: &str) -> String {
+    ids::default_channel(environment)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Validates the merchant server's bundle for a surface (`"mini-program"`, `"uni-mp-weixin"`,

@@ -1,16 +1,10 @@
 /**
- * The merchant server's HTTP API as the client uses it, read by its OpenAPI contract.
- *
- * - `POST {baseUrl}/api/orders/{id}/pay` with `PayRequest` → `PayResponse`, whose `params`
- *   are the signed parameters for that channel (the server decides the price and signs; the
- *   client never does);
- * - `GET {baseUrl}/api/orders/{id}` → `Order`, whose `state` is the only proof of payment;
- * - `GET {baseUrl}/api/jssdk/config?url=…` → `WxConfig`;
- * - every error → `Error` (`{"error": {"code", "message"}}`).
- *
- * The shapes come from `server-api.ts`, generated from the server's own document (see
- * `js/tools/openapi-ts.mjs`): a field the server stops documenting no longer compiles here.
- * The answers are still checked at run time, because they come from the network.
+ * The merchant server's HTTP API, read by its OpenAPI contract: `POST …/orders/{id}/pay` →
+ * `PayResponse` (the signed `params`; the server decides the price and signs), `GET
+ * …/orders/{id}` → `Order` (its `state` is the only proof of payment), `GET
+ * …/jssdk/config` → `WxConfig`, errors → `Error`. The shapes are `server-api.ts`, generated
+ * from the server's document: a field it stops documenting no longer compiles here. Answers
+ * are still checked at run time: they come from the network.
  */
 
 import { WxPayError } from './errors.js';
@@ -39,18 +33,14 @@ export interface OrderStatus {
 
 type Json = Record<string, unknown>;
 
-/** The property names of any member of a union (`keyof` alone gives only the common ones). */
+/** Property names of any member of a union (`keyof` gives only the common ones). */
 type FieldOf<T> = T extends unknown ? keyof T & string : never;
 
 function isObject(v: unknown): v is Json {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/**
- * Reads the documented field `name` of an answer whose type is `T`. The name is checked
- * against the generated types at compile time, so the client cannot ask for a spelling the
- * server does not document.
- */
+/** Field `name` of an answer typed `T`; the compiler checks the name against the document. */
 function field<T>(o: Json, name: FieldOf<T>): unknown {
   return Object.prototype.hasOwnProperty.call(o, name) ? o[name] : undefined;
 }

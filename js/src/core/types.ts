@@ -6,6 +6,7 @@
  * declarations never introduce a global `wx` that would clash with an app's own typings.
  */
 
+import type { EnvironmentId, SurfaceId } from './ids.js';
 import type { Schemas } from './server-api.js';
 import type { Transport } from './transport.js';
 
@@ -15,26 +16,11 @@ import type { Transport } from './transport.js';
  */
 export type PayChannel = Schemas['PayRequest']['channel'];
 
-/** Where the code runs, as detected by the wasm core. */
-export type Environment =
-  | 'mini-program'
-  | 'mini-program-web-view'
-  | 'we-chat-browser'
-  | 'other-mobile-browser'
-  | 'desktop-browser'
-  | 'uni-app'
-  | 'unknown';
+/** Where the code runs, as detected by the wasm core (its ids: `ENVIRONMENTS` in `ids.ts`). */
+export type Environment = EnvironmentId;
 
-/** The platform call that starts the payment (ids shared with the wasm core). */
-export type Surface =
-  | 'mini-program'
-  | 'uni-mp-weixin'
-  | 'uni-app'
-  | 'weixin-js-bridge'
-  | 'js-sdk'
-  | 'app'
-  | 'h5'
-  | 'native';
+/** The platform call that starts the payment (the core's ids: `SURFACES` in `ids.ts`). */
+export type Surface = SurfaceId;
 
 /** The client-side outcome. Advisory only: `ok` means "go and confirm with the server". */
 export type Outcome = 'ok' | 'cancel' | 'fail' | 'unknown';
