@@ -1,16 +1,12 @@
 /**
- * The merchant server's HTTP API, read by its OpenAPI contract: `POST …/orders/{id}/pay` →
- * `PayResponse` (the signed `params`; the server decides the price and signs), `GET
- * …/orders/{id}` → `Order` (its `state` is the only proof of payment), `GET
- * …/jssdk/config` → `WxConfig`, errors → `Error`. The shapes are `server-api.ts`, generated
- * from the server's document: a field it stops documenting no longer compiles here. Answers
- * are still checked at run time: they come from the network.
+ * The merchant server's API as its OpenAPI document states it (`server-api.ts`, generated):
+ * a field the document drops no longer compiles here. Answers are still checked at run time.
  */
 
 import { WxPayError } from './errors.js';
 import type { Paths, Schemas } from './server-api.js';
 import type { Transport } from './transport.js';
-import type { PayChannel, TradeState } from './types.js';
+import type { AbortSignalLike, PayChannel, TradeState } from './types.js';
 
 /** `PayResponse.params`: the documented parameter shapes, one per channel family. */
 export type PayParams = Schemas['PayResponse']['params'];
@@ -71,7 +67,7 @@ export class MerchantApi {
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<Json> {
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignalLike): Promise<Json> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const token = this.getSession ? await this.getSession() : undefined;
@@ -105,7 +101,7 @@ export class MerchantApi {
   }
 
   /** Asks the server to prepare (or reuse) the prepay for `channel`. */
-  async preparePay(orderId: string, channel: PayChannel, signal?: AbortSignal): Promise<PayPreparation> {
+  async preparePay(orderId: string, channel: PayChannel, signal?: AbortSignalLike): Promise<PayPreparation> {
     type Pay = Paths['/api/orders/{out_trade_no}/pay']['post'];
     const request: Pay['requestBody'] = { channel };
     const body = await this.call('POST', `/api/orders/${encodeURIComponent(orderId)}/pay`, request, signal);
@@ -125,14 +121,14 @@ export class MerchantApi {
    * JS-SDK `wx.config` parameters for the page (`GET /api/jssdk/config?url=…`). WeChat signs
    * the URL without its fragment; on iOS single-page apps pass the landing URL instead.
    */
-  async jssdkConfig(pageUrl: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async jssdkConfig(pageUrl: string, signal?: AbortSignalLike): Promise<Record<string, unknown>> {
     const url = pageUrl.split('#')[0] ?? pageUrl;
     const query: Paths['/api/jssdk/config']['get']['parameters']['query'] = { url };
     return this.call('GET', `/api/jssdk/config?url=${encodeURIComponent(query.url)}`, undefined, signal);
   }
 
   /** Reads the order's state (the server queries WeChat itself when its record is stale). */
-  async status(orderId: string, signal?: AbortSignal): Promise<OrderStatus> {
+  async status(orderId: string, signal?: AbortSignalLike): Promise<OrderStatus> {
     type Get = Paths['/api/orders/{out_trade_no}']['get'];
     const body = await this.call('GET', `/api/orders/${encodeURIComponent(orderId)}`, undefined, signal);
     const state = text<Get['responses']['200']>(body, 'state');

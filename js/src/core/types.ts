@@ -22,6 +22,18 @@ export type Environment = EnvironmentId;
 /** The platform call that starts the payment (the core's ids: `SURFACES` in `ids.ts`). */
 export type Surface = SurfaceId;
 
+/**
+ * The part of `AbortSignal` the package uses. Declared here rather than taken from the DOM or
+ * Node typings, which a mini-program project does not have: there `AbortSignal` would be an
+ * unresolved name (or, with `skipLibCheck`, a silent `any`). A real `AbortSignal` fits, and so
+ * does a small stand-in where the runtime has no `AbortController`.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** The client-side outcome. Advisory only: `ok` means "go and confirm with the server". */
 export type Outcome = 'ok' | 'cancel' | 'fail' | 'unknown';
 
@@ -87,7 +99,7 @@ export interface PayOptions {
   /** `auto` (default) picks the channel from the environment. */
   readonly channel?: 'auto' | PayChannel;
   /** Cancels the payment and its confirmation polling. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
   /** Overall time allowed for confirmation polling, in ms (default: the core policy's, 1 to 15 min). */
   readonly timeoutMs?: number;
   /** H5 flow: the page WeChat's cashier returns to (default: the current page). */
@@ -105,7 +117,7 @@ export interface PayOptions {
 /** Options of {@link WxPayClient.confirm}. */
 export interface ConfirmOptions {
   /** Cancels polling. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
   /** Overall time allowed, in ms (default: the core policy's). */
   readonly timeoutMs?: number;
   /** The client outcome that preceded (default `unknown`, e.g. on an H5 return page). */
@@ -151,9 +163,22 @@ export interface WxRequestOptions {
   fail: (err: PlatformCallbackResult) => void;
 }
 
-/** The parts of the mini-program `wx` (or uni-app `uni`) object this package uses. */
+/**
+ * What `wx.requestPayment` is called with: the fields the wasm core has validated, and the
+ * callbacks. Typed so that the mini-program's own `wx` (as `miniprogram-api-typings`
+ * declares it) can be passed as `platform.wx`.
+ */
+export interface RequestPaymentCall extends PlatformCallbacks {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType?: 'MD5' | 'HMAC-SHA256' | 'RSA';
+  paySign: string;
+}
+
+/** The parts of the mini-program `wx` object this package uses. */
 export interface MiniProgramApi {
-  requestPayment?(options: Record<string, unknown> & PlatformCallbacks): void;
+  requestPayment?(options: RequestPaymentCall): void;
   request?(options: WxRequestOptions): { abort?: () => void } | void;
   onAppShow?(cb: () => void): void;
   offAppShow?(cb: () => void): void;
