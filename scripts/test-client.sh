@@ -2,7 +2,8 @@
 # Every test of the client package: its types of the server's API against the server's
 # OpenAPI document, the binding crate natively and in headless Chromium (wasm-bindgen-test),
 # then the OPTIMISED npm package built by build-client.sh under `node --test` (node entry,
-# simulated mini-program runtime, web entry in Chromium).
+# simulated mini-program runtime, web entry in Chromium), then the examples built against the
+# packed package (tests/examples).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -31,3 +32,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 
 log "node --test on js/dist/pkg"
 (cd js && node --test test/*.test.mjs)
+
+log "examples with the packed package: miniprogram-ci packNpm, type-check against miniprogram-api-typings, H5 Vite build"
+bash scripts/npm-deps.sh tests/examples
+node --test tests/examples/*.test.mjs
