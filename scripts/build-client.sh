@@ -2,13 +2,15 @@
 # Builds the client npm package (wxpay-client) into js/dist/pkg. Idempotent; no downloads
 # beyond `npm ci` when js/node_modules is missing.
 #
-#   1. wasm, compat flavour (no reference-types, no multivalue; own target dir): the main
-#      module and a separate QR module (desktop flow only); optionally a "modern" web module
-#   2. wasm-bindgen --target web (the same glue serves web, bundler, slim and node)
-#   3. wasm-opt -Oz from npm binaryen (Debian's 108 miscompiles wasm-bindgen output)
-#   4. mini-program glue patch (CommonJS + ESM for uni-app), .wasm.br, wasm2js fallback
-#   5. tsc (ESM entries + CommonJS mini-program entry), package assembly from pkg-template/
-#   6. CI checks: mini-program wasm features/exports, forbidden JS in miniprogram_dist,
+#   1. `wasm-pack build --mode no-install` (scripts/wasm-pack-build.sh): cargo build + wasm-bindgen
+#      --target web, compat flavour (no reference-types, no multivalue; own target dir): the
+#      main module and a separate QR module (desktop flow only); optionally a "modern" web
+#      module. The same glue serves web, bundler, slim and node.
+#   2. mini-program post-processing of wasm-pack's output: exported globals dropped, wasm-opt -Oz
+#      from npm binaryen (Debian's 108 miscompiles wasm-bindgen output), glue patch (CommonJS +
+#      ESM for uni-app), .wasm.br, wasm2js fallback (js/tools/README.md explains each step)
+#   3. tsc (ESM entries + CommonJS mini-program entry), package assembly from pkg-template/
+#   4. CI checks: mini-program wasm features/exports, forbidden JS in miniprogram_dist,
 #      no private-key code in the wasm (dependency graph before the build, function names of
 #      the linked modules after it), size budgets.
 set -euo pipefail
@@ -22,6 +24,7 @@ export PATH="$WXPAY_TOOLS/bin:$PATH"
 WBG=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
 [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $WBG" ] ||
   die "wasm-bindgen $WBG not on PATH (run scripts/setup.sh)"
+command -v wasm-pack >/dev/null || die "wasm-pack not on PATH (run scripts/setup.sh)"
 
 JS="$ROOT/js"
 if [ ! -d "$JS/node_modules" ]; then
@@ -31,11 +34,9 @@ fi
 WASM_OPT="$JS/node_modules/.bin/wasm-opt"
 [ -x "$WASM_OPT" ] || die "npm binaryen missing: $WASM_OPT"
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 GEN="$JS/src/wasm"          # generated glue the TypeScript compiles against (gitignored)
 rm -rf "$GEN" "$JS/build"
 mkdir -p "$GEN/web" "$GEN/qr" "$GEN/mp" "$GEN/mp-cjs" "$JS/build"
-MP_TARGET_DIR="$TARGET_DIR/wasm-mp"
 CRATE=wxpay_wasm
 
 # Which module the web entries ship:
@@ -45,17 +46,7 @@ CRATE=wxpay_wasm
 #   modern: Rust's default features (externref table), measured at ~0.4 KB gzip over budget.
 WEB_FLAVOUR="${WXPAY_WEB_FLAVOUR:-compat}"
 case "$WEB_FLAVOUR" in compat | modern) ;; *) die "WXPAY_WEB_FLAVOUR must be compat or modern" ;; esac
-COMPAT_FLAGS="-C target-feature=-reference-types,-multivalue"
 mkdir -p "$JS/build/raw"
-
-compat_build() { # <features> <output .wasm>
-  RUSTFLAGS="$COMPAT_FLAGS" CARGO_TARGET_DIR="$MP_TARGET_DIR" \
-    cargo build -q -p wxpay-wasm --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features "$1"
-  # std was precompiled with reference-types/multivalue, so the linked module still declares
-  # them; drop the declaration (wasm-opt below re-validates the code without them).
-  node "$JS/tools/wasm-edit.mjs" "$MP_TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm" "$2" \
-    --drop-feature reference-types --drop-feature multivalue
-}
 
 # No private-key code in the wasm (1/2): wxpay-core's `private-key` / `aws-lc` features and the
 # aws-lc crates must not be in wxpay-wasm's wasm32 dependency graph, whatever its features. The
@@ -70,27 +61,23 @@ private_key_deps --features wxpay-core/private-key >/dev/null ||
   die "the private-key dependency check cannot see wxpay-core/private-key even when forced on"
 log "no private-key crates or features in wxpay-wasm's wasm32 dependency graph"
 
-log "cargo build (compat flavour, $COMPAT_FLAGS): main module, then the lazily loaded QR module"
-compat_build api "$JS/build/raw/$CRATE.wasm"
-compat_build qr "$JS/build/raw/wxpay_qr.wasm"
+log "wasm-pack build (compat flavour): main module, then the lazily loaded QR module"
+bash "$ROOT/scripts/wasm-pack-build.sh" compat api "$JS/build/bindgen-mp" "$CRATE" "$JS/build/raw/$CRATE.wasm"
+bash "$ROOT/scripts/wasm-pack-build.sh" compat qr "$JS/build/bindgen-qr" wxpay_qr "$JS/build/raw/wxpay_qr.wasm"
 # (2/2): the linked modules, which still have their function names, contain none of it.
 node "$JS/tools/check-no-private-key.mjs" "$JS/build/raw/$CRATE.wasm" "$JS/build/raw/wxpay_qr.wasm" ||
   die "private-key code in the wasm"
 if [ "$WEB_FLAVOUR" = modern ]; then
-  log "cargo build (modern web flavour: Rust's default wasm features)"
-  mkdir -p "$JS/build/raw-modern"
-  cargo build -q -p wxpay-wasm --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features api
-  cp "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$CRATE.wasm" "$JS/build/raw-modern/$CRATE.wasm"
+  log "wasm-pack build (modern web flavour: Rust's default wasm features)"
+  bash "$ROOT/scripts/wasm-pack-build.sh" modern api "$JS/build/bindgen-web" "$CRATE"
 fi
 
 # iOS WeChat refuses modules exporting globals; wasm-bindgen's runtime exports two unused ones.
-bindgen_compat() { # <raw .wasm> <out dir> <stem>
-  wasm-bindgen --target web --out-dir "$2" "$1"
-  node "$JS/tools/wasm-edit.mjs" "$2/${3}_bg.wasm" "$2/${3}_bg.edited.wasm" --drop-global-exports --glue "$2/$3.js"
+drop_global_exports() { # <out dir> <stem>
+  node "$JS/tools/wasm-edit.mjs" "$1/${2}_bg.wasm" "$1/${2}_bg.edited.wasm" --drop-global-exports --glue "$1/$2.js"
 }
-log "wasm-bindgen $WBG"
-bindgen_compat "$JS/build/raw/$CRATE.wasm" "$JS/build/bindgen-mp" "$CRATE"
-bindgen_compat "$JS/build/raw/wxpay_qr.wasm" "$JS/build/bindgen-qr" wxpay_qr
+drop_global_exports "$JS/build/bindgen-mp" "$CRATE"
+drop_global_exports "$JS/build/bindgen-qr" wxpay_qr
 
 # --zero-filled-memory / --low-memory-unused are sound here: the module defines its own
 # memory (zeroed at instantiation) and Rust places nothing below 1 MiB's stack.
@@ -100,7 +87,6 @@ log "wasm-opt ${OPT[*]} (binaryen $("$WASM_OPT" --version | awk '{print $3}'))"
 "$WASM_OPT" "${OPT[@]}" "$JS/build/bindgen-qr/wxpay_qr_bg.edited.wasm" -o "$GEN/qr/wxpay_qr_bg.wasm"
 cp "$JS/build/bindgen-qr/wxpay_qr.js" "$JS/build/bindgen-qr/wxpay_qr.d.ts" "$GEN/qr/"
 if [ "$WEB_FLAVOUR" = modern ]; then
-  wasm-bindgen --target web --out-dir "$JS/build/bindgen-web" "$JS/build/raw-modern/$CRATE.wasm"
   "$WASM_OPT" "${OPT[@]}" "$JS/build/bindgen-web/${CRATE}_bg.wasm" -o "$GEN/web/${CRATE}_bg.wasm"
   cp "$JS/build/bindgen-web/$CRATE.js" "$JS/build/bindgen-web/$CRATE.d.ts" "$GEN/web/"
 else

@@ -30,7 +30,15 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WBG" ]; then
   cargo install --root "$WXPAY_TOOLS" wasm-bindgen-cli --version "$WBG" --force
 fi
 
-# 3. Debian packages: Chromium + ChromeDriver for browser tests, PostgreSQL for the shared-store tests.
+# 3. wasm-pack, which drives cargo build + wasm-bindgen in build-client.sh (always with
+# --mode no-install, so it never downloads at build time). Pinned like the other tools.
+WASM_PACK_VERSION=0.15.1
+if [ "$(wasm-pack --version 2>/dev/null)" != "wasm-pack $WASM_PACK_VERSION" ]; then
+  log "installing wasm-pack $WASM_PACK_VERSION (a few minutes, once per machine)"
+  cargo install --root "$WXPAY_TOOLS" wasm-pack --version "$WASM_PACK_VERSION" --locked --force
+fi
+
+# 4. Debian packages: Chromium + ChromeDriver for browser tests, PostgreSQL for the shared-store tests.
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
@@ -43,7 +51,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# 4. npm dependencies of the client package (TypeScript, binaryen's wasm-opt, playwright-core).
+# 5. npm dependencies of the client package (TypeScript, binaryen's wasm-opt, playwright-core).
 for dir in js; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
     log "npm ci in $dir"
@@ -51,7 +59,7 @@ for dir in js; do
   fi
 done
 
-# 5. Python venv with the third-party SDK used to cross-check the simulator.
+# 6. Python venv with the third-party SDK used to cross-check the simulator.
 # wechatpayv3 is pinned to the version the checks were written against (2.0.4): a new
 # release must not change what the simulator is checked with without a review.
 VENV="${WXPAY_VENV:-$HOME/.cache/wxpay-venv}"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test of the client package: the binding crate natively and in headless Chromium
-# (wasm-bindgen-test), then the OPTIMISED npm package built by build-client.sh under
-# `node --test` (node entry, simulated mini-program runtime, web entry in Chromium).
+# Every test of the client package: its types of the server's API against the server's
+# OpenAPI document, the binding crate natively and in headless Chromium (wasm-bindgen-test),
+# then the OPTIMISED npm package built by build-client.sh under `node --test` (node entry,
+# simulated mini-program runtime, web entry in Chromium), then the examples built against the
+# packed package (tests/examples).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -13,6 +15,9 @@ if [ ! -d js/node_modules ]; then
   log "npm ci in js/"
   bash scripts/npm-deps.sh js
 fi
+
+log "server API types against the server's OpenAPI document (js/src/core/server-api.ts)"
+bash scripts/gen-server-api.sh --check
 
 log "wxpay-wasm unit tests (native)"
 cargo test -p wxpay-wasm
@@ -27,3 +32,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 
 log "node --test on js/dist/pkg"
 (cd js && node --test test/*.test.mjs)
+
+log "examples with the packed package: miniprogram-ci packNpm, type-check against miniprogram-api-typings, H5 Vite build"
+bash scripts/npm-deps.sh tests/examples
+node --test tests/examples/*.test.mjs

@@ -21,8 +21,10 @@ export function jsapiBundle(overrides = {}) {
 }
 
 /**
- * orders: { [id]: { params?: object | (channel) => object, states: string[] } }
- * Each status query shifts the next state (the last one repeats).
+ * orders: { [id]: { params?: object | (channel) => object, states: string[],
+ *                   payBody?: object, orderBody?: (state) => object } }
+ * Each status query shifts the next state (the last one repeats). `payBody` / `orderBody`
+ * replace the documented answers (to test that undocumented shapes are refused).
  */
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.json': 'application/json' };
 
@@ -58,17 +60,20 @@ export async function startMerchantStub(orders, statics = {}) {
       }
       const m = /^\/api\/orders\/([^/]+)(\/pay)?$/.exec(req.url ?? '');
       const order = m && orders[decodeURIComponent(m[1])];
-      if (!order) return send(404, { code: 'NOT_FOUND', message: 'no such order' });
+      // Errors in the documented shape (`Error` in the server's OpenAPI document).
+      if (!order) return send(404, { error: { code: 'order_not_found', message: 'no such order' } });
       if (m[2] && req.method === 'POST') {
         const { channel } = JSON.parse(body || '{}');
         const params = typeof order.params === 'function' ? order.params(channel) : order.params;
+        if (order.payBody) return send(200, order.payBody);
         return send(200, { out_trade_no: m[1], channel, params });
       }
       if (!m[2] && req.method === 'GET') {
         const state = order.states.length > 1 ? order.states.shift() : order.states[0];
+        if (order.orderBody) return send(200, order.orderBody(state));
         return send(200, { out_trade_no: m[1], state, amount_fen: 1 });
       }
-      send(405, { code: 'METHOD', message: 'no' });
+      send(405, { error: { code: 'method_not_allowed', message: 'no' } });
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));

@@ -128,7 +128,7 @@ describe('node entry', () => {
   test('H5 to a host that is not WeChat\'s cashier is refused (INVALID_URL) unless configured', async () => {
     const visits = [];
     const location = { href: 'http://127.0.0.1/r', assign: (u) => visits.push(u) };
-    const evil = await startMerchantStub({ e: { params: { h5_url: 'https://evil.example.com/checkmweb' }, states: ['NOTPAY'] } });
+    const evil = await startMerchantStub({ e: { params: { h5Url: 'https://evil.example.com/checkmweb' }, states: ['NOTPAY'] } });
     try {
       const client = createClient({ baseUrl: evil.baseUrl, platform: { location } });
       await assert.rejects(client.pay({ orderId: 'e', environment: 'other-mobile-browser' }), { code: 'INVALID_URL' });
@@ -197,7 +197,41 @@ describe('node entry', () => {
 
   test('an unknown order is a HTTP_STATUS error with the status', async () => {
     const client = createClient({ baseUrl: stub.baseUrl, transport: fetchTransport() });
-    await assert.rejects(client.confirm('nope'), (e) => e.code === 'HTTP_STATUS' && e.status === 404);
+    await assert.rejects(
+      client.confirm('nope'),
+      (e) => e.code === 'HTTP_STATUS' && e.status === 404 && e.message.includes('order_not_found: no such order'),
+    );
+  });
+
+  // The client reads the fields of the server's OpenAPI document (PayResponse.params.h5Url /
+  // .codeUrl, Order.state) and nothing else: the spellings it used to guess are refused.
+  test('only the documented answer fields are read', async () => {
+    const H5 = 'https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1&package=123';
+    const odd = await startMerchantStub({
+      'h5-snake': { params: { h5_url: H5 }, states: ['NOTPAY'] },
+      'h5-mweb': { params: { mweb_url: H5 }, states: ['NOTPAY'] },
+      'h5-top': { payBody: { out_trade_no: 'h5-top', channel: 'h5', h5Url: H5 }, states: ['NOTPAY'] },
+      'qr-snake': { params: { code_url: 'weixin://wxpay/bizpayurl?pr=x' }, states: ['NOTPAY'] },
+      'state-trade': { params: {}, orderBody: (s) => ({ out_trade_no: 'state-trade', trade_state: s }), states: ['SUCCESS'] },
+      'state-nested': { params: {}, orderBody: (s) => ({ order: { state: s } }), states: ['SUCCESS'] },
+      'state-status': { params: {}, orderBody: (s) => ({ status: s }), states: ['SUCCESS'] },
+    });
+    try {
+      const visits = [];
+      const location = { href: 'https://shop.example.com/r', assign: (u) => visits.push(u) };
+      const client = createClient({ baseUrl: odd.baseUrl, platform: { location } });
+      for (const orderId of ['h5-snake', 'h5-mweb']) {
+        await assert.rejects(client.pay({ orderId, environment: 'other-mobile-browser' }), { code: 'SERVER_RESPONSE', message: /params\.h5Url/ });
+      }
+      await assert.rejects(client.pay({ orderId: 'h5-top', environment: 'other-mobile-browser' }), { code: 'SERVER_RESPONSE', message: /`params`/ });
+      await assert.rejects(client.pay({ orderId: 'qr-snake', environment: 'desktop-browser', onQrCode: () => {} }), { code: 'SERVER_RESPONSE', message: /params\.codeUrl/ });
+      assert.equal(visits.length, 0);
+      for (const orderId of ['state-trade', 'state-nested', 'state-status']) {
+        await assert.rejects(client.confirm(orderId, { timeoutMs: 1_000 }), { code: 'SERVER_RESPONSE', message: /`state`/ });
+      }
+    } finally {
+      await odd.close();
+    }
   });
 
   test('qrSvg errors carry the core code', async () => {

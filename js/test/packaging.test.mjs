@@ -37,7 +37,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 test('the tarball holds the entries and no build leftovers', () => {
   const files = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], pkgDir))[0].files.map((f) => f.path);
-  for (const f of ['esm/entries/web.js', 'esm/entries/node.js', 'miniprogram_dist/index.js', 'miniprogram_dist/wxpay_wasm_bg.wasm.br', 'esm/wasm/web/wxpay_wasm_bg.wasm', 'esm/wasm/qr/wxpay_qr_bg.wasm', 'README.md']) {
+  for (const f of ['esm/entries/web.js', 'esm/entries/node.js', 'miniprogram_dist/index.js', 'miniprogram_dist/wxpay_wasm_bg.wasm.br', 'esm/wasm/web/wxpay_wasm_bg.wasm', 'esm/wasm/qr/wxpay_qr_bg.wasm', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE']) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }
   assert.ok(!files.some((f) => f.startsWith('miniprogram_dist/') && f.endsWith('.wasm')), 'raw .wasm in miniprogram_dist');
@@ -74,6 +74,35 @@ test('check-package.mjs can fail: `any` in any position (ours and generated .d.t
   assert.ok(problems.some((p) => p.includes('exports ../web: "types" must come first')), problems.join('\n'));
 });
 
+test('no package without its licence texts: check-package.mjs and the assembly both refuse', async () => {
+  const copy = join(work, 'pkg-no-licence');
+  cpSync(pkgDir, copy, { recursive: true });
+  rmSync(join(copy, 'LICENSE-APACHE'));
+  writeFileSync(join(copy, 'LICENSE-MIT'), 'not a licence\n');
+  const manifest = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
+  manifest.files = manifest.files.filter((f) => f !== 'LICENSE-MIT');
+  writeFileSync(join(copy, 'package.json'), JSON.stringify(manifest));
+  let problems = [];
+  try {
+    run('node', [join(js, 'tools/check-package.mjs'), copy], js);
+  } catch (e) {
+    problems = e.message.split('\n').filter((l) => l.startsWith('PACKAGE CHECK FAILED'));
+  }
+  assert.ok(problems.some((p) => p.includes('LICENSE-APACHE is missing')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.includes('LICENSE-MIT is not the MIT licence text')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.includes('files does not list LICENSE-MIT')), problems.join('\n'));
+
+  const { copyLicenses } = await import('../tools/licenses.mjs');
+  const root = join(work, 'root-without-apache');
+  mkdirSync(root);
+  cpSync(join(js, '../LICENSE-MIT'), join(root, 'LICENSE-MIT'));
+  const out = join(work, 'licence-out');
+  mkdirSync(out);
+  assert.throws(() => copyLicenses(root, out, 'MIT OR Apache-2.0'), /LICENSE-APACHE is missing/);
+  copyLicenses(join(js, '..'), out, 'MIT OR Apache-2.0');
+  assert.deepEqual(readdirSync(out).sort(), ['LICENSE-APACHE', 'LICENSE-MIT']);
+});
+
 test('fresh Node project: ESM import, CommonJS mini-program require, types', async () => {
   const dir = join(work, 'node-app');
   mkdirSync(dir);
@@ -102,8 +131,8 @@ console.log(JSON.stringify({ svg: svg.includes('<svg'), state: r.state, paid: r.
 `,
   );
   const out = JSON.parse(run('node', ['smoke.mjs'], dir).trim());
-  // transport answers {"state":"SUCCESS"} to the pay request too: no signed bundle → the core refuses it.
-  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'MISSING_FIELD', mp: 'function', mpInit: 'function', viteCjs: true, sameAssets: true });
+  // transport answers {"state":"SUCCESS"} to the pay request too: no `params` → not the documented PayResponse.
+  assert.deepEqual(out, { svg: true, state: 'SUCCESS', paid: true, code: 'SERVER_RESPONSE', mp: 'function', mpInit: 'function', viteCjs: true, sameAssets: true });
 
   writeFileSync(
     join(dir, 'consumer.ts'),

@@ -4,6 +4,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { copyLicenses } from './licenses.mjs';
+
 const js = join(dirname(fileURLToPath(import.meta.url)), '..');
 const root = join(js, '..');
 const gen = join(js, 'src/wasm');
@@ -59,7 +61,7 @@ if (!version) throw new Error('assemble: no version in crates/wxpay-wasm/Cargo.t
 const manifest = JSON.parse(readFileSync(join(root, 'pkg-template/package.json'), 'utf8'));
 manifest.version = version;
 writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
-for (const f of ['README.md', 'LICENSE']) {
-  if (existsSync(join(root, 'pkg-template', f))) cpSync(join(root, 'pkg-template', f), join(pkg, f));
-}
+cpSync(join(root, 'pkg-template/README.md'), join(pkg, 'README.md'));
+// LICENSE-MIT and LICENSE-APACHE from the repository root; a missing one stops the build.
+copyLicenses(root, pkg, manifest.license);
 console.log(`assembled ${manifest.name}@${version} in ${pkg}`);

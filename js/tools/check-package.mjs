@@ -4,12 +4,15 @@
 // - the uni-app glue and entry contain no `import.meta` either (uni compiles them to
 //   mini-program code);
 // - the published .d.ts files have no `any` and declare no globals;
-// - every path named in package.json `exports` exists, and `types` comes first.
+// - every path named in package.json `exports` exists, and `types` comes first;
+// - the licence texts its `license` names are in the package and in its `files` list.
 // ("No private-key code in the wasm" is checked by build-client.sh on the dependency graph and
 // on the linked modules before wasm-opt strips their function names: check-no-private-key.mjs.)
 // usage: node check-package.mjs <pkg dir>
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+import { LICENSE_FILES, licenseProblems } from './licenses.mjs';
 
 const pkg = process.argv[2];
 const problems = [];
@@ -74,6 +77,11 @@ const visit = (node, where) => {
 };
 visit(manifest.exports, '');
 if (!existsSync(join(pkg, manifest.miniprogram ?? 'miniprogram_dist', 'index.js'))) problems.push('miniprogram field: no index.js');
+problems.push(...licenseProblems(pkg, manifest.license));
+// npm always packs LICENSE / LICENCE, but not LICENSE-MIT or LICENSE-APACHE: they must be listed.
+for (const file of Object.values(LICENSE_FILES)) {
+  if (!(manifest.files ?? []).includes(file)) problems.push(`package.json files does not list ${file}`);
+}
 
 if (problems.length) {
   for (const p of problems) console.error(`PACKAGE CHECK FAILED: ${p}`);

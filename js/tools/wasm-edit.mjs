@@ -1,14 +1,8 @@
-// Two surgical edits for the mini-program flavour of the module:
+// One surgical edit of a wasm-bindgen output module for the mini-program flavour.
 //
-// --drop-feature F (repeatable): removes F from the `target_features` custom section.
-
-// Rust's precompiled std was built with reference-types and multivalue on, so even with
-// `-C target-feature=-reference-types,-multivalue` the linked module *declares* them, and
-// wasm-bindgen then switches to its externref table (which iOS WeChat rejects). Our code is
-// compiled without them, so the declaration is the only thing left to fix. The claim is then
-// verified, not trusted: wasm-opt validates the module against the remaining declared
-// features (a real use of reference types or multi-value fails validation), and
-// wasm-inspect.mjs checks the final module's types, tables and exports.
+// (The other edit this tool used to make, dropping reference-types / multi-value from the
+// `target_features` section, is now done by the linker: scripts/wasm-pack-build.sh passes it
+// the exact feature list, so wasm-pack can run wasm-bindgen straight after cargo.)
 //
 // --drop-global-exports: removes every *global* export. wasm-bindgen 0.2.130's runtime has
 // two `#[no_mangle]` statics (`__instance_terminated`, `__abort_handler`) that the linker
@@ -16,25 +10,23 @@
 // that export globals ("iOS 平台暂不支持 Global"). Only the export entries go; the globals stay.
 // The build fails if the glue mentions a dropped name.
 //
-// usage: node wasm-edit.mjs <in.wasm> <out.wasm> [--drop-feature F]… [--drop-global-exports] [--glue file.js]
+// usage: node wasm-edit.mjs <in.wasm> <out.wasm> --drop-global-exports [--glue file.js]
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
 const [input, output] = argv;
-const drop = [];
 let dropGlobals = false;
 let glue;
 for (let i = 2; i < argv.length; i++) {
-  if (argv[i] === '--drop-feature') drop.push(argv[++i]);
-  else if (argv[i] === '--drop-global-exports') dropGlobals = true;
+  if (argv[i] === '--drop-global-exports') dropGlobals = true;
   else if (argv[i] === '--glue') glue = argv[++i];
   else {
     console.error(`wasm-edit: unknown argument ${argv[i]}`);
     process.exit(2);
   }
 }
-if (!input || !output) {
-  console.error('usage: wasm-edit.mjs <in.wasm> <out.wasm> [--drop-feature F]… [--drop-global-exports] [--glue file.js]');
+if (!input || !output || !dropGlobals) {
+  console.error('usage: wasm-edit.mjs <in.wasm> <out.wasm> --drop-global-exports [--glue file.js]');
   process.exit(2);
 }
 const bytes = readFileSync(input);
@@ -60,39 +52,13 @@ const readLeb = () => {
   }
 };
 const parts = [bytes.subarray(0, 8)];
-let found = false;
-const removed = [];
 const droppedExports = [];
 while (pos < bytes.length) {
   const start = pos;
   const id = bytes[pos++];
   const size = readLeb();
-  const bodyStart = pos;
   const end = pos + size;
-  if (id === 0) {
-    const nameLen = readLeb();
-    const name = bytes.subarray(pos, pos + nameLen).toString('utf8');
-    pos += nameLen;
-    if (name === 'target_features') {
-      found = true;
-      const n = readLeb();
-      const keep = [];
-      for (let i = 0; i < n; i++) {
-        const prefix = bytes[pos++];
-        const len = readLeb();
-        const feat = bytes.subarray(pos, pos + len).toString('utf8');
-        pos += len;
-        if (drop.includes(feat)) removed.push(String.fromCharCode(prefix) + feat);
-        else keep.push(Buffer.concat([Buffer.from([prefix]), leb(len), Buffer.from(feat)]));
-      }
-      const nameBuf = Buffer.from(name);
-      const body = Buffer.concat([leb(nameBuf.length), nameBuf, leb(keep.length), ...keep]);
-      parts.push(Buffer.from([0]), leb(body.length), body);
-      pos = end;
-      continue;
-    }
-  }
-  if (id === 7 && dropGlobals) {
+  if (id === 7) {
     const n = readLeb();
     const keep = [];
     for (let i = 0; i < n; i++) {
@@ -110,13 +76,8 @@ while (pos < bytes.length) {
     pos = end;
     continue;
   }
-  void bodyStart;
   parts.push(bytes.subarray(start, end));
   pos = end;
-}
-if (drop.length && !found) {
-  console.error('wasm-edit: no target_features section (built with strip = true?)');
-  process.exit(1);
 }
 if (glue) {
   const text = readFileSync(glue, 'utf8');
@@ -127,4 +88,4 @@ if (glue) {
   }
 }
 writeFileSync(output, Buffer.concat(parts));
-console.log(`wasm-edit: features dropped [${removed.join(' ')}], global exports dropped [${droppedExports.join(' ')}]`);
+console.log(`wasm-edit: global exports dropped [${droppedExports.join(' ')}]`);

@@ -60,7 +60,8 @@ impl FormatOptions {
         })
     }
 
-    fn validate_options(&self) -> ValidateOptions {
+    /// The core's validator settings for these options.
+    pub fn validate_options(&self) -> ValidateOptions {
         let h5_hosts = if self.h5_hosts.is_empty() {
             H5HostPolicy::wechat()
         } else {
@@ -75,7 +76,8 @@ fn parse_json(what: &str, text: &str) -> Result<Value, BindingError> {
         .map_err(|e| BindingError::new(codes::BAD_INPUT, format!("{what} is not valid JSON: {e}")))
 }
 
-fn surface(id: &str) -> Result<Surface, BindingError> {
+/// The surface for an id; `UNKNOWN_SURFACE` otherwise.
+pub fn surface(id: &str) -> Result<Surface, BindingError> {
     Surface::from_id(id)
         .ok_or_else(|| BindingError::new(codes::UNKNOWN_SURFACE, format!("unknown surface {id:?}")))
 }

@@ -7,7 +7,10 @@
 //! HTTP, timers); the wasm stays pure computation.
 //!
 //! Boundary conventions, chosen for the WeChat mini-program runtime:
-//! - structured values cross as JSON strings (small glue, no serde-wasm-bindgen, no `any`);
+//! - structured values cross as JSON strings: measured against serde-wasm-bindgen
+//!   (`scripts/bench-boundary.sh`, feature `serde-boundary`), JSON text gives a smaller
+//!   module and glue, a faster `formatParams`, and no `BigInt` in the glue (figures in
+//!   `pkg-template/README.md`);
 //! - numbers are `u32`/`f64`, never `i64`/`u64`, so the glue needs no `BigInt`;
 //! - errors are JS `Error`s with a stable `code` (see [`error::codes`]).
 //!
@@ -20,6 +23,8 @@
 #[cfg(feature = "api")]
 pub mod detect;
 pub mod error;
+#[cfg(feature = "api")]
+pub mod ids;
 #[cfg(feature = "api")]
 pub mod invoke;
 #[cfg(feature = "qr")]
@@ -39,21 +44,39 @@ pub fn core_version() -> String {
 #[cfg(feature = "api")]
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> String {
-    // A loop rather than `join`, whose generic helper costs about 1 KB of wasm.
-    let mut out = String::new();
-    for code in error::codes::all() {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(code);
+    ids::comma_joined(error::codes::all())
+}
+
+/// The core's ids of one kind, comma-separated: `"surfaces"` (what `formatParams` and
+/// `normaliseResult` accept), `"environments"` (what `detectEnv` returns) or `"channels"` (what
+/// `defaultChannel` returns); "" for any other kind. `js/src/core/ids.ts` keeps the same lists
+/// as literal types and a node test compares them. One export for the three lists: each
+/// export costs its own JS wrapper in the glue.
+#[cfg(feature = "api")]
+#[wasm_bindgen(js_name = coreIds)]
+pub fn core_ids(kind: &str) -> String {
+    match kind {
+        "surfaces" => ids::surface_ids(),
+        "environments" => ids::environment_ids(),
+        "channels" => ids::channel_ids(),
+        _ => String::new(),
     }
-    out
+}
+
+/// The core's channel for an environment id (`"mini-program"`, `"jsapi"`, `"h5"`, `"native"`,
+/// `"app"`, `"web-view-handoff"`), or "" when the core has none (`"unknown"`).
+#[cfg(feature = "api")]
+#[wasm_bindgen(js_name = defaultChannel)]
+pub fn default_channel(environment: &str) -> String {
+    ids::default_channel(environment)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Validates the merchant server's bundle for a surface (`"mini-program"`, `"uni-mp-weixin"`,
 /// `"uni-app"`, `"weixin-js-bridge"`, `"js-sdk"`, `"app"`, `"h5"`, `"native"`) and returns
 /// the JSON object to pass to the platform call. `optionsJson`: `{h5Hosts?, allowHttp?}` or "".
-#[cfg(feature = "api")]
+#[cfg(all(feature = "api", not(feature = "serde-boundary")))]
 #[wasm_bindgen(js_name = formatParams)]
 pub fn format_params(
     surface: &str,
@@ -69,6 +92,40 @@ pub fn format_params(
 #[wasm_bindgen(js_name = normaliseResult)]
 pub fn normalise_result(surface: &str, raw_json: &str) -> Result<String, JsValue> {
     invoke::normalise_result(surface, raw_json).map_err(BindingError::into_js)
+}
+
+/// `formatParams` across the serde-wasm-bindgen boundary, for measurement only (feature
+/// `serde-boundary`, built by scripts/bench-boundary.sh, never shipped): the bundle goes in
+/// and comes out as a JS object. Its own code path, so that the shipped JSON path is compiled
+/// exactly as without the feature; options are not supported (the benchmark passes none).
+#[cfg(feature = "serde-boundary")]
+#[wasm_bindgen(js_name = formatParams)]
+pub fn format_params_serde(
+    surface: &str,
+    params: JsValue,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    use serde::Serialize;
+
+    use crate::error::codes;
+    use crate::invoke::FormatOptions;
+
+    let bad = |why: String| BindingError::new(codes::BAD_INPUT, why).into_js();
+    let surface = invoke::surface(surface).map_err(BindingError::into_js)?;
+    let params: serde_json::Value =
+        serde_wasm_bindgen::from_value(params).map_err(|e| bad(format!("params: {e}")))?;
+    if !(options.is_undefined() || options.is_null()) {
+        return Err(bad("the serde-boundary build takes no options".into()));
+    }
+    let formatted = wxpay_core::invoke::format_for_with(
+        surface,
+        &params,
+        &FormatOptions::default().validate_options(),
+    )
+    .map_err(|e| invoke::invoke_error(&e).into_js())?;
+    formatted
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// `{final, paid, pending}` for a trade state (`SUCCESS`, `NOTPAY`, …) by the core's rules.

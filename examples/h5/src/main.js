@@ -5,11 +5,16 @@
 //   /?view=order&order=NO     one order, the pay button
 //   /?view=result&order=NO    the redirect_url target: polls the server until it knows
 //   /?view=admin              orders made in this browser, refund buttons
-import { createClient } from 'wxpay-client';
+import { createClient, isWxPayError } from 'wxpay-client';
 import { ApiError, adminToken, api, ensureSession, rememberOrder, rememberedOrders, simulatorUrl } from './session.js';
 
-const app = document.getElementById('app');
+/** @typedef {{ id: string, name: string, price_fen: number }} Product */
+/** @typedef {{ out_trade_no: string, state: string, amount_fen: number, refunded_fen: number, description: string }} Order */
+/** @typedef {{ out_refund_no: string, status: string }} Refund */
+
+const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 let viewAbort = new AbortController();
+/** @type {import('wxpay-client').WxPayClient | undefined} */
 let client;
 
 /** The payment client. Only the local simulator's cashier is allowed besides WeChat's. */
@@ -27,19 +32,31 @@ function payClient() {
   return client;
 }
 
+/** @param {number} fen */
 const yuan = (fen) => `¥${(fen / 100).toFixed(2)}`;
 
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, unknown>} [attrs]
+ * @param {...(Node | string | number)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'onclick') node.addEventListener('click', v);
+    if (k === 'onclick') node.addEventListener('click', /** @type {EventListener} */ (v));
     else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return node;
 }
 
-/** What the page says for a server state: [data-state, text]. */
+/**
+ * What the page says for a server state: [data-state, text].
+ * @param {string} state
+ * @returns {[string, string]}
+ */
 function describe(state) {
   switch (state) {
     case 'SUCCESS':
@@ -56,12 +73,17 @@ function describe(state) {
   }
 }
 
+/** @param {unknown} e */
 function showError(e) {
   console.error(e);
   const box = document.getElementById('message') ?? app;
-  box.append(el('p', { class: 'error', id: 'error' }, e instanceof Error ? `${e.code ? `[${e.code}] ` : ''}${e.message}` : String(e)));
+  box.append(el('p', { class: 'error', id: 'error' }, e instanceof Error ? `${'code' in e && e.code ? `[${e.code}] ` : ''}${e.message}` : String(e)));
 }
 
+/** True for the package's error when our own AbortSignal stopped it. @param {unknown} e */
+const aborted = (e) => isWxPayError(e) && e.code === 'ABORTED';
+
+/** @param {string} search */
 function go(search) {
   history.pushState(null, '', search || '/');
   route();
@@ -71,18 +93,15 @@ function go(search) {
 
 async function shopView() {
   app.replaceChildren(el('h1', {}, 'Products 商品'), el('p', { class: 'muted' }, 'Loading…'));
-  const { products } = await api('GET', '/api/products');
+  const { products } = /** @type {{ products: Product[] }} */ (await api('GET', '/api/products'));
   const list = el('ul', { class: 'products' });
   for (const p of products) {
     const buy = el('button', { 'data-product': p.id }, 'Buy 购买');
     buy.addEventListener('click', async () => {
       buy.disabled = true;
       try {
-        const order = await api(
-          'POST',
-          '/api/orders',
-          { items: [{ product_id: p.id, quantity: 1 }] },
-          { 'Idempotency-Key': crypto.randomUUID() },
+        const order = /** @type {Order} */ (
+          await api('POST', '/api/orders', { items: [{ product_id: p.id, quantity: 1 }] }, { 'Idempotency-Key': crypto.randomUUID() })
         );
         rememberOrder(order.out_trade_no);
         go(`?view=order&order=${encodeURIComponent(order.out_trade_no)}`);
@@ -100,18 +119,20 @@ async function shopView() {
 
 /** Loads jweixin (the JS-SDK) unless the page already has it. */
 function ensureJsSdk() {
-  if (window.wx && typeof window.wx.chooseWXPay === 'function') return Promise.resolve();
-  return new Promise((resolve, reject) => {
+  const sdk = /** @type {{ wx?: { chooseWXPay?: unknown } }} */ (/** @type {unknown} */ (window)).wx;
+  if (sdk && typeof sdk.chooseWXPay === 'function') return Promise.resolve();
+  return /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
     const s = document.createElement('script');
     s.src = 'https://res.wx.qq.com/open/js/jweixin-1.6.0.js';
     s.onload = () => resolve();
     s.onerror = () => reject(new Error('could not load the WeChat JS-SDK'));
     document.head.append(s);
-  });
+  }));
 }
 
+/** @param {string} id */
 async function orderView(id) {
-  const order = await api('GET', `/api/orders/${encodeURIComponent(id)}`);
+  const order = /** @type {Order} */ (await api('GET', `/api/orders/${encodeURIComponent(id)}`));
   if (order.state !== 'NOTPAY' && order.state !== 'USERPAYING') return resultView(id);
   const env = await payClient().detect();
   const channel = el(
@@ -133,7 +154,7 @@ async function orderView(id) {
   payButton.addEventListener('click', async () => {
     payButton.disabled = true;
     message.replaceChildren(el('p', { id: 'paying', class: 'muted' }, 'Paying… 支付中'));
-    const wanted = channel.value;
+    const wanted = /** @type {'auto' | import('wxpay-client').PayChannel} */ (channel.value);
     const inWeChat = wanted === 'jsapi' || wanted === 'jssdk' || (wanted === 'auto' && env === 'we-chat-browser');
     try {
       if (wanted === 'jssdk') await ensureJsSdk();
@@ -162,13 +183,17 @@ async function orderView(id) {
       await resultView(id, result);
     } catch (e) {
       payButton.disabled = false;
-      if (e?.code !== 'ABORTED') showError(e);
+      if (!aborted(e)) showError(e);
     }
   });
 }
 
 // ---------------------------------------------------------------- result
 
+/**
+ * @param {string} id
+ * @param {import('wxpay-client').PayResult} [first] what pay() resolved with, when it just did
+ */
 async function resultView(id, first) {
   const status = el('p', { id: 'status', 'data-state': 'checking' }, 'Checking… 查询中');
   const note = el('p', { id: 'note', class: 'muted' });
@@ -181,6 +206,7 @@ async function resultView(id, first) {
     actions,
     el('div', { id: 'message' }),
   );
+  /** @param {string} state */
   const show = (state) => {
     const [key, text] = describe(state);
     status.setAttribute('data-state', key);
@@ -188,6 +214,7 @@ async function resultView(id, first) {
     status.textContent = text;
     return key;
   };
+  /** @param {string} key */
   const settle = (key) => {
     actions.replaceChildren();
     if (key === 'not-paid') {
@@ -196,6 +223,7 @@ async function resultView(id, first) {
     if (key === 'paid') actions.append(el('a', { href: '/?view=admin' }, 'Admin: refund 管理：退款'));
   };
 
+  /** @type {string} */
   let key;
   if (first) {
     key = show(first.state);
@@ -203,7 +231,7 @@ async function resultView(id, first) {
     if (o === 'cancel') note.textContent = `You cancelled the payment 您取消了支付 (${first.client.raw})`;
     else if (o === 'fail') note.textContent = `WeChat reported a failure 支付失败 (${first.client.raw})`;
   } else {
-    key = show((await api('GET', `/api/orders/${encodeURIComponent(id)}`)).state);
+    key = show(/** @type {Order} */ (await api('GET', `/api/orders/${encodeURIComponent(id)}`)).state);
   }
   settle(key);
   if (key !== 'not-paid') return;
@@ -216,7 +244,7 @@ async function resultView(id, first) {
     const r = await payClient().confirm(id, { signal: viewAbort.signal, timeoutMs: 180_000 });
     settle(show(r.state));
   } catch (e) {
-    if (e?.code !== 'ABORTED') showError(e);
+    if (!aborted(e)) showError(e);
   } finally {
     polling.remove();
   }
@@ -224,24 +252,34 @@ async function resultView(id, first) {
 
 // ---------------------------------------------------------------- admin
 
+/**
+ * @param {string} refundNo
+ * @param {AbortSignal} signal
+ * @returns {Promise<Refund>}
+ */
 async function waitForRefund(refundNo, signal) {
   for (let i = 0; i < 120 && !signal.aborted; i++) {
-    const refund = await api('GET', `/api/refunds/${encodeURIComponent(refundNo)}`);
+    const refund = /** @type {Refund} */ (await api('GET', `/api/refunds/${encodeURIComponent(refundNo)}`));
     if (refund.status !== 'PROCESSING') return refund;
     await new Promise((r) => setTimeout(r, 1000));
   }
   throw new Error('the refund is still processing; check again later');
 }
 
-/** Refunds need the merchant's admin token (X-Admin-Token), not the payer's session. */
+/**
+ * Refunds need the merchant's admin token (X-Admin-Token), not the payer's session.
+ * @param {string} id
+ * @param {{ amount_fen: number, reason: string }} body
+ * @returns {Promise<Refund>}
+ */
 async function refundAsAdmin(id, body) {
   const path = `/api/orders/${encodeURIComponent(id)}/refunds`;
   try {
-    return await api('POST', path, body, { 'X-Admin-Token': await adminToken() });
+    return /** @type {Refund} */ (await api('POST', path, body, { 'X-Admin-Token': await adminToken() }));
   } catch (e) {
     // A token typed earlier may be stale: forget it and ask once more.
     if (!(e instanceof ApiError) || e.code !== 'invalid_admin_token') throw e;
-    return api('POST', path, body, { 'X-Admin-Token': await adminToken({ forget: true }) });
+    return /** @type {Refund} */ (await api('POST', path, body, { 'X-Admin-Token': await adminToken({ forget: true }) }));
   }
 }
 
@@ -256,9 +294,10 @@ async function adminView() {
   );
   if (ids.length === 0) rows.append(el('tr', {}, el('td', { colspan: 4 }, 'No orders yet 暂无订单')));
   for (const id of ids) {
+    /** @type {Order} */
     let order;
     try {
-      order = await api('GET', `/api/orders/${encodeURIComponent(id)}`);
+      order = /** @type {Order} */ (await api('GET', `/api/orders/${encodeURIComponent(id)}`));
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) continue; // another session's order
       throw e;
@@ -266,6 +305,7 @@ async function adminView() {
     const state = el('td', { class: 'state' });
     const action = el('td', {});
     const row = el('tr', { 'data-order': id }, el('td', {}, el('code', {}, id)), el('td', {}, yuan(order.amount_fen)), state, action);
+    /** @param {Order} o */
     const render = (o) => {
       const [key, text] = describe(o.state);
       state.setAttribute('data-state', key);
@@ -284,10 +324,10 @@ async function adminView() {
             });
             const done = await waitForRefund(refund.out_refund_no, viewAbort.signal);
             if (done.status !== 'SUCCESS') throw new Error(`refund ${done.status}`);
-            render(await api('GET', `/api/orders/${encodeURIComponent(id)}`));
+            render(/** @type {Order} */ (await api('GET', `/api/orders/${encodeURIComponent(id)}`)));
           } catch (e) {
             showError(e);
-            render(await api('GET', `/api/orders/${encodeURIComponent(id)}`));
+            render(/** @type {Order} */ (await api('GET', `/api/orders/${encodeURIComponent(id)}`)));
           }
         });
         action.append(button);
@@ -307,7 +347,8 @@ async function route() {
   const id = q.get('order');
   try {
     const openid = await ensureSession();
-    if (openid) document.getElementById('who').textContent = `openid ${openid}`;
+    const who = document.getElementById('who');
+    if (openid && who) who.textContent = `openid ${openid}`;
     switch (q.get('view')) {
       case 'order':
         if (id) return await orderView(id);

@@ -13,6 +13,11 @@ const ORDERS_KEY = 'wxpay-demo.orders';
 
 /** An API error with the server's `error.code`. */
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   */
   constructor(status, code, message) {
     super(`${message} (${code}, HTTP ${status})`);
     this.status = status;
@@ -29,8 +34,15 @@ export function simulatorUrl() {
   return localStorage.getItem(SIM_KEY);
 }
 
+/**
+ * The JSON body of an answer; an ApiError for a non-2xx status (the server's error shape is
+ * `{"error": {"code", "message"}}`). Callers say which documented shape they expect.
+ * @param {Response} res
+ * @returns {Promise<unknown>}
+ */
 async function readJson(res) {
   const text = await res.text();
+  /** @type {{ error?: { code?: string, message?: string } }} */
   let body = {};
   try {
     body = text ? JSON.parse(text) : {};
@@ -44,13 +56,14 @@ async function readJson(res) {
   return body;
 }
 
+/** @param {string} code @returns {Promise<{ token: string, openid: string }>} */
 async function loginWithCode(code) {
   const res = await fetch('/api/login/oauth', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ code }),
   });
-  const session = await readJson(res);
+  const session = /** @type {{ token: string, openid: string }} */ (await readJson(res));
   localStorage.setItem(TOKEN_KEY, session.token);
   return session;
 }
@@ -58,6 +71,8 @@ async function loginWithCode(code) {
 /**
  * Makes sure there is a session token. Returns the openid when a login happened now.
  * Throws an ApiError with code `no_login` when neither an OAuth code nor the demo route exists.
+ * @param {{ force?: boolean }} [options]
+ * @returns {Promise<string | null>}
  */
 export async function ensureSession({ force = false } = {}) {
   const url = new URL(location.href);
@@ -77,14 +92,22 @@ export async function ensureSession({ force = false } = {}) {
       'No session. In production, send the payer through WeChat OAuth (snsapi_base) and back to this page with ?code=',
     );
   }
-  const minted = await res.json();
+  const minted = /** @type {{ code: string, simulator_url?: string }} */ (await res.json());
   if (minted.simulator_url) localStorage.setItem(SIM_KEY, minted.simulator_url);
   return (await loginWithCode(minted.code)).openid;
 }
 
-/** Calls the merchant API with the session; logs in again once on 401. */
+/**
+ * Calls the merchant API with the session; logs in again once on 401.
+ * @param {'GET' | 'POST'} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @param {Record<string, string>} [extraHeaders]
+ * @returns {Promise<unknown>}
+ */
 export async function api(method, path, body, extraHeaders = {}) {
   for (let attempt = 0; ; attempt++) {
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json', ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const t = token();
@@ -107,11 +130,13 @@ const ADMIN_KEY = 'wxpay-demo.admin-token';
  * POST /api/demo/admin-token — asked afresh each time, since a restart makes a new one. With a
  * real merchant configuration that route does not exist: the staff member types the token
  * configured as server.admin_token, and it is kept for this tab only.
+ * @param {{ forget?: boolean }} [options]
+ * @returns {Promise<string>}
  */
 export async function adminToken({ forget = false } = {}) {
   if (forget) sessionStorage.removeItem(ADMIN_KEY);
   const res = await fetch('/api/demo/admin-token', { method: 'POST' });
-  if (res.ok) return (await readJson(res)).admin_token;
+  if (res.ok) return /** @type {{ admin_token: string }} */ (await readJson(res)).admin_token;
   const kept = sessionStorage.getItem(ADMIN_KEY);
   if (kept) return kept;
   const typed = window.prompt('Admin token (server.admin_token) 管理员令牌');
@@ -120,7 +145,10 @@ export async function adminToken({ forget = false } = {}) {
   return typed.trim();
 }
 
-/** Order ids created in this browser (the admin view lists them). */
+/**
+ * Order ids created in this browser (the admin view lists them).
+ * @returns {string[]}
+ */
 export function rememberedOrders() {
   try {
     const list = JSON.parse(localStorage.getItem(ORDERS_KEY) ?? '[]');
@@ -130,6 +158,7 @@ export function rememberedOrders() {
   }
 }
 
+/** @param {string} id */
 export function rememberOrder(id) {
   const list = rememberedOrders().filter((x) => x !== id);
   list.unshift(id);

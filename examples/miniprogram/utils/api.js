@@ -5,10 +5,22 @@
 // server.
 const TOKEN_KEY = 'wxpay-demo.token';
 
+/** @typedef {{ id: string, name: string, price_fen: number }} Product */
+/** @typedef {{ out_trade_no: string, state: string, amount_fen: number, description?: string }} Order */
+/** @typedef {Error & { status?: number }} ApiError */
+
+/** @returns {string} */
 function baseUrl() {
-  return getApp().globalData.baseUrl;
+  return /** @type {{ globalData: { baseUrl: string } }} */ (getApp()).globalData.baseUrl;
 }
 
+/**
+ * @param {'GET' | 'POST'} method
+ * @param {string} path
+ * @param {WechatMiniprogram.IAnyObject} [data]
+ * @param {string} [token]
+ * @returns {Promise<unknown>}
+ */
 function request(method, path, data, token) {
   return new Promise((resolve, reject) => {
     wx.request({
@@ -19,7 +31,10 @@ function request(method, path, data, token) {
       success: (res) => {
         if (res.statusCode >= 200 && res.statusCode < 300) resolve(res.data);
         else {
-          const e = (res.data && res.data.error) || {};
+          // The server's error shape: {"error": {"code", "message"}}.
+          const body = /** @type {{ error?: { code?: string, message?: string } }} */ (res.data);
+          const e = (body && body.error) || {};
+          /** @type {ApiError} */
           const err = new Error(`${e.message || 'HTTP error'} (${e.code || res.statusCode})`);
           err.status = res.statusCode;
           reject(err);
@@ -30,28 +45,44 @@ function request(method, path, data, token) {
   });
 }
 
+/** @returns {Promise<string>} */
 function wxLogin() {
   return new Promise((resolve, reject) => {
     wx.login({ success: (r) => (r.code ? resolve(r.code) : reject(new Error('wx.login gave no code'))), fail: (e) => reject(new Error(e.errMsg)) });
   });
 }
 
-/** Logs in when there is no session yet (or when `force`). */
+/** @returns {string} the stored session token, or '' */
+function storedToken() {
+  return /** @type {string} */ (wx.getStorageSync(TOKEN_KEY)) || '';
+}
+
+/**
+ * Logs in when there is no session yet (or when `force`).
+ * @param {boolean} force
+ * @returns {Promise<string>}
+ */
 async function ensureSession(force) {
-  if (!force && wx.getStorageSync(TOKEN_KEY)) return wx.getStorageSync(TOKEN_KEY);
+  if (!force && storedToken()) return storedToken();
   const code = await wxLogin();
-  const session = await request('POST', '/api/login/miniprogram', { code });
+  const session = /** @type {{ token: string }} */ (await request('POST', '/api/login/miniprogram', { code }));
   wx.setStorageSync(TOKEN_KEY, session.token);
   return session.token;
 }
 
-/** Calls the API with the session; logs in again once when the server says 401. */
+/**
+ * Calls the API with the session; logs in again once when the server says 401.
+ * @param {'GET' | 'POST'} method
+ * @param {string} path
+ * @param {WechatMiniprogram.IAnyObject} [data]
+ * @returns {Promise<unknown>}
+ */
 async function api(method, path, data) {
   const token = await ensureSession(false);
   try {
     return await request(method, path, data, token);
   } catch (e) {
-    if (e.status !== 401) throw e;
+    if (/** @type {ApiError} */ (e).status !== 401) throw e;
     return request(method, path, data, await ensureSession(true));
   }
 }

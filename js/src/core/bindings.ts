@@ -5,7 +5,8 @@
  * free of `BigInt`, and the same glue works in browsers, Node and mini-programs.
  */
 
-import { toWxPayError } from './errors.js';
+import { WxPayError, toWxPayError } from './errors.js';
+import { isCoreChannel, isEnvironment, type CoreChannel } from './ids.js';
 import type { ClientOutcome, Environment, Outcome, Surface, TradeState } from './types.js';
 
 /** Raw exports of the wasm module (names as in `#[wasm_bindgen(js_name = …)]`). */
@@ -16,6 +17,7 @@ export interface CoreBindings {
   normaliseResult(surface: string, rawJson: string): string;
   pollNext(policy: string, elapsedMs: number, attempt: number, lastState: string, timeoutMs: number, randomUnit: number): string;
   tradeStateInfo(state: string): string;
+  defaultChannel(environment: string): string;
 }
 
 /** Signals gathered by the TypeScript layer for environment detection in the core. */
@@ -77,7 +79,17 @@ export class Core {
   }
 
   detect(hints: EnvHints): Environment {
-    return this.raw.detectEnv(hints.userAgent, JSON.stringify(hints)) as Environment;
+    const id = this.raw.detectEnv(hints.userAgent, JSON.stringify(hints));
+    if (!isEnvironment(id)) throw new WxPayError('SURFACE_UNAVAILABLE', `the core reported an unknown environment "${id}"`);
+    return id;
+  }
+
+  /** The core's channel for an environment; `undefined` where it has none (`unknown`). */
+  defaultChannel(environment: Environment): CoreChannel | undefined {
+    const id = this.raw.defaultChannel(environment);
+    if (id === '') return undefined;
+    if (!isCoreChannel(id)) throw new WxPayError('SURFACE_UNAVAILABLE', `the core reported an unknown channel "${id}"`);
+    return id;
   }
 
   normalise(surface: Surface, raw: unknown): ClientOutcome {

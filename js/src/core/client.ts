@@ -10,6 +10,7 @@
 import type { Core, EnvHints, FormatOptions, PollPolicyName, QrRenderer } from './bindings.js';
 import { confirmOrder, type Lifecycle } from './confirm.js';
 import { WxPayError, toWxPayError } from './errors.js';
+import type { CoreChannel } from './ids.js';
 import { MerchantApi } from './server.js';
 import { chooseWxPay, handOffToMiniProgram, invokeBridge, requestPayment, waitForBridge, type RawResult } from './surfaces.js';
 import type { Transport } from './transport.js';
@@ -55,23 +56,25 @@ export interface EntryRuntime {
 
 type WeixinJsBridgeApiGetter = () => import('./types.js').WeixinJsBridgeApi | undefined;
 
-function channelFor(env: Environment): PayChannel | 'hand-off' {
-  switch (env) {
-    case 'mini-program':
-      return 'miniprogram';
-    case 'uni-app':
-      return 'app';
-    case 'we-chat-browser':
-      return 'jsapi';
-    case 'mini-program-web-view':
-      return 'hand-off';
-    case 'other-mobile-browser':
-      return 'h5';
-    case 'desktop-browser':
-      return 'native';
-    default:
-      throw new WxPayError('SURFACE_UNAVAILABLE', `no payment channel for environment "${env}"; pass channel explicitly`);
+/**
+ * The core picks the channel for an environment; this only translates its ids to the server's
+ * (`PayRequest.channel`), both sides checked by the compiler.
+ */
+const PAY_CHANNEL: Readonly<Record<CoreChannel, PayChannel | 'hand-off'>> = {
+  'mini-program': 'miniprogram',
+  jsapi: 'jsapi',
+  h5: 'h5',
+  native: 'native',
+  app: 'app',
+  'web-view-handoff': 'hand-off',
+};
+
+function channelFor(core: Core, env: Environment): PayChannel | 'hand-off' {
+  const channel = core.defaultChannel(env);
+  if (channel === undefined) {
+    throw new WxPayError('SURFACE_UNAVAILABLE', `no payment channel for environment "${env}"; pass channel explicitly`);
   }
+  return PAY_CHANNEL[channel];
 }
 
 function surfaceFor(channel: PayChannel, platform: PlatformApis): Surface {
@@ -163,7 +166,7 @@ export function makeCreateClient(runtime: EntryRuntime): (options: ClientOptions
       if (p.signal?.aborted) throw new WxPayError('ABORTED', 'payment aborted before it started');
       const core = await runtime.loadCore();
       const environment = p.environment ?? core.detect(runtime.hints(platform));
-      const wanted = p.channel && p.channel !== 'auto' ? p.channel : channelFor(environment);
+      const wanted = p.channel && p.channel !== 'auto' ? p.channel : channelFor(core, environment);
       const common = { signal: p.signal, timeoutMs: p.timeoutMs, environment };
 
       if (wanted === 'hand-off') {
@@ -211,12 +214,12 @@ export function makeCreateClient(runtime: EntryRuntime): (options: ClientOptions
           if (!sdk) throw new WxPayError('SURFACE_UNAVAILABLE', 'the JS-SDK (jweixin) is not loaded');
           const formatted = core.format(surface, jssdkInput(core, prep.params));
           const href = currentHref(platform);
-          const config = prep.jssdkConfig ?? (href && typeof sdk.config === 'function' ? await api.jssdkConfig(href, p.signal) : undefined);
+          const config = href && typeof sdk.config === 'function' ? await api.jssdkConfig(href, p.signal) : undefined;
           raw = await chooseWxPay(sdk, config, formatted, BRIDGE_TIMEOUT_MS);
           break;
         }
         case 'h5': {
-          if (!prep.h5Url) throw new WxPayError('SERVER_RESPONSE', 'the server returned no h5_url');
+          if (!prep.h5Url) throw new WxPayError('SERVER_RESPONSE', 'the server returned no params.h5Url');
           const back = p.redirectUrl ?? currentHref(platform);
           const formatted = core.format('h5', back ? { h5_url: prep.h5Url, redirect_url: back } : { h5_url: prep.h5Url }, formatOptions);
           const url = formatted.url;
@@ -230,7 +233,7 @@ export function makeCreateClient(runtime: EntryRuntime): (options: ClientOptions
           break;
         }
         case 'native': {
-          if (!prep.codeUrl) throw new WxPayError('SERVER_RESPONSE', 'the server returned no code_url');
+          if (!prep.codeUrl) throw new WxPayError('SERVER_RESPONSE', 'the server returned no params.codeUrl');
           if (!p.onQrCode) throw new WxPayError('OPTION_MISSING', 'the desktop (Native) flow needs pay({ onQrCode })');
           core.format('native', { code_url: prep.codeUrl });
           const render = await runtime.loadQr();

@@ -11,7 +11,7 @@
 import type { Core, PollPolicyName } from './bindings.js';
 import { WxPayError } from './errors.js';
 import type { MerchantApi } from './server.js';
-import type { TradeState } from './types.js';
+import type { AbortSignalLike, TradeState } from './types.js';
 
 /** Something that can tell the loop the user came back (pageshow, visibilitychange, onAppShow). */
 export interface Lifecycle {
@@ -39,7 +39,7 @@ export interface ConfirmArgs {
   readonly policy: PollPolicyName;
   /** Overall time allowed in ms; 0 keeps the policy's own. */
   readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
   readonly lifecycle: Lifecycle;
   /** Clock, injectable for tests. */
   readonly now?: () => number;
@@ -50,7 +50,7 @@ function abortError(): WxPayError {
 }
 
 /** Sleeps `ms`, waking early on resume (returns true) and rejecting on abort. */
-function sleep(ms: number, lifecycle: Lifecycle, signal?: AbortSignal): Promise<boolean> {
+function sleep(ms: number, lifecycle: Lifecycle, signal?: AbortSignalLike): Promise<boolean> {
   return new Promise<boolean>((resolve, reject) => {
     let done = false;
     const finish = (resumed: boolean, err?: WxPayError): void => {

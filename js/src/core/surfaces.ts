@@ -5,7 +5,7 @@
  */
 
 import { WxPayError } from './errors.js';
-import type { JsSdkApi, MiniProgramApi, PlatformCallbackResult, UniApi, WeixinJsBridgeApi } from './types.js';
+import type { JsSdkApi, MiniProgramApi, PlatformCallbackResult, RequestPaymentCall, UniApi, WeixinJsBridgeApi } from './types.js';
 
 /** Raw platform result, handed to the core's normaliser as JSON. */
 export interface RawResult {
@@ -32,11 +32,12 @@ export function requestPayment(api: MiniProgramApi | UniApi, params: Record<stri
       reject(new WxPayError('SURFACE_UNAVAILABLE', 'requestPayment is not available on this platform object'));
       return;
     }
+    // The core has checked `params` for this surface.
     api.requestPayment({
       ...params,
-      success: (res) => resolve(fromCallback('success', res)),
-      fail: (res) => resolve(fromCallback('fail', res)),
-    });
+      success: (res: PlatformCallbackResult) => resolve(fromCallback('success', res)),
+      fail: (res: PlatformCallbackResult) => resolve(fromCallback('fail', res)),
+    } as RequestPaymentCall & Record<string, unknown>);
   });
 }
 

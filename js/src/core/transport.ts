@@ -7,7 +7,7 @@
  */
 
 import { WxPayError } from './errors.js';
-import type { MiniProgramApi, UniApi } from './types.js';
+import type { AbortSignalLike, MiniProgramApi, UniApi } from './types.js';
 
 /** One request to the merchant server. */
 export interface HttpRequest {
@@ -16,7 +16,7 @@ export interface HttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** JSON text, for POST. */
   readonly body?: string;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
 }
 
 /** The server's answer. */
@@ -31,7 +31,7 @@ export type Transport = (request: HttpRequest) => Promise<HttpResponse>;
 /** The subset of `fetch` this package uses (so tests and polyfills can stand in). */
 export type FetchLike = (
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal; credentials?: 'include' | 'same-origin' | 'omit' },
+  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignalLike; credentials?: 'include' | 'same-origin' | 'omit' },
 ) => Promise<{ status: number; text(): Promise<string> }>;
 
 /** A transport over `fetch` (browsers, Node ≥ 18). Cookies are sent for same-origin servers. */

@@ -6,45 +6,42 @@
  * declarations never introduce a global `wx` that would clash with an app's own typings.
  */
 
+import type { EnvironmentId, SurfaceId } from './ids.js';
+import type { Schemas } from './server-api.js';
 import type { Transport } from './transport.js';
 
-/** What the merchant server is asked to prepare (`POST /api/orders/{id}/pay` `{channel}`). */
-export type PayChannel = 'miniprogram' | 'jsapi' | 'jssdk' | 'h5' | 'native' | 'app';
+/**
+ * What the merchant server is asked to prepare (`POST /api/orders/{id}/pay` `{channel}`): the
+ * `PayRequest.channel` enum of the server's OpenAPI document.
+ */
+export type PayChannel = Schemas['PayRequest']['channel'];
 
-/** Where the code runs, as detected by the wasm core. */
-export type Environment =
-  | 'mini-program'
-  | 'mini-program-web-view'
-  | 'we-chat-browser'
-  | 'other-mobile-browser'
-  | 'desktop-browser'
-  | 'uni-app'
-  | 'unknown';
+/** Where the code runs, as detected by the wasm core (its ids: `ENVIRONMENTS` in `ids.ts`). */
+export type Environment = EnvironmentId;
 
-/** The platform call that starts the payment (ids shared with the wasm core). */
-export type Surface =
-  | 'mini-program'
-  | 'uni-mp-weixin'
-  | 'uni-app'
-  | 'weixin-js-bridge'
-  | 'js-sdk'
-  | 'app'
-  | 'h5'
-  | 'native';
+/** The platform call that starts the payment (the core's ids: `SURFACES` in `ids.ts`). */
+export type Surface = SurfaceId;
+
+/**
+ * The part of `AbortSignal` the package uses. Declared here rather than taken from the DOM or
+ * Node typings, which a mini-program project does not have: there `AbortSignal` would be an
+ * unresolved name (or, with `skipLibCheck`, a silent `any`). A real `AbortSignal` fits, and so
+ * does a small stand-in where the runtime has no `AbortController`.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
 
 /** The client-side outcome. Advisory only: `ok` means "go and confirm with the server". */
 export type Outcome = 'ok' | 'cancel' | 'fail' | 'unknown';
 
-/** WeChat trade states as the merchant server reports them; new states pass through as strings. */
-export type TradeState =
-  | 'SUCCESS'
-  | 'REFUND'
-  | 'NOTPAY'
-  | 'CLOSED'
-  | 'REVOKED'
-  | 'USERPAYING'
-  | 'PAYERROR'
-  | (string & { readonly __tradeState?: never });
+/**
+ * WeChat trade states as the merchant server reports them (`Order.state` of its OpenAPI
+ * document); a state added later passes through as a string.
+ */
+export type TradeState = NonNullable<Schemas['Order']['state']> | (string & { readonly __tradeState?: never });
 
 /** The normalised result of the platform call, with WeChat's raw message kept. */
 export interface ClientOutcome {
@@ -102,7 +99,7 @@ export interface PayOptions {
   /** `auto` (default) picks the channel from the environment. */
   readonly channel?: 'auto' | PayChannel;
   /** Cancels the payment and its confirmation polling. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
   /** Overall time allowed for confirmation polling, in ms (default: the core policy's, 1 to 15 min). */
   readonly timeoutMs?: number;
   /** H5 flow: the page WeChat's cashier returns to (default: the current page). */
@@ -120,7 +117,7 @@ export interface PayOptions {
 /** Options of {@link WxPayClient.confirm}. */
 export interface ConfirmOptions {
   /** Cancels polling. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignalLike;
   /** Overall time allowed, in ms (default: the core policy's). */
   readonly timeoutMs?: number;
   /** The client outcome that preceded (default `unknown`, e.g. on an H5 return page). */
@@ -166,9 +163,22 @@ export interface WxRequestOptions {
   fail: (err: PlatformCallbackResult) => void;
 }
 
-/** The parts of the mini-program `wx` (or uni-app `uni`) object this package uses. */
+/**
+ * What `wx.requestPayment` is called with: the fields the wasm core has validated, and the
+ * callbacks. Typed so that the mini-program's own `wx` (as `miniprogram-api-typings`
+ * declares it) can be passed as `platform.wx`.
+ */
+export interface RequestPaymentCall extends PlatformCallbacks {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType?: 'MD5' | 'HMAC-SHA256' | 'RSA';
+  paySign: string;
+}
+
+/** The parts of the mini-program `wx` object this package uses. */
 export interface MiniProgramApi {
-  requestPayment?(options: Record<string, unknown> & PlatformCallbacks): void;
+  requestPayment?(options: RequestPaymentCall): void;
   request?(options: WxRequestOptions): { abort?: () => void } | void;
   onAppShow?(cb: () => void): void;
   offAppShow?(cb: () => void): void;

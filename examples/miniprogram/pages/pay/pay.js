@@ -3,20 +3,24 @@
 // Also the page a web-view H5 hands over to (the package opens `/pages/pay/pay?orderId=…`
 // from inside a <web-view>, where pages cannot pay themselves).
 const { api } = require('../../utils/api');
-const { payClient } = require('../../utils/pay');
+const { payClient, errorText, isAborted } = require('../../utils/pay');
 const { createAbort } = require('../../utils/abort');
 
+/** @typedef {import('../../utils/api').Order} Order */
+
 Page({
-  data: { orderId: '', order: null, yuan: '', paying: false, error: '' },
+  data: { orderId: '', order: /** @type {Order | null} */ (null), yuan: '', paying: false, error: '' },
+  /** The running payment's stop switch. @type {import('../../utils/abort').Abort | null} */
+  abort: null,
 
   async onLoad(query) {
     const orderId = decodeURIComponent(query.orderId || '');
     this.setData({ orderId });
     try {
-      const order = await api('GET', `/api/orders/${encodeURIComponent(orderId)}`);
+      const order = /** @type {Order} */ (await api('GET', `/api/orders/${encodeURIComponent(orderId)}`));
       this.setData({ order, yuan: (order.amount_fen / 100).toFixed(2) });
     } catch (e) {
-      this.setData({ error: e.message });
+      this.setData({ error: errorText(e) });
     }
   },
 
@@ -26,7 +30,8 @@ Page({
 
   async pay() {
     this.setData({ paying: true, error: '' });
-    this.abort = createAbort();
+    const abort = createAbort();
+    this.abort = abort;
     try {
       // channel 'auto' → 'miniprogram' here: the server signs, the wasm core checks the
       // fields, wx.requestPayment runs, and the result is what the server reports. After a
@@ -36,14 +41,14 @@ Page({
         orderId: this.data.orderId,
         channel: 'auto',
         timeoutMs: 10000,
-        signal: this.abort.signal,
+        signal: abort.signal,
       });
       wx.redirectTo({
         url: `/pages/result/result?orderId=${encodeURIComponent(result.orderId)}&state=${result.state}&outcome=${result.client.outcome}`,
       });
     } catch (e) {
-      if (e.code === 'ABORTED') return;
-      this.setData({ error: `${e.code ? `[${e.code}] ` : ''}${e.message}` });
+      if (isAborted(e)) return;
+      this.setData({ error: errorText(e) });
     } finally {
       this.setData({ paying: false });
     }

@@ -1,9 +1,10 @@
 // Shows what the SERVER says about the order, and keeps asking while it is unpaid (the
 // notification may be late; the payer may come back from another app). Polling restarts
 // on wx.onAppShow inside the package.
-const { payClient } = require('../../utils/pay');
+const { payClient, errorText, isAborted } = require('../../utils/pay');
 const { createAbort } = require('../../utils/abort');
 
+/** @type {Record<string, [string, string]>} */
 const TEXT = {
   SUCCESS: ['paid', 'Paid 已支付'],
   REFUND: ['paid', 'Refunded 已退款'],
@@ -12,6 +13,8 @@ const TEXT = {
 
 Page({
   data: { orderId: '', cls: '', text: 'Checking… 查询中', note: '', checking: false },
+  /** The running confirmation's stop switch. @type {import('../../utils/abort').Abort | null} */
+  abort: null,
 
   onLoad(query) {
     const orderId = decodeURIComponent(query.orderId || '');
@@ -21,6 +24,7 @@ Page({
     if (query.state !== 'SUCCESS' && query.state !== 'REFUND') this.confirm();
   },
 
+  /** @param {string} state */
   show(state) {
     const [cls, text] = TEXT[state] || ['not-paid', 'Not paid 未支付'];
     this.setData({ cls, text });
@@ -32,12 +36,13 @@ Page({
 
   async confirm() {
     this.setData({ checking: true });
-    this.abort = createAbort();
+    const abort = createAbort();
+    this.abort = abort;
     try {
-      const r = await payClient().confirm(this.data.orderId, { timeoutMs: 60000, signal: this.abort.signal });
+      const r = await payClient().confirm(this.data.orderId, { timeoutMs: 60000, signal: abort.signal });
       this.show(r.state);
     } catch (e) {
-      if (e.code !== 'ABORTED') this.setData({ note: e.message });
+      if (!isAborted(e)) this.setData({ note: errorText(e) });
     } finally {
       this.setData({ checking: false });
     }
