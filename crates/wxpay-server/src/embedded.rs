@@ -230,8 +230,10 @@ mod tests {
     #[tokio::test]
     async fn demo_oauth_code_logs_in_through_the_real_exchange() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::default();
-        settings.demo = true;
+        let mut settings = Settings {
+            demo: true,
+            ..Settings::default()
+        };
         settings.server.port = 0;
         settings.worker.enabled = false;
         settings.database.url = format!("sqlite://{}", dir.path().join("demo.db").display());
