@@ -198,7 +198,14 @@ pub async fn v2_refund(
         return fail(StatusCode::NOT_FOUND, "API v2 is not configured");
     };
     if field(&fields, "return_code") != Some("SUCCESS") {
-        record_failure(&state, &received, "ok", "rejected:return_fail", None).await;
+        record_failure(
+            &state,
+            &received,
+            "not_verified",
+            "rejected:return_fail",
+            None,
+        )
+        .await;
         return fail(StatusCode::BAD_REQUEST, "return_code is not SUCCESS");
     }
     // The encryption is the authentication: a req_info that does not decrypt under our key

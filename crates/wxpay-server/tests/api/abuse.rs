@@ -68,6 +68,35 @@ async fn an_unverified_notification_is_kept_bounded() {
 }
 
 #[tokio::test]
+async fn a_v2_refund_failure_before_decryption_counts_as_unverified() {
+    // `return_code` FAIL is read before `req_info` is decrypted, which is what
+    // authenticates a v2 refund notification: anyone can send it.
+    let app = TestApp::spawn().await;
+    let body = format!(
+        "<xml><return_code>FAIL</return_code><return_msg>{}</return_msg></xml>",
+        "x".repeat(50_000)
+    );
+    let response = app
+        .http
+        .post(format!("{}/notify/v2/refund", app.url))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 400);
+    let pool = app.db().await;
+    let (kept, verification): (i64, String) =
+        sqlx::query_as("SELECT length(body), verification FROM notifications")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert!(kept <= 1024, "{kept} bytes of an unverified body kept");
+    assert_ne!(verification, "ok");
+    pool.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn failures_from_one_client_are_limited_and_a_genuine_notification_still_credits() {
     let app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
         settings.limits.notify_failures_per_minute = 3;
