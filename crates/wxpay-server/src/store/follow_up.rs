@@ -48,7 +48,7 @@ impl FollowUp for SqliteStore {
         sqlx::query("UPDATE refunds SET last_checked_at = ? WHERE out_refund_no = ?")
             .bind(now)
             .bind(out_refund_no)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -66,7 +66,7 @@ impl FollowUp for SqliteStore {
         sqlx::query("UPDATE orders SET attention = ? WHERE out_trade_no = ?")
             .bind(reason)
             .bind(out_trade_no)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -76,7 +76,7 @@ impl FollowUp for SqliteStore {
         fact: &PaymentFact,
         reason: &str,
     ) -> Result<ApplyOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let paid = PaymentFact {
             state: TradeState::Success,
             ..fact.clone()

@@ -24,7 +24,7 @@ impl Housekeeping for SqliteStore {
     async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(deleted.rows_affected() > 0)
     }
@@ -32,7 +32,7 @@ impl Housekeeping for SqliteStore {
     async fn purge_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(deleted.rows_affected())
     }
@@ -40,7 +40,7 @@ impl Housekeeping for SqliteStore {
     async fn purge_notifications(&self, before: i64) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM notifications WHERE received_at < ?")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(deleted.rows_affected())
     }
