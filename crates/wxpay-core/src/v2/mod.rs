@@ -12,6 +12,6 @@ pub mod sign;
 pub mod time;
 pub mod xml;
 
-pub use fields::{Params, V2ModelError};
+pub use fields::{BusinessFailure, Params, ReturnFailure, V2ModelError};
 pub use sign::{ApiV2Key, SignType, V2SignError};
 pub use xml::XmlError;
