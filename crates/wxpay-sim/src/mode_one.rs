@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use wxpay_core::invoke::{ModeOneUrl, ModeOneUrlError};
 use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
+use wxpay_core::v3::models::TradeType;
 
 use crate::lifecycle::{self, apply_expiry, LifecycleError};
 use crate::notify::ATTEMPT_TIMEOUT;
@@ -403,7 +404,7 @@ fn accept_prepay(
             o.prepay_id == prepay_id
                 && o.mchid == url.mch_id.as_str()
                 && o.api == ApiVersion::V2
-                && o.trade_type == "NATIVE"
+                && o.trade_type == TradeType::Native
         })
         .ok_or_else(|| ModeOneError::UnknownPrepay(prepay_id.to_owned()))?;
     apply_expiry(order, now);
