@@ -220,6 +220,12 @@ impl TimeExpire {
     }
 }
 
+/// A Unix time as API v3 prints times (`success_time`, `create_time`, `effective_time`, a
+/// notification's `create_time`): RFC 3339 in Beijing time, `2018-06-08T10:34:56+08:00`.
+pub fn format_beijing_rfc3339(unix_seconds: i64) -> Result<String, ValueError> {
+    TimeExpire::from_unix(unix_seconds, 8).map(|t| t.text)
+}
+
 /// `2018-06-08T10:34:56+08:00`: RFC 3339 without fractional seconds, as WeChat prints times.
 pub fn format_rfc3339_seconds(at: OffsetDateTime) -> String {
     let (h, m, _) = at.offset().as_hms();
@@ -295,6 +301,11 @@ mod tests {
         assert_eq!(t.unix_seconds(), 1528425296);
         let u = TimeExpire::from_unix(1528425296, 8).unwrap();
         assert_eq!(u.as_str(), "2018-06-08T10:34:56+08:00");
+        assert_eq!(
+            format_beijing_rfc3339(1528425296).unwrap(),
+            "2018-06-08T10:34:56+08:00"
+        );
+        assert!(format_beijing_rfc3339(i64::MAX).is_err());
         assert!(TimeExpire::parse("2018-06-08 10:34:56").is_err());
         assert!(TimeExpire::parse("2018-06-08T10:34:56").is_err());
         assert!(TimeExpire::parse("2018-06-08T02:34:56Z").is_ok());

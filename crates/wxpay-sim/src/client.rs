@@ -19,6 +19,7 @@ use wxpay_core::invoke::{
 };
 use wxpay_core::jssdk::config_signature;
 use wxpay_core::v2::sign::{verify, ApiV2Key, SignType as V2SignType};
+use wxpay_core::v3::models::TradeType;
 use wxpay_core::TradeState;
 
 use crate::lifecycle::{self, apply_expiry};
@@ -104,7 +105,7 @@ struct Bundle {
     v3_message: String,
     /// The fields the v2 signature covers.
     v2_fields: Vec<(&'static str, String)>,
-    trade_type: &'static str,
+    trade_type: TradeType,
 }
 
 fn surface_of(id: &str) -> Option<Surface> {
@@ -134,7 +135,7 @@ fn bundle(surface: Surface, call: &PayCall) -> Result<Bundle, Refusal> {
                     ("prepayid", app.prepayid().to_owned()),
                     ("timestamp", app.timestamp().to_owned()),
                 ],
-                trade_type: "APP",
+                trade_type: TradeType::App,
             })
         }
         _ => {
@@ -173,7 +174,7 @@ fn bundle(surface: Surface, call: &PayCall) -> Result<Bundle, Refusal> {
                     ("signType", p.sign_type().as_str().to_owned()),
                     ("timeStamp", p.time_stamp().to_owned()),
                 ],
-                trade_type: "JSAPI",
+                trade_type: TradeType::Jsapi,
             })
         }
     }

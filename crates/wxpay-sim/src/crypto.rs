@@ -1,9 +1,10 @@
 //! The simulator's narrow view of `wxpay-core` cryptography.
 //!
 //! Every signature, verification and encryption the simulator performs goes through the
-//! core (the same code the merchant server uses), so the simulator never carries its own
-//! copy of protocol logic. This module only adapts the core's types to the simulator's
-//! needs: a signer that knows its serial, and merchant-certificate lookup.
+//! core, the same code the merchant server uses. This module only adapts the core's types
+//! to the simulator's needs: a signer that knows its serial, merchant-certificate lookup,
+//! and `Authorization` checking that reports the `issue` WeChat's `SIGN_ERROR` names.
+//! (Message shapes come from the core's models as well; see `v3` and `v2`.)
 
 use std::fmt;
 
@@ -18,9 +19,9 @@ pub enum CryptoError {
     /// The private-key operation failed.
     #[error("signing: {0}")]
     Sign(#[from] wxpay_core::signer::SignError),
-    /// Encryption failed.
-    #[error("encryption: {0}")]
-    Encrypt(String),
+    /// The serial is not a valid `Wechatpay-Serial`.
+    #[error("serial: {0}")]
+    Serial(#[from] wxpay_core::IdError),
 }
 
 /// A private key together with the `Wechatpay-Serial` it signs under (a certificate serial
@@ -65,8 +66,7 @@ impl ResponseSigner {
         nonce: &str,
         body: &[u8],
     ) -> Result<Vec<(String, String)>, CryptoError> {
-        let serial = wxpay_core::SerialNo::new(self.serial.clone())
-            .map_err(|e| CryptoError::Encrypt(format!("serial: {e}")))?;
+        let serial = wxpay_core::SerialNo::new(self.serial.clone())?;
         let headers = wxpay_core::v3::verify::SignedHeaders::sign(
             &*self.key, &serial, timestamp, nonce, body,
         )?;
@@ -96,16 +96,6 @@ impl MerchantCert {
             key: cert.public_key().clone(),
         })
     }
-}
-
-/// Reads a certificate's serial (upper-case hex) and validity window.
-pub fn certificate_info(pem: &str) -> Result<(String, i64, i64), CryptoError> {
-    let cert = Certificate::from_pem(pem)?;
-    Ok((
-        cert.serial().as_str().to_ascii_uppercase(),
-        cert.not_before(),
-        cert.not_after(),
-    ))
 }
 
 /// A verified merchant `Authorization` header.
@@ -148,17 +138,4 @@ pub fn verify_authorization(
     auth.verify(&key, method, canonical_url, body)
         .map_err(|_| fail("sign not match"))?;
     Ok(VerifiedAuth { mchid, serial_no })
-}
-
-/// AEAD_AES_256_GCM-encrypts `plaintext` with an APIv3 key (A.7); returns Base64.
-pub fn aead_encrypt(
-    apiv3_key: &str,
-    nonce: &str,
-    associated_data: &str,
-    plaintext: &[u8],
-) -> Result<String, CryptoError> {
-    use wxpay_core::v3::aead::{encrypt, ApiV3Key};
-    let key = ApiV3Key::new(apiv3_key).map_err(|e| CryptoError::Encrypt(e.to_string()))?;
-    encrypt(&key, nonce, associated_data, plaintext)
-        .map_err(|e| CryptoError::Encrypt(e.to_string()))
 }

@@ -6,8 +6,12 @@
 //! payer's side and inject faults through `/__sim/…`. Embed it with
 //! [`Simulator::start`] on a port-0 listener, or run the `wxpay-sim` binary.
 //!
-//! All protocol cryptography (signatures, AEAD, v2 signing, XML) comes from `wxpay-core`,
-//! so the simulator and the merchant server cannot disagree on the wire format by accident.
+//! All protocol cryptography (signatures, AEAD, v2 signing, XML) and the message model come
+//! from `wxpay-core`: requests are read with the core's request types, routed with its
+//! `Endpoint::parse`, and answered with its response, notification and error types. What
+//! the simulator writes itself is its state (orders, refunds, deliveries), the clock, ids it
+//! issues, the payer's side and WeChat's business decisions (which error when). A host that
+//! reads WeChat through the same model cannot disagree with the simulator on the wire.
 
 pub mod client;
 pub mod config;

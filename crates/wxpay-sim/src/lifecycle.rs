@@ -2,15 +2,41 @@
 //!
 //! Transitions are checked with the core's state machines (`TradeState::can_transition_to`),
 //! and every change that WeChat would notify about enqueues the notification here, so no
-//! caller can forget it.
+//! caller can forget it. The simulator's records become the core's wire types here
+//! ([`transaction`], [`refund_answer`], [`refund_notification`]), for queries and
+//! notifications alike.
 
-use serde_json::{json, Value};
-use wxpay_core::{RefundStatus, TradeState};
+use serde_json::Value;
+use wxpay_core::v3::models::{
+    Refund as RefundAnswer, RefundAmount, RefundNotificationAmount, RefundNotificationPayload,
+    Transaction, TransactionAmount, TransactionPayer,
+};
+use wxpay_core::v3::notification::EventType;
+use wxpay_core::values::{format_beijing_rfc3339, ValueError};
+use wxpay_core::{
+    AppId, IdError, MchId, OpenId, OutRefundNo, OutTradeNo, RefundId, RefundStatus, TradeState,
+    TransactionId,
+};
 
 use crate::notify;
-use crate::sim::{lock, now_unix, random_digits, rfc3339_cst, v2_time, Sim};
+use crate::sim::{lock, now_unix, random_digits, Sim};
 use crate::state::{order_key, ApiVersion, Order, Refund, World};
 use crate::v3::pay::H5_TTL;
+
+/// Why a record of the simulator could not become a wire message: it holds a value the
+/// core's types refuse. Never expected, as every value came in through those types.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// An id.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// A v3 time.
+    #[error(transparent)]
+    Time(#[from] ValueError),
+    /// A v2 time.
+    #[error(transparent)]
+    V2Time(#[from] wxpay_core::v2::time::V2TimeError),
+}
 
 /// Why a lifecycle action was refused (control API and cashier pages report it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +108,10 @@ pub fn new_transaction_id(now: i64) -> String {
     format!(
         "4200{}{}{}",
         random_digits(6),
-        &v2_time(now)[..8],
+        wxpay_core::v2::time::format_v2_time(now)
+            .unwrap_or_default()
+            .get(..8)
+            .unwrap_or("20250101"),
         random_digits(10)
     )
 }
@@ -117,17 +146,18 @@ pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, Lifecycl
         Ok(())
     })?;
     match order.api {
-        ApiVersion::V3 => notify::enqueue_v3(
-            sim,
-            &order.mchid,
-            &order.notify_url,
-            "TRANSACTION.SUCCESS",
-            "支付成功",
-            "transaction",
-            &transaction_json(&order),
-            &order.out_trade_no,
-            None,
-        ),
+        ApiVersion::V3 => match transaction(&order) {
+            Ok(payload) => notify::enqueue_v3(
+                sim,
+                &order.mchid,
+                &order.notify_url,
+                &EventType::TransactionSuccess,
+                &payload,
+                &order.out_trade_no,
+                None,
+            ),
+            Err(e) => tracing::error!(error = %e, "could not build TRANSACTION.SUCCESS"),
+        },
         ApiVersion::V2 => crate::v2::notify_pay(sim, &order),
     }
     sim.persist();
@@ -246,9 +276,10 @@ pub enum RefundRefusal {
     TooMany,
 }
 
-/// What a refund request asks for.
+/// What a refund request asks for, from API v3 or v2 (each reads its request with the
+/// core's model first).
 #[derive(Debug, Clone)]
-pub struct RefundRequest {
+pub struct NewRefund {
     /// Merchant.
     pub mchid: String,
     /// By merchant order number…
@@ -273,7 +304,7 @@ pub struct RefundRequest {
 
 /// Creates a PROCESSING refund, or returns the existing one for a retried out_refund_no
 /// (`Ok((refund, false))`). Holds the world lock for the whole check-and-insert.
-pub fn create_refund(sim: &Sim, req: RefundRequest) -> Result<(Refund, bool), RefundRefusal> {
+pub fn create_refund(sim: &Sim, req: NewRefund) -> Result<(Refund, bool), RefundRefusal> {
     let now = now_unix();
     let mut world = lock(&sim.world);
     let order_k = match (&req.out_trade_no, &req.transaction_id) {
@@ -395,22 +426,23 @@ pub fn finish_refund(
         refund.clone()
     };
     let event = match outcome {
-        RefundStatus::Success => "REFUND.SUCCESS",
-        RefundStatus::Closed => "REFUND.CLOSED",
-        _ => "REFUND.ABNORMAL",
+        RefundStatus::Success => EventType::RefundSuccess,
+        RefundStatus::Closed => EventType::RefundClosed,
+        _ => EventType::RefundAbnormal,
     };
     match (refund.api, &refund.notify_url) {
-        (ApiVersion::V3, Some(url)) => notify::enqueue_v3(
-            sim,
-            &refund.mchid,
-            url,
-            event,
-            "退款状态变更",
-            "refund",
-            &refund_notification_json(&refund),
-            &refund.out_trade_no,
-            Some(&refund.out_refund_no),
-        ),
+        (ApiVersion::V3, Some(url)) => match refund_notification(&refund) {
+            Ok(payload) => notify::enqueue_v3(
+                sim,
+                &refund.mchid,
+                url,
+                &event,
+                &payload,
+                &refund.out_trade_no,
+                Some(&refund.out_refund_no),
+            ),
+            Err(e) => tracing::error!(error = %e, "could not build the refund notification"),
+        },
         (ApiVersion::V2, Some(_)) => crate::v2::notify_refund(sim, &refund),
         _ => {}
     }
@@ -418,84 +450,93 @@ pub fn finish_refund(
     Ok(refund)
 }
 
-/// The v3 `Transaction` object (query response and TRANSACTION.SUCCESS payload).
-pub fn transaction_json(order: &Order) -> Value {
+/// Unix seconds as v3 prints times.
+fn v3_time(unix: i64) -> Result<String, WireError> {
+    Ok(format_beijing_rfc3339(unix)?)
+}
+
+/// The order as v3 reports it: the query answer and the TRANSACTION.SUCCESS payload. An
+/// unpaid order has no `transaction_id`, `bank_type`, `success_time` or `payer_total`.
+pub fn transaction(order: &Order) -> Result<Transaction, WireError> {
     let paid = order.success_time.is_some();
-    let mut v = json!({
-        "appid": order.appid,
-        "mchid": order.mchid,
-        "out_trade_no": order.out_trade_no,
-        "trade_type": order.trade_type,
-        "trade_state": order.trade_state.as_str(),
-        "trade_state_desc": order.trade_state_desc,
-        "amount": { "total": order.total, "currency": order.currency, "payer_currency": order.currency },
-        "payer": {},
-        "promotion_detail": [],
-    });
-    if let Some(o) = v.as_object_mut() {
-        if paid {
-            o.insert("transaction_id".into(), json!(order.transaction_id));
-            o.insert("bank_type".into(), json!("OTHERS"));
-            o.insert(
-                "success_time".into(),
-                json!(order.success_time.map(rfc3339_cst)),
-            );
-            o.insert(
-                "attach".into(),
-                json!(order.attach.clone().unwrap_or_default()),
-            );
-            o.insert("payer".into(), json!({ "openid": order.payer_openid }));
-            o.insert(
-                "amount".into(),
-                json!({ "total": order.total, "payer_total": order.total, "currency": order.currency, "payer_currency": order.currency }),
-            );
-        } else if let Some(openid) = &order.payer_openid {
-            o.insert("payer".into(), json!({ "openid": openid }));
-        }
-    }
-    v
-}
-
-/// The v3 `Refund` object (refund and refund-query responses).
-pub fn refund_json(refund: &Refund) -> Value {
-    let mut v = json!({
-        "refund_id": refund.refund_id,
-        "out_refund_no": refund.out_refund_no,
-        "transaction_id": refund.transaction_id,
-        "out_trade_no": refund.out_trade_no,
-        "channel": "ORIGINAL",
-        "user_received_account": "支付用户零钱",
-        "create_time": rfc3339_cst(refund.created_at),
-        "status": refund.status.as_str(),
-        "funds_account": refund.funds_account.clone().unwrap_or_else(|| "UNSETTLED".into()),
-        "amount": {
-            "total": refund.total, "refund": refund.refund, "from": [],
-            "payer_total": refund.total, "payer_refund": refund.refund,
-            "settlement_refund": refund.refund, "settlement_total": refund.total,
-            "discount_refund": 0, "currency": refund.currency,
+    let currency = Some(order.currency.clone());
+    Ok(Transaction {
+        appid: AppId::new(order.appid.clone())?,
+        mchid: MchId::new(order.mchid.clone())?,
+        out_trade_no: OutTradeNo::new(order.out_trade_no.clone())?,
+        transaction_id: match &order.transaction_id {
+            Some(id) if paid => Some(TransactionId::new(id.clone())?),
+            _ => None,
         },
-        "promotion_detail": [],
-    });
-    if let (Some(o), Some(t)) = (v.as_object_mut(), refund.success_time) {
-        o.insert("success_time".into(), json!(rfc3339_cst(t)));
-    }
-    v
+        trade_type: Some(order.trade_type.clone()),
+        trade_state: order.trade_state.clone(),
+        trade_state_desc: Some(order.trade_state_desc.clone()),
+        bank_type: paid.then(|| "OTHERS".to_owned()),
+        attach: paid.then(|| order.attach.clone().unwrap_or_default()),
+        success_time: order.success_time.map(v3_time).transpose()?,
+        payer: Some(TransactionPayer {
+            openid: order.payer_openid.clone().map(OpenId::new).transpose()?,
+        }),
+        amount: Some(TransactionAmount {
+            total: Some(order.total),
+            payer_total: paid.then_some(order.total),
+            currency: currency.clone(),
+            payer_currency: currency,
+        }),
+        scene_info: None,
+        promotion_detail: Vec::new(),
+    })
 }
 
-/// The decrypted REFUND.* notification payload (note `refund_status`, not `status`).
-pub fn refund_notification_json(refund: &Refund) -> Value {
-    let mut v = json!({
-        "mchid": refund.mchid,
-        "transaction_id": refund.transaction_id,
-        "out_trade_no": refund.out_trade_no,
-        "refund_id": refund.refund_id,
-        "out_refund_no": refund.out_refund_no,
-        "refund_status": refund.status.as_str(),
-        "user_received_account": "支付用户零钱",
-        "amount": { "total": refund.total, "refund": refund.refund, "payer_total": refund.total, "payer_refund": refund.refund },
-    });
-    if let (Some(o), Some(t)) = (v.as_object_mut(), refund.success_time) {
-        o.insert("success_time".into(), json!(rfc3339_cst(t)));
-    }
-    v
+/// The refund as the v3 refund and refund-query answers report it (`status`).
+pub fn refund_answer(refund: &Refund) -> Result<RefundAnswer, WireError> {
+    Ok(RefundAnswer {
+        refund_id: RefundId::new(refund.refund_id.clone())?,
+        out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
+        transaction_id: TransactionId::new(refund.transaction_id.clone())?,
+        out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
+        channel: Some("ORIGINAL".into()),
+        user_received_account: Some("支付用户零钱".into()),
+        success_time: refund.success_time.map(v3_time).transpose()?,
+        create_time: Some(v3_time(refund.created_at)?),
+        status: refund.status.clone(),
+        funds_account: Some(
+            refund
+                .funds_account
+                .clone()
+                .unwrap_or_else(|| "UNSETTLED".into()),
+        ),
+        amount: RefundAmount {
+            total: refund.total,
+            refund: refund.refund,
+            from: Vec::new(),
+            payer_total: Some(refund.total),
+            payer_refund: Some(refund.refund),
+            settlement_refund: Some(refund.refund),
+            settlement_total: Some(refund.total),
+            discount_refund: Some(0),
+            currency: Some(refund.currency.clone()),
+        },
+        promotion_detail: Vec::new(),
+    })
+}
+
+/// The decrypted REFUND.* notification payload (`refund_status`, not `status`).
+pub fn refund_notification(refund: &Refund) -> Result<RefundNotificationPayload, WireError> {
+    Ok(RefundNotificationPayload {
+        mchid: MchId::new(refund.mchid.clone())?,
+        out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
+        transaction_id: TransactionId::new(refund.transaction_id.clone())?,
+        out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
+        refund_id: RefundId::new(refund.refund_id.clone())?,
+        refund_status: refund.status.clone(),
+        success_time: refund.success_time.map(v3_time).transpose()?,
+        user_received_account: Some("支付用户零钱".into()),
+        amount: RefundNotificationAmount {
+            total: refund.total,
+            refund: refund.refund,
+            payer_total: Some(refund.total),
+            payer_refund: Some(refund.refund),
+        },
+    })
 }

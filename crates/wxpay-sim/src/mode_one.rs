@@ -4,22 +4,23 @@
 //! merchant's 支付回调URL, and expects a signed reply carrying a `prepay_id` the merchant has
 //! just created with a NATIVE unified order; the payer then pays that order.
 //!
-//! The URL's parser and sign check, the v2 signing and the XML codec are the core's
-//! (`ModeOneUrl`), like everywhere else in the simulator; this module plays WeChat's scanner.
-
-use std::collections::BTreeMap;
+//! The URL's parser and sign check (`ModeOneUrl`), the callback and its reply
+//! (`NativeCallback`, `NativeCallbackReply`), the v2 signing and the XML codec are the
+//! core's, like everywhere else in the simulator; this module plays WeChat's scanner.
 
 use serde::{Deserialize, Serialize};
 use wxpay_core::invoke::{ModeOneUrl, ModeOneUrlError};
-use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType};
+use wxpay_core::v2::models::{signed_xml, V2ModelError};
+use wxpay_core::v2::native_callback::{NativeCallback, NativeCallbackReply};
+use wxpay_core::v2::sign::{verify, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
+use wxpay_core::v3::models::TradeType;
+use wxpay_core::OpenId;
 
 use crate::lifecycle::{self, apply_expiry, LifecycleError};
 use crate::notify::ATTEMPT_TIMEOUT;
 use crate::sim::{lock, now_ms, now_unix, random_alnum, random_digits, Sim};
 use crate::state::{order_key, ApiVersion, ModeOneExchange, Order};
-
-type Fields = BTreeMap<String, String>;
 
 pub use wxpay_core::invoke::MODE_ONE_PREFIX;
 
@@ -248,12 +249,9 @@ pub async fn scan(sim: &Sim, request: ScanRequest) -> Result<ScanOutcome, ModeOn
     })
 }
 
-fn check_openid(openid: &str) -> Result<(), ModeOneError> {
-    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if openid.len() > 128 || !openid.chars().all(ok) {
-        return Err(ModeOneError::InvalidOpenid);
-    }
-    Ok(())
+/// The payer's openid as the core's type: WeChat issues nothing else.
+fn check_openid(openid: &str) -> Result<OpenId, ModeOneError> {
+    OpenId::new(openid).map_err(|_| ModeOneError::InvalidOpenid)
 }
 
 async fn run(
@@ -265,7 +263,7 @@ async fn run(
     let url = ModeOneUrl::parse(&request.code_url)?;
     exchange.mchid = url.mch_id.as_str().to_owned();
     exchange.product_id = url.product_id.as_str().to_owned();
-    check_openid(openid)?;
+    let payer = check_openid(openid)?;
     let merchant = sim
         .merchants
         .get(url.mch_id.as_str())
@@ -292,19 +290,16 @@ async fn run(
         .ok_or_else(|| ModeOneError::NoCallbackUrl(url.mch_id.as_str().to_owned()))?;
     exchange.callback_url = Some(callback_url.clone());
 
-    let mut fields = Fields::new();
-    for (k, v) in [
-        ("appid", url.app_id.as_str().to_owned()),
-        ("mch_id", url.mch_id.as_str().to_owned()),
-        ("nonce_str", random_alnum(32)),
-        ("openid", openid.to_owned()),
-        ("product_id", url.product_id.as_str().to_owned()),
-        ("is_subscribe", "N".to_owned()),
-    ] {
-        fields.insert(k.into(), v);
-    }
-    sign_into(&mut fields, &key, SignType::Md5);
-    let body = xml::to_xml(fields.iter()).map_err(|e| ModeOneError::Internal(e.to_string()))?;
+    let callback = NativeCallback {
+        appid: url.app_id.clone(),
+        mch_id: url.mch_id.clone(),
+        openid: payer,
+        product_id: url.product_id.as_str().to_owned(),
+        is_subscribe: Some("N".to_owned()),
+        nonce_str: random_alnum(32),
+    };
+    let body = signed_xml(callback.to_params(), &key, SignType::Md5)
+        .map_err(|e| ModeOneError::Internal(e.to_string()))?;
     exchange.request = Some(body.clone());
 
     let response = sim
@@ -337,13 +332,17 @@ async fn run(
     }
     let reply = xml::parse(text.as_bytes(), xml::DEFAULT_MAX_LEN)
         .map_err(|e| ModeOneError::ReplyMalformed(e.to_string()))?;
-    let get = |name: &str| reply.get(name).map(String::as_str).unwrap_or_default();
-    if get("return_code") != "SUCCESS" {
-        return Err(ModeOneError::ReplyReturnFail(get("return_msg").to_owned()));
+    if let Err(failed) = NativeCallbackReply::check_return_code(&reply) {
+        let return_msg = match failed {
+            V2ModelError::Communication { return_msg, .. } => return_msg,
+            other => other.to_string(),
+        };
+        return Err(ModeOneError::ReplyReturnFail(return_msg));
     }
     // The callback goes out MD5 and the reply must come back MD5 (both `sign` fields are 32
     // characters wide in WeChat's pages).
     verify(&reply, &key, SignType::Md5).map_err(|e| ModeOneError::ReplyBadSign(e.to_string()))?;
+    let get = |name: &str| reply.get(name).map(String::as_str).unwrap_or_default();
     for (field, expected) in [
         ("appid", url.app_id.as_str()),
         ("mch_id", url.mch_id.as_str()),
@@ -356,17 +355,20 @@ async fn run(
             });
         }
     }
-    if get("result_code") != "SUCCESS" {
-        let why = [get("err_code_des"), get("err_code")]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .unwrap_or("no err_code_des");
-        return Err(ModeOneError::ReplyRefused(why.to_owned()));
-    }
-    let prepay_id = get("prepay_id");
-    if prepay_id.is_empty() {
-        return Err(ModeOneError::MissingPrepayId);
-    }
+    let accepted = NativeCallbackReply::from_params(&reply).map_err(|e| match e {
+        V2ModelError::Business {
+            err_code,
+            err_code_des,
+        } => ModeOneError::ReplyRefused(
+            [err_code_des, err_code]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .unwrap_or_else(|| "no err_code_des".to_owned()),
+        ),
+        V2ModelError::Missing("prepay_id") => ModeOneError::MissingPrepayId,
+        other => ModeOneError::ReplyMalformed(other.to_string()),
+    })?;
+    let prepay_id = accepted.prepay_id.as_str();
     let order = accept_prepay(sim, &url, prepay_id, openid)?;
     exchange.prepay_id = Some(prepay_id.to_owned());
     exchange.out_trade_no = Some(order.out_trade_no.clone());
@@ -403,7 +405,7 @@ fn accept_prepay(
             o.prepay_id == prepay_id
                 && o.mchid == url.mch_id.as_str()
                 && o.api == ApiVersion::V2
-                && o.trade_type == "NATIVE"
+                && o.trade_type == TradeType::Native
         })
         .ok_or_else(|| ModeOneError::UnknownPrepay(prepay_id.to_owned()))?;
     apply_expiry(order, now);

@@ -11,12 +11,16 @@
 use std::time::Duration;
 
 use rand::Rng;
-use serde_json::{json, Value};
+use serde::Serialize;
+use wxpay_core::v3::aead::{AeadError, ApiV3Key};
+use wxpay_core::v3::notification::{
+    encrypt_notification, EventType, Notification, NotificationParams,
+};
+use wxpay_core::values::{format_beijing_rfc3339, ValueError};
 
 use crate::config::scale_seconds;
-use crate::crypto::aead_encrypt;
 use crate::faults::NotifyPlan;
-use crate::sim::{lock, now_ms, now_unix, random_alnum, rfc3339_cst, Sim};
+use crate::sim::{lock, now_ms, now_unix, random_alnum, Sim};
 use crate::state::{Attempt, Delivery};
 
 /// Delays between attempts, in seconds: 15s 15s 30s 3m 10m 20m 30m 30m 30m 60m 3h 3h 3h 6h 6h
@@ -73,64 +77,78 @@ fn notification_id() -> String {
     )
 }
 
-/// Builds, records and starts delivering a v3 notification.
-#[allow(clippy::too_many_arguments)]
-pub fn enqueue_v3(
+/// Builds, records and starts delivering a v3 notification: `payload` (the core's
+/// `Transaction` or `RefundNotificationPayload`) encrypted with the merchant's APIv3 key into
+/// the core's [`Notification`] envelope, with `original_type` as associated data.
+pub fn enqueue_v3<T: Serialize>(
     sim: &Sim,
     mchid: &str,
     url: &str,
-    event_type: &str,
-    summary: &str,
-    original_type: &str,
-    payload: &Value,
+    event: &EventType,
+    payload: &T,
     out_trade_no: &str,
     out_refund_no: Option<&str>,
 ) {
-    let Some(merchant) = sim.merchants.get(mchid) else {
-        return;
-    };
-    let plaintext = payload.to_string();
-    let nonce = random_alnum(12);
-    let ciphertext = match aead_encrypt(
-        merchant.config.apiv3_key.expose(),
-        &nonce,
+    match v3_envelope(sim, mchid, event, payload) {
+        Ok((notification, plaintext)) => enqueue(
+            sim,
+            Protocol::V3,
+            notification.id.clone(),
+            event.as_str(),
+            mchid,
+            url,
+            notification.to_json(),
+            plaintext,
+            out_trade_no,
+            out_refund_no,
+        ),
+        Err(e) => tracing::error!(error = %e, event = %event, "could not build a notification"),
+    }
+}
+
+/// Why a v3 notification could not be built (logged; nothing is sent).
+#[derive(Debug, thiserror::Error)]
+enum EnvelopeError {
+    /// The notification names a merchant the configuration does not hold.
+    #[error("unknown merchant {0}")]
+    UnknownMerchant(String),
+    /// The merchant's APIv3 key is unusable, or encryption failed.
+    #[error(transparent)]
+    Aead(#[from] AeadError),
+    /// The payload did not serialise.
+    #[error(transparent)]
+    Payload(#[from] serde_json::Error),
+    /// The clock is outside what RFC 3339 can print.
+    #[error(transparent)]
+    Time(#[from] ValueError),
+}
+
+/// The encrypted envelope of a v3 notification, and the plaintext it carries.
+fn v3_envelope<T: Serialize>(
+    sim: &Sim,
+    mchid: &str,
+    event: &EventType,
+    payload: &T,
+) -> Result<(Notification, String), EnvelopeError> {
+    let merchant = sim
+        .merchants
+        .get(mchid)
+        .ok_or_else(|| EnvelopeError::UnknownMerchant(mchid.to_owned()))?;
+    let key = ApiV3Key::new(merchant.config.apiv3_key.expose())?;
+    let plaintext = serde_json::to_string(payload)?;
+    let original_type = event.original_type().unwrap_or_default();
+    let create_time = format_beijing_rfc3339(now_unix())?;
+    let params = NotificationParams {
+        id: &notification_id(),
+        create_time: &create_time,
+        event_type: event,
+        summary: event.summary().unwrap_or_default(),
         original_type,
-        plaintext.as_bytes(),
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "could not encrypt a notification");
-            return;
-        }
+        nonce: &random_alnum(12),
+        associated_data: original_type,
     };
-    let id = notification_id();
-    let body = json!({
-        "id": id,
-        "create_time": rfc3339_cst(now_unix()),
-        "resource_type": "encrypt-resource",
-        "event_type": event_type,
-        "summary": summary,
-        "resource": {
-            "original_type": original_type,
-            "algorithm": "AEAD_AES_256_GCM",
-            "ciphertext": ciphertext,
-            "associated_data": original_type,
-            "nonce": nonce,
-        }
-    })
-    .to_string();
-    enqueue(
-        sim,
-        Protocol::V3,
-        id,
-        event_type,
-        mchid,
-        url,
-        body,
-        plaintext,
-        out_trade_no,
-        out_refund_no,
-    );
+    let notification = encrypt_notification(&key, &params, plaintext.as_bytes())?;
+    Ok((notification, plaintext))
 }
 
 /// Records a delivery (and its duplicate, when armed) and spawns the sender.

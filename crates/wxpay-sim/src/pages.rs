@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use wxpay_core::v3::models::TradeType;
 
 use crate::lifecycle;
 use crate::mode_one;
@@ -140,8 +141,8 @@ fn check_cashier_link(
         .get(&order.mchid)
         .map(|m| m.config.h5_domains.clone())
         .unwrap_or_default();
-    match order.trade_type.as_str() {
-        "MWEB" => {
+    match order.trade_type {
+        TradeType::Mweb => {
             let referer_host = link.referer.as_deref().and_then(host_of);
             if !referer_host.is_some_and(|h| domain_allowed(&h, &domains)) {
                 return Err(Refusal::new(
@@ -150,8 +151,8 @@ fn check_cashier_link(
                 ));
             }
         }
-        "NATIVE" => {}
-        other => {
+        TradeType::Native => {}
+        ref other => {
             return Err(Refusal::new(
                 "TRADE_TYPE",
                 format!("{other} 订单不能在收银台支付 (the cashier serves H5 and Native orders)"),
@@ -176,8 +177,8 @@ fn check_cashier_link(
             }
         },
     };
-    match order.trade_type.as_str() {
-        "MWEB" => {
+    match order.trade_type {
+        TradeType::Mweb => {
             let issued = order.h5_issued_at.unwrap_or(order.created_at);
             if now.saturating_sub(issued) > H5_TTL {
                 return Err(Refusal::new(
@@ -215,7 +216,7 @@ pub async fn h5_cashier(
     let Some(order) = lock(&sim.world).order_by_prepay(prepay_id).cloned() else {
         return error_page("NOT_FOUND", "订单不存在");
     };
-    if order.trade_type != "MWEB" {
+    if order.trade_type != TradeType::Mweb {
         return error_page("NOT_FOUND", "订单不存在");
     }
     let link = LinkContext {

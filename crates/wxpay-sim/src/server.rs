@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -52,25 +52,7 @@ pub struct RunningSim {
 /// The HTTP routes (plain listener).
 pub fn router(sim: Sim) -> Router {
     Router::new()
-        .route("/v3/pay/transactions/{channel}", post(v3::pay::prepay))
-        .route(
-            "/v3/pay/transactions/id/{transaction_id}",
-            get(v3::pay::query_by_transaction_id),
-        )
-        .route(
-            "/v3/pay/transactions/out-trade-no/{out_trade_no}",
-            get(v3::pay::query_by_out_trade_no),
-        )
-        .route(
-            "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
-            post(v3::pay::close),
-        )
-        .route("/v3/refund/domestic/refunds", post(v3::refund::create))
-        .route(
-            "/v3/refund/domestic/refunds/{out_refund_no}",
-            get(v3::refund::query),
-        )
-        .route("/v3/certificates", get(v3::certs::certificates))
+        .route("/v3/{*rest}", any(v3::dispatch))
         .route("/sns/jscode2session", get(login::jscode2session))
         .route("/sns/oauth2/access_token", get(login::oauth2_access_token))
         .route("/cgi-bin/token", get(login::token))

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rand::Rng;
-use wxpay_core::keys::PublicKey;
+use wxpay_core::keys::{Certificate, PublicKey};
 
 use crate::config::{AppConfig, MerchantConfig, SigningMode, SimConfig};
-use crate::crypto::{certificate_info, MerchantCert, ResponseSigner};
+use crate::crypto::{MerchantCert, ResponseSigner};
 use crate::error::SimError;
 use crate::faults::Faults;
 use crate::state::{SavedSigningMode, World};
@@ -20,12 +20,8 @@ use crate::state::{SavedSigningMode, World};
 pub struct PlatformIdentity {
     /// Signer (serial = certificate serial).
     pub signer: ResponseSigner,
-    /// Certificate PEM.
-    pub cert_pem: String,
-    /// Validity start, unix seconds.
-    pub not_before: i64,
-    /// Validity end, unix seconds.
-    pub not_after: i64,
+    /// The certificate `/v3/certificates` lists.
+    pub certificate: Certificate,
 }
 
 /// Which keys sign, and in which mode.
@@ -131,31 +127,6 @@ pub fn random_digits(len: usize) -> String {
     (0..len)
         .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
         .collect()
-}
-
-/// RFC 3339 with a +08:00 offset, as WeChat prints times.
-pub fn rfc3339_cst(unix: i64) -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let at =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    wxpay_core::values::format_rfc3339_seconds(at.to_offset(offset))
-}
-
-/// `yyyyMMddHHmmss` in China time, as API v2 prints times.
-pub fn v2_time(unix: i64) -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let at = time::OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
 }
 
 impl Sim {
@@ -296,23 +267,16 @@ pub fn platform_identity(key_pem: &str, cert_pem: &str) -> Result<PlatformIdenti
         what: "platform".into(),
         detail,
     };
-    let (serial, not_before, not_after) =
-        certificate_info(cert_pem).map_err(|e| material(e.to_string()))?;
+    let certificate = Certificate::from_pem(cert_pem).map_err(|e| material(e.to_string()))?;
+    let serial = certificate.serial().canonical().to_owned();
     let signer = ResponseSigner::from_pem(key_pem, serial).map_err(|e| material(e.to_string()))?;
-    if signer.public_key()
-        != &wxpay_core::keys::Certificate::from_pem(cert_pem)
-            .map_err(|e| material(e.to_string()))?
-            .public_key()
-            .clone()
-    {
+    if signer.public_key() != certificate.public_key() {
         return Err(material(
             "platform key does not match the platform certificate".into(),
         ));
     }
     Ok(PlatformIdentity {
         signer,
-        cert_pem: cert_pem.to_owned(),
-        not_before,
-        not_after,
+        certificate,
     })
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use wxpay_core::v3::models::TradeType;
 use wxpay_core::{RefundStatus, TradeState};
 
 use crate::config::SigningMode;
@@ -37,8 +38,8 @@ pub struct Order {
     pub prepay_id: String,
     /// Unix seconds the prepay id stops working (2 h).
     pub prepay_expires_at: i64,
-    /// `JSAPI`, `APP`, `MWEB`, `NATIVE`.
-    pub trade_type: String,
+    /// `JSAPI`, `APP`, `MWEB`, `NATIVE` (the core's type; stored as its wire spelling).
+    pub trade_type: TradeType,
     /// Trade state.
     pub trade_state: TradeState,
     /// Human description of the state.

@@ -1,41 +1,52 @@
 //! API v2 (XML): unified order, order query, close, refund (mutual TLS), refund query,
 //! and the v2 pay / refund notifications (E).
 //!
-//! Signing, verification, the XML codec and `req_info` encryption all come from
-//! `wxpay_core::v2`. Answers follow v2's two-level scheme: `return_code` FAIL for
-//! communication/signature problems, `result_code` FAIL + `err_code` for business errors.
+//! Requests are read with the core's v2 models (`UnifiedOrderRequest::from_params`, …) and
+//! answers and notifications are built from them; signing, verification, the XML codec and
+//! `req_info` encryption come from `wxpay_core::v2` too. Answers follow v2's two levels:
+//! `return_code` FAIL ([`ReturnFailure`]) for communication, signature and format problems,
+//! `result_code` FAIL ([`BusinessFailure`]) for business errors.
 
 // Early exits carry the finished XML response; boxing it would only add noise to every
 // handler, and these paths run once per request.
 #![allow(clippy::result_large_err)]
-
-use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use wxpay_core::v2::sign::{sign_into, verify, ApiV2Key, SignType, SIGN_TYPE_FIELD};
-use wxpay_core::v2::{refund_crypto, xml};
-use wxpay_core::v3::models::NotifyUrl;
-use wxpay_core::TradeState;
+use wxpay_core::v2::models::{
+    check_return_code, signed_xml, BusinessFailure, CloseOrderRequest, CloseOrderResponse,
+    OrderQueryRequest, OrderQueryResponse, OrderRef, PayNotification, ReturnFailure,
+    UnifiedOrderRequest, UnifiedOrderResponse, V2ModelError, V2Order,
+};
+use wxpay_core::v2::refund_models::{
+    RefundNotification, RefundNotificationInfo, RefundQueryBy, RefundQueryItem, RefundQueryRequest,
+    RefundQueryResponse, RefundRequest, RefundResponse,
+};
+use wxpay_core::v2::sign::{verify, ApiV2Key, SignType, SIGN_TYPE_FIELD};
+use wxpay_core::v2::time::{format_v2_datetime, format_v2_time};
+use wxpay_core::v2::{xml, Params};
+use wxpay_core::v3::models::{TradeType, CNY};
+use wxpay_core::{
+    AppId, MchId, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundId, TradeState, TransactionId,
+};
 
 use crate::faults::FaultKind;
-use crate::lifecycle::{apply_expiry, create_refund, state_desc, RefundRefusal, RefundRequest};
+use crate::lifecycle::{
+    apply_expiry, create_refund, state_desc, NewRefund, RefundRefusal, WireError,
+};
 use crate::notify::{self, Protocol};
-use crate::sim::{lock, now_unix, random_alnum, v2_time, Sim};
+use crate::sim::{lock, now_unix, random_alnum, Sim};
 use crate::state::{order_key, ApiVersion, Order, Refund};
-use crate::v3::pay::{new_prepay_id, DEFAULT_EXPIRY, PREPAY_TTL};
-
-type Fields = BTreeMap<String, String>;
+use crate::v3::pay::{new_code_url, new_prepay_id, DEFAULT_EXPIRY, PREPAY_TTL};
 
 /// The shortest `time_expire` a v2 unified order accepts, from now: five minutes for every
 /// trade type but micropay (WeChat's `time_expire时间过短，刷卡至少1分钟，其他5分钟`).
 pub const MIN_TIME_EXPIRE_SECS: i64 = 5 * 60;
 
-fn xml_response(fields: &Fields) -> Response {
-    let body = xml::to_xml(fields.iter()).unwrap_or_else(|_| "<xml></xml>".into());
+fn xml_response(body: String) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         "content-type",
@@ -44,57 +55,51 @@ fn xml_response(fields: &Fields) -> Response {
     resp
 }
 
-/// `return_code` FAIL (not signed, as WeChat does).
-fn fail(msg: &str) -> Response {
-    let mut f = Fields::new();
-    f.insert("return_code".into(), "FAIL".into());
-    f.insert("return_msg".into(), msg.into());
-    xml_response(&f)
+/// `return_code` FAIL with `return_msg` (not signed, as WeChat does).
+fn fail(return_msg: &str) -> Response {
+    let params = ReturnFailure::new(return_msg).to_params();
+    xml_response(xml::to_xml(&params).unwrap_or_else(|_| "<xml></xml>".into()))
+}
+
+/// `return_code` FAIL for a request the core's model did not read, in WeChat's wording.
+fn refused(err: &V2ModelError) -> Response {
+    fail(&ReturnFailure::for_request(err).return_msg)
+}
+
+/// `return_code` FAIL for a record that does not fit the core's types (never expected).
+fn internal(err: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "v2 answer could not be built");
+    fail("SYSTEMERROR 系统错误")
 }
 
 /// A verified v2 request.
 struct V2Call {
-    fields: Fields,
+    params: Params,
     key: ApiV2Key,
     sign_type: SignType,
-    mchid: String,
-    appid: String,
+    mch_id: MchId,
+    appid: AppId,
 }
 
 impl V2Call {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(name)
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
+    /// A signed answer, with the request's algorithm and, as WeChat's answers are, without
+    /// a `sign_type` element.
+    fn answer(&self, params: Params) -> Response {
+        match signed_xml(params, &self.key, self.sign_type) {
+            Ok(body) => xml_response(body),
+            Err(e) => internal(e),
+        }
     }
 
-    fn require(&self, name: &str) -> Result<&str, Response> {
-        self.get(name)
-            .ok_or_else(|| fail(&format!("缺少参数{name} (missing {name})")))
-    }
-
-    /// `return_code` SUCCESS with `result_code` and the given fields, signed like the request
-    /// and, as WeChat's answers are, without a `sign_type` element.
-    fn reply(&self, mut fields: Fields) -> Response {
-        fields.insert("return_code".into(), "SUCCESS".into());
-        fields.insert("return_msg".into(), "OK".into());
-        fields.insert("appid".into(), self.appid.clone());
-        fields.insert("mch_id".into(), self.mchid.clone());
-        fields.insert("nonce_str".into(), random_alnum(16));
-        fields
-            .entry("result_code".into())
-            .or_insert_with(|| "SUCCESS".into());
-        sign_into(&mut fields, &self.key, self.sign_type);
-        xml_response(&fields)
-    }
-
-    fn biz_fail(&self, err_code: &str, des: &str) -> Response {
-        let mut f = Fields::new();
-        f.insert("result_code".into(), "FAIL".into());
-        f.insert("err_code".into(), err_code.into());
-        f.insert("err_code_des".into(), des.into());
-        self.reply(f)
+    /// `result_code` FAIL with `err_code`, signed like a success.
+    fn biz_fail(&self, err_code: &str, err_code_des: &str) -> Response {
+        let failure = BusinessFailure {
+            appid: self.appid.clone(),
+            mch_id: self.mch_id.clone(),
+            err_code: err_code.into(),
+            err_code_des: err_code_des.into(),
+        };
+        self.answer(failure.to_params(&random_alnum(16)))
     }
 }
 
@@ -126,14 +131,15 @@ async fn read_call(sim: &Sim, endpoint: &str, body: &Bytes) -> Result<V2Call, Re
             _ => return Err(fail("SYSTEMERROR 系统繁忙,请稍后再试")),
         }
     }
-    let fields =
+    let params =
         xml::parse(body, xml::DEFAULT_MAX_LEN).map_err(|e| fail(&format!("XML格式错误 ({e})")))?;
-    let mchid = fields.get("mch_id").cloned().unwrap_or_default();
+    let field = |name: &str| params.get(name).cloned().unwrap_or_default();
+    let mch_id = field("mch_id");
     let merchant = sim
         .merchants
-        .get(&mchid)
+        .get(&mch_id)
         .ok_or_else(|| fail("mch_id参数格式错误 (unknown mch_id)"))?;
-    let appid = fields.get("appid").cloned().unwrap_or_default();
+    let appid = field("appid");
     if !merchant.config.appids.contains(&appid) {
         return Err(fail("appid和mch_id不匹配"));
     }
@@ -141,22 +147,28 @@ async fn read_call(sim: &Sim, endpoint: &str, body: &Bytes) -> Result<V2Call, Re
         .map_err(|_| fail("商户API密钥配置错误"))?;
     // A request names its algorithm (MD5 when it does not); the answer uses the same one and,
     // like WeChat's, does not name it.
-    let sign_type = match fields.get(SIGN_TYPE_FIELD).filter(|t| !t.is_empty()) {
+    let sign_type = match params.get(SIGN_TYPE_FIELD).filter(|t| !t.is_empty()) {
         Some(stated) => SignType::parse(stated).map_err(|_| fail("sign_type参数格式错误"))?,
         None => SignType::Md5,
     };
-    verify(&fields, &key, sign_type).map_err(|_| fail("签名错误"))?;
+    verify(&params, &key, sign_type).map_err(|_| fail("签名错误"))?;
     Ok(V2Call {
-        fields,
+        mch_id: MchId::new(mch_id).map_err(|e| {
+            refused(&V2ModelError::Invalid {
+                field: "mch_id",
+                reason: e.to_string(),
+            })
+        })?,
+        appid: AppId::new(appid).map_err(|e| {
+            refused(&V2ModelError::Invalid {
+                field: "appid",
+                reason: e.to_string(),
+            })
+        })?,
+        params,
         key,
         sign_type,
-        mchid,
-        appid,
     })
-}
-
-fn trade_type_of(order: &Order) -> &str {
-    &order.trade_type
 }
 
 /// `POST /pay/unifiedorder`.
@@ -171,67 +183,33 @@ pub async fn unifiedorder(State(sim): State<Sim>, body: Bytes) -> Response {
 }
 
 fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
-    for name in [
-        "nonce_str",
-        "body",
-        "out_trade_no",
-        "total_fee",
-        "spbill_create_ip",
-        "notify_url",
-        "trade_type",
-    ] {
-        call.require(name)?;
-    }
-    check_notify_url(sim, call.require("notify_url")?)?;
-    let trade_type = call.require("trade_type")?;
-    match trade_type {
-        "JSAPI" => {
-            let openid = call.require("openid")?;
-            if !crate::login::openid_belongs_to(sim, openid, &call.appid) {
-                return Err(call.biz_fail("PARAM_ERROR", "appid和openid不匹配"));
-            }
+    let request = UnifiedOrderRequest::from_params_over_private_line(
+        &call.params,
+        &sim.config.private_line_notify_hosts,
+    )
+    .map_err(|e| refused(&e))?;
+    if let (TradeType::Jsapi, Some(openid)) = (&request.trade_type, &request.openid) {
+        if !crate::login::openid_belongs_to(sim, openid.as_str(), call.appid.as_str()) {
+            return Err(call.biz_fail("PARAM_ERROR", "appid和openid不匹配"));
         }
-        "NATIVE" => {
-            call.require("product_id")?;
-        }
-        "MWEB" => {
-            call.require("scene_info")?;
-        }
-        "APP" => {}
-        _ => return Err(fail("trade_type参数错误 (JSAPI, NATIVE, APP or MWEB)")),
-    }
-    let out_trade_no = wxpay_core::OutTradeNo::new(call.require("out_trade_no")?)
-        .map_err(|e| fail(&format!("out_trade_no参数错误 ({e})")))?;
-    let total: u64 = call
-        .require("total_fee")?
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| fail("total_fee参数错误 (positive integer fen)"))?;
-    let body = call.require("body")?;
-    if body.len() > 128 {
-        return Err(fail("body参数长度有误"));
     }
     let now = now_unix();
-    let time_expire = match call.get("time_expire") {
-        Some(t) => {
-            let at = wxpay_core::v2::time::parse_v2_time(t)
-                .map_err(|_| fail("time_expire时间格式错误"))?;
-            // Refused, never raised: WeChat answers this for anything under five minutes
-            // away (one minute for micropay, which the simulator does not serve).
-            if at - now < MIN_TIME_EXPIRE_SECS {
-                return Err(fail("time_expire时间过短，刷卡至少1分钟，其他5分钟"));
-            }
-            at
+    let time_expire = match request.time_expire {
+        // Refused, never raised: WeChat answers this for anything under five minutes away
+        // (one minute for micropay, which the simulator does not serve).
+        Some(at) if at - now < MIN_TIME_EXPIRE_SECS => {
+            return Err(fail("time_expire时间过短，刷卡至少1分钟，其他5分钟"))
         }
+        Some(at) => at,
         None => now + DEFAULT_EXPIRY,
     };
-    let mut fingerprint = call.fields.clone();
-    for volatile in ["nonce_str", "sign", "sign_type"] {
+    let mut fingerprint = call.params.clone();
+    for volatile in ["nonce_str", "sign", SIGN_TYPE_FIELD] {
         fingerprint.remove(volatile);
     }
     let fingerprint = serde_json::to_value(&fingerprint).unwrap_or_default();
-    let key = order_key(&call.mchid, out_trade_no.as_str());
+    let mweb = request.trade_type == TradeType::Mweb;
+    let key = order_key(call.mch_id.as_str(), request.out_trade_no.as_str());
     let order = {
         let mut world = lock(&sim.world);
         if let Some(order) = world.orders.get_mut(&key) {
@@ -249,76 +227,88 @@ fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
                 order.prepay_id = new_prepay_id(now);
                 order.prepay_expires_at = now + PREPAY_TTL;
             }
-            if trade_type == "MWEB" {
+            if mweb {
                 order.h5_issued_at = Some(now);
             }
             order.clone()
         } else {
             let order = Order {
-                mchid: call.mchid.clone(),
-                appid: call.appid.clone(),
-                out_trade_no: out_trade_no.into_inner(),
+                mchid: call.mch_id.as_str().to_owned(),
+                appid: call.appid.as_str().to_owned(),
+                out_trade_no: request.out_trade_no.as_str().to_owned(),
                 transaction_id: None,
                 prepay_id: new_prepay_id(now),
                 prepay_expires_at: now + PREPAY_TTL,
-                trade_type: trade_type.to_owned(),
+                trade_type: request.trade_type.clone(),
                 trade_state: TradeState::NotPay,
                 trade_state_desc: state_desc(&TradeState::NotPay).into(),
-                description: body.to_owned(),
-                total,
-                currency: "CNY".into(),
-                notify_url: call.require("notify_url")?.to_owned(),
-                attach: call.get("attach").map(str::to_owned),
+                description: request.body.as_str().to_owned(),
+                total: request.total_fee.fen(),
+                currency: CNY.into(),
+                notify_url: request.notify_url.as_str().to_owned(),
+                attach: request.attach.as_ref().map(|a| a.as_str().to_owned()),
                 time_expire,
-                payer_openid: call.get("openid").map(str::to_owned),
+                payer_openid: request.openid.as_ref().map(|o| o.as_str().to_owned()),
                 created_at: now,
                 success_time: None,
                 fingerprint,
                 refunded: 0,
                 api: ApiVersion::V2,
                 v2_sign_type: Some(call.sign_type.as_str().to_owned()),
-                h5_issued_at: (trade_type == "MWEB").then_some(now),
-                payer_client_ip: call.get("spbill_create_ip").map(str::to_owned),
-                code_url: (trade_type == "NATIVE")
-                    .then(|| format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(9))),
+                h5_issued_at: mweb.then_some(now),
+                payer_client_ip: Some(request.spbill_create_ip.to_string()),
+                code_url: (request.trade_type == TradeType::Native).then(new_code_url),
             };
             world.orders.insert(key, order.clone());
             order
         }
     };
     sim.persist();
-    let mut f = Fields::new();
-    f.insert("trade_type".into(), trade_type_of(&order).to_owned());
-    f.insert("prepay_id".into(), order.prepay_id.clone());
-    if let Some(code_url) = &order.code_url {
-        f.insert("code_url".into(), code_url.clone());
-    }
-    if trade_type == "MWEB" {
-        f.insert(
-            "mweb_url".into(),
-            crate::v3::pay::h5_url(sim, &order.prepay_id),
-        );
-    }
-    Ok(call.reply(f))
+    let answer = UnifiedOrderResponse {
+        appid: call.appid.clone(),
+        mch_id: call.mch_id.clone(),
+        trade_type: order.trade_type.clone(),
+        prepay_id: PrepayId::new(order.prepay_id.clone()).map_err(internal)?,
+        code_url: order.code_url.clone(),
+        mweb_url: mweb.then(|| crate::v3::pay::h5_url(sim, &order.prepay_id)),
+    };
+    Ok(call.answer(answer.to_params(&random_alnum(16))))
 }
 
-/// `notify_url` as WeChat checks it (the core's `NotifyUrl` rule: absolute, no query,
-/// HTTPS unless loopback or a private-line host), refused with `return_code` FAIL and
-/// WeChat's wording.
-fn check_notify_url(sim: &Sim, url: &str) -> Result<(), Response> {
-    NotifyUrl::new_over_private_line(url, &sim.config.private_line_notify_hosts)
-        .map(|_| ())
-        .map_err(|e| fail(&format!("invalid notify_url参数格式错误 ({e})")))
+/// The order as v2 reports it (orderquery and the pay notification): the payment fields
+/// only once paid.
+fn v2_order(order: &Order) -> Result<V2Order, WireError> {
+    let paid = order.success_time.is_some();
+    let paid_text = |value: &str| paid.then(|| value.to_owned());
+    Ok(V2Order {
+        appid: AppId::new(order.appid.clone())?,
+        mch_id: MchId::new(order.mchid.clone())?,
+        out_trade_no: OutTradeNo::new(order.out_trade_no.clone())?,
+        transaction_id: match &order.transaction_id {
+            Some(id) if paid => Some(TransactionId::new(id.clone())?),
+            _ => None,
+        },
+        openid: match &order.payer_openid {
+            Some(openid) if paid => Some(OpenId::new(openid.clone())?),
+            _ => None,
+        },
+        trade_type: Some(order.trade_type.clone()),
+        bank_type: paid_text("OTHERS"),
+        total_fee: Some(order.total),
+        cash_fee: paid.then_some(order.total),
+        fee_type: Some(CNY.into()),
+        time_end: order.success_time.map(format_v2_time).transpose()?,
+        attach: order.attach.clone().filter(|_| paid),
+    })
 }
 
-fn find_order(sim: &Sim, call: &V2Call) -> Result<Order, Response> {
+fn find_order(sim: &Sim, call: &V2Call, by: &OrderRef) -> Result<Order, Response> {
     let mut world = lock(&sim.world);
-    let key = match (call.get("transaction_id"), call.get("out_trade_no")) {
-        (Some(tid), _) => world
-            .order_by_transaction(&call.mchid, tid)
+    let key = match by {
+        OrderRef::TransactionId(tid) => world
+            .order_by_transaction(call.mch_id.as_str(), tid.as_str())
             .map(|o| order_key(&o.mchid, &o.out_trade_no)),
-        (None, Some(otn)) => Some(order_key(&call.mchid, otn)),
-        (None, None) => return Err(fail("缺少参数out_trade_no (or transaction_id)")),
+        OrderRef::OutTradeNo(otn) => Some(order_key(call.mch_id.as_str(), otn.as_str())),
     };
     let order = key
         .and_then(|k| world.orders.get_mut(&k))
@@ -333,32 +323,24 @@ pub async fn orderquery(State(sim): State<Sim>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let order = match find_order(&sim, &call) {
+    let request = match OrderQueryRequest::from_params(&call.params) {
+        Ok(r) => r,
+        Err(e) => return refused(&e),
+    };
+    let order = match find_order(&sim, &call, &request.order) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let mut f = Fields::new();
-    f.insert("out_trade_no".into(), order.out_trade_no.clone());
-    f.insert("trade_type".into(), order.trade_type.clone());
-    f.insert("trade_state".into(), order.trade_state.as_str().to_owned());
-    f.insert("trade_state_desc".into(), order.trade_state_desc.clone());
-    f.insert("total_fee".into(), order.total.to_string());
-    f.insert("fee_type".into(), "CNY".into());
-    if let (Some(tid), Some(at)) = (&order.transaction_id, order.success_time) {
-        f.insert("transaction_id".into(), tid.clone());
-        f.insert("cash_fee".into(), order.total.to_string());
-        f.insert("bank_type".into(), "OTHERS".into());
-        f.insert("time_end".into(), v2_time(at));
-        f.insert(
-            "openid".into(),
-            order.payer_openid.clone().unwrap_or_default(),
-        );
-        f.insert("is_subscribe".into(), "N".into());
-        if let Some(a) = &order.attach {
-            f.insert("attach".into(), a.clone());
-        }
-    }
-    call.reply(f)
+    let answer = match v2_order(&order) {
+        Ok(v2) => OrderQueryResponse {
+            order: v2,
+            trade_state: order.trade_state.clone(),
+            trade_state_desc: Some(order.trade_state_desc.clone()),
+            is_subscribe: order.success_time.map(|_| "N".to_owned()),
+        },
+        Err(e) => return internal(e),
+    };
+    call.answer(answer.to_params(&random_alnum(16)))
 }
 
 /// `POST /pay/closeorder`.
@@ -367,12 +349,16 @@ pub async fn closeorder(State(sim): State<Sim>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(otn) = call.get("out_trade_no").map(str::to_owned) else {
-        return fail("缺少参数out_trade_no");
+    let request = match CloseOrderRequest::from_params(&call.params) {
+        Ok(r) => r,
+        Err(e) => return refused(&e),
     };
     let result = {
         let mut world = lock(&sim.world);
-        match world.orders.get_mut(&order_key(&call.mchid, &otn)) {
+        match world.orders.get_mut(&order_key(
+            call.mch_id.as_str(),
+            request.out_trade_no.as_str(),
+        )) {
             None => Err(("ORDERNOTEXIST", "订单不存在")),
             Some(o) => {
                 apply_expiry(o, now_unix());
@@ -388,7 +374,13 @@ pub async fn closeorder(State(sim): State<Sim>, body: Bytes) -> Response {
     };
     sim.persist();
     match result {
-        Ok(()) => call.reply(Fields::new()),
+        Ok(()) => {
+            let answer = CloseOrderResponse {
+                appid: call.appid.clone(),
+                mch_id: call.mch_id.clone(),
+            };
+            call.answer(answer.to_params(&random_alnum(16)))
+        }
         Err((code, des)) => call.biz_fail(code, des),
     }
 }
@@ -421,7 +413,7 @@ pub async fn refund(
     };
     let owns = sim
         .merchants
-        .get(&call.mchid)
+        .get(call.mch_id.as_str())
         .map(|m| {
             m.certs
                 .iter()
@@ -431,36 +423,30 @@ pub async fn refund(
     if !owns {
         return fail("证书与商户号不匹配 (client certificate does not belong to mch_id)");
     }
-    let parse = |name: &str| {
-        call.get(name)
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|n| *n > 0)
+    let request = match RefundRequest::from_params_over_private_line(
+        &call.params,
+        &sim.config.private_line_notify_hosts,
+    ) {
+        Ok(r) => r,
+        Err(e) => return refused(&e),
     };
-    let (Some(total), Some(refund_fee)) = (parse("total_fee"), parse("refund_fee")) else {
-        return fail("total_fee/refund_fee参数错误");
+    let (out_trade_no, transaction_id) = match &request.order {
+        OrderRef::OutTradeNo(o) => (Some(o.as_str().to_owned()), None),
+        OrderRef::TransactionId(t) => (None, Some(t.as_str().to_owned())),
     };
-    let Some(out_refund_no) = call.get("out_refund_no") else {
-        return fail("缺少参数out_refund_no");
-    };
-    if let Some(Err(refusal)) = call
-        .get("notify_url")
-        .map(|url| check_notify_url(&sim, url))
-    {
-        return refusal;
-    }
-    let request = RefundRequest {
-        mchid: call.mchid.clone(),
-        out_trade_no: call.get("out_trade_no").map(str::to_owned),
-        transaction_id: call.get("transaction_id").map(str::to_owned),
-        out_refund_no: out_refund_no.to_owned(),
-        refund: refund_fee,
-        total,
-        reason: call.get("refund_desc").map(str::to_owned),
-        notify_url: call.get("notify_url").map(str::to_owned),
+    let new = NewRefund {
+        mchid: call.mch_id.as_str().to_owned(),
+        out_trade_no,
+        transaction_id,
+        out_refund_no: request.out_refund_no.as_str().to_owned(),
+        refund: request.refund_fee.fen(),
+        total: request.total_fee.fen(),
+        reason: request.refund_desc.clone(),
+        notify_url: request.notify_url.as_ref().map(|u| u.as_str().to_owned()),
         funds_account: None,
         api: ApiVersion::V2,
     };
-    match create_refund(&sim, request) {
+    match create_refund(&sim, new) {
         Ok((r, created)) => {
             if created {
                 crate::v3::refund::schedule_auto_success(
@@ -468,19 +454,10 @@ pub async fn refund(
                     order_key(&r.mchid, &r.out_refund_no),
                 );
             }
-            let mut f = Fields::new();
-            for (k, v) in [
-                ("transaction_id", r.transaction_id.clone()),
-                ("out_trade_no", r.out_trade_no.clone()),
-                ("out_refund_no", r.out_refund_no.clone()),
-                ("refund_id", r.refund_id.clone()),
-                ("refund_fee", r.refund.to_string()),
-                ("total_fee", r.total.to_string()),
-                ("cash_fee", r.total.to_string()),
-            ] {
-                f.insert(k.into(), v);
+            match refund_response(&call, &r) {
+                Ok(answer) => call.answer(answer.to_params(&random_alnum(16))),
+                Err(e) => internal(e),
             }
-            call.reply(f)
         }
         Err(RefundRefusal::OrderNotFound) => call.biz_fail("ORDERNOTEXIST", "订单不存在"),
         Err(RefundRefusal::NotEnough) => call.biz_fail("NOTENOUGH", "基本账户余额不足"),
@@ -492,13 +469,23 @@ pub async fn refund(
     }
 }
 
-fn v2_refund_status(r: &Refund) -> &'static str {
-    match r.status {
-        wxpay_core::RefundStatus::Success => "SUCCESS",
-        wxpay_core::RefundStatus::Closed => "REFUNDCLOSE",
-        wxpay_core::RefundStatus::Abnormal => "CHANGE",
-        _ => "PROCESSING",
-    }
+fn refund_response(call: &V2Call, r: &Refund) -> Result<RefundResponse, WireError> {
+    Ok(RefundResponse {
+        appid: call.appid.clone(),
+        mch_id: call.mch_id.clone(),
+        transaction_id: TransactionId::new(r.transaction_id.clone())?,
+        out_trade_no: OutTradeNo::new(r.out_trade_no.clone())?,
+        out_refund_no: OutRefundNo::new(r.out_refund_no.clone())?,
+        refund_id: RefundId::new(r.refund_id.clone())?,
+        refund_fee: r.refund,
+        total_fee: r.total,
+        cash_fee: Some(r.total),
+    })
+}
+
+/// A refund time as the v2 refund messages print it (`yyyy-MM-dd HH:mm:ss`).
+fn v2_refund_time(unix: i64) -> Result<String, WireError> {
+    Ok(format_v2_datetime(unix)?)
 }
 
 /// `POST /pay/refundquery`.
@@ -507,58 +494,61 @@ pub async fn refundquery(State(sim): State<Sim>, body: Bytes) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    let request = match RefundQueryRequest::from_params(&call.params) {
+        Ok(r) => r,
+        Err(e) => return refused(&e),
+    };
     let refunds: Vec<Refund> = {
         let world = lock(&sim.world);
         world
             .refunds
             .values()
-            .filter(|r| r.mchid == call.mchid)
-            .filter(|r| {
-                match (
-                    call.get("out_refund_no"),
-                    call.get("refund_id"),
-                    call.get("out_trade_no"),
-                    call.get("transaction_id"),
-                ) {
-                    (Some(v), ..) => r.out_refund_no == v,
-                    (None, Some(v), ..) => r.refund_id == v,
-                    (None, None, Some(v), _) => r.out_trade_no == v,
-                    (None, None, None, Some(v)) => r.transaction_id == v,
-                    _ => false,
-                }
+            .filter(|r| r.mchid == call.mch_id.as_str())
+            .filter(|r| match &request.by {
+                RefundQueryBy::RefundId(v) => r.refund_id == v.as_str(),
+                RefundQueryBy::OutRefundNo(v) => r.out_refund_no == v.as_str(),
+                RefundQueryBy::TransactionId(v) => r.transaction_id == v.as_str(),
+                RefundQueryBy::OutTradeNo(v) => r.out_trade_no == v.as_str(),
             })
             .cloned()
             .collect()
     };
-    if refunds.is_empty() {
+    let Some(first) = refunds.first() else {
         return call.biz_fail("REFUNDNOTEXIST", "退款订单查询失败");
+    };
+    let answer = || -> Result<RefundQueryResponse, WireError> {
+        Ok(RefundQueryResponse {
+            appid: call.appid.clone(),
+            mch_id: call.mch_id.clone(),
+            transaction_id: TransactionId::new(first.transaction_id.clone())?,
+            out_trade_no: OutTradeNo::new(first.out_trade_no.clone())?,
+            total_fee: first.total,
+            cash_fee: Some(first.total),
+            refunds: refunds
+                .iter()
+                .map(|r| {
+                    Ok(RefundQueryItem {
+                        out_refund_no: OutRefundNo::new(r.out_refund_no.clone())?,
+                        refund_id: RefundId::new(r.refund_id.clone())?,
+                        refund_fee: r.refund,
+                        refund_status: r.status.clone(),
+                        refund_success_time: r.success_time.map(v2_refund_time).transpose()?,
+                        refund_recv_accout: Some("支付用户的零钱".into()),
+                    })
+                })
+                .collect::<Result<_, WireError>>()?,
+        })
+    };
+    match answer() {
+        Ok(answer) => call.answer(answer.to_params(&random_alnum(16))),
+        Err(e) => internal(e),
     }
-    let mut f = Fields::new();
-    f.insert("out_trade_no".into(), refunds[0].out_trade_no.clone());
-    f.insert("transaction_id".into(), refunds[0].transaction_id.clone());
-    f.insert("total_fee".into(), refunds[0].total.to_string());
-    f.insert("cash_fee".into(), refunds[0].total.to_string());
-    f.insert("refund_count".into(), refunds.len().to_string());
-    let mut total_refund = 0;
-    for (i, r) in refunds.iter().enumerate() {
-        total_refund += r.refund;
-        f.insert(format!("out_refund_no_{i}"), r.out_refund_no.clone());
-        f.insert(format!("refund_id_{i}"), r.refund_id.clone());
-        f.insert(format!("refund_fee_{i}"), r.refund.to_string());
-        f.insert(format!("refund_status_{i}"), v2_refund_status(r).into());
-        f.insert(format!("refund_recv_accout_{i}"), "支付用户的零钱".into());
-        if let Some(t) = r.success_time {
-            f.insert(format!("refund_success_time_{i}"), crate::sim::v2_time(t));
-        }
-    }
-    f.insert("refund_fee".into(), total_refund.to_string());
-    call.reply(f)
 }
 
 /// `true` when a merchant's reply to a v2 notification is `return_code` SUCCESS.
 pub fn is_success_reply(body: &str) -> bool {
     xml::parse(body.as_bytes(), xml::DEFAULT_MAX_LEN)
-        .map(|f| f.get("return_code").map(String::as_str) == Some("SUCCESS"))
+        .map(|params| check_return_code(&params).is_ok())
         .unwrap_or(false)
 }
 
@@ -578,37 +568,17 @@ pub fn notify_pay(sim: &Sim, order: &Order) {
         .as_deref()
         .and_then(|s| SignType::parse(s).ok())
         .unwrap_or_default();
-    let mut f = Fields::new();
-    for (k, v) in [
-        ("return_code", "SUCCESS".to_owned()),
-        ("result_code", "SUCCESS".to_owned()),
-        ("appid", order.appid.clone()),
-        ("mch_id", order.mchid.clone()),
-        ("nonce_str", random_alnum(16)),
-        ("openid", order.payer_openid.clone().unwrap_or_default()),
-        ("is_subscribe", "N".to_owned()),
-        ("trade_type", order.trade_type.clone()),
-        ("bank_type", "OTHERS".to_owned()),
-        ("total_fee", order.total.to_string()),
-        ("cash_fee", order.total.to_string()),
-        ("fee_type", "CNY".to_owned()),
-        (
-            "transaction_id",
-            order.transaction_id.clone().unwrap_or_default(),
-        ),
-        ("out_trade_no", order.out_trade_no.clone()),
-        (
-            "time_end",
-            order.success_time.map(v2_time).unwrap_or_default(),
-        ),
-    ] {
-        f.insert(k.into(), v);
-    }
-    if let Some(a) = &order.attach {
-        f.insert("attach".into(), a.clone());
-    }
-    sign_into(&mut f, &key, sign_type);
-    let Ok(body) = xml::to_xml(f.iter()) else {
+    let notification = match v2_order(order) {
+        Ok(v2) => PayNotification {
+            order: v2,
+            is_subscribe: Some("N".into()),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "could not build a v2 pay notification");
+            return;
+        }
+    };
+    let Ok(body) = signed_xml(notification.to_params(&random_alnum(16)), &key, sign_type) else {
         return;
     };
     let id = order.transaction_id.clone().unwrap_or_default();
@@ -626,7 +596,8 @@ pub fn notify_pay(sim: &Sim, order: &Order) {
     );
 }
 
-/// Queues the v2 refund notification with `req_info` AES-256-ECB encrypted.
+/// Queues the v2 refund notification with `req_info` AES-256-ECB encrypted (not signed:
+/// v2 refund notifications carry no `sign`).
 pub fn notify_refund(sim: &Sim, refund: &Refund) {
     let (Some(key), Some(url)) = (merchant_key(sim, &refund.mchid), refund.notify_url.clone())
     else {
@@ -637,43 +608,39 @@ pub fn notify_refund(sim: &Sim, refund: &Refund) {
         .get(&order_key(&refund.mchid, &refund.out_trade_no))
         .map(|o| o.appid.clone())
         .unwrap_or_default();
-    let mut inner = Fields::new();
-    for (k, v) in [
-        ("transaction_id", refund.transaction_id.clone()),
-        ("out_trade_no", refund.out_trade_no.clone()),
-        ("refund_id", refund.refund_id.clone()),
-        ("out_refund_no", refund.out_refund_no.clone()),
-        ("total_fee", refund.total.to_string()),
-        ("refund_fee", refund.refund.to_string()),
-        ("settlement_refund_fee", refund.refund.to_string()),
-        ("refund_status", v2_refund_status(refund).to_owned()),
-        ("refund_recv_accout", "支付用户零钱".to_owned()),
-        ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS".to_owned()),
-        ("refund_request_source", "API".to_owned()),
-    ] {
-        inner.insert(k.into(), v);
-    }
-    if let Some(t) = refund.success_time {
-        inner.insert(
-            "success_time".into(),
-            crate::sim::rfc3339_cst(t)
-                .replace('T', " ")
-                .chars()
-                .take(19)
-                .collect(),
-        );
-    }
-    let plaintext = xml::to_xml_with_root("root", inner.iter()).unwrap_or_default();
-    let Ok(req_info) = refund_crypto::encrypt_fields(inner.iter(), &key) else {
+    let notification = || -> Result<RefundNotification, WireError> {
+        Ok(RefundNotification {
+            appid: AppId::new(appid)?,
+            mch_id: MchId::new(refund.mchid.clone())?,
+            info: RefundNotificationInfo {
+                transaction_id: TransactionId::new(refund.transaction_id.clone())?,
+                out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
+                refund_id: RefundId::new(refund.refund_id.clone())?,
+                out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
+                total_fee: refund.total,
+                refund_fee: refund.refund,
+                settlement_refund_fee: Some(refund.refund),
+                refund_status: refund.status.clone(),
+                success_time: refund.success_time.map(v2_refund_time).transpose()?,
+                refund_recv_accout: Some("支付用户零钱".into()),
+                refund_account: Some("REFUND_SOURCE_RECHARGE_FUNDS".into()),
+                refund_request_source: Some("API".into()),
+            },
+        })
+    };
+    let notification = match notification() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "could not build a v2 refund notification");
+            return;
+        }
+    };
+    let plaintext =
+        xml::to_xml_with_root("root", &notification.info.to_params()).unwrap_or_default();
+    let Ok(params) = notification.to_params(&random_alnum(16), &key) else {
         return;
     };
-    let mut f = Fields::new();
-    f.insert("return_code".into(), "SUCCESS".into());
-    f.insert("appid".into(), appid);
-    f.insert("mch_id".into(), refund.mchid.clone());
-    f.insert("nonce_str".into(), random_alnum(16));
-    f.insert("req_info".into(), req_info);
-    let Ok(body) = xml::to_xml(f.iter()) else {
+    let Ok(body) = xml::to_xml(&params) else {
         return;
     };
     notify::enqueue(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
+use crate::ids::{AppId, MchId};
 use crate::v2::sign::{self, ApiV2Key, SignType};
 use crate::v2::xml::{self, XmlError};
 
@@ -82,6 +83,77 @@ pub fn check_result_code(params: &Params) -> Result<(), V2ModelError> {
 pub fn check_success(params: &Params) -> Result<(), V2ModelError> {
     check_return_code(params)?;
     check_result_code(params)
+}
+
+/// A v2 answer refusing the call itself (`return_code` FAIL, E.1): an unreadable message,
+/// a bad signature, a missing or malformed parameter. WeChat does not sign it, and the
+/// reader sees it as [`V2ModelError::Communication`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnFailure {
+    /// `return_msg`: WeChat's wording of what is wrong (`签名错误`, `缺少参数openid`, …).
+    pub return_msg: String,
+}
+
+impl ReturnFailure {
+    /// A refusal saying `return_msg`.
+    pub fn new(return_msg: impl Into<String>) -> Self {
+        Self {
+            return_msg: return_msg.into(),
+        }
+    }
+
+    /// WeChat's `return_msg` for a request model that did not read: `缺少参数…` for a missing
+    /// field, `invalid …` for a malformed one.
+    pub fn for_request(err: &V2ModelError) -> Self {
+        match err {
+            V2ModelError::Missing(field) => Self::new(format!("缺少参数{field}")),
+            V2ModelError::Invalid { field, reason } => {
+                Self::new(format!("invalid {field}参数格式错误 ({reason})"))
+            }
+            V2ModelError::Communication { return_msg, .. } => Self::new(return_msg.clone()),
+            V2ModelError::Business { err_code_des, .. } => Self::new(err_code_des.clone()),
+        }
+    }
+
+    /// The parameters (`return_code` FAIL and `return_msg`), not to be signed.
+    pub fn to_params(&self) -> Params {
+        ParamsBuilder::default()
+            .set("return_code", FAIL)
+            .set("return_msg", &self.return_msg)
+            .build()
+    }
+}
+
+/// A v2 answer refusing the business operation (`return_code` SUCCESS, `result_code` FAIL,
+/// E.1): the call was understood and authenticated, the operation not done (`ORDERPAID`,
+/// `ORDERNOTEXIST`, `NOTENOUGH`, …). Signed like a success; the reader sees it as
+/// [`V2ModelError::Business`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessFailure {
+    /// The appid of the request.
+    pub appid: AppId,
+    /// The merchant of the request.
+    pub mch_id: MchId,
+    /// `err_code`.
+    pub err_code: String,
+    /// `err_code_des`.
+    pub err_code_des: String,
+}
+
+impl BusinessFailure {
+    /// The unsigned parameters.
+    pub fn to_params(&self, nonce_str: &str) -> Params {
+        ParamsBuilder::default()
+            .set("return_code", SUCCESS)
+            .set("return_msg", "OK")
+            .set("result_code", FAIL)
+            .set("err_code", &self.err_code)
+            .set("err_code_des", &self.err_code_des)
+            .set("appid", &self.appid)
+            .set("mch_id", &self.mch_id)
+            .set("nonce_str", nonce_str)
+            .build()
+    }
 }
 
 /// The reply that acknowledges a v2 notification (E.4).
@@ -252,6 +324,35 @@ mod tests {
             check_success(&Params::new()),
             Err(V2ModelError::Communication { .. })
         ));
+    }
+
+    #[test]
+    fn failures_read_back_as_the_two_levels() {
+        let fail = ReturnFailure::for_request(&V2ModelError::Missing("openid")).to_params();
+        assert_eq!(
+            check_success(&fail),
+            Err(V2ModelError::Communication {
+                return_code: "FAIL".into(),
+                return_msg: "缺少参数openid".into()
+            })
+        );
+        let invalid = ReturnFailure::for_request(&V2ModelError::invalid("notify_url", "x"));
+        assert!(invalid.return_msg.starts_with("invalid notify_url"));
+        let biz = BusinessFailure {
+            appid: AppId::new("wx2421b1c4370ec43b").unwrap(),
+            mch_id: MchId::new("10000100").unwrap(),
+            err_code: "ORDERPAID".into(),
+            err_code_des: "该订单已支付".into(),
+        }
+        .to_params("n1");
+        assert_eq!(check_return_code(&biz), Ok(()));
+        assert_eq!(
+            check_result_code(&biz),
+            Err(V2ModelError::Business {
+                err_code: "ORDERPAID".into(),
+                err_code_des: "该订单已支付".into()
+            })
+        );
     }
 
     #[test]

@@ -6,12 +6,13 @@
 
 mod fields;
 pub mod models;
+pub mod native_callback;
 pub mod refund_crypto;
 pub mod refund_models;
 pub mod sign;
 pub mod time;
 pub mod xml;
 
-pub use fields::{Params, V2ModelError};
+pub use fields::{BusinessFailure, Params, ReturnFailure, V2ModelError};
 pub use sign::{ApiV2Key, SignType, V2SignError};
 pub use xml::XmlError;

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use super::fields::{check_nonce, Fields, ParamsBuilder};
 pub use super::fields::{
     check_result_code, check_return_code, check_success, notify_fail_reply, signed_request_xml,
-    signed_xml, Params, V2ModelError, FAIL, NOTIFY_SUCCESS_REPLY, SUCCESS,
+    signed_xml, BusinessFailure, Params, ReturnFailure, V2ModelError, FAIL, NOTIFY_SUCCESS_REPLY,
+    SUCCESS,
 };
 use super::time::{format_v2_time, parse_v2_time};
 use crate::ids::{AppId, MchId, OpenId, OutTradeNo, PrepayId, TransactionId};
@@ -153,6 +154,15 @@ impl UnifiedOrderRequest {
 
     /// Reads a received request (simulator side) and applies [`Self::validate`].
     pub fn from_params(params: &Params) -> Result<Self, V2ModelError> {
+        Self::from_params_over_private_line(params, &[] as &[&str])
+    }
+
+    /// Like [`Self::from_params`], accepting a plain-`http://` `notify_url` to one of
+    /// `private_hosts` ([`NotifyUrl::new_over_private_line`]).
+    pub fn from_params_over_private_line<S: AsRef<str>>(
+        params: &Params,
+        private_hosts: &[S],
+    ) -> Result<Self, V2ModelError> {
         let f = Fields(params);
         if matches!(f.opt("fee_type"), Some(c) if c != "CNY") {
             return Err(V2ModelError::invalid("fee_type", "must be CNY"));
@@ -174,7 +184,9 @@ impl UnifiedOrderRequest {
             spbill_create_ip: f.req_typed("spbill_create_ip", str::parse::<IpAddr>)?,
             time_start: time("time_start")?,
             time_expire: time("time_expire")?,
-            notify_url: f.req_typed("notify_url", NotifyUrl::new)?,
+            notify_url: f.req_typed("notify_url", |url| {
+                NotifyUrl::new_over_private_line(url, private_hosts)
+            })?,
             trade_type: TradeType::parse(f.req("trade_type")?),
             product_id: f.opt_string("product_id"),
             openid: f.opt_typed("openid", OpenId::new)?,
@@ -314,6 +326,35 @@ impl CloseOrderRequest {
     }
 }
 
+/// A successful closeorder answer: nothing but the ids and the two codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseOrderResponse {
+    /// The appid.
+    pub appid: AppId,
+    /// The merchant.
+    pub mch_id: MchId,
+}
+
+impl CloseOrderResponse {
+    /// Reads a verified answer.
+    pub fn from_params(params: &Params) -> Result<Self, V2ModelError> {
+        check_success(params)?;
+        let f = Fields(params);
+        Ok(Self {
+            appid: f.req_typed("appid", AppId::new)?,
+            mch_id: f.req_typed("mch_id", MchId::new)?,
+        })
+    }
+
+    /// The unsigned success answer (simulator side).
+    pub fn to_params(&self, nonce_str: &str) -> Params {
+        success_builder(nonce_str)
+            .set("appid", &self.appid)
+            .set("mch_id", &self.mch_id)
+            .build()
+    }
+}
+
 /// The order fields shared by the orderquery answer and the payment notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct V2Order {
@@ -394,6 +435,8 @@ pub struct OrderQueryResponse {
     pub trade_state: TradeState,
     /// A human description of the state.
     pub trade_state_desc: Option<String>,
+    /// Whether the payer follows the Official Account (`Y`/`N`), once paid.
+    pub is_subscribe: Option<String>,
 }
 
 impl OrderQueryResponse {
@@ -405,6 +448,7 @@ impl OrderQueryResponse {
             order: V2Order::read(&f)?,
             trade_state: TradeState::parse(f.req("trade_state")?),
             trade_state_desc: f.opt_string("trade_state_desc"),
+            is_subscribe: f.opt_string("is_subscribe"),
         })
     }
 
@@ -414,6 +458,7 @@ impl OrderQueryResponse {
             .write(success_builder(nonce_str))
             .set("trade_state", &self.trade_state)
             .opt("trade_state_desc", self.trade_state_desc.as_ref())
+            .opt("is_subscribe", self.is_subscribe.as_ref())
             .build()
     }
 }
@@ -508,6 +553,22 @@ mod tests {
     }
 
     #[test]
+    fn unified_order_over_a_private_line() {
+        let mut params = jsapi_order().to_params().unwrap();
+        params.insert("notify_url".into(), "http://10.0.0.5/notify".into());
+        assert!(matches!(
+            UnifiedOrderRequest::from_params(&params),
+            Err(V2ModelError::Invalid {
+                field: "notify_url",
+                ..
+            })
+        ));
+        let read =
+            UnifiedOrderRequest::from_params_over_private_line(&params, &["10.0.0.5"]).unwrap();
+        assert_eq!(read.notify_url.as_str(), "http://10.0.0.5/notify");
+    }
+
+    #[test]
     fn trade_type_requirements() {
         let mut r = jsapi_order();
         r.openid = None;
@@ -591,6 +652,14 @@ mod tests {
             OrderQueryRequest::from_params(&Params::new()),
             Err(V2ModelError::Missing("appid"))
         ));
+        let closed = CloseOrderResponse {
+            appid: q.appid.clone(),
+            mch_id: q.mch_id.clone(),
+        };
+        assert_eq!(
+            CloseOrderResponse::from_params(&closed.to_params("n2")).unwrap(),
+            closed
+        );
 
         let xml_body = "<xml><appid><![CDATA[wx2421b1c4370ec43b]]></appid><attach><![CDATA[]]></attach><bank_type><![CDATA[CFT]]></bank_type><cash_fee>1</cash_fee><fee_type><![CDATA[CNY]]></fee_type><is_subscribe><![CDATA[Y]]></is_subscribe><mch_id><![CDATA[10000100]]></mch_id><nonce_str><![CDATA[5d2b6c2a8db53831f7eda20af46e531c]]></nonce_str><openid><![CDATA[oUpF8uMEb4qRXf22hE3X68TekukE]]></openid><out_trade_no><![CDATA[1409811653]]></out_trade_no><result_code><![CDATA[SUCCESS]]></result_code><return_code><![CDATA[SUCCESS]]></return_code><sign><![CDATA[499D67754742F6B942E466B3F11F4A9F]]></sign><time_end><![CDATA[20250101080000]]></time_end><total_fee>1</total_fee><trade_type><![CDATA[JSAPI]]></trade_type><transaction_id><![CDATA[1004400740201409030005092168]]></transaction_id></xml>";
         let params = xml::parse(xml_body.as_bytes(), 8192).unwrap();
@@ -610,6 +679,7 @@ mod tests {
             order: n.order.clone(),
             trade_state: TradeState::Success,
             trade_state_desc: None,
+            is_subscribe: Some("N".into()),
         };
         assert_eq!(
             OrderQueryResponse::from_params(&answer.to_params("n1")).unwrap(),

@@ -101,8 +101,17 @@ impl RefundRequest {
             .build())
     }
 
-    /// Reads a received request (simulator side).
+    /// Reads a received request (simulator side) and applies [`Self::validate`].
     pub fn from_params(params: &Params) -> Result<Self, V2ModelError> {
+        Self::from_params_over_private_line(params, &[] as &[&str])
+    }
+
+    /// Like [`Self::from_params`], accepting a plain-`http://` `notify_url` to one of
+    /// `private_hosts` ([`NotifyUrl::new_over_private_line`]).
+    pub fn from_params_over_private_line<S: AsRef<str>>(
+        params: &Params,
+        private_hosts: &[S],
+    ) -> Result<Self, V2ModelError> {
         let f = Fields(params);
         let fen = |name: &'static str| {
             f.req_typed(name, |s| {
@@ -121,7 +130,9 @@ impl RefundRequest {
             refund_fee: fen("refund_fee")?,
             refund_desc: f.opt_string("refund_desc"),
             refund_account: f.opt_string("refund_account"),
-            notify_url: f.opt_typed("notify_url", NotifyUrl::new)?,
+            notify_url: f.opt_typed("notify_url", |url| {
+                NotifyUrl::new_over_private_line(url, private_hosts)
+            })?,
         };
         request.validate()?;
         Ok(request)
@@ -262,7 +273,8 @@ pub struct RefundQueryItem {
     pub refund_fee: u64,
     /// `refund_status_$n`, mapped from the v2 spelling.
     pub refund_status: RefundStatus,
-    /// `refund_success_time_$n` (`yyyy-MM-dd HH:mm:ss`).
+    /// `refund_success_time_$n` (`yyyy-MM-dd HH:mm:ss`,
+    /// [`format_v2_datetime`](crate::v2::time::format_v2_datetime)).
     pub refund_success_time: Option<String>,
     /// `refund_recv_accout_$n` (WeChat's spelling).
     pub refund_recv_accout: Option<String>,
@@ -283,7 +295,8 @@ pub struct RefundQueryResponse {
     pub total_fee: u64,
     /// Cash paid in fen.
     pub cash_fee: Option<u64>,
-    /// The refunds, in `_0`, `_1`, … order.
+    /// The refunds, in `_0`, `_1`, … order. The answer's `refund_fee` (退款总金额) is
+    /// their sum and is written, not stored.
     pub refunds: Vec<RefundQueryItem>,
 }
 
@@ -349,6 +362,10 @@ impl RefundQueryResponse {
             .set("out_trade_no", &self.out_trade_no)
             .set("total_fee", self.total_fee)
             .opt("cash_fee", self.cash_fee)
+            .set(
+                "refund_fee",
+                self.refunds.iter().map(|r| r.refund_fee).sum::<u64>(),
+            )
             .set("refund_count", self.refunds.len());
         for (i, r) in self.refunds.iter().enumerate() {
             b = b
@@ -394,10 +411,15 @@ pub struct RefundNotificationInfo {
     pub settlement_refund_fee: Option<u64>,
     /// `SUCCESS`, `CHANGE` (→ `Abnormal`) or `REFUNDCLOSE` (→ `Closed`).
     pub refund_status: RefundStatus,
-    /// `yyyy-MM-dd HH:mm:ss`.
+    /// `yyyy-MM-dd HH:mm:ss` ([`format_v2_datetime`](crate::v2::time::format_v2_datetime)).
     pub success_time: Option<String>,
     /// Where the money went (WeChat's spelling).
     pub refund_recv_accout: Option<String>,
+    /// Which funds paid it: `REFUND_SOURCE_RECHARGE_FUNDS` or
+    /// `REFUND_SOURCE_UNSETTLED_FUNDS`.
+    pub refund_account: Option<String>,
+    /// Where the refund was asked for: `API`, `VENDOR_PLATFORM`.
+    pub refund_request_source: Option<String>,
 }
 
 impl RefundNotificationInfo {
@@ -415,6 +437,8 @@ impl RefundNotificationInfo {
             refund_status: parse_v2_refund_status(f.req("refund_status")?),
             success_time: f.opt_string("success_time"),
             refund_recv_accout: f.opt_string("refund_recv_accout"),
+            refund_account: f.opt_string("refund_account"),
+            refund_request_source: f.opt_string("refund_request_source"),
         })
     }
 
@@ -431,6 +455,8 @@ impl RefundNotificationInfo {
             .set("refund_status", v2_refund_status_str(&self.refund_status))
             .opt("success_time", self.success_time.as_ref())
             .opt("refund_recv_accout", self.refund_recv_accout.as_ref())
+            .opt("refund_account", self.refund_account.as_ref())
+            .opt("refund_request_source", self.refund_request_source.as_ref())
             .build()
     }
 }
@@ -594,6 +620,7 @@ mod tests {
         let p = answer.to_params("n2");
         assert_eq!(p["refund_status_1"], "CHANGE");
         assert_eq!(p["refund_count"], "2");
+        assert_eq!(p["refund_fee"], "50", "the sum of the refunds listed");
         assert_eq!(RefundQueryResponse::from_params(&p).unwrap(), answer);
         let mut broken = p.clone();
         broken.remove("refund_id_1");
@@ -620,6 +647,8 @@ mod tests {
                 refund_status: RefundStatus::Closed,
                 success_time: None,
                 refund_recv_accout: None,
+                refund_account: Some("REFUND_SOURCE_RECHARGE_FUNDS".into()),
+                refund_request_source: Some("API".into()),
             },
         };
         let p = n.to_params("n3", &key()).unwrap();

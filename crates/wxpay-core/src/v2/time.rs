@@ -1,5 +1,7 @@
-//! The v2 time format `yyyyMMddHHmmss` (`time_start`, `time_expire`, `time_end`), always
-//! Beijing time (UTC+8) on the wire, with no offset written.
+//! The v2 time formats, always Beijing time (UTC+8) on the wire with no offset written:
+//! `yyyyMMddHHmmss` for orders (`time_start`, `time_expire`, `time_end`) and
+//! `yyyy-MM-dd HH:mm:ss` for refunds (`refund_success_time_$n`, the refund notification's
+//! `success_time`).
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
@@ -44,6 +46,44 @@ pub fn format_v2_time(unix_seconds: i64) -> Result<String, V2TimeError> {
     ))
 }
 
+/// Formats Unix seconds as `yyyy-MM-dd HH:mm:ss` in Beijing time, the refund messages'
+/// form.
+pub fn format_v2_datetime(unix_seconds: i64) -> Result<String, V2TimeError> {
+    let compact = format_v2_time(unix_seconds)?;
+    let d = |from: usize, to: usize| &compact[from..to];
+    Ok(format!(
+        "{}-{}-{} {}:{}:{}",
+        d(0, 4),
+        d(4, 6),
+        d(6, 8),
+        d(8, 10),
+        d(10, 12),
+        d(12, 14)
+    ))
+}
+
+/// Parses `yyyy-MM-dd HH:mm:ss` (Beijing time) into Unix seconds.
+pub fn parse_v2_datetime(text: &str) -> Result<i64, V2TimeError> {
+    let b = text.as_bytes();
+    let shape = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return Err(V2TimeError::Format(text.to_owned()));
+    }
+    let compact: String = text.chars().filter(char::is_ascii_digit).collect();
+    if compact.len() != 14 {
+        return Err(V2TimeError::Format(text.to_owned()));
+    }
+    parse_v2_time(&compact).map_err(|e| match e {
+        V2TimeError::Range(_) => V2TimeError::Range(text.to_owned()),
+        _ => V2TimeError::Format(text.to_owned()),
+    })
+}
+
 /// Parses `yyyyMMddHHmmss` (Beijing time) into Unix seconds.
 pub fn parse_v2_time(text: &str) -> Result<i64, V2TimeError> {
     let b = text.as_bytes();
@@ -79,6 +119,28 @@ mod tests {
         assert_eq!(parse_v2_time("20250101080000"), Ok(1_735_689_600));
         assert_eq!(format_v2_time(1_735_689_600).unwrap(), "20250101080000");
         assert_eq!(format_v2_time(0).unwrap(), "19700101080000");
+    }
+
+    #[test]
+    fn refund_datetime_form() {
+        assert_eq!(
+            format_v2_datetime(1_735_689_600).unwrap(),
+            "2025-01-01 08:00:00"
+        );
+        assert_eq!(parse_v2_datetime("2025-01-01 08:00:00"), Ok(1_735_689_600));
+        assert!(matches!(
+            parse_v2_datetime("20250101080000"),
+            Err(V2TimeError::Format(_))
+        ));
+        assert!(matches!(
+            parse_v2_datetime("2025-01-01T08:00:00"),
+            Err(V2TimeError::Format(_))
+        ));
+        assert!(matches!(
+            parse_v2_datetime("2025-13-01 08:00:00"),
+            Err(V2TimeError::Range(_))
+        ));
+        assert!(format_v2_datetime(i64::MAX).is_err());
     }
 
     #[test]

@@ -95,6 +95,28 @@ impl EventType {
             Self::RefundSuccess | Self::RefundAbnormal | Self::RefundClosed
         )
     }
+
+    /// The resource's `original_type` (also its AEAD associated data) for the events
+    /// above: `transaction` for payments, `refund` for refund outcomes.
+    pub fn original_type(&self) -> Option<&'static str> {
+        match self {
+            Self::TransactionSuccess => Some("transaction"),
+            Self::RefundSuccess | Self::RefundAbnormal | Self::RefundClosed => Some("refund"),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The `summary` WeChat sends with the events above (支付成功, 退款成功, 退款异常,
+    /// 退款关闭); informative only, never to be parsed.
+    pub fn summary(&self) -> Option<&'static str> {
+        match self {
+            Self::TransactionSuccess => Some("支付成功"),
+            Self::RefundSuccess => Some("退款成功"),
+            Self::RefundAbnormal => Some("退款异常"),
+            Self::RefundClosed => Some("退款关闭"),
+            Self::Other(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for EventType {
@@ -329,6 +351,13 @@ mod tests {
         assert_eq!(EventType::parse("X.Y"), EventType::Other("X.Y".into()));
         assert!(EventType::RefundClosed.is_refund());
         assert!(!EventType::TransactionSuccess.is_refund());
+        assert_eq!(
+            EventType::TransactionSuccess.original_type(),
+            Some("transaction")
+        );
+        assert_eq!(EventType::RefundAbnormal.original_type(), Some("refund"));
+        assert_eq!(EventType::parse("X.Y").original_type(), None);
+        assert_eq!(EventType::RefundClosed.summary(), Some("退款关闭"));
     }
 
     #[test]

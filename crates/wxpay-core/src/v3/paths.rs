@@ -12,7 +12,7 @@ use std::fmt;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::ids::{IdError, MchId, OutRefundNo, OutTradeNo, TransactionId};
-use crate::v3::models::PrepayKind;
+use crate::v3::models::{error_code, ErrorBody, ParamErrorDetail, PrepayKind};
 
 /// The primary API host.
 pub const HOST: &str = "https://api.mch.weixin.qq.com";
@@ -182,6 +182,31 @@ pub enum PathError {
     /// A percent-escape decodes to invalid UTF-8.
     #[error("invalid percent-encoding in {0}")]
     Encoding(&'static str),
+}
+
+impl PathError {
+    /// The answer WeChat gives a request line it cannot route: 404 for a path or method it
+    /// does not serve, 400 `PARAM_ERROR` naming the query or path parameter otherwise
+    /// (`detail.field` is then the parameter's name, as the API v3 rules say).
+    pub fn to_error_body(&self) -> ErrorBody {
+        let param = |field: &str, issue: String| {
+            // `mchid` is the only query parameter the endpoints here take.
+            let detail = if field == "mchid" {
+                ParamErrorDetail::in_query(field, None, issue)
+            } else {
+                ParamErrorDetail::in_url(field, None, issue)
+            };
+            ErrorBody::param(detail)
+        };
+        match self {
+            Self::NotFound(_) | Self::MethodNotAllowed { .. } => {
+                ErrorBody::new(error_code::NOT_FOUND, "请求的资源不存在")
+            }
+            Self::MissingQuery(name) => param(name, "is required".into()),
+            Self::BadId { field, source } => param(field, source.to_string()),
+            Self::Encoding(field) => param(field, "invalid percent-encoding".into()),
+        }
+    }
 }
 
 impl Endpoint {
@@ -373,6 +398,35 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    #[test]
+    fn path_errors_as_wechat_answers_them() {
+        let missing = Endpoint::parse("GET", "/v3/pay/transactions/out-trade-no/T2025010100")
+            .unwrap_err()
+            .to_error_body();
+        assert_eq!(
+            (missing.code.as_str(), missing.http_status()),
+            ("PARAM_ERROR", Some(400))
+        );
+        let detail = missing.param_detail().unwrap();
+        assert_eq!(
+            (detail.field.as_str(), detail.location.as_str()),
+            ("mchid", "query")
+        );
+        let bad = Endpoint::parse("GET", "/v3/pay/transactions/out-trade-no/abc?mchid=1")
+            .unwrap_err()
+            .to_error_body()
+            .param_detail()
+            .unwrap();
+        assert_eq!(
+            (bad.field.as_str(), bad.location.as_str()),
+            ("out_trade_no", "url")
+        );
+        let nowhere = Endpoint::parse("GET", "/v3/nothing")
+            .unwrap_err()
+            .to_error_body();
+        assert_eq!(nowhere.http_status(), Some(404));
     }
 
     #[test]

@@ -1,49 +1,40 @@
 //! `GET /v3/certificates` (A.4): every platform certificate still listed, each encrypted
-//! with the requesting merchant's APIv3 key (associated data `certificate`).
+//! with the requesting merchant's APIv3 key into the core's [`CertificateEntry`].
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use serde_json::json;
+use wxpay_core::v3::aead::ApiV3Key;
+use wxpay_core::v3::certificates::{CertificateEntry, CertificatesResponse};
+use wxpay_core::v3::models::error_code;
+use wxpay_core::values::format_beijing_rfc3339;
 
-use super::{serve, ApiError, Reply};
-use crate::crypto::aead_encrypt;
-use crate::sim::{lock, random_alnum, rfc3339_cst, Sim};
+use super::{ApiError, Reply};
+use crate::crypto::VerifiedAuth;
+use crate::sim::{lock, random_alnum, Sim};
 
-/// Handler.
-pub async fn certificates(State(sim): State<Sim>, request: Request) -> Response {
-    serve(sim, "v3.certificates", request, |sim, _req, auth| {
-        let signing = lock(&sim.signing).clone();
-        if !signing.mode.serves_certificates() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "NO_AUTH",
-                "商户已切换为微信支付公钥模式，平台证书不可用 (platform certificates are disabled in public-key mode)",
-            ));
-        }
-        let merchant = sim
-            .merchants
-            .get(&auth.mchid)
-            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "MCH_NOT_EXISTS", "商户号不存在"))?;
-        let mut data = Vec::new();
-        for p in &signing.platforms {
-            let nonce = random_alnum(12);
-            let ciphertext =
-                aead_encrypt(merchant.config.apiv3_key.expose(), &nonce, "certificate", p.cert_pem.as_bytes())
-                    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "系统错误"))?;
-            data.push(json!({
-                "serial_no": p.signer.serial(),
-                "effective_time": rfc3339_cst(p.not_before),
-                "expire_time": rfc3339_cst(p.not_after),
-                "encrypt_certificate": {
-                    "algorithm": "AEAD_AES_256_GCM",
-                    "nonce": nonce,
-                    "associated_data": "certificate",
-                    "ciphertext": ciphertext,
-                }
-            }));
-        }
-        Ok(Reply::Json(json!({ "data": data })))
-    })
-    .await
+/// The handler, after authentication.
+pub fn certificates(sim: &Sim, auth: &VerifiedAuth) -> Result<Reply, ApiError> {
+    let signing = lock(&sim.signing).clone();
+    if !signing.mode.serves_certificates() {
+        return Err(ApiError::new(
+            error_code::NO_AUTH,
+            "商户已切换为微信支付公钥模式，平台证书不可用 (platform certificates are disabled in public-key mode)",
+        ));
+    }
+    let merchant = sim
+        .merchants
+        .get(&auth.mchid)
+        .ok_or_else(|| ApiError::new(error_code::MCH_NOT_EXISTS, "商户号不存在"))?;
+    let key = ApiV3Key::new(merchant.config.apiv3_key.expose()).map_err(ApiError::internal)?;
+    let data = signing
+        .platforms
+        .iter()
+        .map(|p| {
+            let cert = &p.certificate;
+            let effective =
+                format_beijing_rfc3339(cert.not_before()).map_err(ApiError::internal)?;
+            let expire = format_beijing_rfc3339(cert.not_after()).map_err(ApiError::internal)?;
+            CertificateEntry::encrypt(cert, &key, &random_alnum(12), &effective, &expire)
+                .map_err(ApiError::internal)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Reply::json(&CertificatesResponse { data })
 }

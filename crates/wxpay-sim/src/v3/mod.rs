@@ -1,9 +1,12 @@
-//! API v3 (JSON): request authentication, WeChat-shaped errors and signed responses.
+//! API v3 (JSON): routing, request authentication, WeChat-shaped errors and signed responses.
 //!
-//! Every v3 handler runs through [`serve`]: faults first (as a failing WeChat front end
-//! would), then the merchant's `Authorization` is checked against the exact bytes and
-//! request URI received, then the handler runs, and whatever it returns — success, 204 or
-//! business error — is signed with the current platform identity.
+//! Every `/v3/…` request runs through [`dispatch`]: the core's [`Endpoint::parse`] names
+//! the endpoint from the method and request URI, faults apply (as a failing WeChat front
+//! end would), the merchant's `Authorization` is checked against the exact bytes and
+//! request URI received, then the endpoint's handler runs, and whatever it returns —
+//! success, 204 or business error — is signed with the current platform identity. Request
+//! bodies are read with the core's models (`PrepayRequest::from_json`, …) and answers are
+//! the core's types, so the wire rules live in `wxpay-core` only.
 //!
 //! What is refused before the request signature verified (401 `SIGN_ERROR`, an unreadable
 //! body) goes back unsigned: WeChat signs an answer only after it has verified the
@@ -13,13 +16,15 @@
 pub mod certs;
 pub mod pay;
 pub mod refund;
-pub mod validate;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use wxpay_core::v3::models::{error_code, ErrorBody, FieldError, PrepayKind};
+use wxpay_core::v3::paths::Endpoint;
 
 use crate::crypto::{verify_authorization, VerifiedAuth};
 use crate::faults::FaultKind;
@@ -28,65 +33,40 @@ use crate::sim::{lock, now_unix, random_alnum, Sim};
 /// Largest request body accepted (WeChat's own limit is not documented; 1 MiB is generous).
 const MAX_BODY: usize = 1 << 20;
 
-/// A WeChat-shaped v3 error: HTTP status plus `{"code","message","detail"}`.
+/// A WeChat-shaped v3 error: the core's [`ErrorBody`], answered with the HTTP status WeChat
+/// pairs with its code ([`error_code::http_status`]).
 #[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// WeChat error code, e.g. `PARAM_ERROR`.
-    pub code: &'static str,
-    /// Message (Chinese, as WeChat writes it, with the English reason after it).
-    pub message: String,
-    /// Optional `detail` object.
-    pub detail: Option<Value>,
-}
+pub struct ApiError(pub ErrorBody);
 
 impl ApiError {
-    /// Any error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            detail: None,
-        }
+    /// An error with `code` and `message` and no detail.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self(ErrorBody::new(code, message))
     }
 
-    /// 400 `PARAM_ERROR` naming the offending field (`/body/amount/total` style path).
-    pub fn param(field: &str, issue: impl Into<String>) -> Self {
-        let issue = issue.into();
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "PARAM_ERROR",
-            message: format!("参数错误: {field} {issue}"),
-            detail: Some(json!({ "field": field, "location": "body", "issue": issue })),
-        }
+    /// 400 `PARAM_ERROR` for a field of `body` that failed validation.
+    pub fn param(err: &FieldError, body: &Value) -> Self {
+        Self(ErrorBody::param_error_in(err, body))
     }
 
-    /// Adds `detail.field` (query parameters and path segments).
-    pub fn with_field(mut self, field: &str) -> Self {
-        self.detail = Some(json!({ "field": field, "location": "query" }));
-        self
+    /// 500 `SYSTEM_ERROR` for a failure on the simulator's side (logged, never detailed).
+    pub fn internal(what: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %what, "v3 answer could not be built");
+        Self::new(error_code::SYSTEM_ERROR, "系统错误")
     }
 
-    /// Adds `detail.field` for a body field whose value is well-formed but refused.
-    pub fn with_body_field(mut self, field: &str) -> Self {
-        self.detail = Some(json!({ "field": field, "location": "body" }));
-        self
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0
+            .http_status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
+}
 
-    /// 400 `INVALID_REQUEST`.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> Value {
-        let mut body = json!({ "code": self.code, "message": self.message });
-        if let (Some(detail), Some(obj)) = (&self.detail, body.as_object_mut()) {
-            obj.insert("detail".into(), detail.clone());
-        }
-        body
+impl From<ErrorBody> for ApiError {
+    fn from(body: ErrorBody) -> Self {
+        Self(body)
     }
 }
 
@@ -94,9 +74,18 @@ impl ApiError {
 #[derive(Debug)]
 pub enum Reply {
     /// 200 with a JSON body.
-    Json(Value),
+    Json(Vec<u8>),
     /// 204 with no body.
     NoContent,
+}
+
+impl Reply {
+    /// 200 with `answer` as compact JSON (the bytes that are then signed).
+    pub fn json<T: Serialize>(answer: &T) -> Result<Self, ApiError> {
+        serde_json::to_vec(answer)
+            .map(Self::Json)
+            .map_err(ApiError::internal)
+    }
 }
 
 /// The parts of a request that authentication and handlers need, body as raw bytes.
@@ -106,8 +95,6 @@ pub struct V3Request {
     pub method: String,
     /// Path plus `?query` exactly as received: the signed canonical URL.
     pub uri: String,
-    /// Query string parameters (decoded).
-    pub query: Vec<(String, String)>,
     /// Raw body.
     pub body: Bytes,
     /// The `Authorization` header, if any.
@@ -115,56 +102,79 @@ pub struct V3Request {
 }
 
 impl V3Request {
-    /// A query parameter.
-    pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Parses the body as a JSON object (400 `PARAM_ERROR` otherwise).
+    /// Parses the body as JSON (400 `PARAM_ERROR` for the whole body otherwise); the core's
+    /// models check its shape.
     pub fn json(&self) -> Result<Value, ApiError> {
-        let value: Value = serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::param("/body", format!("body is not valid JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(ApiError::param("/body", "body must be a JSON object"));
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::param(
+                &FieldError::new("", format!("body is not valid JSON: {e}")),
+                &Value::Null,
+            )
+        })
+    }
+}
+
+/// The fault-injection label of an endpoint (see [`crate::server::ENDPOINTS`]).
+pub fn label(endpoint: &Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Prepay(PrepayKind::Jsapi) => "v3.jsapi",
+        Endpoint::Prepay(PrepayKind::App) => "v3.app",
+        Endpoint::Prepay(PrepayKind::H5) => "v3.h5",
+        Endpoint::Prepay(PrepayKind::Native) => "v3.native",
+        Endpoint::QueryByTransactionId { .. } | Endpoint::QueryByOutTradeNo { .. } => "v3.query",
+        Endpoint::Close { .. } => "v3.close",
+        Endpoint::Refund => "v3.refund",
+        Endpoint::RefundQuery { .. } => "v3.refund_query",
+        Endpoint::Certificates => "v3.certificates",
+    }
+}
+
+/// Runs one endpoint's handler.
+fn handle(
+    sim: &Sim,
+    req: &V3Request,
+    auth: &VerifiedAuth,
+    endpoint: Endpoint,
+) -> Result<Reply, ApiError> {
+    match endpoint {
+        Endpoint::Prepay(kind) => pay::prepay(sim, req, auth, kind),
+        Endpoint::QueryByOutTradeNo {
+            out_trade_no,
+            mchid,
+        } => pay::query_by_out_trade_no(sim, auth, &out_trade_no, &mchid),
+        Endpoint::QueryByTransactionId {
+            transaction_id,
+            mchid,
+        } => pay::query_by_transaction_id(sim, auth, &transaction_id, &mchid),
+        Endpoint::Close { out_trade_no } => pay::close(sim, req, auth, &out_trade_no),
+        Endpoint::Refund => refund::create(sim, req, auth),
+        Endpoint::RefundQuery { out_refund_no } => refund::query(sim, auth, &out_refund_no),
+        Endpoint::Certificates => certs::certificates(sim, auth),
+    }
+}
+
+/// Handler for every `/v3/…` request: route, latency and faults, body read,
+/// authentication, endpoint, signing.
+///
+/// A request line the core cannot route is answered after authentication as WeChat would
+/// ([`wxpay_core::v3::paths::PathError::to_error_body`]: 404, or `PARAM_ERROR` naming the
+/// query or path parameter); faults apply only to requests that name an endpoint.
+pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
+    let uri = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let route = Endpoint::parse(request.method().as_str(), &uri);
+    let (latency, fault) = match &route {
+        Ok(endpoint) => {
+            let mut faults = lock(&sim.faults);
+            (
+                faults.latency(label(endpoint)),
+                faults.take(label(endpoint)),
+            )
         }
-        Ok(value)
-    }
-}
-
-/// The SIGN_ERROR response body WeChat sends, with the `sign_information` that tells the
-/// merchant what the server reconstructed.
-fn sign_error(req: &V3Request, issue: &str) -> ApiError {
-    let message = format!("{}\n{}\n", req.method, req.uri);
-    let len = message.len() + req.body.len() + 40;
-    ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        code: "SIGN_ERROR",
-        message: "签名错误".into(),
-        detail: Some(json!({
-            "detail": { "issue": issue },
-            "field": "signature",
-            "location": "authorization",
-            "sign_information": {
-                "method": req.method,
-                "sign_message_length": len,
-                "truncated_sign_message": message,
-                "url": req.uri.split('?').next().unwrap_or(""),
-            }
-        })),
-    }
-}
-
-/// Runs a v3 endpoint: latency and faults, body read, authentication, handler, signing.
-pub async fn serve<F>(sim: Sim, endpoint: &'static str, request: Request, handler: F) -> Response
-where
-    F: FnOnce(&Sim, &V3Request, &VerifiedAuth) -> Result<Reply, ApiError>,
-{
-    let (latency, fault) = {
-        let mut faults = lock(&sim.faults);
-        (faults.latency(endpoint), faults.take(endpoint))
+        Err(_) => (0, None),
     };
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
@@ -174,29 +184,17 @@ where
     if let Some(fault) = &fault {
         let delay = std::time::Duration::from_millis(fault.delay_ms.unwrap_or(10_000));
         let early = match fault.kind {
-            FaultKind::SystemError => Some(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "SYSTEM_ERROR",
-                "系统错误",
-            )),
-            FaultKind::ServiceUnavailable => Some(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "服务不可用",
-            )),
-            FaultKind::RateLimited => Some(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "FREQUENCY_LIMITED",
-                "请求频率超限",
-            )),
+            FaultKind::SystemError => Some(ApiError::new(error_code::SYSTEM_ERROR, "系统错误")),
+            FaultKind::ServiceUnavailable => {
+                Some(ApiError::new(error_code::SERVICE_UNAVAILABLE, "服务不可用"))
+            }
+            FaultKind::RateLimited => {
+                Some(ApiError::new(error_code::FREQUENCY_LIMITED, "请求频率超限"))
+            }
             FaultKind::BadGateway => return bad_gateway(),
             FaultKind::Timeout => {
                 tokio::time::sleep(delay).await;
-                Some(ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "SYSTEM_ERROR",
-                    "系统超时",
-                ))
+                Some(ApiError::new(error_code::SYSTEM_ERROR, "系统超时"))
             }
             FaultKind::Latency => {
                 tokio::time::sleep(delay).await;
@@ -219,99 +217,58 @@ where
             return respond_as(&sim, Err(err), signature);
         }
     }
-    let req = match read_request(request).await {
+    let req = match read_request(request, uri).await {
         Ok(r) => r,
         Err(e) => return respond_as(&sim, Err(e), Signature::Absent),
     };
-    let auth = match req.authorization.clone() {
-        None => Err(sign_error(&req, "authorization header missing")),
-        Some(_) if refuse_signature => Err(sign_error(&req, "sign not match")),
-        Some(h) => {
-            verify_authorization(&h, &req.method, &req.uri, &req.body, now_unix(), |m, s| {
-                sim.merchant_key(m, s)
-            })
-            .map_err(|f| sign_error(&req, &f.issue))
-        }
+    let sign_error = |issue: &str| {
+        ApiError(ErrorBody::sign_error(
+            &req.method,
+            &req.uri,
+            req.body.len(),
+            issue,
+        ))
+    };
+    let auth = match req.authorization.as_deref() {
+        None => Err(sign_error("authorization header missing")),
+        Some(_) if refuse_signature => Err(sign_error("sign not match")),
+        Some(h) => verify_authorization(h, &req.method, &req.uri, &req.body, now_unix(), |m, s| {
+            sim.merchant_key(m, s)
+        })
+        .map_err(|f| sign_error(&f.issue)),
     };
     let auth = match auth {
         Ok(auth) => auth,
         // Not authenticated: nothing is signed (A.3).
         Err(refusal) => return respond_as(&sim, Err(refusal), Signature::Absent),
     };
-    let outcome = handler(&sim, &req, &auth);
+    let outcome = match route {
+        Ok(endpoint) => handle(&sim, &req, &auth, endpoint),
+        Err(unroutable) => Err(ApiError(unroutable.to_error_body())),
+    };
     respond_as(&sim, outcome, signature)
 }
 
 /// Reads the request into a [`V3Request`] (body as raw bytes, never re-encoded).
-async fn read_request(request: Request) -> Result<V3Request, ApiError> {
+async fn read_request(request: Request, uri: String) -> Result<V3Request, ApiError> {
     let (parts, body) = request.into_parts();
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
-    let query = parts
-        .uri
-        .query()
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (percent_decode(k), percent_decode(v))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let authorization = parts
         .headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::param("/body", "body too large or unreadable"))?;
+    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::param(
+            &FieldError::new("", "body too large or unreadable"),
+            &Value::Null,
+        )
+    })?;
     Ok(V3Request {
         method: parts.method.as_str().to_owned(),
         uri,
-        query,
         body,
         authorization,
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn bad_gateway() -> Response {
@@ -340,27 +297,18 @@ pub enum Signature {
     Absent,
 }
 
-/// Signs and builds the HTTP response for a handler outcome (`probe`: with a
-/// `WECHATPAY/SIGNTEST/` signature).
-pub fn respond(sim: &Sim, outcome: Result<Reply, ApiError>, probe: bool) -> Response {
-    let signature = if probe {
-        Signature::Probe
-    } else {
-        Signature::Valid
-    };
-    respond_as(sim, outcome, signature)
-}
-
 /// Builds the HTTP response for a handler outcome, signed as `signature` says.
 pub fn respond_as(sim: &Sim, outcome: Result<Reply, ApiError>, signature: Signature) -> Response {
     let (status, body) = match outcome {
-        Ok(Reply::Json(v)) => (StatusCode::OK, v.to_string().into_bytes()),
+        Ok(Reply::Json(bytes)) => (StatusCode::OK, bytes),
         Ok(Reply::NoContent) => (StatusCode::NO_CONTENT, Vec::new()),
         Err(e) => {
-            if e.status.is_server_error() {
-                tracing::warn!(code = e.code, message = %e.message, "v3 server error (simulated)");
+            let status = e.status();
+            if status.is_server_error() {
+                tracing::warn!(code = %e.0.code, message = %e.0.message, "v3 server error (simulated)");
             }
-            (e.status, e.body().to_string().into_bytes())
+            // An ErrorBody holds strings and a JSON value: serialising cannot fail.
+            (status, serde_json::to_vec(&e.0).unwrap_or_default())
         }
     };
     match signature {
@@ -424,15 +372,11 @@ pub fn probe_signature() -> String {
     format!("WECHATPAY/SIGNTEST/{}", random_alnum(64))
 }
 
-/// Fallback for unknown paths: 404 with WeChat's body, signed.
-pub async fn not_found(axum::extract::State(sim): axum::extract::State<Sim>) -> Response {
-    respond(
+/// Fallback for paths outside `/v3`, the v2 and login APIs: 404 with WeChat's body, signed.
+pub async fn not_found(State(sim): State<Sim>) -> Response {
+    respond_as(
         &sim,
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "请求的资源不存在",
-        )),
-        false,
+        Err(ApiError::new(error_code::NOT_FOUND, "请求的资源不存在")),
+        Signature::Valid,
     )
 }

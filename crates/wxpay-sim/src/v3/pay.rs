@@ -1,18 +1,19 @@
 //! Basic payment (基础支付): prepay for JSAPI / APP / H5 / Native, query by `out_trade_no`
-//! and by `transaction_id`, and close (A.9).
+//! and by `transaction_id`, and close (A.9). Requests are read with the core's
+//! [`PrepayRequest`] and [`CloseRequest`]; answers are the core's prepay answers and
+//! [`wxpay_core::v3::models::Transaction`].
 
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
-use axum::response::Response;
 use serde_json::{json, Value};
-use wxpay_core::v3::models::error_code;
-use wxpay_core::TradeState;
+use wxpay_core::v3::models::{
+    error_code, CloseRequest, ErrorBody, FieldError, H5PrepayResponse, NativePrepayResponse,
+    ParamErrorDetail, PrepayIdResponse, PrepayKind, PrepayRequest, CNY,
+};
+use wxpay_core::{MchId, OutTradeNo, PrepayId, TradeState, TransactionId};
 
-use super::validate::Fields;
-use super::{serve, ApiError, Reply, V3Request};
+use super::{ApiError, Reply, V3Request};
 use crate::crypto::VerifiedAuth;
-use crate::lifecycle::{apply_expiry, state_desc};
-use crate::sim::{lock, now_unix, random_alnum, random_digits, v2_time, Sim};
+use crate::lifecycle::{apply_expiry, state_desc, transaction};
+use crate::sim::{lock, now_unix, random_alnum, random_digits, Sim};
 use crate::state::{order_key, ApiVersion, Order};
 
 /// A prepay id lives two hours (A.10).
@@ -22,38 +23,15 @@ pub const DEFAULT_EXPIRY: i64 = 7 * 24 * 3600;
 /// `h5_url` validity (A.10).
 pub const H5_TTL: i64 = 300;
 
-/// Which prepay endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// `/v3/pay/transactions/jsapi` (also mini-programs).
-    Jsapi,
-    /// `/v3/pay/transactions/app`.
-    App,
-    /// `/v3/pay/transactions/h5`.
-    H5,
-    /// `/v3/pay/transactions/native`.
-    Native,
-}
-
-impl Channel {
-    /// `trade_type` as queries report it.
-    pub fn trade_type(self) -> &'static str {
-        match self {
-            Self::Jsapi => "JSAPI",
-            Self::App => "APP",
-            Self::H5 => "MWEB",
-            Self::Native => "NATIVE",
-        }
-    }
-}
-
 /// A new prepay id shaped like `wx201410272009395522657a690389285100`.
 pub fn new_prepay_id(now: i64) -> String {
-    format!(
-        "wx{}{}",
-        v2_time(now),
-        random_alnum(20).to_ascii_lowercase()
-    )
+    let stamp = wxpay_core::v2::time::format_v2_time(now).unwrap_or_default();
+    format!("wx{stamp}{}", random_alnum(20).to_ascii_lowercase())
+}
+
+/// A new Native `code_url` (`weixin://wxpay/bizpayurl?pr=…`).
+pub fn new_code_url() -> String {
+    format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(9))
 }
 
 /// The `h5_url` for an order.
@@ -65,123 +43,82 @@ pub fn h5_url(sim: &Sim, prepay_id: &str) -> String {
     )
 }
 
-/// Handler for the four prepay endpoints.
-pub async fn prepay(
-    State(sim): State<Sim>,
-    Path(channel): Path<String>,
-    request: Request,
-) -> Response {
-    let (channel, endpoint) = match channel.as_str() {
-        "jsapi" => (Channel::Jsapi, "v3.jsapi"),
-        "app" => (Channel::App, "v3.app"),
-        "h5" => (Channel::H5, "v3.h5"),
-        "native" => (Channel::Native, "v3.native"),
-        _ => {
-            return super::respond(
-                &sim,
-                Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "NOT_FOUND",
-                    "接口不存在",
-                )),
-                false,
-            )
-        }
-    };
-    serve(sim, endpoint, request, move |sim, req, auth| {
-        prepay_inner(sim, req, auth, channel)
-    })
-    .await
+/// 400 `PARAM_ERROR` on the body's `mchid` when it is not the merchant that signed.
+fn check_body_mchid(mchid: &MchId, auth: &VerifiedAuth, body: &Value) -> Result<(), ApiError> {
+    if mchid.as_str() == auth.mchid {
+        return Ok(());
+    }
+    Err(ApiError::param(
+        &FieldError::new("/mchid", "does not match the mchid in Authorization"),
+        body,
+    ))
 }
 
-fn prepay_inner(
+/// `POST /v3/pay/transactions/{jsapi,app,h5,native}`.
+pub fn prepay(
     sim: &Sim,
     req: &V3Request,
     auth: &VerifiedAuth,
-    channel: Channel,
+    kind: PrepayKind,
 ) -> Result<Reply, ApiError> {
     let body = req.json()?;
-    let f = Fields::body(&body);
-    let appid = f.appid()?;
-    let mchid = f.string("mchid")?;
-    if mchid != auth.mchid {
-        return Err(ApiError::param(
-            "/body/mchid",
-            "does not match the mchid in Authorization",
-        ));
-    }
-    let description = f.description()?;
-    let out_trade_no = f.out_trade_no()?;
-    let time_expire = f.time_expire()?;
-    let attach = f.attach()?;
-    let notify_url = f
-        .notify_url("notify_url", true, &sim.config.private_line_notify_hosts)?
-        .unwrap_or_default();
-    f.bounded("goods_tag", 32)?;
-    let amount = f.object("amount")?;
-    let total = amount.amount("total")?;
-    let currency = amount.currency(false)?;
-    let payer_openid = match channel {
-        Channel::Jsapi => Some(f.object("payer")?.openid()?.into_inner()),
-        _ => None,
-    };
-    let mut payer_client_ip = None;
-    if channel == Channel::H5 {
-        let scene = f.object("scene_info")?;
-        payer_client_ip = Some(scene.string("payer_client_ip")?.to_owned());
-        let h5 = scene.object("h5_info")?;
-        h5.string("type")?;
-    }
+    let request = PrepayRequest::from_json_over_private_line(
+        kind,
+        &body,
+        &sim.config.private_line_notify_hosts,
+    )
+    .map_err(|e| ApiError::param(&e, &body))?;
+    check_body_mchid(&request.mchid, auth, &body)?;
+    let mchid = request.mchid.as_str();
     let merchant = sim
         .merchants
         .get(mchid)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "MCH_NOT_EXISTS", "商户号不存在"))?;
-    if !merchant.config.appids.iter().any(|a| a == appid.as_str()) {
+        .ok_or_else(|| ApiError::new(error_code::MCH_NOT_EXISTS, "商户号不存在"))?;
+    let appid = request.appid.as_str();
+    if !merchant.config.appids.iter().any(|a| a == appid) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "APPID_MCHID_NOT_MATCH",
+            error_code::APPID_MCHID_NOT_MATCH,
             "appid和mch_id不匹配",
         ));
     }
+    // Only JSAPI names its payer; another kind's `payer` is read and ignored.
+    let payer_openid = match (kind, &request.payer) {
+        (PrepayKind::Jsapi, Some(payer)) => Some(payer.openid.as_str().to_owned()),
+        _ => None,
+    };
     if let Some(openid) = &payer_openid {
-        if !crate::login::openid_belongs_to(sim, openid, appid.as_str()) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                error_code::PARAM_ERROR,
-                "appid和openid不匹配",
-            )
-            .with_body_field("/body/payer/openid"));
+        if !crate::login::openid_belongs_to(sim, openid, appid) {
+            let mut refusal = ErrorBody::param_error_in(
+                &FieldError::new("/payer/openid", "appid和openid不匹配"),
+                &body,
+            );
+            refusal.message = "appid和openid不匹配".into();
+            return Err(refusal.into());
         }
     }
 
     let now = now_unix();
-    let key = order_key(mchid, out_trade_no.as_str());
-    let mut fingerprint = body.clone();
+    let key = order_key(mchid, request.out_trade_no.as_str());
+    // The request as read, so that the same parameters spelled differently are the same.
+    let mut fingerprint = serde_json::to_value(&request).map_err(ApiError::internal)?;
     if let Some(o) = fingerprint.as_object_mut() {
-        o.insert("__trade_type".into(), json!(channel.trade_type()));
+        o.insert("__trade_type".into(), json!(kind.trade_type()));
     }
     let mut world = lock(&sim.world);
     if let Some(order) = world.orders.get_mut(&key) {
         apply_expiry(order, now);
         match order.trade_state {
             TradeState::Success | TradeState::Refund => {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "ORDERPAID",
-                    "该订单已支付",
-                ))
+                return Err(ApiError::new(error_code::ORDERPAID, "该订单已支付"))
             }
             TradeState::Closed => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "ORDER_CLOSED",
-                    "订单已关闭",
-                ))
+                return Err(ApiError::new(error_code::ORDER_CLOSED, "订单已关闭"))
             }
             _ => {}
         }
         if order.fingerprint != fingerprint {
-            return Err(ApiError::invalid(
+            return Err(ApiError::new(
+                error_code::INVALID_REQUEST,
                 "201 商户订单号重复 (out_trade_no reused with different parameters)",
             ));
         }
@@ -189,31 +126,38 @@ fn prepay_inner(
             order.prepay_id = new_prepay_id(now);
             order.prepay_expires_at = now + PREPAY_TTL;
         }
-        if channel == Channel::H5 {
+        if kind == PrepayKind::H5 {
             order.h5_issued_at = Some(now);
         }
         let order = order.clone();
         drop(world);
-        return Ok(Reply::Json(prepay_reply(sim, &order, channel)));
+        return prepay_reply(sim, &order, kind);
     }
-    let expire_at = time_expire
+    // WeChat raises a time_expire earlier than one minute from now to that (A.9).
+    let expire_at = request
+        .time_expire
+        .as_ref()
         .map(|t| t.unix_seconds().max(now + 60))
         .unwrap_or(now + DEFAULT_EXPIRY);
     let order = Order {
         mchid: mchid.to_owned(),
-        appid: appid.into_inner(),
-        out_trade_no: out_trade_no.into_inner(),
+        appid: appid.to_owned(),
+        out_trade_no: request.out_trade_no.as_str().to_owned(),
         transaction_id: None,
         prepay_id: new_prepay_id(now),
         prepay_expires_at: now + PREPAY_TTL,
-        trade_type: channel.trade_type().into(),
+        trade_type: kind.trade_type(),
         trade_state: TradeState::NotPay,
         trade_state_desc: state_desc(&TradeState::NotPay).into(),
-        description: description.as_str().to_owned(),
-        total: total.fen(),
-        currency,
-        notify_url,
-        attach: attach.map(|a| a.as_str().to_owned()),
+        description: request.description.as_str().to_owned(),
+        total: request.amount.total.fen(),
+        currency: request
+            .amount
+            .currency
+            .clone()
+            .unwrap_or_else(|| CNY.to_owned()),
+        notify_url: request.notify_url.as_str().to_owned(),
+        attach: request.attach.as_ref().map(|a| a.as_str().to_owned()),
         time_expire: expire_at,
         payer_openid,
         created_at: now,
@@ -222,139 +166,126 @@ fn prepay_inner(
         refunded: 0,
         api: ApiVersion::V3,
         v2_sign_type: None,
-        h5_issued_at: (channel == Channel::H5).then_some(now),
-        payer_client_ip,
-        code_url: (channel == Channel::Native)
-            .then(|| format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(9))),
+        h5_issued_at: (kind == PrepayKind::H5).then_some(now),
+        payer_client_ip: match kind {
+            PrepayKind::H5 => request.scene_info.map(|s| s.payer_client_ip),
+            _ => None,
+        },
+        code_url: (kind == PrepayKind::Native).then(new_code_url),
     };
     world.orders.insert(key, order.clone());
     drop(world);
     sim.persist();
-    Ok(Reply::Json(prepay_reply(sim, &order, channel)))
+    prepay_reply(sim, &order, kind)
 }
 
-fn prepay_reply(sim: &Sim, order: &Order, channel: Channel) -> Value {
-    match channel {
-        Channel::Jsapi | Channel::App => json!({ "prepay_id": order.prepay_id }),
-        Channel::H5 => json!({ "h5_url": h5_url(sim, &order.prepay_id) }),
-        Channel::Native => json!({ "code_url": order.code_url }),
+/// The prepay answer of `kind`: `prepay_id`, `h5_url` or `code_url`.
+fn prepay_reply(sim: &Sim, order: &Order, kind: PrepayKind) -> Result<Reply, ApiError> {
+    match kind {
+        PrepayKind::Jsapi | PrepayKind::App => Reply::json(&PrepayIdResponse {
+            prepay_id: PrepayId::new(order.prepay_id.clone()).map_err(ApiError::internal)?,
+        }),
+        PrepayKind::H5 => Reply::json(&H5PrepayResponse {
+            h5_url: h5_url(sim, &order.prepay_id),
+        }),
+        PrepayKind::Native => Reply::json(&NativePrepayResponse {
+            code_url: order.code_url.clone().unwrap_or_default(),
+        }),
     }
 }
 
-fn require_mchid_query(req: &V3Request, auth: &VerifiedAuth) -> Result<(), ApiError> {
-    match req.query_param("mchid") {
-        None => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "PARAM_ERROR",
-            "参数错误: mchid is required (query)",
-        )
-        .with_field("/query/mchid")),
-        Some(m) if m != auth.mchid => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "PARAM_ERROR",
-            "参数错误: mchid does not match the mchid in Authorization",
-        )
-        .with_field("/query/mchid")),
-        Some(_) => Ok(()),
+/// 400 `PARAM_ERROR` on the query's `mchid` when it is not the merchant that signed.
+fn check_query_mchid(mchid: &MchId, auth: &VerifiedAuth) -> Result<(), ApiError> {
+    if mchid.as_str() == auth.mchid {
+        return Ok(());
     }
+    Err(ErrorBody::param(ParamErrorDetail::in_query(
+        "mchid",
+        Some(mchid.as_str()),
+        "does not match the mchid in Authorization",
+    ))
+    .into())
 }
 
 /// 404 `ORDER_NOT_EXIST`, the current docs' spelling (older v3 pages say `ORDERNOTEXIST`;
 /// merchants must accept both, A.12).
 fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        error_code::ORDER_NOT_EXIST,
-        "订单不存在",
-    )
+    ApiError::new(error_code::ORDER_NOT_EXIST, "订单不存在")
 }
 
 /// `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`.
-pub async fn query_by_out_trade_no(
-    State(sim): State<Sim>,
-    Path(out_trade_no): Path<String>,
-    request: Request,
-) -> Response {
-    serve(sim, "v3.query", request, move |sim, req, auth| {
-        require_mchid_query(req, auth)?;
+pub fn query_by_out_trade_no(
+    sim: &Sim,
+    auth: &VerifiedAuth,
+    out_trade_no: &OutTradeNo,
+    mchid: &MchId,
+) -> Result<Reply, ApiError> {
+    check_query_mchid(mchid, auth)?;
+    let order = {
         let mut world = lock(&sim.world);
         let order = world
             .orders
-            .get_mut(&order_key(&auth.mchid, &out_trade_no))
+            .get_mut(&order_key(&auth.mchid, out_trade_no.as_str()))
             .ok_or_else(not_found)?;
         apply_expiry(order, now_unix());
-        Ok(Reply::Json(crate::lifecycle::transaction_json(order)))
-    })
-    .await
+        order.clone()
+    };
+    Reply::json(&transaction(&order).map_err(ApiError::internal)?)
 }
 
 /// `GET /v3/pay/transactions/id/{transaction_id}?mchid=`.
-pub async fn query_by_transaction_id(
-    State(sim): State<Sim>,
-    Path(transaction_id): Path<String>,
-    request: Request,
-) -> Response {
-    serve(sim, "v3.query", request, move |sim, req, auth| {
-        require_mchid_query(req, auth)?;
-        let world = lock(&sim.world);
-        let order = world
-            .order_by_transaction(&auth.mchid, &transaction_id)
-            .ok_or_else(not_found)?;
-        Ok(Reply::Json(crate::lifecycle::transaction_json(order)))
-    })
-    .await
+pub fn query_by_transaction_id(
+    sim: &Sim,
+    auth: &VerifiedAuth,
+    transaction_id: &TransactionId,
+    mchid: &MchId,
+) -> Result<Reply, ApiError> {
+    check_query_mchid(mchid, auth)?;
+    let order = lock(&sim.world)
+        .order_by_transaction(&auth.mchid, transaction_id.as_str())
+        .cloned()
+        .ok_or_else(not_found)?;
+    Reply::json(&transaction(&order).map_err(ApiError::internal)?)
 }
 
 /// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close` → 204, or 202 `USERPAYING`
 /// (not closed) while the payer is entering the password.
-pub async fn close(
-    State(sim): State<Sim>,
-    Path(out_trade_no): Path<String>,
-    request: Request,
-) -> Response {
-    serve(sim, "v3.close", request, move |sim, req, auth| {
-        let body = req.json()?;
-        let mchid = Fields::body(&body).string("mchid")?;
-        if mchid != auth.mchid {
-            return Err(ApiError::param(
-                "/body/mchid",
-                "does not match the mchid in Authorization",
-            ));
-        }
-        {
-            let mut world = lock(&sim.world);
-            let order = world
-                .orders
-                .get_mut(&order_key(mchid, &out_trade_no))
-                .ok_or_else(not_found)?;
-            apply_expiry(order, now_unix());
-            match order.trade_state {
-                TradeState::Success | TradeState::Refund => {
-                    return Err(ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        "ORDERPAID",
-                        "该订单已支付",
-                    ))
-                }
-                // The payer is entering the password: WeChat does not close, it answers 202
-                // and the merchant is to query for the outcome (A.12: 202 `USERPAYING`).
-                TradeState::UserPaying => {
-                    return Err(ApiError::new(
-                        StatusCode::ACCEPTED,
-                        "USERPAYING",
-                        "用户支付中，需要输入密码",
-                    ))
-                }
-                TradeState::NotPay | TradeState::PayError => {
-                    order.trade_state = TradeState::Closed;
-                    order.trade_state_desc = state_desc(&TradeState::Closed).into();
-                }
-                // Closing a closed order again is idempotent.
-                _ => {}
+pub fn close(
+    sim: &Sim,
+    req: &V3Request,
+    auth: &VerifiedAuth,
+    out_trade_no: &OutTradeNo,
+) -> Result<Reply, ApiError> {
+    let body = req.json()?;
+    let request = CloseRequest::from_json(&body).map_err(|e| ApiError::param(&e, &body))?;
+    check_body_mchid(&request.mchid, auth, &body)?;
+    {
+        let mut world = lock(&sim.world);
+        let order = world
+            .orders
+            .get_mut(&order_key(request.mchid.as_str(), out_trade_no.as_str()))
+            .ok_or_else(not_found)?;
+        apply_expiry(order, now_unix());
+        match order.trade_state {
+            TradeState::Success | TradeState::Refund => {
+                return Err(ApiError::new(error_code::ORDERPAID, "该订单已支付"))
             }
+            // The payer is entering the password: WeChat does not close, it answers 202
+            // and the merchant is to query for the outcome (A.12: 202 `USERPAYING`).
+            TradeState::UserPaying => {
+                return Err(ApiError::new(
+                    error_code::USERPAYING,
+                    "用户支付中，需要输入密码",
+                ))
+            }
+            TradeState::NotPay | TradeState::PayError => {
+                order.trade_state = TradeState::Closed;
+                order.trade_state_desc = state_desc(&TradeState::Closed).into();
+            }
+            // Closing a closed order again is idempotent.
+            _ => {}
         }
-        sim.persist();
-        Ok(Reply::NoContent)
-    })
-    .await
+    }
+    sim.persist();
+    Ok(Reply::NoContent)
 }

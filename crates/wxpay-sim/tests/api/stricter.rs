@@ -26,7 +26,7 @@ async fn v3_refuses_a_plain_http_notify_url_on_a_public_host() {
         "{}",
         r.body
     );
-    assert_eq!(r.json()["detail"]["field"], "/body/notify_url");
+    assert_eq!(r.json()["detail"]["field"], "/notify_url");
     // HTTPS, and plain HTTP to a loopback host (a local merchant), are fine.
     for (no, url) in [
         ("order_http2", "https://merchant.example/notify"),
@@ -152,7 +152,7 @@ async fn a_jsapi_prepay_needs_an_openid_issued_for_its_appid() {
             r.body
         );
         assert_eq!(r.json()["message"], "appid和openid不匹配");
-        assert_eq!(r.json()["detail"]["field"], "/body/payer/openid");
+        assert_eq!(r.json()["detail"]["field"], "/payer/openid");
     }
 
     // v2 unified order (the test's v2 requests name the official account).

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use wxpay_core::v2::sign::{sign_into, sign_request_into, verify, ApiV2Key, SignType};
+use wxpay_core::v2::time::parse_v2_datetime;
 use wxpay_core::v2::{refund_crypto, xml};
 use wxpay_sim::config::AppKind;
 
@@ -262,6 +263,24 @@ async fn v2_pay_notification_and_refund_over_mutual_tls() {
     let inner = refund_crypto::decrypt_fields(&n["req_info"], &key()).expect("req_info decrypts");
     assert_eq!(inner["refund_status"], "SUCCESS");
     assert_eq!(inner["out_refund_no"], "v2_ref01");
+    // Refund times are yyyy-MM-dd HH:mm:ss in v2 (the core's format_v2_datetime), in the
+    // notification and in refundquery alike; refundquery's refund_fee is the total refunded.
+    let at = parse_v2_datetime(&inner["success_time"]).expect("success_time form");
+    assert!((now() - 60..=now() + 1).contains(&at), "{inner:?}");
+    let q = post(
+        &t.http,
+        &t.url("/pay/refundquery"),
+        params(&t, &[("out_trade_no", "v2_order05")]),
+        SignType::Md5,
+    )
+    .await;
+    assert_eq!(q["refund_status_0"], "SUCCESS", "{q:?}");
+    assert_eq!(
+        parse_v2_datetime(&q["refund_success_time_0"]),
+        Ok(at),
+        "{q:?}"
+    );
+    assert_eq!(q["refund_fee"], "40", "{q:?}");
     let q = post(
         &t.http,
         &t.url("/pay/refundquery"),

@@ -216,7 +216,7 @@ async fn param_errors_name_the_field() {
                 b["amount"]["total"] = json!("100");
                 b
             },
-            "/body/amount/total",
+            "/amount/total",
         ),
         (
             {
@@ -224,7 +224,7 @@ async fn param_errors_name_the_field() {
                 b["amount"]["total"] = json!(0);
                 b
             },
-            "/body/amount/total",
+            "/amount/total",
         ),
         (
             {
@@ -232,7 +232,7 @@ async fn param_errors_name_the_field() {
                 b.as_object_mut().expect("obj").remove("payer");
                 b
             },
-            "/body/payer",
+            "/payer",
         ),
         (
             {
@@ -240,11 +240,11 @@ async fn param_errors_name_the_field() {
                 b["out_trade_no"] = json!("bad no!");
                 b
             },
-            "/body/out_trade_no",
+            "/out_trade_no",
         ),
         (
             t.jsapi_body("order_p0005", 1, "https://merchant.example/n?x=1"),
-            "/body/notify_url",
+            "/notify_url",
         ),
         (
             {
@@ -252,7 +252,7 @@ async fn param_errors_name_the_field() {
                 b.as_object_mut().expect("obj").remove("description");
                 b
             },
-            "/body/description",
+            "/description",
         ),
         (
             {
@@ -260,20 +260,31 @@ async fn param_errors_name_the_field() {
                 b["amount"]["currency"] = json!("USD");
                 b
             },
-            "/body/amount/currency",
+            "/amount/currency",
         ),
     ];
     for (body, field) in cases {
         let r = t.post_json("/v3/pay/transactions/jsapi", &body).await;
         assert_eq!(r.status, 400, "{field}: {}", r.body);
         assert_eq!(r.json()["code"], "PARAM_ERROR");
-        assert_eq!(r.json()["detail"]["field"], field, "{}", r.body);
+        // WeChat's API v3 rules: a JSON Pointer into the body, the value found there, and
+        // `location` body.
+        let detail = &r.json()["detail"];
+        assert_eq!(detail["field"], field, "{}", r.body);
+        assert_eq!(detail["location"], "body", "{}", r.body);
+        assert_eq!(
+            detail.get("value"),
+            body.pointer(field),
+            "the value received: {}",
+            r.body
+        );
+        assert!(detail["issue"].is_string(), "{}", r.body);
     }
     // H5 requires scene_info.
     let body = json!({"appid": t.appid(AppKind::OfficialAccount), "mchid": t.mchid, "description": "d",
                       "out_trade_no": "h5_p00001", "notify_url": NOTIFY, "amount": {"total": 1}});
     let r = t.post_json("/v3/pay/transactions/h5", &body).await;
-    assert_eq!(r.json()["detail"]["field"], "/body/scene_info");
+    assert_eq!(r.json()["detail"]["field"], "/scene_info");
     // Not JSON at all.
     let r = t
         .call("POST", "/v3/pay/transactions/native", "{not json")
@@ -487,6 +498,37 @@ async fn not_found_and_query_param_errors() {
         .call("GET", "/v3/pay/transactions/out-trade-no/missing01", "")
         .await;
     assert_eq!(q.json()["code"], "PARAM_ERROR");
+    // A query parameter is named by its name, not by a path (API v3 rules).
+    assert_eq!(q.json()["detail"]["field"], "mchid", "{}", q.body);
+    assert_eq!(q.json()["detail"]["location"], "query", "{}", q.body);
+    let q = t
+        .call(
+            "GET",
+            "/v3/pay/transactions/out-trade-no/missing01?mchid=1900000000",
+            "",
+        )
+        .await;
+    assert_eq!(
+        (q.status, q.json()["detail"]["field"].as_str()),
+        (400, Some("mchid")),
+        "another merchant's mchid: {}",
+        q.body
+    );
+    // So is a path parameter that is not a valid id.
+    let q = t
+        .call(
+            "GET",
+            &format!("/v3/pay/transactions/out-trade-no/a%20b?mchid={}", t.mchid),
+            "",
+        )
+        .await;
+    assert_eq!(
+        (q.status, q.json()["detail"]["field"].as_str()),
+        (400, Some("out_trade_no")),
+        "{}",
+        q.body
+    );
+    assert_eq!(q.json()["detail"]["location"], "url");
     let r = t
         .post_json(
             "/v3/pay/transactions/out-trade-no/missing01/close",
@@ -589,7 +631,7 @@ async fn refunds_and_their_errors() {
             "amount": {"refund": 1, "total": 1000}}),
         )
         .await;
-    assert_eq!(r7.json()["detail"]["field"], "/body/amount/currency");
+    assert_eq!(r7.json()["detail"]["field"], "/amount/currency");
     // Query.
     let q = t
         .call("GET", "/v3/refund/domestic/refunds/refund_01", "")

@@ -1,4 +1,9 @@
 //! The v3 error body and the error codes the toolkit reacts to (protocol.md A.1, A.12).
+//!
+//! `detail` of a `PARAM_ERROR` follows WeChat's API v3 rules (接口规则, 错误信息): `field` is a
+//! JSON Pointer (RFC 6901) into the request body (`/amount/currency`) when the bad parameter
+//! is in the body, and the parameter's name (`mchid`) when it is in the URL path or the query
+//! string; `value` is the value received, `issue` the reason, `location` where it was.
 
 use std::fmt;
 
@@ -56,6 +61,9 @@ pub mod error_code {
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// 202: the payer is entering the password; query again later.
     pub const USERPAYING: &str = "USERPAYING";
+    /// 404: no such endpoint. WeChat's body for an unknown path is undocumented; this is
+    /// the code the simulator answers with.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
 
     /// The HTTP status WeChat pairs with `code`, for the simulator. Statuses marked
     /// UNCONFIRMED in A.12 follow the analogy given there (ORDERPAID 403, refund codes).
@@ -76,7 +84,7 @@ pub mod error_code {
             | RULE_LIMIT
             | TRADE_ERROR
             | USER_ACCOUNT_ABNORMAL => 403,
-            ORDER_NOT_EXIST | ORDERNOTEXIST | RESOURCE_NOT_EXISTS => 404,
+            ORDER_NOT_EXIST | ORDERNOTEXIST | RESOURCE_NOT_EXISTS | NOT_FOUND => 404,
             FREQUENCY_LIMITED | RATELIMIT_EXCEEDED => 429,
             SYSTEM_ERROR | SYSTEMERROR | OPENID_MISMATCH => 500,
             SERVICE_UNAVAILABLE => 503,
@@ -120,11 +128,60 @@ impl ErrorBody {
         self
     }
 
-    /// The 400 `PARAM_ERROR` answer for a field that failed validation; `detail` names the
-    /// field and says it came from the body.
+    /// The 400 `PARAM_ERROR` answer for a body field that failed validation, without the
+    /// value received (see [`ErrorBody::param_error_in`]).
     pub fn param_error(err: &FieldError) -> Self {
-        Self::new(error_code::PARAM_ERROR, err.to_string())
-            .with_detail(json!({"field": err.field, "location": "body", "issue": err.issue}))
+        Self::param(ParamErrorDetail::in_body(err, None))
+    }
+
+    /// The 400 `PARAM_ERROR` answer for a field of `body` that failed validation: `detail`
+    /// names the field by its JSON Pointer and carries the value found there.
+    pub fn param_error_in(err: &FieldError, body: &Value) -> Self {
+        Self::param(ParamErrorDetail::in_body(err, Some(body)))
+    }
+
+    /// A 400 `PARAM_ERROR` whose `detail` is `detail`; the message names the field.
+    pub fn param(detail: ParamErrorDetail) -> Self {
+        let message = if detail.field.is_empty() {
+            format!("参数错误: {}", detail.issue)
+        } else {
+            format!("参数错误: {} {}", detail.field, detail.issue)
+        };
+        Self::new(error_code::PARAM_ERROR, message).with_detail(detail.to_value())
+    }
+
+    /// The 401 `SIGN_ERROR` answer to a request whose `Authorization` did not verify, with the
+    /// `sign_information` WeChat adds so the merchant can compare what was signed (A.1): the
+    /// method and URL it saw, the start of the message it rebuilt, and that message's length
+    /// for a 10-digit timestamp and a 32-character nonce.
+    pub fn sign_error(method: &str, canonical_url: &str, body_len: usize, issue: &str) -> Self {
+        let truncated = format!("{method}\n{canonical_url}\n");
+        // timestamp + "\n" + nonce + "\n" + body + "\n"
+        let length = truncated.len() + 10 + 1 + 32 + 1 + body_len + 1;
+        let path = canonical_url.split('?').next().unwrap_or_default();
+        Self::new(error_code::SIGN_ERROR, "签名错误").with_detail(json!({
+            "detail": { "issue": issue },
+            "field": "signature",
+            "location": "authorization",
+            "sign_information": {
+                "method": method,
+                "sign_message_length": length,
+                "truncated_sign_message": truncated,
+                "url": path,
+            }
+        }))
+    }
+
+    /// `detail` read as a [`ParamErrorDetail`], when it has that shape.
+    pub fn param_detail(&self) -> Option<ParamErrorDetail> {
+        self.detail
+            .as_ref()
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+    }
+
+    /// The HTTP status WeChat pairs with this code ([`error_code::http_status`]).
+    pub fn http_status(&self) -> Option<u16> {
+        error_code::http_status(&self.code)
     }
 
     /// True when `code` equals `expected`.
@@ -133,11 +190,118 @@ impl ErrorBody {
     }
 }
 
-/// One field of a request body that failed validation, named by its dotted path
-/// (`amount.total`, `scene_info.h5_info.type`, `detail.goods_detail[0].quantity`).
+/// Where a refused parameter was: `detail.location` of a `PARAM_ERROR`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ParamLocation {
+    /// In the JSON body; `field` is a JSON Pointer.
+    Body,
+    /// In the query string; `field` is the parameter's name.
+    Query,
+    /// In the URL path; `field` is the path parameter's name.
+    Url,
+    /// Anything else WeChat reports (`header`, `path`, …).
+    Other(String),
+}
+
+impl ParamLocation {
+    /// The wire spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Body => "body",
+            Self::Query => "query",
+            Self::Url => "url",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Parses the wire spelling; anything else is kept as `Other`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "body" => Self::Body,
+            "query" => Self::Query,
+            "url" => Self::Url,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Serialize for ParamLocation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Self::parse(&s))
+    }
+}
+
+/// `detail` of a 400 `PARAM_ERROR`, as WeChat's API v3 rules document it:
+/// `{"field":"/amount/currency","value":"XYZ","issue":"Currency code is invalid","location":"body"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamErrorDetail {
+    /// A JSON Pointer into the body (`/amount/total`), or the name of a query or path
+    /// parameter (`mchid`); empty when the whole body is at fault.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub field: String,
+    /// The value received, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// Why it was refused.
+    #[serde(default)]
+    pub issue: String,
+    /// Where the parameter was.
+    pub location: ParamLocation,
+}
+
+impl ParamErrorDetail {
+    /// A body field, with its value looked up in `body` when given.
+    pub fn in_body(err: &FieldError, body: Option<&Value>) -> Self {
+        let value = match body {
+            Some(body) if !err.field.is_empty() => body.pointer(&err.field).cloned(),
+            _ => None,
+        };
+        Self {
+            field: err.field.clone(),
+            value,
+            issue: err.issue.clone(),
+            location: ParamLocation::Body,
+        }
+    }
+
+    /// A query-string parameter named `name`.
+    pub fn in_query(name: &str, value: Option<&str>, issue: impl Into<String>) -> Self {
+        Self {
+            field: name.to_owned(),
+            value: value.map(|v| Value::String(v.to_owned())),
+            issue: issue.into(),
+            location: ParamLocation::Query,
+        }
+    }
+
+    /// A URL path parameter named `name`.
+    pub fn in_url(name: &str, value: Option<&str>, issue: impl Into<String>) -> Self {
+        Self {
+            location: ParamLocation::Url,
+            ..Self::in_query(name, value, issue)
+        }
+    }
+
+    /// The `detail` JSON.
+    pub fn to_value(&self) -> Value {
+        // Strings, an optional JSON value and a string-backed enum: cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// One field of a request body that failed validation, named by its JSON Pointer (RFC 6901)
+/// as WeChat names it in `detail.field`: `/amount/total`, `/scene_info/h5_info/type`,
+/// `/detail/goods_detail/0/quantity`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct FieldError {
-    /// The dotted path of the field; `body` for the whole body.
+    /// The JSON Pointer of the field; empty for the whole body.
     pub field: String,
     /// What is wrong with it.
     pub issue: String,
@@ -155,7 +319,11 @@ impl FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.issue)
+        if self.field.is_empty() {
+            write!(f, "body: {}", self.issue)
+        } else {
+            write!(f, "{}: {}", self.field, self.issue)
+        }
     }
 }
 
@@ -184,11 +352,64 @@ mod tests {
     }
 
     #[test]
-    fn param_error_names_the_field() {
-        let e = ErrorBody::param_error(&FieldError::new("amount.total", "must be an integer"));
+    fn param_error_names_the_field_by_json_pointer_with_its_value() {
+        let body = serde_json::json!({"amount": {"total": "100"}});
+        let e = ErrorBody::param_error_in(
+            &FieldError::new("/amount/total", "must be an integer"),
+            &body,
+        );
         assert_eq!(e.code, "PARAM_ERROR");
-        assert!(e.message.contains("amount.total"));
-        assert_eq!(e.detail.unwrap()["field"], "amount.total");
+        assert_eq!(e.http_status(), Some(400));
+        assert!(e.message.contains("/amount/total"));
+        let detail = e.param_detail().unwrap();
+        assert_eq!(detail.field, "/amount/total");
+        assert_eq!(detail.value, Some(Value::String("100".into())));
+        assert_eq!(detail.location, ParamLocation::Body);
+        assert_eq!(e.detail.unwrap()["location"], "body");
+        let whole = ErrorBody::param_error(&FieldError::new("", "must be a JSON object"));
+        assert!(whole.detail.unwrap().get("field").is_none());
+    }
+
+    /// The example of WeChat's API v3 rules page (接口规则, 错误信息) reads back, and the
+    /// simulator's query-parameter errors take the documented shape: the name, not a path.
+    #[test]
+    fn documented_param_error_shape() {
+        let doc: ErrorBody = serde_json::from_str(
+            r#"{"code":"PARAM_ERROR","message":"参数错误","detail":{"field":"/amount/currency","value":"XYZ","issue":"Currency code is invalid","location":"body"}}"#,
+        )
+        .unwrap();
+        let detail = doc.param_detail().unwrap();
+        assert_eq!(
+            detail,
+            ParamErrorDetail::in_body(
+                &FieldError::new("/amount/currency", "Currency code is invalid"),
+                Some(&serde_json::json!({"amount": {"currency": "XYZ"}}))
+            )
+        );
+        let q = ErrorBody::param(ParamErrorDetail::in_query("mchid", None, "is required"));
+        assert_eq!(
+            q.detail.unwrap(),
+            serde_json::json!({"field": "mchid", "issue": "is required", "location": "query"})
+        );
+    }
+
+    #[test]
+    fn sign_error_carries_the_sign_information() {
+        let e = ErrorBody::sign_error(
+            "POST",
+            "/v3/pay/transactions/jsapi?x=1",
+            10,
+            "sign not match",
+        );
+        assert_eq!(e.http_status(), Some(401));
+        let d = e.detail.unwrap();
+        assert_eq!(d["location"], "authorization");
+        assert_eq!(d["detail"]["issue"], "sign not match");
+        assert_eq!(d["sign_information"]["url"], "/v3/pay/transactions/jsapi");
+        assert_eq!(
+            d["sign_information"]["truncated_sign_message"],
+            "POST\n/v3/pay/transactions/jsapi?x=1\n"
+        );
     }
 
     #[test]
@@ -205,6 +426,7 @@ mod tests {
             Some(429)
         );
         assert_eq!(error_code::http_status(error_code::SYSTEM_ERROR), Some(500));
+        assert_eq!(error_code::http_status(error_code::NOT_FOUND), Some(404));
         assert_eq!(error_code::http_status("SOMETHING_NEW"), None);
         assert!(error_code::is_order_not_found("ORDERNOTEXIST"));
     }

@@ -1,8 +1,9 @@
-//! A small field-by-field reader over a raw JSON body, used by the `from_json` validators.
+//! A small field-by-field reader over a raw JSON body, used by the `from_json` parsers.
 //!
 //! serde reports the first error without a usable field path; the simulator must name the
-//! field (`amount.total`) the way WeChat's `PARAM_ERROR` does, so the checks walk the body
-//! by hand and leave building the struct to serde once every field is known to be good.
+//! field by its JSON Pointer (`/amount/total`) the way WeChat's `PARAM_ERROR` does, so the
+//! parsers walk the body by hand, building each typed value as they go; only nested parts
+//! that hold no checked type are left to serde once their fields are known to be good.
 
 use std::fmt::Display;
 
@@ -11,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::FieldError;
 
-/// One JSON object and the dotted path that leads to it.
+/// One JSON object and the JSON Pointer that leads to it (empty for the body itself).
 #[derive(Debug)]
 pub(crate) struct Obj<'a> {
     map: &'a Map<String, Value>,
@@ -26,17 +27,14 @@ impl<'a> Obj<'a> {
                 map,
                 prefix: String::new(),
             }),
-            _ => Err(FieldError::new("body", "must be a JSON object")),
+            _ => Err(FieldError::new("", "must be a JSON object")),
         }
     }
 
-    /// The dotted path of `name` inside this object.
+    /// The JSON Pointer of `name` inside this object. Names are the protocol's field
+    /// names, which hold no `~` or `/` to escape.
     pub(crate) fn path(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}.{}", self.prefix, name)
-        }
+        format!("{}/{}", self.prefix, name)
     }
 
     /// The value, with `null` treated as absent.
@@ -132,7 +130,7 @@ impl<'a> Obj<'a> {
         self.opt_obj(name)?.ok_or_else(|| self.missing(name))
     }
 
-    /// An optional array of objects, each with its indexed path (`goods_detail[0]`).
+    /// An optional array of objects, each with its indexed path (`/goods_detail/0`).
     pub(crate) fn opt_obj_array(&self, name: &str) -> Result<Vec<Obj<'a>>, FieldError> {
         match self.get(name) {
             None => Ok(Vec::new()),
@@ -142,10 +140,10 @@ impl<'a> Obj<'a> {
                 .map(|(i, item)| match item {
                     Value::Object(map) => Ok(Obj {
                         map,
-                        prefix: format!("{}[{i}]", self.path(name)),
+                        prefix: format!("{}/{i}", self.path(name)),
                     }),
                     _ => Err(FieldError::new(
-                        format!("{}[{i}]", self.path(name)),
+                        format!("{}/{i}", self.path(name)),
                         "must be an object",
                     )),
                 })
@@ -163,7 +161,7 @@ impl<'a> Obj<'a> {
                 .enumerate()
                 .map(|(i, item)| {
                     item.as_str().ok_or_else(|| {
-                        FieldError::new(format!("{}[{i}]", self.path(name)), "must be a string")
+                        FieldError::new(format!("{}/{i}", self.path(name)), "must be a string")
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -191,10 +189,20 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Builds the typed struct once the hand-written checks passed. A failure here means a rule
-/// the checks do not cover; it is reported against the whole body.
-pub(crate) fn build<T: DeserializeOwned>(body: &Value) -> Result<T, FieldError> {
-    serde_json::from_value(body.clone()).map_err(|e| FieldError::new("body", e.to_string()))
+impl Obj<'_> {
+    /// Deserialises the optional member `name` once its fields were checked by hand. A
+    /// failure here means a rule the checks do not cover; it is reported against `name`.
+    pub(crate) fn opt_build<T: DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, FieldError> {
+        self.get(name)
+            .map(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| FieldError::new(self.path(name), e.to_string()))
+            })
+            .transpose()
+    }
 }
 
 #[cfg(test)]
@@ -212,11 +220,14 @@ mod tests {
         let root = Obj::root(&body).unwrap();
         let a = root.req_obj("a").unwrap();
         let items = a.opt_obj_array("b").unwrap_err();
-        assert_eq!(items.field, "a.b[1]");
-        assert_eq!(root.opt_str("s").unwrap_err().field, "s");
+        assert_eq!(items.field, "/a/b/1");
+        assert_eq!(body.pointer(&items.field), Some(&serde_json::json!(3)));
+        assert_eq!(root.opt_str("s").unwrap_err().field, "/s");
         assert_eq!(root.opt_str("n").unwrap(), None);
         assert_eq!(root.req_str("n").unwrap_err().issue, "is required");
-        assert_eq!(root.opt_str_array("t").unwrap_err().field, "t[1]");
+        assert_eq!(root.opt_str_array("t").unwrap_err().field, "/t/1");
+        assert_eq!(root.opt_build::<u8>("s").unwrap(), Some(1));
+        assert_eq!(root.opt_build::<u8>("t").unwrap_err().field, "/t");
         assert!(Obj::root(&json!([1])).is_err());
         let c = json!({"c": 1.5});
         assert_eq!(

@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use error::{error_code, ErrorBody, FieldError};
+pub use error::{error_code, ErrorBody, FieldError, ParamErrorDetail, ParamLocation};
 pub use prepay::{
     GoodsDetail, H5Info, H5PrepayResponse, NativePrepayResponse, OrderDetail, Payer, PrepayAmount,
     PrepayIdResponse, PrepayKind, PrepayRequest, SceneInfo, SettleInfo, StoreInfo,

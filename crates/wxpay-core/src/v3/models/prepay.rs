@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::json_fields::{build, Obj};
+use super::json_fields::Obj;
 use super::{FieldError, NotifyUrl, TradeType, CNY};
 use crate::ids::{AppId, MchId, OpenId, OutTradeNo, PrepayId};
 use crate::values::{Amount, Attach, Description, TimeExpire};
@@ -294,23 +294,23 @@ impl PrepayRequest {
     /// limits. Cheap; the server calls it before sending.
     pub fn validate_for(&self, kind: PrepayKind) -> Result<(), FieldError> {
         if kind == PrepayKind::Jsapi && self.payer.is_none() {
-            return Err(FieldError::new("payer", "is required"));
+            return Err(FieldError::new("/payer", "is required"));
         }
         match (&self.scene_info, kind) {
-            (None, PrepayKind::H5) => return Err(FieldError::new("scene_info", "is required")),
+            (None, PrepayKind::H5) => return Err(FieldError::new("/scene_info", "is required")),
             (Some(scene), _) => {
                 if scene.payer_client_ip.parse::<IpAddr>().is_err() {
                     return Err(FieldError::new(
-                        "scene_info.payer_client_ip",
+                        "/scene_info/payer_client_ip",
                         "must be an IPv4 or IPv6 address",
                     ));
                 }
                 match (&scene.h5_info, kind) {
                     (None, PrepayKind::H5) => {
-                        return Err(FieldError::new("scene_info.h5_info", "is required"))
+                        return Err(FieldError::new("/scene_info/h5_info", "is required"))
                     }
                     (Some(h5), _) if h5.kind.is_empty() => {
-                        return Err(FieldError::new("scene_info.h5_info.type", "is required"))
+                        return Err(FieldError::new("/scene_info/h5_info/type", "is required"))
                     }
                     _ => {}
                 }
@@ -318,10 +318,10 @@ impl PrepayRequest {
             (None, _) => {}
         }
         if matches!(&self.amount.currency, Some(c) if c != CNY) {
-            return Err(FieldError::new("amount.currency", "must be CNY"));
+            return Err(FieldError::new("/amount/currency", "must be CNY"));
         }
         if matches!(&self.goods_tag, Some(t) if t.len() > 32) {
-            return Err(FieldError::new("goods_tag", "must be at most 32 bytes"));
+            return Err(FieldError::new("/goods_tag", "must be at most 32 bytes"));
         }
         if let Some(bad) = self
             .limit_pay
@@ -330,14 +330,14 @@ impl PrepayRequest {
             .position(|l| !LIMIT_PAY.contains(&l.as_str()))
         {
             return Err(FieldError::new(
-                format!("limit_pay[{bad}]"),
+                format!("/limit_pay/{bad}"),
                 "is not a known limit",
             ));
         }
         if let Some(detail) = &self.detail {
             if let Some(i) = detail.goods_detail.iter().position(|g| g.quantity == 0) {
                 return Err(FieldError::new(
-                    format!("detail.goods_detail[{i}].quantity"),
+                    format!("/detail/goods_detail/{i}/quantity"),
                     "must be at least 1",
                 ));
             }
@@ -345,44 +345,57 @@ impl PrepayRequest {
         Ok(())
     }
 
-    /// Parses and checks a raw request body the way WeChat's prepay endpoint of `kind` would,
-    /// naming the first bad field. For the simulator (400 `PARAM_ERROR`).
+    /// Parses a raw request body the way WeChat's prepay endpoint of `kind` does, naming the
+    /// first bad field by its JSON Pointer. For the simulator (400 `PARAM_ERROR`).
     pub fn from_json(kind: PrepayKind, body: &Value) -> Result<Self, FieldError> {
+        Self::from_json_over_private_line(kind, body, &[] as &[&str])
+    }
+
+    /// Like [`Self::from_json`], for a merchant notified over a private line: `notify_url`
+    /// may be plain `http://` to one of `private_hosts` ([`NotifyUrl::new_over_private_line`]).
+    pub fn from_json_over_private_line<S: AsRef<str>>(
+        kind: PrepayKind,
+        body: &Value,
+        private_hosts: &[S],
+    ) -> Result<Self, FieldError> {
         let root = Obj::root(body)?;
-        root.req_typed("appid", AppId::new)?;
-        root.req_typed("mchid", MchId::new)?;
-        root.req_typed("description", Description::new)?;
-        root.req_typed("out_trade_no", OutTradeNo::new)?;
-        root.opt_typed("time_expire", TimeExpire::parse)?;
-        root.opt_typed("attach", Attach::new)?;
-        root.req_typed("notify_url", NotifyUrl::new)?;
-        root.opt_str_max("goods_tag", 32)?;
-        root.opt_bool("support_fapiao")?;
-        if let Some(limits) = root.opt_str_array("limit_pay")? {
-            if let Some(i) = limits.iter().position(|l| !LIMIT_PAY.contains(l)) {
-                return Err(FieldError::new(
-                    format!("limit_pay[{i}]"),
-                    "is not a known limit",
-                ));
+        let appid = root.req_typed("appid", AppId::new)?;
+        let mchid = root.req_typed("mchid", MchId::new)?;
+        let description = root.req_typed("description", Description::new)?;
+        let out_trade_no = root.req_typed("out_trade_no", OutTradeNo::new)?;
+        let time_expire = root.opt_typed("time_expire", TimeExpire::parse)?;
+        let attach = root.opt_typed("attach", Attach::new)?;
+        let notify_url = root.req_typed("notify_url", |url| {
+            NotifyUrl::new_over_private_line(url, private_hosts)
+        })?;
+        let goods_tag = root.opt_str_max("goods_tag", 32)?.map(str::to_owned);
+        let support_fapiao = root.opt_bool("support_fapiao")?;
+        let limit_pay = match root.opt_str_array("limit_pay")? {
+            None => None,
+            Some(limits) => {
+                if let Some(i) = limits.iter().position(|l| !LIMIT_PAY.contains(l)) {
+                    return Err(FieldError::new(
+                        format!("{}/{i}", root.path("limit_pay")),
+                        "is not a known limit",
+                    ));
+                }
+                Some(limits.into_iter().map(str::to_owned).collect())
             }
-        }
+        };
         let amount = root.req_obj("amount")?;
-        let total = amount.req_int("total")?;
-        Amount::from_fen(total)
+        let total = Amount::from_fen(amount.req_int("total")?)
             .map_err(|e| FieldError::new(amount.path("total"), e.to_string()))?;
-        if matches!(amount.opt_str("currency")?, Some(c) if c != CNY) {
+        let currency = amount.opt_str("currency")?;
+        if matches!(currency, Some(c) if c != CNY) {
             return Err(FieldError::new(amount.path("currency"), "must be CNY"));
         }
-        match (root.opt_obj("payer")?, kind) {
-            (None, PrepayKind::Jsapi) => return Err(FieldError::new("payer", "is required")),
-            (Some(payer), PrepayKind::Jsapi) => {
-                payer.req_typed("openid", OpenId::new)?;
-            }
-            (Some(payer), _) => {
-                payer.opt_typed("openid", OpenId::new)?;
-            }
-            (None, _) => {}
+        let payer = match (root.opt_obj("payer")?, kind) {
+            (None, PrepayKind::Jsapi) => return Err(FieldError::new("/payer", "is required")),
+            (Some(payer), PrepayKind::Jsapi) => Some(payer.req_typed("openid", OpenId::new)?),
+            (Some(payer), _) => payer.opt_typed("openid", OpenId::new)?,
+            (None, _) => None,
         }
+        .map(|openid| Payer { openid });
         if let Some(detail) = root.opt_obj("detail")? {
             non_negative(&detail, "cost_price")?;
             detail.opt_str("invoice_id")?;
@@ -405,7 +418,26 @@ impl PrepayRequest {
         if let Some(settle) = root.opt_obj("settle_info")? {
             settle.opt_bool("profit_sharing")?;
         }
-        build(body)
+        Ok(Self {
+            appid,
+            mchid,
+            description,
+            out_trade_no,
+            time_expire,
+            attach,
+            notify_url,
+            goods_tag,
+            support_fapiao,
+            limit_pay,
+            amount: PrepayAmount {
+                total,
+                currency: currency.map(str::to_owned),
+            },
+            payer,
+            detail: root.opt_build("detail")?,
+            scene_info: root.opt_build("scene_info")?,
+            settle_info: root.opt_build("settle_info")?,
+        })
     }
 }
 
@@ -419,7 +451,7 @@ fn non_negative(obj: &Obj<'_>, name: &str) -> Result<(), FieldError> {
 fn check_scene_info(root: &Obj<'_>, kind: PrepayKind) -> Result<(), FieldError> {
     let Some(scene) = root.opt_obj("scene_info")? else {
         return if kind == PrepayKind::H5 {
-            Err(FieldError::new("scene_info", "is required"))
+            Err(FieldError::new("/scene_info", "is required"))
         } else {
             Ok(())
         };
@@ -514,12 +546,12 @@ mod tests {
         r.payer = None;
         assert_eq!(
             r.validate_for(PrepayKind::Jsapi).unwrap_err().field,
-            "payer"
+            "/payer"
         );
         assert!(r.validate_for(PrepayKind::Native).is_ok());
         assert_eq!(
             r.validate_for(PrepayKind::H5).unwrap_err().field,
-            "scene_info"
+            "/scene_info"
         );
         let h5 = r
             .clone()
@@ -541,46 +573,46 @@ mod tests {
     fn from_json_names_the_bad_field() {
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["amount"]["total"] = json!(1.5)),
-            "amount.total"
+            "/amount/total"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["amount"]["total"] = json!("100")),
-            "amount.total"
+            "/amount/total"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["amount"]["total"] = json!(0)),
-            "amount.total"
+            "/amount/total"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["amount"]["currency"] =
                 json!("USD")),
-            "amount.currency"
+            "/amount/currency"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["out_trade_no"] = json!("abc")),
-            "out_trade_no"
+            "/out_trade_no"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["description"] = json!("")),
-            "description"
+            "/description"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["notify_url"] =
                 json!("https://a.b/n?q=1")),
-            "notify_url"
+            "/notify_url"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["time_expire"] = json!("tomorrow")),
-            "time_expire"
+            "/time_expire"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["payer"] = json!({})),
-            "payer.openid"
+            "/payer/openid"
         );
         assert_eq!(
             field_of(PrepayKind::Jsapi, |v| v["limit_pay"] =
                 json!(["no_credit", "x"])),
-            "limit_pay[1]"
+            "/limit_pay/1"
         );
         assert_eq!(
             field_of(
@@ -588,28 +620,52 @@ mod tests {
                 |v| v["detail"] =
                     json!({"goods_detail":[{"merchant_goods_id":"1","quantity":0,"unit_price":1}]})
             ),
-            "detail.goods_detail[0].quantity"
+            "/detail/goods_detail/0/quantity"
         );
-        assert_eq!(field_of(PrepayKind::H5, |_| {}), "scene_info");
+        assert_eq!(field_of(PrepayKind::H5, |_| {}), "/scene_info");
         assert_eq!(
             field_of(PrepayKind::H5, |v| v["scene_info"] =
                 json!({"payer_client_ip":"1.2.3.4"})),
-            "scene_info.h5_info"
+            "/scene_info/h5_info"
         );
         assert_eq!(
             field_of(PrepayKind::H5, |v| v["scene_info"] =
                 json!({"payer_client_ip":"nope","h5_info":{"type":"Wap"}})),
-            "scene_info.payer_client_ip"
+            "/scene_info/payer_client_ip"
         );
         assert_eq!(
             field_of(PrepayKind::H5, |v| v["scene_info"] =
                 json!({"payer_client_ip":"::1","h5_info":{}})),
-            "scene_info.h5_info.type"
+            "/scene_info/h5_info/type"
         );
         let mut v: Value = serde_json::from_str(OFFICIAL_BODY).unwrap();
         v.as_object_mut().unwrap().remove("payer");
         assert!(PrepayRequest::from_json(PrepayKind::Native, &v).is_ok());
         assert!(PrepayRequest::from_json(PrepayKind::App, &v).is_ok());
+    }
+
+    /// The simulator's private-line hosts reach `notify_url` through the same rule.
+    #[test]
+    fn from_json_over_a_private_line() {
+        let mut v: Value = serde_json::from_str(OFFICIAL_BODY).unwrap();
+        v["notify_url"] = json!("http://10.0.0.5/notify");
+        assert_eq!(
+            PrepayRequest::from_json(PrepayKind::Jsapi, &v)
+                .unwrap_err()
+                .field,
+            "/notify_url"
+        );
+        let r = PrepayRequest::from_json_over_private_line(PrepayKind::Jsapi, &v, &["10.0.0.5"])
+            .unwrap();
+        assert_eq!(r.notify_url.as_str(), "http://10.0.0.5/notify");
+        // Nested parts come through typed.
+        v["detail"] =
+            json!({"goods_detail":[{"merchant_goods_id":"1","quantity":2,"unit_price":5}]});
+        v["scene_info"] = json!({"payer_client_ip":"::1","store_info":{"id":"s1"}});
+        let r = PrepayRequest::from_json_over_private_line(PrepayKind::Jsapi, &v, &["10.0.0.5"])
+            .unwrap();
+        assert_eq!(r.detail.unwrap().goods_detail[0].quantity, 2);
+        assert_eq!(r.scene_info.unwrap().store_info.unwrap().id, "s1");
     }
 
     #[test]

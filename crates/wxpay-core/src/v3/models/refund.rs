@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::json_fields::{build, Obj};
+use super::json_fields::Obj;
 use super::{FieldError, NotifyUrl, CNY};
 use crate::ids::{MchId, OutRefundNo, OutTradeNo, RefundId, TransactionId};
 use crate::state::RefundStatus;
@@ -198,38 +198,51 @@ impl RefundRequest {
     pub fn validate(&self) -> Result<(), FieldError> {
         if self.transaction_id.is_none() && self.out_trade_no.is_none() {
             return Err(FieldError::new(
-                "out_trade_no",
+                "/out_trade_no",
                 "transaction_id or out_trade_no is required",
             ));
         }
         if self.amount.refund > self.amount.total {
             return Err(FieldError::new(
-                "amount.refund",
+                "/amount/refund",
                 "must not exceed amount.total",
             ));
         }
         if self.amount.currency != CNY {
-            return Err(FieldError::new("amount.currency", "must be CNY"));
+            return Err(FieldError::new("/amount/currency", "must be CNY"));
         }
         Ok(())
     }
 
-    /// Parses and checks a raw refund body, naming the first bad field (for the simulator).
+    /// Parses a raw refund body, naming the first bad field by its JSON Pointer (for the
+    /// simulator).
     pub fn from_json(body: &Value) -> Result<Self, FieldError> {
+        Self::from_json_over_private_line(body, &[] as &[&str])
+    }
+
+    /// Like [`Self::from_json`], accepting a plain-`http://` `notify_url` to one of
+    /// `private_hosts` ([`NotifyUrl::new_over_private_line`]).
+    pub fn from_json_over_private_line<S: AsRef<str>>(
+        body: &Value,
+        private_hosts: &[S],
+    ) -> Result<Self, FieldError> {
         let root = Obj::root(body)?;
-        let by_tx = root.opt_typed("transaction_id", TransactionId::new)?;
-        let by_no = root.opt_typed("out_trade_no", OutTradeNo::new)?;
-        if by_tx.is_none() && by_no.is_none() {
+        let transaction_id = root.opt_typed("transaction_id", TransactionId::new)?;
+        let out_trade_no = root.opt_typed("out_trade_no", OutTradeNo::new)?;
+        if transaction_id.is_none() && out_trade_no.is_none() {
             return Err(FieldError::new(
-                "out_trade_no",
+                "/out_trade_no",
                 "transaction_id or out_trade_no is required",
             ));
         }
-        root.req_typed("out_refund_no", OutRefundNo::new)?;
-        root.opt_typed("reason", RefundReason::new)?;
-        root.opt_typed("notify_url", NotifyUrl::new)?;
-        if matches!(root.opt_str("funds_account")?, Some(a) if a != "AVAILABLE") {
-            return Err(FieldError::new("funds_account", "must be AVAILABLE"));
+        let out_refund_no = root.req_typed("out_refund_no", OutRefundNo::new)?;
+        let reason = root.opt_typed("reason", RefundReason::new)?;
+        let notify_url = root.opt_typed("notify_url", |url| {
+            NotifyUrl::new_over_private_line(url, private_hosts)
+        })?;
+        let funds_account = root.opt_str("funds_account")?;
+        if matches!(funds_account, Some(a) if a != "AVAILABLE") {
+            return Err(FieldError::new("/funds_account", "must be AVAILABLE"));
         }
         let amount = root.req_obj("amount")?;
         let fen = |name: &str| -> Result<Amount, FieldError> {
@@ -244,7 +257,8 @@ impl RefundRequest {
                 "must not exceed amount.total",
             ));
         }
-        if amount.req_str("currency")? != CNY {
+        let currency = amount.req_str("currency")?;
+        if currency != CNY {
             return Err(FieldError::new(amount.path("currency"), "must be CNY"));
         }
         for from in amount.opt_obj_array("from")? {
@@ -261,7 +275,21 @@ impl RefundRequest {
                 }
             }
         }
-        build(body)
+        Ok(Self {
+            transaction_id,
+            out_trade_no,
+            out_refund_no,
+            reason,
+            notify_url,
+            funds_account: funds_account.map(str::to_owned),
+            amount: RefundAmountRequest {
+                refund,
+                from: amount.opt_build("from")?.unwrap_or_default(),
+                total,
+                currency: currency.to_owned(),
+            },
+            goods_detail: root.opt_build("goods_detail")?,
+        })
     }
 }
 
@@ -402,6 +430,10 @@ mod tests {
         assert!(oracle().validate().is_ok());
     }
 
+    fn field_of_value(v: &Value) -> String {
+        RefundRequest::from_json(v).unwrap_err().field
+    }
+
     fn field_of(edit: impl FnOnce(&mut Value)) -> String {
         let mut v: Value = serde_json::from_str(ORACLE_REFUND_BODY).unwrap();
         edit(&mut v);
@@ -412,19 +444,19 @@ mod tests {
     fn from_json_names_the_bad_field() {
         assert_eq!(
             field_of(|v| v["amount"]["refund"] = 101.into()),
-            "amount.refund"
+            "/amount/refund"
         );
         assert_eq!(
             field_of(|v| v["amount"]["total"] = "100".into()),
-            "amount.total"
+            "/amount/total"
         );
         assert_eq!(
             field_of(|v| v["amount"].as_object_mut().unwrap().clear()),
-            "amount.refund"
+            "/amount/refund"
         );
         assert_eq!(
             field_of(|v| v["amount"]["currency"] = "USD".into()),
-            "amount.currency"
+            "/amount/currency"
         );
         assert_eq!(
             field_of(|v| v
@@ -433,21 +465,33 @@ mod tests {
                 .remove("out_trade_no")
                 .map(drop)
                 .unwrap_or(())),
-            "out_trade_no"
+            "/out_trade_no"
         );
         assert_eq!(
             field_of(|v| v["out_refund_no"] = "bad no".into()),
-            "out_refund_no"
+            "/out_refund_no"
         );
-        assert_eq!(field_of(|v| v["reason"] = "退".repeat(27).into()), "reason");
+        assert_eq!(
+            field_of(|v| v["reason"] = "退".repeat(27).into()),
+            "/reason"
+        );
         assert_eq!(
             field_of(|v| v["funds_account"] = "BASIC".into()),
-            "funds_account"
+            "/funds_account"
         );
-        assert_eq!(field_of(|v| v["notify_url"] = "nope".into()), "notify_url");
+        assert_eq!(field_of(|v| v["notify_url"] = "nope".into()), "/notify_url");
+        let mut private = serde_json::to_value(oracle()).unwrap();
+        private["notify_url"] = "http://pay.internal/refund".into();
+        assert_eq!(field_of_value(&private), "/notify_url");
+        let parsed =
+            RefundRequest::from_json_over_private_line(&private, &["pay.internal"]).unwrap();
+        assert_eq!(
+            parsed.notify_url.map(|u| u.as_str().to_owned()).as_deref(),
+            Some("http://pay.internal/refund")
+        );
         let mut r = oracle();
         r.amount.refund = Amount::from_fen(101).unwrap();
-        assert_eq!(r.validate().unwrap_err().field, "amount.refund");
+        assert_eq!(r.validate().unwrap_err().field, "/amount/refund");
     }
 
     #[test]
