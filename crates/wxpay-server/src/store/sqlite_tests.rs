@@ -264,3 +264,23 @@ async fn leases_keep_two_workers_apart() {
         .expect("b later");
     assert_eq!(later.len(), 1, "an expired lease is taken over");
 }
+
+#[tokio::test]
+async fn synchronous_setting_reaches_every_connection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    for (setting, pragma) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+        let store = SqliteStore::connect_with(&url, 2, setting)
+            .await
+            .expect("connect");
+        let mut a = store.pool.acquire().await.expect("first connection");
+        let mut b = store.pool.acquire().await.expect("second connection");
+        for conn in [&mut *a, &mut *b] {
+            let value: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(conn)
+                .await
+                .expect("pragma");
+            assert_eq!(value, pragma, "{setting:?}");
+        }
+    }
+}
