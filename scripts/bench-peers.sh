@@ -31,7 +31,7 @@ LOAD_ROUNDS="${BENCH_PEERS_LOAD_ROUNDS:-3}"
 # Pinned: the versions the harness was written against.
 WECHATPAYV3_VERSION=2.0.4
 
-say() { printf '== %s\n' "$*" >&2; }
+say() { printf '== [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 
 # ---------------------------------------------------------------------------- install
 install_peers() {
@@ -199,8 +199,8 @@ notify_run() { # IMPL ROUND C URL FILE DB
     exit 1
   fi
 }
-N_FAST=$(( (SECS + 1) * 1500 ))
-N_FSYNC=$(( (SECS + 1) * 900 ))
+N_FAST=$(( (SECS + 1) * 1200 ))
+N_FSYNC=$(( (SECS + 1) * 800 ))
 say "row 6: notifications, $LOAD_ROUNDS rounds of ${SECS}s per level"
 for r in $(seq 1 "$LOAD_ROUNDS"); do
   for c in 1 32; do

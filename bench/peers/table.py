@@ -3,7 +3,8 @@
 Usage: table.py CHECKED_JSONL FIXTURES_JSON MACHINE_TEXT
 
 Each cell is the median over the rounds of that run, with the spread (max - min) / median
-beside it. A ratio is of operations per second (above 1 = ours is faster), taken within each
+beside it. Rows 1-4 count operations per second of CPU time of the one thread (as `openssl
+speed` does by default), rows 5-6 per second of wall time. A ratio is of operations per second (above 1 = ours is faster), taken within each
 round, where the implementations ran back to back, and then the median over the rounds. The OpenSSL column is the floor for rows 1-4: `openssl speed` for RSA-2048, SHA-256
 over the row's message length and, for row 3, AES-256-GCM over the 1 KiB resource.
 """
@@ -123,7 +124,8 @@ def main(checked_path, fixtures_path, machine_path):
                 f" {(f'{vs_floor:.2f}x' if vs_floor else '-'):>9}  {goal}"
             )
     print()
-    print("ops/s = median over the rounds, ±spread = (max-min)/median. Ratios: ours / best peer and ours / OpenSSL floor,")
+    print("ops/s = median over the rounds, ±spread = (max-min)/median; rows 1-4 per second of the thread's CPU time")
+    print("  (as openssl speed counts), rows 5-6 per second of wall time. Ratios: ours / best peer and ours / OpenSSL floor,")
     print("  each taken within a round (back-to-back runs) and then the median over the rounds; > 1 means ours is faster.")
     print("Row 5: wxpay-server = its pay endpoint (prepay + paySign; orders created before the clock starts);")
     print("  core + upstream client = the same calls as a library; peers = a merchant loop on the SDK, min(c, cores) processes.")

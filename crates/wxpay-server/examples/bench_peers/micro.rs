@@ -1,4 +1,5 @@
-//! Rows 1–4 for wxpay-core: the same fixture the peers use, one core, a fixed time per row.
+//! Rows 1–4 for wxpay-core: the same fixture the peers use, one thread, a fixed time per
+//! row, counted per second of CPU time like `openssl speed` (and the peers' micro runs).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -14,12 +15,26 @@ use wxpay_core::{AppId, PrepayId};
 use crate::universe::{field, Universe};
 use crate::BoxError;
 
-/// Calls `op` for `warmup`, then counts calls for `measure`; operations per second.
+/// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`), or `None`
+/// where the kernel does not say.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Calls `op` for `warmup`, then counts calls for `measure` of wall time; operations per
+/// second of this thread's CPU time (what `openssl speed` divides by), so that other load
+/// on a shared machine does not count against the implementation. Falls back to wall time.
 pub fn time_op<T>(warmup: Duration, measure: Duration, mut op: impl FnMut() -> T) -> f64 {
     let start = Instant::now();
     while start.elapsed() < warmup {
         black_box(op());
     }
+    let cpu_start = thread_cpu_ns();
     let start = Instant::now();
     let mut n = 0u64;
     loop {
@@ -27,7 +42,11 @@ pub fn time_op<T>(warmup: Duration, measure: Duration, mut op: impl FnMut() -> T
         n += 1;
         let elapsed = start.elapsed();
         if elapsed >= measure {
-            return n as f64 / elapsed.as_secs_f64();
+            let cpu = cpu_start
+                .zip(thread_cpu_ns())
+                .map(|(a, b)| b.saturating_sub(a) as f64 / 1e9)
+                .filter(|cpu| *cpu > 0.0);
+            return n as f64 / cpu.unwrap_or(elapsed.as_secs_f64());
         }
     }
 }
