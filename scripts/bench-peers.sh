@@ -8,15 +8,16 @@
 #             minimal merchant loop on each SDK against the same simulator;
 #   row 6     notifications processed per second into SQLite: wxpay-server against a minimal
 #             notify handler on each SDK (WAL, synchronous=FULL).
-# Implementations run back to back in rounds (BENCH_PEERS_ROUNDS and BENCH_PEERS_LOAD_ROUNDS,
-# default 3 each); the table shows medians, and each ratio is the median of the ratios taken
-# within one round, so load from outside the run moves both sides of a ratio alike. Every
+# Implementations run back to back in rounds (BENCH_PEERS_ROUNDS, default 3, for rows 1-4 and
+# BENCH_PEERS_LOAD_ROUNDS, default 4, for rows 5-6). Rows 1-4 are counted per second of CPU
+# time (as openssl speed counts) with ratios taken within a round; rows 5-6 per second of wall
+# time, best round against best round (bench/peers/table.py says why). Every
 # implementation's output is checked with wxpay-core (bench_peers check) before it is reported.
 #
 # Installs what is missing, idempotently: a venv with wechatpayv3 in $BENCH_PEERS_CACHE
 # (default ~/.cache/wxpay-bench-peers) and bench/peers/node/node_modules from its lockfile.
 # Knobs: BENCH_PEERS_MICRO_SECS (per row and round, default 1), BENCH_PEERS_SECS (rows 5-6 per
-# level and round, default 2). Raw lines and the table are kept in target/bench-peers/.
+# level and round, default 1.5). Raw lines and the table are kept in target/bench-peers/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,9 +26,9 @@ CACHE="${BENCH_PEERS_CACHE:-$HOME/.cache/wxpay-bench-peers}"
 VENV="$CACHE/venv"
 NODE_DIR="$ROOT/bench/peers/node"
 MICRO_SECS="${BENCH_PEERS_MICRO_SECS:-1}"
-SECS="${BENCH_PEERS_SECS:-2}"
+SECS="${BENCH_PEERS_SECS:-1.5}"
 ROUNDS="${BENCH_PEERS_ROUNDS:-3}"
-LOAD_ROUNDS="${BENCH_PEERS_LOAD_ROUNDS:-3}"
+LOAD_ROUNDS="${BENCH_PEERS_LOAD_ROUNDS:-4}"
 # Pinned: the versions the harness was written against.
 WECHATPAYV3_VERSION=2.0.4
 
@@ -103,6 +104,9 @@ stop_last() {
   unset 'PIDS[-1]'
 }
 
+# inputs_for RATE: how many prepared inputs a timed run at up to RATE per second needs.
+inputs_for() { awk -v s="$SECS" -v rate="$1" 'BEGIN { printf "%d", (s + 1) * rate }'; }
+
 RESULTS="$WORK/results.jsonl"
 # record ROUND CMD...: runs CMD, keeps its JSON lines tagged with the round.
 record() {
@@ -177,7 +181,7 @@ FULL="$URL"
 say "row 5: orders at $SIM, $LOAD_ROUNDS rounds of ${SECS}s per level"
 for r in $(seq 1 "$LOAD_ROUNDS"); do
   for c in 1 32; do
-    record "$r" "$BENCH" order-server "$U" "$SERVER" "$SIM" "$c" "$SECS" "$(( (SECS + 1) * 1000 ))"
+    record "$r" "$BENCH" order-server "$U" "$SERVER" "$SIM" "$c" "$SECS" "$(inputs_for 1000)"
     record "$r" "$BENCH" order-lib "$U" "$SIM" "$c" "$SECS" "L${r}C${c}N"
     record "$r" $PY order "$SIM" "$FX" "$c" "$SECS" "Y${r}C${c}"
     record "$r" $NODE order "$SIM" "$FX" "$c" "$SECS" "J${r}C${c}"
@@ -199,8 +203,8 @@ notify_run() { # IMPL ROUND C URL FILE DB
     exit 1
   fi
 }
-N_FAST=$(( (SECS + 1) * 1200 ))
-N_FSYNC=$(( (SECS + 1) * 800 ))
+N_FAST="$(inputs_for 1200)"
+N_FSYNC="$(inputs_for 800)"
 say "row 6: notifications, $LOAD_ROUNDS rounds of ${SECS}s per level"
 for r in $(seq 1 "$LOAD_ROUNDS"); do
   for c in 1 32; do
