@@ -67,7 +67,9 @@ install_peers() {
 }
 
 # ---------------------------------------------------------------------------- processes
-WORK="$(mktemp -d)"
+# Under target/ rather than /tmp: a shared machine's /tmp may be swept during a run.
+mkdir -p "$ROOT/target/bench-peers"
+WORK="$(mktemp -d "$ROOT/target/bench-peers/run.XXXXXX")"
 PIDS=()
 cleanup() {
   local pid
@@ -239,7 +241,6 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
   echo "          wechatpay-node-v3 $(node -p 'require(process.argv[1]).version' "$NODE_DIR/node_modules/wechatpay-node-v3/package.json") on Node $(node --version) (OpenSSL $(node -p process.versions.openssl)); $(openssl version | cut -d' ' -f1-2) CLI"
   echo "run: rows 1-4 ${ROUNDS}x${MICRO_SECS}s per cell, rows 5-6 ${LOAD_ROUNDS}x${SECS}s per cell; $((SECONDS - started)) s in all"
 } >"$WORK/machine.txt"
-mkdir -p "$ROOT/target/bench-peers"
 stamp="$(date +%Y%m%d-%H%M%S)"
 cp "$WORK/checked.jsonl" "$ROOT/target/bench-peers/$stamp.jsonl"
 echo
