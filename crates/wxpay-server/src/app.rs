@@ -277,8 +277,12 @@ impl Application {
             tracing::warn!("no server.admin_token: refunds through the API are disabled");
         }
 
-        let store =
-            SqliteStore::connect(&settings.database.url, settings.database.max_connections).await?;
+        let store = SqliteStore::connect_with(
+            &settings.database.url,
+            settings.database.max_connections,
+            settings.database.synchronous,
+        )
+        .await?;
         let products: Vec<Product> = settings
             .products
             .iter()

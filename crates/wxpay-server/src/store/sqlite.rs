@@ -24,6 +24,8 @@ use sqlx::{Row, Sqlite, SqliteExecutor, SqlitePool, Transaction};
 use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
+use crate::config::Synchronous;
+
 use super::{
     ApplyOutcome, AuditRow, NewOrder, NewRefund, NotificationOutcome, NotificationRecord,
     NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
@@ -82,10 +84,23 @@ const REFUND_COLUMNS: &str =
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://file.db`) and migrates it.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, Synchronous::Full).await
+    }
+
+    /// [`Self::connect`] with the WAL's sync policy chosen (`[database] synchronous`).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        synchronous: Synchronous,
+    ) -> Result<Self, StoreError> {
+        let synchronous = match synchronous {
+            Synchronous::Normal => SqliteSynchronous::Normal,
+            Synchronous::Full => SqliteSynchronous::Full,
+        };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         // One connection writes; the others read. SQLite admits one writer at a time anyway,

@@ -383,3 +383,23 @@ async fn a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_i
     assert_eq!(again, ApplyOutcome::Unchanged);
     assert_eq!(store.audit("order", "WX1").await.expect("audit").len(), 3);
 }
+
+#[tokio::test]
+async fn synchronous_setting_reaches_every_connection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    for (setting, pragma) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+        let store = SqliteStore::connect_with(&url, 2, setting)
+            .await
+            .expect("connect");
+        let mut a = store.pool.acquire().await.expect("first connection");
+        let mut b = store.pool.acquire().await.expect("second connection");
+        for conn in [&mut *a, &mut *b] {
+            let value: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(conn)
+                .await
+                .expect("pragma");
+            assert_eq!(value, pragma, "{setting:?}");
+        }
+    }
+}
