@@ -13,4 +13,6 @@ mkdir -p docs/spec tests/vectors
 cp "$SRC/spec/protocol.md" "$SRC/spec/frontends.md" docs/spec/
 cp "$SRC/spec/vectors/"* tests/vectors/
 chmod -R u+w docs/spec tests/vectors
+# The shared copy describes itself as ../shared/spec/vectors; in the repository it is tests/vectors.
+sed -i 's#`\.\./shared/spec/vectors/`#`tests/vectors/`#; s#"\.\./shared/spec/vectors"#"../../tests/vectors"#' tests/vectors/README.md
 git status --short docs/spec tests/vectors

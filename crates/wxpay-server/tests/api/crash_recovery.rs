@@ -8,7 +8,6 @@
 
 #![cfg(all(unix, feature = "failpoints"))]
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +19,8 @@ use wxpay_sim::control::SimControl;
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
+use crate::helpers::start_server_binary;
+
 /// One `wxpay-server` process.
 struct ServerProcess {
     child: Child,
@@ -30,7 +31,8 @@ impl ServerProcess {
     /// Starts the binary on `config` (the universe's `merchant.toml`) with its database and
     /// port overridden; `crash_points` is the `FAILPOINTS` value.
     async fn start(config: &Path, db: &Path, port: u16, crash_points: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay-server"));
+        command
             .arg(config)
             .env_clear()
             .env("WXPAY_SERVER__PORT", port.to_string())
@@ -40,25 +42,8 @@ impl ServerProcess {
             .env("WXPAY_WORKER__PENDING_AFTER_SECS", "0")
             .env("FAILPOINTS", crash_points)
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start wxpay-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(url) = line.strip_prefix("wxpay-server listening on ") {
-                    let _ = url_tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = tokio::task::spawn_blocking(move || url_rx.recv_timeout(Duration::from_secs(60)))
-            .await
-            .expect("reader")
-            .expect("the server printed its URL");
+            .stderr(Stdio::inherit());
+        let (child, url) = start_server_binary(&mut command).await;
         Self { child, url }
     }
 
@@ -233,14 +218,11 @@ impl World {
         assert_eq!(state, sim.trade_state.as_str(), "state");
         assert_eq!(u64::try_from(amount).ok(), Some(sim.total), "amount");
         assert_eq!(transaction, sim.transaction_id, "transaction id");
-        let credits: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit WHERE entity = 'order' AND entity_id = ? AND to_state = 'SUCCESS' AND from_state <> 'SUCCESS'",
-        )
-        .bind(no)
-        .fetch_one(&pool)
-        .await
-        .expect("audit");
-        assert_eq!(credits, 1, "the payment is credited exactly once");
+        assert_eq!(
+            successes(&pool, "order", no).await,
+            1,
+            "the payment is credited exactly once"
+        );
         let mut refunded_at_sim = 0;
         for out_refund_no in refunds {
             let (status, amount): (String, i64) =
@@ -278,18 +260,27 @@ impl World {
             if status == "SUCCESS" {
                 refunded_at_sim += amount;
             }
-            let applied: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM audit WHERE entity = 'refund' AND entity_id = ? AND to_state = 'SUCCESS' AND from_state <> 'SUCCESS'",
-            )
-            .bind(out_refund_no)
-            .fetch_one(&pool)
-            .await
-            .expect("audit");
-            assert_eq!(applied, 1, "the refund is applied exactly once");
+            assert_eq!(
+                successes(&pool, "refund", out_refund_no).await,
+                1,
+                "the refund is applied exactly once"
+            );
         }
         assert_eq!(refunded, refunded_at_sim, "refunded amount");
         pool.close().await;
     }
+}
+
+/// How many times the audit trail shows `entity` becoming SUCCESS.
+async fn successes(pool: &SqlitePool, entity: &str, id: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit WHERE entity = ? AND entity_id = ? AND to_state = 'SUCCESS' AND from_state <> 'SUCCESS'",
+    )
+    .bind(entity)
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("audit")
 }
 
 async fn order_state(pool: &SqlitePool, no: &str) -> String {

@@ -615,3 +615,32 @@ pub struct NotifySigning {
     /// Sent as `X-Forwarded-For` (the test server trusts it as the client address).
     pub forwarded_for: Option<String>,
 }
+
+/// Starts the `wxpay-server` binary as `command` describes (stdout is taken here) and waits
+/// for the URL it prints when it listens.
+pub async fn start_server_binary(
+    command: &mut std::process::Command,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start wxpay-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if let Some(url) = line.strip_prefix("wxpay-server listening on ") {
+                let _ = url_tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let url = tokio::task::spawn_blocking(move || url_rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .expect("reader")
+        .expect("the server printed its URL");
+    (child, url)
+}

@@ -163,11 +163,11 @@ async fn a_stop_sent_before_the_server_runs_is_not_lost() {
 #[cfg(unix)]
 #[tokio::test]
 async fn the_binary_stops_gracefully_on_sigterm() {
-    use std::io::BufRead;
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay-server"));
+    command
         .arg("--demo")
         .current_dir(dir.path())
         .env_clear()
@@ -177,25 +177,8 @@ async fn the_binary_stops_gracefully_on_sigterm() {
             format!("sqlite://{}", dir.path().join("bin.db").display()),
         )
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start wxpay-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Some(url) = line.strip_prefix("wxpay-server listening on ") {
-                let _ = url_tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let url = tokio::task::spawn_blocking(move || url_rx.recv_timeout(Duration::from_secs(60)))
-        .await
-        .expect("reader")
-        .expect("the server printed its URL");
+        .stderr(Stdio::null());
+    let (mut child, url) = crate::helpers::start_server_binary(&mut command).await;
     let health = reqwest::get(format!("{url}/healthz"))
         .await
         .expect("healthz");
