@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ -x scripts/build-client.sh ]; then bash scripts/build-client.sh; fi
-if [ -x scripts/build-demo.sh ]; then bash scripts/build-demo.sh; fi   # examples/h5/dist, served at /
+bash scripts/build-client.sh
+bash scripts/build-demo.sh   # examples/h5/dist, served at /
 exec cargo run --release -p wxpay-server -- --demo "$@"

@@ -59,19 +59,17 @@ core_wasm_tests() {
 }
 
 if [ "$QUICK" = 0 ]; then
+  # Every suite is required: a missing script fails the run instead of skipping the suite.
+  suite() {
+    local name=$1 script=$2
+    [ -f "$script" ] || { echo "missing test suite script: $script" >&2; exit 1; }
+    step "$name" bash "$script"
+  }
   step "core tests on wasm32 (Node via wasm-bindgen-test)" core_wasm_tests
-  if [ -x scripts/test-client.sh ]; then
-    step "client package (wasm + TypeScript, Chromium, mini-program runtime)" bash scripts/test-client.sh
-  fi
-  if [ -x scripts/test-uniapp.sh ]; then
-    step "uni-app example built for mp-weixin and H5 with DCloud's CLI" bash scripts/test-uniapp.sh
-  fi
-  if [ -x scripts/test-e2e.sh ]; then
-    step "end to end: H5 demo in headless Chromium against wxpay-server + wxpay-sim" bash scripts/test-e2e.sh
-  fi
-  if [ -x scripts/sim-thirdparty.sh ]; then
-    step "simulator against a third-party SDK (wechatpayv3)" bash scripts/sim-thirdparty.sh
-  fi
+  suite "client package (wasm + TypeScript, Chromium, mini-program runtime)" scripts/test-client.sh
+  suite "uni-app example built for mp-weixin and H5 with DCloud's CLI" scripts/test-uniapp.sh
+  suite "end to end: H5 demo in headless Chromium against wxpay-server + wxpay-sim" scripts/test-e2e.sh
+  suite "simulator against a third-party SDK (wechatpayv3)" scripts/sim-thirdparty.sh
 fi
 
 printf '\n\033[1;32mall tests passed\033[0m\n'
