@@ -8,7 +8,13 @@
 
 mod follow_up;
 mod housekeeping;
+mod migrations;
+mod postgres;
+mod rows;
+mod rules;
 mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use wxpay_core::v2::sign::SignType as V2SignType;
@@ -16,7 +22,31 @@ use wxpay_core::{RefundStatus, TradeState};
 
 pub use follow_up::FollowUp;
 pub use housekeeping::Housekeeping;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// Opens the store the database URL names: `postgres://` or `postgresql://` for
+/// PostgreSQL (several instances on one database), anything else for SQLite (one instance).
+/// `synchronous` applies to SQLite only.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    synchronous: crate::config::Synchronous,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(if is_postgres(url) {
+        Arc::new(PgStore::connect(url, max_connections).await?)
+    } else {
+        Arc::new(SqliteStore::connect_with(url, max_connections, synchronous).await?)
+    })
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    ["postgres://", "postgresql://"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    })
+}
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -523,3 +553,7 @@ pub trait Store: Housekeeping + FollowUp + Send + Sync + 'static {
         expires_at: i64,
     ) -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

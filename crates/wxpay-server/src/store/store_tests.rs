@@ -1,17 +1,100 @@
-//! Tests of the SQLite store: one-transaction rules, idempotency, leases.
+//! The store test suite, run on both engines: SQLite always, PostgreSQL when
+//! `WXPAY_TEST_POSTGRES_URL` names a database (`scripts/with-postgres.sh` starts one). Each
+//! PostgreSQL test gets its own schema, so the tests run side by side on one database.
+//! Tests of one engine's own settings (SQLite's PRAGMAs and table rebuilds) are at the end.
 
+use std::borrow::Cow;
+use std::str::FromStr;
 use std::sync::Arc;
 
-use super::*;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::SqlitePool;
+use wxpay_core::{RefundStatus, TradeState};
 
-async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+use super::migrations::{migrator, SQLITE};
+use super::*;
+use crate::config::Synchronous;
+
+/// A fresh store of the engine, with what must live as long as it.
+pub(crate) struct Fresh {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite store in a temporary folder.
+pub(crate) async fn sqlite() -> Fresh {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqliteStore::connect(&url, 4).await.expect("connect");
-    (dir, store)
+    Fresh {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    }
 }
 
-async fn order(store: &SqliteStore, no: &str, amount: i64) -> Order {
+/// A fresh PostgreSQL store in a schema of its own, or `None` when no database is given.
+pub(crate) async fn postgres() -> Option<Fresh> {
+    let url = std::env::var("WXPAY_TEST_POSTGRES_URL").ok()?;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("WXPAY_TEST_POSTGRES_URL");
+    let schema = crate::ids::random_id("t").to_ascii_lowercase();
+    let admin = sqlx::PgPool::connect_with(options.clone())
+        .await
+        .expect("connect postgres");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("schema");
+    admin.close().await;
+    let options = options.options([("search_path", schema.as_str())]);
+    let store = PgStore::connect_with(options, 6)
+        .await
+        .expect("migrate postgres");
+    Some(Fresh {
+        store: Arc::new(store),
+        _dir: None,
+    })
+}
+
+/// Runs each named `async fn(Arc<dyn Store>)` as a test on SQLite (`sqlite_engine::…`)
+/// and on PostgreSQL (`postgres_engine::…`, passing trivially without a database).
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_engine {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::sqlite().await.store).await;
+                }
+            )*
+        }
+        mod postgres_engine {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(fresh) = super::postgres().await {
+                        super::$name(fresh.store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    concurrent_duplicate_notifications_credit_once,
+    amount_mismatch_is_refused_and_changes_nothing,
+    a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_amount,
+    leases_keep_two_workers_apart,
+    a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_it,
+    the_same_id_under_another_kind_is_another_notification,
+    concurrent_claims_lease_each_order_once,
+    concurrent_refunds_never_reserve_more_than_was_paid,
+    one_idempotency_key_makes_one_refund_and_one_order_under_concurrency,
+    a_refund_success_credits_the_order_once_under_concurrency,
+);
+
+async fn order(store: &dyn Store, no: &str, amount: i64) -> Order {
     let user = store
         .upsert_user("wxapp", "openid-1", None, 1)
         .await
@@ -64,11 +147,8 @@ fn record(no: &str) -> NotificationRecord {
     }
 }
 
-#[tokio::test]
-async fn concurrent_duplicate_notifications_credit_once() {
-    let (_dir, store) = fresh().await;
-    let store = Arc::new(store);
-    order(&store, "WXORDER0001", 100).await;
+async fn concurrent_duplicate_notifications_credit_once(store: Arc<dyn Store>) {
+    order(&*store, "WXORDER0001", 100).await;
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let store = store.clone();
@@ -105,10 +185,8 @@ async fn concurrent_duplicate_notifications_credit_once() {
     assert_eq!(rows.iter().filter(|r| r.verified_id.is_some()).count(), 1);
 }
 
-#[tokio::test]
-async fn amount_mismatch_is_refused_and_changes_nothing() {
-    let (_dir, store) = fresh().await;
-    order(&store, "WXORDER0002", 100).await;
+async fn amount_mismatch_is_refused_and_changes_nothing(store: Arc<dyn Store>) {
+    order(&*store, "WXORDER0002", 100).await;
     let outcome = store
         .apply_notification(
             &record("WXORDER0002"),
@@ -137,10 +215,10 @@ async fn amount_mismatch_is_refused_and_changes_nothing() {
     assert_eq!(rows[0].processing, "rejected:amount_mismatch");
 }
 
-#[tokio::test]
-async fn a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_amount() {
-    let (_dir, store) = fresh().await;
-    order(&store, "WXORDER0003", 100).await;
+async fn a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_amount(
+    store: Arc<dyn Store>,
+) {
+    order(&*store, "WXORDER0003", 100).await;
     let close = PaymentFact {
         state: TradeState::Closed,
         transaction_id: None,
@@ -191,7 +269,7 @@ async fn a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_
         ApplyOutcome::Rejected(Rejection::IllegalTransition { .. })
     ));
 
-    order(&store, "WXORDER0004", 100).await;
+    order(&*store, "WXORDER0004", 100).await;
     store
         .apply_payment(&paid("WXORDER0004", 100))
         .await
@@ -247,10 +325,8 @@ async fn a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_
     );
 }
 
-#[tokio::test]
-async fn leases_keep_two_workers_apart() {
-    let (_dir, store) = fresh().await;
-    order(&store, "WXORDER0005", 100).await;
+async fn leases_keep_two_workers_apart(store: Arc<dyn Store>) {
+    order(&*store, "WXORDER0005", 100).await;
     let first = store
         .claim_pending_orders("a", 100, 100, 100, 160, 10)
         .await
@@ -267,9 +343,18 @@ async fn leases_keep_two_workers_apart() {
     assert_eq!(later.len(), 1, "an expired lease is taken over");
 }
 
+// SQLite's own: its PRAGMAs and its table rebuilds.
+
+async fn fresh_sqlite() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = SqliteStore::connect(&url, 4).await.expect("connect");
+    (dir, store)
+}
+
 #[tokio::test]
 async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_power_cut() {
-    let (_dir, store) = fresh().await;
+    let (_dir, store) = fresh_sqlite().await;
     // Several connections at once, so more than one of the pool's is asked.
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -293,7 +378,7 @@ async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
         .create_if_missing(true);
     let pool = SqlitePool::connect_with(options).await.expect("open");
     let first = Migrator {
-        migrations: Cow::Owned(migrator().migrations[..1].to_vec()),
+        migrations: Cow::Owned(migrator(SQLITE).migrations[..1].to_vec()),
         ..Migrator::DEFAULT
     };
     first.run(&pool).await.expect("migration 0001");
@@ -324,7 +409,7 @@ async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
         Some("u1"),
         "sessions survive"
     );
-    // The same id under another kind is another notification.
+    // The verified id is now unique per kind: the same id under another kind is another.
     let mut refund = record("WX1");
     refund.kind = "v3_refund".into();
     let outcome = store
@@ -336,12 +421,10 @@ async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
         NotificationOutcome::Processed(ApplyOutcome::Unchanged)
     );
 }
-
-#[tokio::test]
-async fn a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_it() {
-    use crate::store::FollowUp;
-    let (_dir, store) = fresh().await;
-    order(&store, "WX1", 500).await;
+async fn a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_it(
+    store: Arc<dyn Store>,
+) {
+    order(&*store, "WX1", 500).await;
     let refunded = |amount| PaymentFact {
         state: TradeState::Refund,
         ..paid("WX1", amount)
@@ -402,4 +485,216 @@ async fn synchronous_setting_reaches_every_connection() {
             assert_eq!(value, pragma, "{setting:?}");
         }
     }
+}
+
+async fn the_same_id_under_another_kind_is_another_notification(store: Arc<dyn Store>) {
+    order(&*store, "WX1", 100).await;
+    let first = store
+        .apply_notification(
+            &record("WX1"),
+            "EV-1",
+            &NotifiedChange::Payment(paid("WX1", 100)),
+        )
+        .await
+        .expect("apply");
+    assert!(matches!(
+        first,
+        NotificationOutcome::Processed(ApplyOutcome::Applied { .. })
+    ));
+    let mut refund = record("WX1");
+    refund.kind = "v3_refund".into();
+    let outcome = store
+        .apply_notification(&refund, "EV-1", &NotifiedChange::Ignored)
+        .await
+        .expect("apply");
+    assert_eq!(
+        outcome,
+        NotificationOutcome::Processed(ApplyOutcome::Unchanged)
+    );
+    let again = store
+        .apply_notification(&refund, "EV-1", &NotifiedChange::Ignored)
+        .await
+        .expect("apply");
+    assert_eq!(
+        again,
+        NotificationOutcome::Duplicate {
+            previous: "unchanged".into()
+        }
+    );
+}
+
+/// Many stale orders and eight workers claiming at once: every order is leased to exactly
+/// one of them.
+async fn concurrent_claims_lease_each_order_once(store: Arc<dyn Store>) {
+    for i in 0..60 {
+        order(&*store, &format!("WXCLAIM{i:04}"), 100).await;
+    }
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let owner = format!("w{worker}");
+                let batch = store
+                    .claim_pending_orders(&owner, 100, 100, 100, 160, 7)
+                    .await
+                    .expect("claim");
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|o| o.out_trade_no));
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.expect("join"));
+    }
+    let total = claimed.len();
+    claimed.sort();
+    claimed.dedup();
+    assert_eq!((total, claimed.len()), (60, 60), "each order leased once");
+}
+
+/// Eight refunds of 30 against a paid order of 100 at once: three fit, five are refused.
+async fn concurrent_refunds_never_reserve_more_than_was_paid(store: Arc<dyn Store>) {
+    order(&*store, "WXRACE", 100).await;
+    store
+        .apply_payment(&paid("WXRACE", 100))
+        .await
+        .expect("pay");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_refund(&format!("RR{i}"), "WXRACE", 30, None, "admin", 30)
+                .await
+                .expect("refund")
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("join") {
+            Ok(_) => created += 1,
+            Err(RefundRefusal::ExceedsRefundable { remaining }) => assert_eq!(remaining, 10),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 3);
+}
+
+/// One key sent eight times at once makes one refund (the others replay it), and one
+/// order key likewise one order.
+async fn one_idempotency_key_makes_one_refund_and_one_order_under_concurrency(
+    store: Arc<dyn Store>,
+) {
+    let first = order(&*store, "WXKEY", 100).await;
+    store.apply_payment(&paid("WXKEY", 100)).await.expect("pay");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let no = format!("RK{i}");
+            let refund = NewRefund {
+                out_refund_no: &no,
+                out_trade_no: "WXKEY",
+                amount_fen: 40,
+                reason: Some("broken"),
+                actor: "admin",
+                now: 30,
+            };
+            store
+                .create_refund_once(&refund, "key-1")
+                .await
+                .expect("refund")
+                .expect("accepted")
+        }));
+    }
+    let mut refunds = Vec::new();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("join") {
+            RefundCreation::Created(r) => {
+                created += 1;
+                refunds.push(r.out_refund_no);
+            }
+            RefundCreation::Replayed(r) => refunds.push(r.out_refund_no),
+        }
+    }
+    refunds.dedup();
+    assert_eq!((created, refunds.len()), (1, 1), "{refunds:?}");
+
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let user_id = first.user_id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_order(NewOrder {
+                    out_trade_no: format!("WXIDEM{i}"),
+                    user_id,
+                    idempotency_key: Some("order-key".into()),
+                    description: "d".into(),
+                    items: vec![("p".into(), 1, 100)],
+                    amount_fen: 100,
+                    now: 10,
+                })
+                .await
+                .expect("order")
+                .out_trade_no
+        }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.expect("join"));
+    }
+    numbers.dedup();
+    assert_eq!(numbers.len(), 1, "{numbers:?}");
+}
+
+/// The same refund success from a query and a notification at once credits the order once.
+async fn a_refund_success_credits_the_order_once_under_concurrency(store: Arc<dyn Store>) {
+    order(&*store, "WXCRED", 100).await;
+    store
+        .apply_payment(&paid("WXCRED", 100))
+        .await
+        .expect("pay");
+    store
+        .create_refund("RC1", "WXCRED", 70, None, "admin", 30)
+        .await
+        .expect("refund")
+        .expect("accepted");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .apply_refund(&RefundFact {
+                    out_refund_no: "RC1".into(),
+                    status: RefundStatus::Success,
+                    refund_id: Some("50300002".into()),
+                    amount_fen: Some(70),
+                    cause: "query".into(),
+                    at: 40,
+                })
+                .await
+                .expect("apply")
+        }));
+    }
+    let mut applied = 0;
+    for task in tasks {
+        if let ApplyOutcome::Applied { .. } = task.await.expect("join") {
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 1);
+    let stored = store.order("WXCRED").await.expect("get").expect("order");
+    assert_eq!(
+        (stored.state, stored.refunded_fen),
+        (TradeState::Refund, 70)
+    );
+    let audit = store.audit("order", "WXCRED").await.expect("audit");
+    assert_eq!(audit.iter().filter(|a| a.to_state == "REFUND").count(), 1);
 }
