@@ -552,6 +552,28 @@ pub trait Store: Housekeeping + FollowUp + Send + Sync + 'static {
         value: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Drops the cached credential `name` if it still holds `value`: a credential WeChat
+    /// refused is dropped for every instance, but a newer one another instance has put
+    /// meanwhile is kept. Whether it was dropped.
+    async fn drop_credential(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+    /// Takes the lease `name` for `holder` until `until`, in one statement, when it is free
+    /// (never taken, expired at `now`, or `holder`'s already): whether `holder` has it now.
+    /// One instance at a time refreshes a shared credential under such a lease.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease `name` back, if `holder` still has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// The `credentials` row that holds the lease `name` (leases share the table: a name, a
+/// value that is the holder, an expiry).
+fn lease_row(name: &str) -> String {
+    format!("lease:{name}")
 }
 
 #[cfg(test)]

@@ -761,6 +761,45 @@ impl Store for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn drop_credential(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+        let dropped = sqlx::query("DELETE FROM credentials WHERE name = $1 AND value = $2")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(dropped.rows_affected() == 1)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "INSERT INTO credentials (name, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
+             SET value = excluded.value, expires_at = excluded.expires_at \
+             WHERE credentials.expires_at <= $4 OR credentials.value = excluded.value",
+        )
+        .bind(super::lease_row(name))
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM credentials WHERE name = $1 AND value = $2")
+            .bind(super::lease_row(name))
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 #[path = "postgres_upkeep.rs"]

@@ -632,6 +632,45 @@ impl Store for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn drop_credential(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+        let dropped = sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
+            .bind(name)
+            .bind(value)
+            .execute(&self.writer)
+            .await?;
+        Ok(dropped.rows_affected() == 1)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE \
+             SET value = excluded.value, expires_at = excluded.expires_at \
+             WHERE credentials.expires_at <= ? OR credentials.value = excluded.value",
+        )
+        .bind(super::lease_row(name))
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
+            .bind(super::lease_row(name))
+            .bind(holder)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }
 
 #[path = "sqlite_attention.rs"]

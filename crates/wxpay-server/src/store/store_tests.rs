@@ -92,6 +92,9 @@ on_both_engines!(
     concurrent_refunds_never_reserve_more_than_was_paid,
     one_idempotency_key_makes_one_refund_and_one_order_under_concurrency,
     a_refund_success_credits_the_order_once_under_concurrency,
+    a_lease_has_one_holder_until_it_expires_or_is_released,
+    a_refused_credential_is_dropped_only_while_it_is_current,
+    one_refresh_serves_every_waiting_instance,
 );
 
 async fn order(store: &dyn Store, no: &str, amount: i64) -> Order {
@@ -697,4 +700,116 @@ async fn a_refund_success_credits_the_order_once_under_concurrency(store: Arc<dy
     );
     let audit = store.audit("order", "WXCRED").await.expect("audit");
     assert_eq!(audit.iter().filter(|a| a.to_state == "REFUND").count(), 1);
+}
+
+/// Eight holders race for one lease: one wins; the others get it once it is released or
+/// expired, never while it is held.
+async fn a_lease_has_one_holder_until_it_expires_or_is_released(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .take_lease("access_token:wx1", &format!("h{i}"), 100, 115)
+                .await
+                .expect("lease")
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.expect("join"));
+    }
+    assert_eq!(won, 1);
+    assert!(!store
+        .take_lease("access_token:wx1", "late", 114, 130)
+        .await
+        .expect("held"));
+    assert!(store
+        .take_lease("access_token:wx1", "late", 115, 130)
+        .await
+        .expect("expired"));
+    store
+        .release_lease("access_token:wx1", "someone else")
+        .await
+        .expect("release");
+    assert!(!store
+        .take_lease("access_token:wx1", "other", 116, 130)
+        .await
+        .expect("held"));
+    store
+        .release_lease("access_token:wx1", "late")
+        .await
+        .expect("release");
+    assert!(store
+        .take_lease("access_token:wx1", "other", 116, 130)
+        .await
+        .expect("free"));
+    assert_eq!(
+        store
+            .credential("access_token:wx1", 116)
+            .await
+            .expect("read"),
+        None,
+        "a lease is not the credential"
+    );
+}
+
+async fn a_refused_credential_is_dropped_only_while_it_is_current(store: Arc<dyn Store>) {
+    store
+        .put_credential("access_token:wx1", "old", 500)
+        .await
+        .expect("put");
+    store
+        .put_credential("access_token:wx1", "new", 600)
+        .await
+        .expect("put");
+    assert!(!store
+        .drop_credential("access_token:wx1", "old")
+        .await
+        .expect("drop"));
+    assert_eq!(
+        store
+            .credential("access_token:wx1", 100)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("new")
+    );
+    assert!(store
+        .drop_credential("access_token:wx1", "new")
+        .await
+        .expect("drop"));
+    assert_eq!(
+        store
+            .credential("access_token:wx1", 100)
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+/// Six "instances" want the token at once: one refresh, and all get its value.
+async fn one_refresh_serves_every_waiting_instance(store: Arc<dyn Store>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (store, fetches) = (store.clone(), fetches.clone());
+        tasks.push(tokio::spawn(async move {
+            crate::shared_credential::get_or_refresh(&*store, "access_token:wx1", || async {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                Ok(("TOKEN-1".to_owned(), crate::clock::now() + 3600))
+            })
+            .await
+            .expect("token")
+        }));
+    }
+    let mut fresh = 0;
+    for task in tasks {
+        let shared = task.await.expect("join");
+        assert_eq!(shared.value, "TOKEN-1");
+        fresh += usize::from(shared.fresh);
+    }
+    assert_eq!((fetches.load(Ordering::SeqCst), fresh), (1, 1));
 }
