@@ -63,6 +63,10 @@ pub async fn run_pass_at(
             BATCH,
         )
         .await?;
+    if !orders.is_empty() {
+        // Crash point of the multi-instance tests: an instance dies holding leases.
+        fail::fail_point!("worker::after_claim");
+    }
     for order in orders {
         report.orders_checked += 1;
         let outcome = if order.prepay_id.is_some() {
