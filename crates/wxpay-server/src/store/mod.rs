@@ -1,10 +1,12 @@
 //! Persistence: the [`Store`] trait and its records.
 //!
 //! The trait speaks in domain operations ("apply this payment fact", "claim pending
-//! orders"), not SQL, so each backend can implement the one-transaction rules its own way.
-//! Every operation that changes an order or a refund runs in a single transaction that also
-//! writes the audit row, checks the amount and refuses illegal transitions, which is what
-//! makes duplicate and concurrent notifications credit exactly once.
+//! orders"), not SQL. Every operation that changes an order or a refund runs in a single
+//! transaction that also writes the audit row, checks the amount and refuses illegal
+//! transitions, which is what makes duplicate and concurrent notifications credit exactly
+//! once. What is allowed is decided once, in `store/rules.rs`; each engine ([`SqliteStore`] for
+//! one instance, [`PgStore`] for several on one database) holds only its SQL and its
+//! locking. [`open`] picks the engine from the database URL.
 
 mod follow_up;
 mod housekeeping;
