@@ -31,7 +31,7 @@ row() {
   pays=$(awk '/^create\+pay miniprogram \(v3\)/ {for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' "$log")
   notes=$(awk '/^pay notification \(v3\)/ {for (i=1;i<=NF;i++) if ($i=="ops/s") print $(i-1)}' "$log")
   ledger=$(sed -n 's/^== ledger: \([0-9]*\) paid orders checked.*: \([0-9]*\) lost, \([0-9]*\) credited twice, \([0-9]*\) differing/\1 checked, \2 lost, \3 twice, \4 differing/p' "$log")
-  printf '| %-22s | %9s | %16s | %-40s |\n' "$label" "$pays" "$notes" "$ledger" >>"$OUT/table"
+  printf '| %-23s | %9s | %16s | %-41s |\n' "$label" "$pays" "$notes" "$ledger" >>"$OUT/table"
 }
 
 row "SQLite, 1 instance" 1 sqlite
@@ -41,6 +41,6 @@ row "PostgreSQL, 3 instances" 3 postgres
 
 echo
 echo "machine: $(nproc) cores; $(uname -sr); concurrency $C; $OPS operations per cell; v3 API"
-printf '| %-22s | %9s | %16s | %-40s |\n' "store" "pays/s" "notifications/s" "ledger check after the row"
-printf '|%s|%s|%s|%s|\n' "------------------------" "-----------" "------------------" "------------------------------------------"
+printf '| %-23s | %9s | %16s | %-41s |\n' "store" "pays/s" "notifications/s" "ledger check after the row"
+printf '|%s|%s|%s|%s|\n' "-------------------------" "-----------" "------------------" "-------------------------------------------"
 cat "$OUT/table"
