@@ -813,3 +813,38 @@ async fn one_refresh_serves_every_waiting_instance(store: Arc<dyn Store>) {
     }
     assert_eq!((fetches.load(Ordering::SeqCst), fresh), (1, 1));
 }
+
+#[test]
+fn the_url_scheme_picks_the_engine() {
+    for url in ["postgres://u@h/db", "postgresql://h/db", "POSTGRES://h/db"] {
+        assert!(is_postgres(url), "{url}");
+    }
+    for url in [
+        "sqlite://x.db",
+        "sqlite:x.db",
+        "postgres:/h",
+        "pg://h/db",
+        "",
+    ] {
+        assert!(!is_postgres(url), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn open_gives_a_working_store_for_either_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("o.db").display());
+    let store = open(&url, 2, Synchronous::Full).await.expect("sqlite");
+    store
+        .upsert_user("wxapp", "o1", None, 1)
+        .await
+        .expect("a write");
+    // The test database itself (the suite's other tests use schemas of their own).
+    if let Ok(url) = std::env::var("WXPAY_TEST_POSTGRES_URL") {
+        let store = open(&url, 2, Synchronous::Full).await.expect("postgres");
+        store
+            .upsert_user("wxapp", "o1", None, 1)
+            .await
+            .expect("a write");
+    }
+}
