@@ -53,7 +53,7 @@ step "cargo test (native)" cargo test --workspace --all-features
 # The store suite on PostgreSQL and several servers on one database. with-postgres.sh
 # installs PostgreSQL when missing and fails when it cannot: this step never skips.
 postgres_tests() {
-  cargo test -p wxpay-server --all-features --lib postgres_engine &&
+  cargo test -p wxpay-server --all-features --lib store:: &&
     cargo test -p wxpay-server --all-features --test multi_instance
 }
 step "PostgreSQL: store suite and multi-instance servers" bash scripts/with-postgres.sh bash -c \

@@ -11,6 +11,7 @@
 mod follow_up;
 mod housekeeping;
 mod migrations;
+mod paid_then_refunded;
 mod postgres;
 mod rows;
 mod rules;

@@ -2,9 +2,10 @@
 //! `housekeeping.rs` and `follow_up.rs`).
 
 use async_trait::async_trait;
-use wxpay_core::TradeState;
+use sqlx::{Postgres, Transaction};
 
 use super::{apply_payment_in, PgStore};
+use crate::store::paid_then_refunded::{self, LedgerTx};
 use crate::store::{ApplyOutcome, FollowUp, Housekeeping, PaymentFact, StoreError};
 
 #[async_trait]
@@ -78,34 +79,26 @@ impl FollowUp for PgStore {
         reason: &str,
     ) -> Result<ApplyOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let paid = PaymentFact {
-            state: TradeState::Success,
-            ..fact.clone()
-        };
-        // Unchanged when a notification credited it meanwhile: the refund is still news.
-        let first = apply_payment_in(&mut tx, &paid).await?;
-        if let ApplyOutcome::Rejected(_) = first {
-            return Ok(first);
+        let (outcome, commit) = paid_then_refunded::apply(&mut tx, fact, reason).await?;
+        if commit {
+            tx.commit().await?;
         }
-        let refunded = PaymentFact {
-            state: TradeState::Refund,
-            ..fact.clone()
-        };
-        let from = match (first, apply_payment_in(&mut tx, &refunded).await?) {
-            (ApplyOutcome::Applied { from, .. }, ApplyOutcome::Applied { .. })
-            | (_, ApplyOutcome::Applied { from, .. }) => from,
-            // Refused, or already REFUND: nothing new to record.
-            (_, other) => return Ok(other),
-        };
+        Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl LedgerTx for Transaction<'static, Postgres> {
+    async fn apply_payment(&mut self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
+        apply_payment_in(self, fact).await
+    }
+
+    async fn flag(&mut self, out_trade_no: &str, reason: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE orders SET attention = $1 WHERE out_trade_no = $2")
             .bind(reason)
-            .bind(&fact.out_trade_no)
-            .execute(&mut *tx)
+            .bind(out_trade_no)
+            .execute(&mut **self)
             .await?;
-        tx.commit().await?;
-        Ok(ApplyOutcome::Applied {
-            from,
-            to: TradeState::Refund.to_string(),
-        })
+        Ok(())
     }
 }
