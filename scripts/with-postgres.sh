@@ -21,6 +21,11 @@ PG_BIN=$(find_bin)
 if [ -z "$PG_BIN" ]; then
   echo "initdb not found: installing PostgreSQL from Debian's packages" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  # Binaries only: no system cluster is created (and so none is started) by the package.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >&2
   PG_BIN=$(find_bin)
@@ -50,9 +55,13 @@ if [ -z "$PORT" ]; then
 fi
 [ -n "$PORT" ] || { echo "no free port for PostgreSQL" >&2; exit 1; }
 
-CLUSTER=$(mktemp -d "${TMPDIR:-/tmp}/wxpay-pg.XXXXXX")
+# The cluster's folder must be reachable by its owner: as root, /tmp rather than a TMPDIR
+# under root's home.
+BASE=${TMPDIR:-/tmp}
+[ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$BASE" && BASE=/tmp
+CLUSTER=$(mktemp -d "$BASE/wxpay-pg.XXXXXX")
 chmod 755 "$CLUSTER"
-[ "$(id -u)" = 0 ] && chown "$PG_USER" "$CLUSTER"
+if [ "$(id -u)" = 0 ]; then chown "$PG_USER" "$CLUSTER"; fi
 
 cleanup() {
   local status=$?
