@@ -50,6 +50,14 @@ step "core dependency boundaries" core_deps_check
 step "core builds for wasm32" cargo build -p wxpay-core --target wasm32-unknown-unknown
 
 step "cargo test (native)" cargo test --workspace --all-features
+# The store suite on PostgreSQL and several servers on one database. with-postgres.sh
+# installs PostgreSQL when missing and fails when it cannot: this step never skips.
+postgres_tests() {
+  cargo test -p wxpay-server --all-features --lib store:: &&
+    cargo test -p wxpay-server --all-features --test multi_instance
+}
+step "PostgreSQL: store suite and multi-instance servers" bash scripts/with-postgres.sh bash -c \
+  "$(declare -f postgres_tests); postgres_tests"
 # Without features the core verifies with the pure-Rust `rsa` crate, as in the browser.
 step "core tests without optional features" cargo test -p wxpay-core
 

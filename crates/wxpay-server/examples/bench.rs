@@ -11,7 +11,12 @@
 //!   without the merchant API, the store or the client parameters around it.
 //!
 //! Operation counts: `BENCH_OPS_1` (default 200) at concurrency 1, `BENCH_OPS_32`
-//! (default 1280) at concurrency 32.
+//! (default 1280) at concurrency 32. `BENCH_APIS` picks the APIs (default `v3,v2`).
+//!
+//! Several instances (`scripts/bench-instances.sh`): `BENCH_INSTANCES=n` starts n servers in
+//! this process, each with its own state and database pool, on one database, and sends the
+//! requests to them in turn (as a load balancer would). `BENCH_POSTGRES_URL` puts that
+//! database on PostgreSQL: a fresh one is created beside the one the URL names.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,7 +57,9 @@ struct PaidAtSim {
 }
 
 struct Bench {
-    url: String,
+    /// The instances' base URLs, used in turn ([`Bench::pick`]).
+    urls: Vec<String>,
+    next_url: AtomicUsize,
     http: reqwest::Client,
     state: SharedState,
     control: SimControl,
@@ -142,8 +149,13 @@ where
 }
 
 impl Bench {
+    /// The next instance's base URL, round robin.
+    fn pick(&self) -> &str {
+        &self.urls[self.next_url.fetch_add(1, Ordering::Relaxed) % self.urls.len()]
+    }
+
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Result<Value, BoxError> {
-        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
+        let mut req = self.http.post(format!("{}{path}", self.pick())).json(&body);
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -265,7 +277,10 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     let dir = tempfile::tempdir()?;
     let mut settings = Settings::default();
     settings.server.port = 0;
-    settings.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    settings.database.url = match std::env::var("BENCH_POSTGRES_URL") {
+        Ok(url) => fresh_postgres_database(&url).await?,
+        Err(_) => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     settings.merchant = Some(wxpay_server::embedded::merchant_settings(
         &universe,
         VerifyMode::Certificate,
@@ -279,10 +294,16 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     if let Ok(n) = std::env::var("BENCH_DB_CONNECTIONS") {
         settings.database.max_connections = n.parse()?;
     }
-    let app = Application::build(settings).await?;
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let instances = env_count("BENCH_INSTANCES", 1).max(1);
+    let mut urls = Vec::new();
+    let mut states = Vec::new();
+    for _ in 0..instances {
+        let app = Application::build(settings.clone()).await?;
+        urls.push(format!("http://127.0.0.1:{}", app.port()));
+        states.push(app.state());
+        tokio::spawn(app.run_until_stopped());
+    }
+    let state = states.swap_remove(0);
     let control = sim.control();
     // `o-bench`, the payer of the simulator-only rows, is a mini-program user: the simulator
     // refuses a JSAPI prepay whose openid its appid never issued.
@@ -297,7 +318,8 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
         .build()?;
     Ok((
         Bench {
-            url,
+            urls,
+            next_url: AtomicUsize::new(0),
             http,
             state,
             control,
@@ -305,6 +327,21 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
         },
         dir,
     ))
+}
+
+/// A new database on the PostgreSQL server of `url`; its URL.
+async fn fresh_postgres_database(url: &str) -> Result<String, BoxError> {
+    let name = format!("bench_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let (server, _) = url.rsplit_once('/').ok_or("no database in the URL")?;
+    Ok(format!("{server}/{name}"))
 }
 
 /// The ledger check: every order the simulator says is paid is paid here, with the same
@@ -396,7 +433,7 @@ async fn main() -> Result<(), BoxError> {
             async move {
                 let body = json!({
                     "appid": appid, "mchid": b.universe.mchid, "description": "bench",
-                    "out_trade_no": format!("SIMV3{c}N{i}"), "notify_url": format!("{}/notify/v3/pay", b.url),
+                    "out_trade_no": format!("SIMV3{c}N{i}"), "notify_url": format!("{}/notify/v3/pay", b.pick()),
                     "amount": { "total": 1, "currency": "CNY" }, "payer": { "openid": "o-bench" }
                 });
                 let _: Value = b
@@ -431,7 +468,7 @@ async fn main() -> Result<(), BoxError> {
                     ("out_trade_no", format!("SIMV2{c}N{i}")),
                     ("total_fee", "1".to_owned()),
                     ("spbill_create_ip", "127.0.0.1".to_owned()),
-                    ("notify_url", format!("{}/notify/v2/pay", b.url)),
+                    ("notify_url", format!("{}/notify/v2/pay", b.pick())),
                     ("trade_type", "JSAPI".to_owned()),
                     ("openid", "o-bench".to_owned()),
                 ] {
@@ -446,8 +483,17 @@ async fn main() -> Result<(), BoxError> {
         stats.print("sim v2 unifiedorder (HMAC-SHA256)", c);
     }
 
+    let apis: Vec<&'static str> = std::env::var("BENCH_APIS")
+        .unwrap_or_else(|_| "v3,v2".into())
+        .split(',')
+        .filter_map(|a| match a.trim() {
+            "v3" => Some("v3"),
+            "v2" => Some("v2"),
+            _ => None,
+        })
+        .collect();
     println!("== create + pay through the merchant API (order + prepay + client parameters)");
-    for api in ["v3", "v2"] {
+    for &api in &apis {
         for &(c, n) in &levels {
             let b = bench.clone();
             let tokens = tokens.clone();
@@ -465,7 +511,7 @@ async fn main() -> Result<(), BoxError> {
     }
 
     println!("== notifications processed (verify, decrypt, check, apply in one transaction)");
-    for api in ["v3", "v2"] {
+    for &api in &apis {
         for &(c, n) in &levels {
             // Orders paid at the simulator (its own notifications dropped) and WeChat's
             // notifications for them are prepared outside the timing.
@@ -503,7 +549,7 @@ async fn main() -> Result<(), BoxError> {
                     let (body, headers) = &jobs[i];
                     let mut req = b
                         .http
-                        .post(format!("{}/notify/{api}/pay", b.url))
+                        .post(format!("{}/notify/{api}/pay", b.pick()))
                         .body(body.clone());
                     for (name, value) in headers {
                         req = req.header(*name, value);

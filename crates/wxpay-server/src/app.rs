@@ -23,7 +23,7 @@ use crate::api::admin::AdminToken;
 use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
 use crate::secret::SecretError;
 use crate::state::{AppIdentity, AppState, MerchantApps, RateLimiter, SharedState};
-use crate::store::{Product, SqliteStore, Store, StoreError};
+use crate::store::{Product, StoreError};
 use crate::upstream::open::OpenClient;
 use crate::upstream::transport::Transport;
 use crate::upstream::v2::V2Client;
@@ -277,7 +277,7 @@ impl Application {
             tracing::warn!("no server.admin_token: refunds through the API are disabled");
         }
 
-        let store = SqliteStore::connect_with(
+        let store = crate::store::open(
             &settings.database.url,
             settings.database.max_connections,
             settings.database.synchronous,
@@ -293,7 +293,6 @@ impl Application {
             })
             .collect();
         store.upsert_products(&products).await?;
-        let store: Arc<dyn Store> = Arc::new(store);
 
         let http = crate::upstream::transport::client_builder()
             .timeout(Duration::from_millis(settings.upstream.timeout_ms))

@@ -114,12 +114,13 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://path/to/file.db` (created if missing).
+    /// `sqlite://path/to/file.db` (created if missing) for one instance, or
+    /// `postgres://user@host/db` for several instances on one database.
     pub url: String,
     /// Pool size.
     #[serde(deserialize_with = "from_text")]
     pub max_connections: u32,
-    /// When SQLite syncs the write-ahead log to disk (`normal` or `full`).
+    /// When SQLite syncs the write-ahead log to disk (`normal` or `full`; SQLite only).
     pub synchronous: Synchronous,
 }
 

@@ -21,6 +21,7 @@ pub mod notify_v2;
 pub mod payments;
 pub mod payments_v2;
 pub mod secret;
+pub mod shared_credential;
 pub mod state;
 pub mod store;
 pub mod upstream;

@@ -1,8 +1,9 @@
 //! Reconciliation: find what a lost notification left behind.
 //!
 //! Each pass leases a batch of rows (an owner id and a lease deadline written in one
-//! `BEGIN IMMEDIATE` transaction), so several instances never work on the same order at
-//! once; a crashed instance's lease simply runs out. For each leased order still unpaid
+//! statement: under SQLite's write lock, or with `FOR UPDATE SKIP LOCKED` on PostgreSQL),
+//! so several instances never work on the same order at once; a crashed instance's lease
+//! simply runs out. For each leased order still unpaid
 //! past the threshold it queries WeChat and applies the answer; orders unpaid past the
 //! close threshold whose latest prepay has also expired are closed. Refunds stuck in
 //! PROCESSING are queried; one WeChat never received (`RESOURCE_NOT_EXISTS`) is submitted
@@ -63,6 +64,10 @@ pub async fn run_pass_at(
             BATCH,
         )
         .await?;
+    if !orders.is_empty() {
+        // Crash point of the multi-instance tests: an instance dies holding leases.
+        fail::fail_point!("worker::after_claim");
+    }
     for order in orders {
         report.orders_checked += 1;
         let outcome = if order.prepay_id.is_some() {

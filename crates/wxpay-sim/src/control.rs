@@ -276,6 +276,9 @@ impl SimControl {
         if n.delay_ms.is_some() {
             f.notify.delay_ms = n.delay_ms;
         }
+        if let Some(origin) = n.mirror_to {
+            f.notify.mirror_to = Some(origin).filter(|o| !o.is_empty());
+        }
     }
 
     /// Clears every fault.

@@ -80,6 +80,11 @@ pub struct NotifyFaults {
     /// Send the first attempt of the next N notifications with a `WECHATPAY/SIGNTEST/` signature.
     #[serde(default)]
     pub probe: u32,
+    /// Send the second copy of a `duplicate` to this origin (`http://host:port`) with the
+    /// `notify_url`'s path, at the same moment as the first: two server instances behind a
+    /// load balancer receiving one notification at once. Kept until replaced; `""` clears.
+    #[serde(default)]
+    pub mirror_to: Option<String>,
 }
 
 /// What the notification sender should do with one notification.
@@ -221,6 +226,7 @@ mod tests {
                 reorder: 0,
                 delay_ms: None,
                 probe: 0,
+                mirror_to: None,
             },
             ..Faults::default()
         };

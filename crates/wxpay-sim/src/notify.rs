@@ -165,9 +165,16 @@ pub fn enqueue(
     out_trade_no: &str,
     out_refund_no: Option<&str>,
 ) {
-    let plan = lock(&sim.faults).take_notify();
+    let (plan, mirror) = {
+        let mut faults = lock(&sim.faults);
+        (faults.take_notify(), faults.notify.mirror_to.clone())
+    };
     let copies = if plan.duplicate { 2 } else { 1 };
     for copy in 0..copies {
+        let url = match &mirror {
+            Some(origin) if copy > 0 => rebase(url, origin),
+            _ => url.to_owned(),
+        };
         let seq = {
             let mut world = lock(&sim.world);
             let seq = world.next_seq;
@@ -179,7 +186,7 @@ pub fn enqueue(
                 mchid: mchid.to_owned(),
                 out_trade_no: out_trade_no.to_owned(),
                 out_refund_no: out_refund_no.map(str::to_owned),
-                url: url.to_owned(),
+                url,
                 body: body.clone(),
                 plaintext: plaintext.clone(),
                 attempts: Vec::new(),
@@ -206,6 +213,15 @@ pub fn enqueue(
         }
     }
     sim.persist();
+}
+
+/// `url` with its scheme, host and port replaced by `origin`'s (the path and query kept).
+fn rebase(url: &str, origin: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path = url[after_scheme..]
+        .find('/')
+        .map_or("", |i| &url[after_scheme + i..]);
+    format!("{}{path}", origin.trim_end_matches('/'))
 }
 
 fn find(world: &mut crate::state::World, seq: u64) -> Option<&mut Delivery> {
@@ -386,6 +402,18 @@ async fn send_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mirrored_copy_keeps_the_path() {
+        assert_eq!(
+            rebase(
+                "http://127.0.0.1:8080/notify/v3/pay?x=1",
+                "http://127.0.0.1:9090/"
+            ),
+            "http://127.0.0.1:9090/notify/v3/pay?x=1"
+        );
+        assert_eq!(rebase("http://a:1", "http://b:2"), "http://b:2");
+    }
 
     #[test]
     fn schedule_sums_to_24h4m() {

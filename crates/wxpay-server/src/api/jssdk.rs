@@ -1,14 +1,15 @@
 //! JS-SDK `wx.config` parameters (protocol C).
 //!
 //! The access token and the `jsapi_ticket` are cached in the store until shortly before
-//! they expire and refreshed under a lock, once, not per request: WeChat revokes the
-//! previous token when a new one is fetched, so per-request refreshes from several places
-//! break each other.
+//! they expire and refreshed once, not per request, by one instance at a time under a
+//! lease in the store ([`shared_credential`]): WeChat revokes the previous token when a
+//! new one is fetched, so refreshes from several places break each other.
 //!
 //! A cached token can still die before its time: another service of the merchant fetches a
 //! new one (WeChat then answers 40001 once the old one's grace period is over), or WeChat
-//! expires or invalidates it (42001, 40014). Such a token is dropped, a new one is fetched
-//! once and the ticket asked for once more; without that, `wx.config` would fail until the
+//! expires or invalidates it (42001, 40014). Such a token is dropped for every instance
+//! (by value, so a newer one is kept), a new one is fetched once and the ticket asked for
+//! once more; without that, `wx.config` would fail until the
 //! cache ran out, up to two hours later.
 
 use axum::extract::rejection::QueryRejection;
@@ -20,7 +21,9 @@ use wxpay_core::jssdk::WxConfig;
 use crate::clock;
 use crate::error::{query_rejection, AppError};
 use crate::secret::Secret;
+use crate::shared_credential::{self, Shared};
 use crate::state::SharedState;
+use crate::upstream::open::Expiring;
 use crate::upstream::UpstreamError;
 
 /// Refresh credentials this long before WeChat's expiry.
@@ -32,29 +35,27 @@ pub fn access_token_refused(err: &UpstreamError) -> bool {
     matches!(err, UpstreamError::Business { code, .. } if matches!(code.as_str(), "40001" | "40014" | "42001"))
 }
 
-/// Fetches a new access token and caches it until shortly before WeChat's expiry.
-async fn fresh_access_token(
+/// The shared access token of `appid`: cached, or fetched by one instance for all.
+async fn access_token(
     state: &SharedState,
     appid: &str,
     secret: &Secret<String>,
-    token_name: &str,
-) -> Result<String, AppError> {
-    let fresh = state.open.access_token(appid, secret).await?;
-    let value = fresh.value.expose().clone();
-    state
-        .store
-        .put_credential(
-            token_name,
-            &value,
-            clock::now() + fresh.expires_in - EXPIRY_MARGIN_SECS,
-        )
-        .await?;
-    Ok(value)
+) -> Result<Shared, AppError> {
+    let name = format!("access_token:{appid}");
+    shared_credential::get_or_refresh(&*state.store, &name, || async {
+        let fresh = state.open.access_token(appid, secret).await?;
+        let expires_at = clock::now() + fresh.expires_in - EXPIRY_MARGIN_SECS;
+        Ok((fresh.value.expose().clone(), expires_at))
+    })
+    .await
 }
 
-/// Forgets a cached credential (it expires now).
-async fn drop_credential(state: &SharedState, name: &str) -> Result<(), AppError> {
-    Ok(state.store.put_credential(name, "", 0).await?)
+/// Drops a token WeChat refused, for every instance (only while it is still the cached
+/// one: a newer token another instance put meanwhile stays).
+async fn drop_access_token(state: &SharedState, appid: &str, token: &str) -> Result<(), AppError> {
+    let name = format!("access_token:{appid}");
+    state.store.drop_credential(&name, token).await?;
+    Ok(())
 }
 
 /// `GET /api/jssdk/config` query.
@@ -66,15 +67,23 @@ pub struct ConfigQuery {
 
 async fn jsapi_ticket(state: &SharedState, appid: &str) -> Result<String, AppError> {
     let ticket_name = format!("jsapi_ticket:{appid}");
-    let token_name = format!("access_token:{appid}");
     if let Some(ticket) = state.store.credential(&ticket_name, clock::now()).await? {
         return Ok(ticket);
     }
+    // One refresh per process at a time; across processes, the store's lease.
     let _guard = state.credential_refresh.lock().await;
-    // Someone else may have refreshed while we waited.
-    if let Some(ticket) = state.store.credential(&ticket_name, clock::now()).await? {
-        return Ok(ticket);
-    }
+    let ticket = shared_credential::get_or_refresh(&*state.store, &ticket_name, || async {
+        let ticket = fetch_jsapi_ticket(state, appid).await?;
+        let expires_at = clock::now() + ticket.expires_in - EXPIRY_MARGIN_SECS;
+        Ok((ticket.value.expose().clone(), expires_at))
+    })
+    .await?;
+    Ok(ticket.value)
+}
+
+/// Asks WeChat for a ticket with the shared access token; when WeChat refuses a cached
+/// token, it is dropped for all and the ticket asked for once more with a new one.
+async fn fetch_jsapi_ticket(state: &SharedState, appid: &str) -> Result<Expiring, AppError> {
     let app = state.apps.official_account.as_ref().ok_or_else(|| {
         AppError::bad_request("jssdk_not_configured", "no official account configured")
     })?;
@@ -84,43 +93,28 @@ async fn jsapi_ticket(state: &SharedState, appid: &str) -> Result<String, AppErr
             "the official account has no AppSecret",
         )
     })?;
-    let cached = state.store.credential(&token_name, clock::now()).await?;
-    let from_cache = cached.is_some();
-    let token = match cached {
-        Some(token) => token,
-        None => fresh_access_token(state, appid, secret, &token_name).await?,
-    };
-    let ticket = match state.open.jsapi_ticket(&token).await {
-        Ok(ticket) => ticket,
+    let token = access_token(state, appid, secret).await?;
+    match state.open.jsapi_ticket(&token.value).await {
+        Ok(ticket) => Ok(ticket),
         Err(err) if access_token_refused(&err) => {
-            drop_credential(state, &token_name).await?;
-            if !from_cache {
+            drop_access_token(state, appid, &token.value).await?;
+            if token.fresh {
                 return Err(err.into());
             }
             tracing::warn!(error = %err, "cached access token refused; fetching a new one");
-            let token = fresh_access_token(state, appid, secret, &token_name).await?;
-            match state.open.jsapi_ticket(&token).await {
-                Ok(ticket) => ticket,
+            let token = access_token(state, appid, secret).await?;
+            match state.open.jsapi_ticket(&token.value).await {
+                Ok(ticket) => Ok(ticket),
                 Err(err) => {
                     if access_token_refused(&err) {
-                        drop_credential(state, &token_name).await?;
+                        drop_access_token(state, appid, &token.value).await?;
                     }
-                    return Err(err.into());
+                    Err(err.into())
                 }
             }
         }
-        Err(err) => return Err(err.into()),
-    };
-    let value = ticket.value.expose().clone();
-    state
-        .store
-        .put_credential(
-            &ticket_name,
-            &value,
-            clock::now() + ticket.expires_in - EXPIRY_MARGIN_SECS,
-        )
-        .await?;
-    Ok(value)
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// `GET /api/jssdk/config?url=…`

@@ -6,8 +6,9 @@
 //! so `dyn Store` offers both); the SQLite implementation lives here too.
 
 use async_trait::async_trait;
-use wxpay_core::TradeState;
+use sqlx::{Sqlite, Transaction};
 
+use super::paid_then_refunded::{self, LedgerTx};
 use super::sqlite::apply_payment_in;
 use super::{ApplyOutcome, PaymentFact, SqliteStore, StoreError};
 
@@ -77,36 +78,26 @@ impl FollowUp for SqliteStore {
         reason: &str,
     ) -> Result<ApplyOutcome, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let paid = PaymentFact {
-            state: TradeState::Success,
-            ..fact.clone()
-        };
-        // Unchanged when a notification credited it meanwhile: the refund is still news.
-        let first = apply_payment_in(&mut tx, &paid).await?;
-        if let ApplyOutcome::Rejected(_) = first {
-            return Ok(first);
+        let (outcome, commit) = paid_then_refunded::apply(&mut tx, fact, reason).await?;
+        if commit {
+            tx.commit().await?;
         }
-        let refunded = PaymentFact {
-            state: TradeState::Refund,
-            ..fact.clone()
-        };
-        let from = match apply_payment_in(&mut tx, &refunded).await? {
-            ApplyOutcome::Applied { from, .. } => match first {
-                ApplyOutcome::Applied { from, .. } => from,
-                _ => from,
-            },
-            // Refused, or already REFUND: nothing new to record.
-            other => return Ok(other),
-        };
+        Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl LedgerTx for Transaction<'static, Sqlite> {
+    async fn apply_payment(&mut self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
+        apply_payment_in(self, fact).await
+    }
+
+    async fn flag(&mut self, out_trade_no: &str, reason: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE orders SET attention = ? WHERE out_trade_no = ?")
             .bind(reason)
-            .bind(&fact.out_trade_no)
-            .execute(&mut *tx)
+            .bind(out_trade_no)
+            .execute(&mut **self)
             .await?;
-        tx.commit().await?;
-        Ok(ApplyOutcome::Applied {
-            from,
-            to: TradeState::Refund.to_string(),
-        })
+        Ok(())
     }
 }

@@ -1,14 +1,23 @@
 //! Persistence: the [`Store`] trait and its records.
 //!
 //! The trait speaks in domain operations ("apply this payment fact", "claim pending
-//! orders"), not SQL, so each backend can implement the one-transaction rules its own way.
-//! Every operation that changes an order or a refund runs in a single transaction that also
-//! writes the audit row, checks the amount and refuses illegal transitions, which is what
-//! makes duplicate and concurrent notifications credit exactly once.
+//! orders"), not SQL. Every operation that changes an order or a refund runs in a single
+//! transaction that also writes the audit row, checks the amount and refuses illegal
+//! transitions, which is what makes duplicate and concurrent notifications credit exactly
+//! once. What is allowed is decided once, in `store/rules.rs`; each engine ([`SqliteStore`] for
+//! one instance, [`PgStore`] for several on one database) holds only its SQL and its
+//! locking. [`open`] picks the engine from the database URL.
 
 mod follow_up;
 mod housekeeping;
+mod migrations;
+mod paid_then_refunded;
+mod postgres;
+mod rows;
+mod rules;
 mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use wxpay_core::v2::sign::SignType as V2SignType;
@@ -16,7 +25,31 @@ use wxpay_core::{RefundStatus, TradeState};
 
 pub use follow_up::FollowUp;
 pub use housekeeping::Housekeeping;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// Opens the store the database URL names: `postgres://` or `postgresql://` for
+/// PostgreSQL (several instances on one database), anything else for SQLite (one instance).
+/// `synchronous` applies to SQLite only.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    synchronous: crate::config::Synchronous,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(if is_postgres(url) {
+        Arc::new(PgStore::connect(url, max_connections).await?)
+    } else {
+        Arc::new(SqliteStore::connect_with(url, max_connections, synchronous).await?)
+    })
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    ["postgres://", "postgresql://"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    })
+}
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -522,4 +555,30 @@ pub trait Store: Housekeeping + FollowUp + Send + Sync + 'static {
         value: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Drops the cached credential `name` if it still holds `value`: a credential WeChat
+    /// refused is dropped for every instance, but a newer one another instance has put
+    /// meanwhile is kept. Whether it was dropped.
+    async fn drop_credential(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+    /// Takes the lease `name` for `holder` until `until`, in one statement, when it is free
+    /// (never taken, expired at `now`, or `holder`'s already): whether `holder` has it now.
+    /// One instance at a time refreshes a shared credential under such a lease.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease `name` back, if `holder` still has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
+
+/// The `credentials` row that holds the lease `name` (leases share the table: a name, a
+/// value that is the holder, an expiry).
+fn lease_row(name: &str) -> String {
+    format!("lease:{name}")
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -11,60 +11,24 @@
 //! notification, never sends it again. `FULL` syncs every commit before it returns, so an
 //! acknowledged payment is on disk (the cost is measured by `scripts/bench-server.sh`).
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, SqliteExecutor, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteExecutor, SqlitePool, Transaction};
 use wxpay_core::v2::sign::SignType as V2SignType;
-use wxpay_core::{RefundStatus, TradeState};
 
 use crate::config::Synchronous;
 
+use super::migrations::{self, SQLITE};
+use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
+use super::rules::{self, Decision};
 use super::{
     ApplyOutcome, AuditRow, NewOrder, NewRefund, NotificationOutcome, NotificationRecord,
     NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
-    Rejection, Store, StoreError, StoredNotification, User,
+    Store, StoreError, StoredNotification, User,
 };
-
-/// The migrations (version, description, SQL), embedded so the binary needs no files beside it.
-const MIGRATIONS: [(i64, &str, &str); 4] = [
-    (
-        1,
-        "initial",
-        include_str!("../../migrations/0001_initial.sql"),
-    ),
-    (
-        2,
-        "v2 sign type",
-        include_str!("../../migrations/0002_v2_sign_type.sql"),
-    ),
-    (3, "money", include_str!("../../migrations/0003_money.sql")),
-    (
-        4,
-        "money and secrets",
-        include_str!("../../migrations/0004_money_and_secrets.sql"),
-    ),
-];
-
-fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|&(version, description, sql)| {
-            let (description, sql) = (Cow::Borrowed(description), Cow::Borrowed(sql));
-            Migration::new(version, description, MigrationType::Simple, sql, false)
-        })
-        .collect();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
-}
 
 /// [`Store`] on a SQLite file.
 #[derive(Clone, Debug)]
@@ -74,12 +38,6 @@ pub struct SqliteStore {
     /// The one connection that writes (every INSERT, UPDATE and DELETE goes through it).
     pub(super) writer: SqlitePool,
 }
-
-const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
-     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at, \
-     v2_sign_type, attention";
-const REFUND_COLUMNS: &str =
-    "out_refund_no, out_trade_no, amount_fen, status, refund_id, reason, created_at";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://file.db`) and migrates it.
@@ -112,7 +70,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        migrator().run(&writer).await?;
+        migrations::migrator(SQLITE).run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
@@ -135,7 +93,7 @@ async fn fetch_order<'e>(
         .bind(out_trade_no)
         .fetch_optional(db)
         .await?;
-    row.as_ref().map(order_from_row).transpose()
+    row.as_ref().map(rows::order).transpose()
 }
 
 /// One refund by number, through the pool or an open transaction.
@@ -148,58 +106,7 @@ async fn fetch_refund<'e>(
         .bind(out_refund_no)
         .fetch_optional(db)
         .await?;
-    row.as_ref().map(refund_from_row).transpose()
-}
-
-fn order_from_row(row: &SqliteRow) -> Result<Order, StoreError> {
-    let state: String = row.try_get("state")?;
-    Ok(Order {
-        out_trade_no: row.try_get("out_trade_no")?,
-        user_id: row.try_get("user_id")?,
-        description: row.try_get("description")?,
-        amount_fen: row.try_get("amount_fen")?,
-        state: TradeState::parse(&state),
-        channel: row.try_get("channel")?,
-        appid: row.try_get("appid")?,
-        prepay_id: row.try_get("prepay_id")?,
-        prepay_payload: row.try_get("prepay_payload")?,
-        prepay_expires_at: row.try_get("prepay_expires_at")?,
-        transaction_id: row.try_get("transaction_id")?,
-        paid_at: row.try_get("paid_at")?,
-        refunded_fen: row.try_get("refunded_fen")?,
-        last_checked_at: row.try_get("last_checked_at")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        v2_sign_type: row
-            .try_get::<Option<String>, _>("v2_sign_type")?
-            .as_deref()
-            .map(V2SignType::parse)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("orders.v2_sign_type: {e}")))?,
-        attention: row.try_get("attention")?,
-    })
-}
-
-fn refund_from_row(row: &SqliteRow) -> Result<Refund, StoreError> {
-    let status: String = row.try_get("status")?;
-    Ok(Refund {
-        out_refund_no: row.try_get("out_refund_no")?,
-        out_trade_no: row.try_get("out_trade_no")?,
-        amount_fen: row.try_get("amount_fen")?,
-        status: RefundStatus::parse(&status),
-        refund_id: row.try_get("refund_id")?,
-        reason: row.try_get("reason")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: row.try_get("id")?,
-        appid: row.try_get("appid")?,
-        openid: row.try_get("openid")?,
-        unionid: row.try_get("unionid")?,
-    })
+    row.as_ref().map(rows::refund).transpose()
 }
 
 async fn audit_in(
@@ -228,56 +135,24 @@ pub(super) async fn apply_payment_in(
     tx: &mut Transaction<'static, Sqlite>,
     fact: &PaymentFact,
 ) -> Result<ApplyOutcome, StoreError> {
-    let Some(order) = fetch_order(&mut **tx, &fact.out_trade_no).await? else {
-        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
-    };
-    if fact.state.is_paid() {
-        if let Some(reported) = fact.amount_fen {
-            if reported != order.amount_fen {
-                return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
-                    expected: order.amount_fen,
-                    reported,
-                }));
-            }
-        }
-        if let (Some(known), Some(reported)) = (&order.transaction_id, &fact.transaction_id) {
-            if known != reported {
-                return Ok(ApplyOutcome::Rejected(Rejection::TransactionMismatch));
-            }
-        }
-    }
-    // A query reporting SUCCESS for an order we already moved to REFUND is old news.
-    if order.state == fact.state
-        || (order.state == TradeState::Refund && fact.state == TradeState::Success)
-    {
-        return Ok(ApplyOutcome::Unchanged);
-    }
-    // Money WeChat proved for an order closed here is received, not refused (see `attention`).
-    let attention = attention::paid_after(&order.state, &fact.state);
-    if attention.is_none() && !order.state.can_transition_to(&fact.state) {
-        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
-            from: order.state.to_string(),
-            to: fact.state.to_string(),
-        }));
-    }
-    let paid_at = if fact.state.is_paid() {
-        Some(fact.at)
-    } else {
-        None
+    let order = fetch_order(&mut **tx, &fact.out_trade_no).await?;
+    let change = match rules::payment(order.as_ref(), fact) {
+        Decision::Settled(outcome) => return Ok(outcome),
+        Decision::Change(change) => change,
     };
     let updated = sqlx::query(
         "UPDATE orders SET state = ?, transaction_id = COALESCE(transaction_id, ?), paid_at = COALESCE(paid_at, ?), \
          attention = COALESCE(?, attention), version = version + 1, updated_at = ?, last_checked_at = ? \
          WHERE out_trade_no = ? AND version = ?",
     )
-    .bind(fact.state.as_str())
+    .bind(change.to.as_str())
     .bind(&fact.transaction_id)
-    .bind(paid_at)
-    .bind(&attention)
+    .bind(change.paid_at)
+    .bind(&change.attention)
     .bind(fact.at)
     .bind(fact.at)
     .bind(&fact.out_trade_no)
-    .bind(order.version)
+    .bind(change.version)
     .execute(&mut **tx)
     .await?;
     if updated.rows_affected() != 1 {
@@ -287,21 +162,17 @@ pub(super) async fn apply_payment_in(
             fact.out_trade_no
         )));
     }
-    let cause = attention::cause(fact, &attention);
     audit_in(
         tx,
         "order",
         &fact.out_trade_no,
-        Some(order.state.as_str()),
-        fact.state.as_str(),
-        &cause,
+        Some(change.from.as_str()),
+        change.to.as_str(),
+        &change.cause,
         fact.at,
     )
     .await?;
-    Ok(ApplyOutcome::Applied {
-        from: order.state.to_string(),
-        to: fact.state.to_string(),
-    })
+    Ok(change.outcome())
 }
 
 async fn insert_notification(
@@ -359,7 +230,7 @@ impl Store for SqliteStore {
         .bind(openid)
         .fetch_one(&mut *tx)
         .await?;
-        let user = user_from_row(&row)?;
+        let user = rows::user(&row)?;
         tx.commit().await?;
         Ok(user)
     }
@@ -392,7 +263,7 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn upsert_products(&self, products: &[Product]) -> Result<(), StoreError> {
@@ -413,19 +284,18 @@ impl Store for SqliteStore {
     }
 
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, name, price_fen FROM products WHERE active = 1 ORDER BY id")
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT id, name, price_fen FROM products WHERE active = 1 ORDER BY id")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Product {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    price_fen: row.try_get("price_fen")?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, price_fen)| Product {
+                id,
+                name,
+                price_fen,
             })
-            .collect()
+            .collect())
     }
 
     async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError> {
@@ -440,7 +310,7 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?
             {
-                return order_from_row(&row);
+                return rows::order(&row);
             }
         }
         sqlx::query(
@@ -567,7 +437,7 @@ impl Store for SqliteStore {
             .await?;
             // Keep the retry itself on file too, as an unverified-id duplicate row.
             let mut retry = record.clone();
-            retry.processing = format!("duplicate_of:{verified_id}");
+            retry.processing = rules::duplicate_label(verified_id);
             insert_notification(&mut tx, &retry, None).await?;
             tx.commit().await?;
             return Ok(NotificationOutcome::Duplicate { previous });
@@ -590,29 +460,15 @@ impl Store for SqliteStore {
         &self,
         out_trade_no: Option<&str>,
     ) -> Result<Vec<StoredNotification>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, kind, claimed_id, verified_id, verification, processing, out_trade_no, COALESCE(body_len, length(body)) AS body_len \
-             FROM notifications WHERE (? IS NULL OR out_trade_no = ?) ORDER BY id",
-        )
-        .bind(out_trade_no)
-        .bind(out_trade_no)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let body_len: i64 = row.try_get("body_len")?;
-                Ok(StoredNotification {
-                    id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
-                    claimed_id: row.try_get("claimed_id")?,
-                    verified_id: row.try_get("verified_id")?,
-                    verification: row.try_get("verification")?,
-                    processing: row.try_get("processing")?,
-                    out_trade_no: row.try_get("out_trade_no")?,
-                    body_len: usize::try_from(body_len).unwrap_or(0),
-                })
-            })
-            .collect()
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE (? IS NULL OR out_trade_no = ?) ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(out_trade_no)
+            .bind(out_trade_no)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::notification).collect()
     }
 
     async fn create_refund(
@@ -688,7 +544,7 @@ impl Store for SqliteStore {
             .await?;
         let mut claimed = rows
             .iter()
-            .map(order_from_row)
+            .map(rows::order)
             .collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|o| o.created_at);
         Ok(claimed)
@@ -717,7 +573,7 @@ impl Store for SqliteStore {
             .await?;
         let mut claimed = rows
             .iter()
-            .map(refund_from_row)
+            .map(rows::refund)
             .collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|r| r.created_at);
         Ok(claimed)
@@ -746,15 +602,7 @@ impl Store for SqliteStore {
             .bind(entity_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRow {
-                    from_state: row.try_get("from_state")?,
-                    to_state: row.try_get("to_state")?,
-                    cause: row.try_get("cause")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::audit).collect()
     }
 
     async fn credential(&self, name: &str, now: i64) -> Result<Option<String>, StoreError> {
@@ -784,13 +632,48 @@ impl Store for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn drop_credential(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+        let dropped = sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
+            .bind(name)
+            .bind(value)
+            .execute(&self.writer)
+            .await?;
+        Ok(dropped.rows_affected() == 1)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE \
+             SET value = excluded.value, expires_at = excluded.expires_at \
+             WHERE credentials.expires_at <= ? OR credentials.value = excluded.value",
+        )
+        .bind(super::lease_row(name))
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
+            .bind(super::lease_row(name))
+            .bind(holder)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }
 
 #[path = "sqlite_attention.rs"]
 mod attention;
 #[path = "sqlite_refunds.rs"]
 mod refunds;
-
-#[cfg(test)]
-#[path = "sqlite_tests.rs"]
-mod tests;

@@ -4,19 +4,12 @@
 //! apply what WeChat reports.
 
 use sqlx::{Sqlite, Transaction};
-use wxpay_core::RefundStatus;
 
 use super::{audit_in, fetch_order, fetch_refund};
+use crate::store::rules::{self, Decision};
 use crate::store::{
-    ApplyOutcome, NewRefund, Refund, RefundCreation, RefundFact, RefundRefusal, Rejection,
-    StoreError,
+    ApplyOutcome, NewRefund, Refund, RefundCreation, RefundFact, RefundRefusal, StoreError,
 };
-
-/// What a keyed request asked for, compared when its key comes again: the order, the
-/// amount and the reason, as canonical JSON.
-fn fingerprint(refund: &NewRefund<'_>) -> String {
-    serde_json::json!([refund.out_trade_no, refund.amount_fen, refund.reason]).to_string()
-}
 
 /// Reserves `refund` inside an open write transaction (under `key` when given): the order
 /// must be paid and the amount must fit in what is not yet refunded or on its way.
@@ -25,22 +18,19 @@ pub(super) async fn reserve_in(
     refund: &NewRefund<'_>,
     key: Option<&str>,
 ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
-    let Some(order) = fetch_order(&mut **tx, refund.out_trade_no).await? else {
-        return Ok(Err(RefundRefusal::UnknownOrder));
+    let order = fetch_order(&mut **tx, refund.out_trade_no).await?;
+    let order = match rules::refundable_order(order.as_ref()) {
+        Ok(order) => order,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if !order.state.is_paid() {
-        return Ok(Err(RefundRefusal::NotPaid));
-    }
-    // Money already refunded or still on its way (anything not CLOSED) is spoken for.
     let reserved: i64 = sqlx::query_scalar(
         "SELECT COALESCE(SUM(amount_fen), 0) FROM refunds WHERE out_trade_no = ? AND status <> 'CLOSED'",
     )
     .bind(refund.out_trade_no)
     .fetch_one(&mut **tx)
     .await?;
-    let remaining = order.amount_fen - reserved;
-    if refund.amount_fen > remaining {
-        return Ok(Err(RefundRefusal::ExceedsRefundable { remaining }));
+    if let Err(refusal) = rules::fits(order, reserved, refund.amount_fen) {
+        return Ok(Err(refusal));
     }
     sqlx::query(
         "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, status, reason, idempotency_key, \
@@ -51,7 +41,7 @@ pub(super) async fn reserve_in(
     .bind(refund.amount_fen)
     .bind(refund.reason)
     .bind(key)
-    .bind(key.map(|_| fingerprint(refund)))
+    .bind(key.map(|_| rules::fingerprint(refund)))
     .bind(refund.now)
     .bind(refund.now)
     .execute(&mut **tx)
@@ -66,15 +56,7 @@ pub(super) async fn reserve_in(
         refund.now,
     )
     .await?;
-    Ok(Ok(Refund {
-        out_refund_no: refund.out_refund_no.to_owned(),
-        out_trade_no: refund.out_trade_no.to_owned(),
-        amount_fen: refund.amount_fen,
-        status: RefundStatus::Processing,
-        refund_id: None,
-        reason: refund.reason.map(str::to_owned),
-        created_at: refund.now,
-    }))
+    Ok(Ok(rules::reserved_refund(refund)))
 }
 
 /// [`reserve_in`] under an idempotency key: a key seen before gives back its refund when
@@ -92,8 +74,8 @@ pub(super) async fn reserve_once_in(
     .fetch_optional(&mut **tx)
     .await?;
     if let Some((out_refund_no, asked)) = earlier {
-        if asked.as_deref() != Some(fingerprint(refund).as_str()) {
-            return Ok(Err(RefundRefusal::IdempotencyKeyReused));
+        if let Err(refusal) = rules::replay(asked.as_deref(), refund) {
+            return Ok(Err(refusal));
         }
         let stored = fetch_refund(&mut **tx, &out_refund_no)
             .await?
@@ -110,31 +92,16 @@ pub(super) async fn apply_refund_in(
     tx: &mut Transaction<'static, Sqlite>,
     fact: &RefundFact,
 ) -> Result<ApplyOutcome, StoreError> {
-    let Some(refund) = fetch_refund(&mut **tx, &fact.out_refund_no).await? else {
-        return Ok(ApplyOutcome::Rejected(Rejection::UnknownRecord));
+    let refund = fetch_refund(&mut **tx, &fact.out_refund_no).await?;
+    let change = match rules::refund(refund.as_ref(), fact) {
+        Decision::Settled(outcome) => return Ok(outcome),
+        Decision::Change(change) => change,
     };
-    if let Some(reported) = fact.amount_fen {
-        if reported != refund.amount_fen {
-            return Ok(ApplyOutcome::Rejected(Rejection::AmountMismatch {
-                expected: refund.amount_fen,
-                reported,
-            }));
-        }
-    }
-    if refund.status == fact.status {
-        return Ok(ApplyOutcome::Unchanged);
-    }
-    if !refund.status.can_transition_to(&fact.status) {
-        return Ok(ApplyOutcome::Rejected(Rejection::IllegalTransition {
-            from: refund.status.to_string(),
-            to: fact.status.to_string(),
-        }));
-    }
     sqlx::query(
         "UPDATE refunds SET status = ?, refund_id = COALESCE(refund_id, ?), version = version + 1, updated_at = ? \
          WHERE out_refund_no = ?",
     )
-    .bind(fact.status.as_str())
+    .bind(change.to.as_str())
     .bind(&fact.refund_id)
     .bind(fact.at)
     .bind(&fact.out_refund_no)
@@ -144,32 +111,32 @@ pub(super) async fn apply_refund_in(
         tx,
         "refund",
         &fact.out_refund_no,
-        Some(refund.status.as_str()),
-        fact.status.as_str(),
+        Some(change.from.as_str()),
+        change.to.as_str(),
         &fact.cause,
         fact.at,
     )
     .await?;
-    if fact.status == RefundStatus::Success {
+    if change.credits_order() {
         let order_state: Option<String> =
             sqlx::query_scalar("SELECT state FROM orders WHERE out_trade_no = ?")
-                .bind(&refund.out_trade_no)
+                .bind(&change.out_trade_no)
                 .fetch_optional(&mut **tx)
                 .await?;
         sqlx::query(
             "UPDATE orders SET refunded_fen = refunded_fen + ?, state = 'REFUND', version = version + 1, updated_at = ? \
              WHERE out_trade_no = ?",
         )
-        .bind(refund.amount_fen)
+        .bind(change.amount_fen)
         .bind(fact.at)
-        .bind(&refund.out_trade_no)
+        .bind(&change.out_trade_no)
         .execute(&mut **tx)
         .await?;
-        if order_state.as_deref() == Some("SUCCESS") {
+        if rules::refund_moves_order(order_state.as_deref()) {
             audit_in(
                 tx,
                 "order",
-                &refund.out_trade_no,
+                &change.out_trade_no,
                 Some("SUCCESS"),
                 "REFUND",
                 &fact.cause,
@@ -178,8 +145,5 @@ pub(super) async fn apply_refund_in(
             .await?;
         }
     }
-    Ok(ApplyOutcome::Applied {
-        from: refund.status.to_string(),
-        to: fact.status.to_string(),
-    })
+    Ok(change.outcome())
 }
