@@ -1,7 +1,8 @@
 //! Several `wxpay-server` processes on one PostgreSQL database and one simulator, as a
 //! merchant runs them behind a load balancer. Each test gets a database of its own on the
 //! server `WXPAY_TEST_POSTGRES_URL` names (`scripts/with-postgres.sh` starts one; the
-//! `scripts/test.sh` step always does). Without it the tests say so and pass.
+//! `scripts/test.sh` step always does). They are `#[ignore]`d so a plain `cargo test` reports
+//! them as not run; run them with `-- --include-ignored`, where a missing URL fails them.
 //!
 //! Needs the `failpoints` feature for the SIGKILL test (the test command builds with
 //! `--all-features`).
@@ -20,13 +21,10 @@ use wxpay_sim::faults::{FaultKind, FaultSpec, NotifyFaults};
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
-/// The PostgreSQL server to test on, if any.
-fn postgres_url() -> Option<String> {
-    let url = std::env::var("WXPAY_TEST_POSTGRES_URL").ok();
-    if url.is_none() {
-        eprintln!("WXPAY_TEST_POSTGRES_URL is not set: multi-instance test not run");
-    }
-    url
+/// The PostgreSQL server to test on (these tests are not run without one).
+fn postgres_url() -> String {
+    std::env::var("WXPAY_TEST_POSTGRES_URL")
+        .expect("WXPAY_TEST_POSTGRES_URL names the PostgreSQL server (scripts/with-postgres.sh)")
 }
 
 /// A `wxpay-server` process; killed when dropped.
@@ -300,10 +298,9 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh, then -- --include-ignored"]
 async fn one_notification_at_two_instances_at_once_is_credited_once() {
-    let Some(postgres) = postgres_url() else {
-        return;
-    };
+    let postgres = postgres_url();
     let world = World::start(&postgres).await;
     let servers = [
         world.server(&[]).await,
@@ -372,10 +369,9 @@ async fn one_notification_at_two_instances_at_once_is_credited_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh, then -- --include-ignored"]
 async fn three_workers_query_each_stale_order_once_per_round() {
-    let Some(postgres) = postgres_url() else {
-        return;
-    };
+    let postgres = postgres_url();
     let world = World::start(&postgres).await;
     // A round: an order is queried once it is an hour old and its last check an hour old.
     let worker = [
@@ -456,10 +452,9 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh, then -- --include-ignored"]
 async fn the_access_token_is_fetched_once_per_expiry_across_instances() {
-    let Some(postgres) = postgres_url() else {
-        return;
-    };
+    let postgres = postgres_url();
     let world = World::start(&postgres).await;
     let servers = [
         world.server(&[]).await,
@@ -530,10 +525,9 @@ async fn the_access_token_is_fetched_once_per_expiry_across_instances() {
 
 #[cfg(feature = "failpoints")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh, then -- --include-ignored"]
 async fn an_instance_killed_holding_work_loses_nothing() {
-    let Some(postgres) = postgres_url() else {
-        return;
-    };
+    let postgres = postgres_url();
     let world = World::start(&postgres).await;
     // The survivors look at an order once it is 8 s old; the doomed instance at once, and
     // it stops for good right after claiming its first batch.

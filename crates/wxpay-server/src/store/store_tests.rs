@@ -71,10 +71,12 @@ macro_rules! on_both_engines {
         mod postgres_engine {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: scripts/with-postgres.sh, then -- --include-ignored"]
                 async fn $name() {
-                    if let Some(fresh) = super::postgres().await {
-                        super::$name(fresh.store).await;
-                    }
+                    let fresh = super::postgres().await.expect(
+                        "WXPAY_TEST_POSTGRES_URL names the PostgreSQL server (scripts/with-postgres.sh)",
+                    );
+                    super::$name(fresh.store).await;
                 }
             )*
         }
