@@ -291,6 +291,10 @@ async fn start() -> Result<(Bench, tempfile::TempDir), BoxError> {
     // 32 users create and pay thousands of orders: far past the per-user limits.
     settings.limits.orders_per_minute = 1_000_000;
     settings.limits.pay_per_minute = 1_000_000;
+    // BENCH_SYNCHRONOUS=normal measures what the fsync per commit costs (the default is full).
+    if std::env::var("BENCH_SYNCHRONOUS").as_deref() == Ok("normal") {
+        settings.database.synchronous = wxpay_server::config::Synchronous::Normal;
+    }
     if let Ok(n) = std::env::var("BENCH_DB_CONNECTIONS") {
         settings.database.max_connections = n.parse()?;
     }

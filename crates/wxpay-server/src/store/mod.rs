@@ -63,6 +63,12 @@ pub enum StoreError {
     /// A row holds a value this version cannot read (corruption or a newer schema).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The batch this write was committed with failed: nothing of it was written.
+    #[error("the group commit holding this write failed")]
+    GroupCommit(#[source] Arc<sqlx::Error>),
+    /// The task that commits batches has stopped (the store is shutting down).
+    #[error("the group commit task has stopped")]
+    GroupCommitStopped,
 }
 
 /// A WeChat user known to the merchant (one per appid + openid).

@@ -21,6 +21,8 @@ use wxpay_core::v2::sign::SignType as V2SignType;
 
 use crate::config::Synchronous;
 
+use group_commit::GroupCommit;
+
 use super::migrations::{self, SQLITE};
 use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
 use super::rules::{self, Decision};
@@ -37,6 +39,8 @@ pub struct SqliteStore {
     pub(super) pool: SqlitePool,
     /// The one connection that writes (every INSERT, UPDATE and DELETE goes through it).
     pub(super) writer: SqlitePool,
+    /// Verified notifications, written in batches with one commit each.
+    group_commit: GroupCommit,
 }
 
 impl SqliteStore {
@@ -75,7 +79,12 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
-        Ok(Self { pool, writer })
+        let group_commit = GroupCommit::start(writer.clone());
+        Ok(Self {
+            pool,
+            writer,
+            group_commit,
+        })
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -199,6 +208,42 @@ async fn insert_notification(
     .execute(&mut **tx)
     .await?;
     Ok((inserted.rows_affected() == 1).then(|| inserted.last_insert_rowid()))
+}
+
+/// Records a verified notification and applies its change, inside an open write
+/// transaction: a notification already on file (same kind and verified id) is kept as a
+/// duplicate row and changes nothing.
+pub(super) async fn apply_notification_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: &NotificationRecord,
+    verified_id: &str,
+    change: &NotifiedChange,
+) -> Result<NotificationOutcome, StoreError> {
+    let Some(row_id) = insert_notification(tx, record, Some(verified_id)).await? else {
+        let previous: String = sqlx::query_scalar(
+            "SELECT processing FROM notifications WHERE kind = ? AND verified_id = ?",
+        )
+        .bind(&record.kind)
+        .bind(verified_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        // Keep the retry itself on file too, as an unverified-id duplicate row.
+        let mut retry = record.clone();
+        retry.processing = rules::duplicate_label(verified_id);
+        insert_notification(tx, &retry, None).await?;
+        return Ok(NotificationOutcome::Duplicate { previous });
+    };
+    let outcome = match change {
+        NotifiedChange::Payment(fact) => apply_payment_in(tx, fact).await?,
+        NotifiedChange::Refund(fact) => refunds::apply_refund_in(tx, fact).await?,
+        NotifiedChange::Ignored => ApplyOutcome::Unchanged,
+    };
+    sqlx::query("UPDATE notifications SET processing = ? WHERE id = ?")
+        .bind(outcome.processing_label())
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(NotificationOutcome::Processed(outcome))
 }
 
 #[async_trait]
@@ -426,34 +471,7 @@ impl Store for SqliteStore {
         verified_id: &str,
         change: &NotifiedChange,
     ) -> Result<NotificationOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let Some(row_id) = insert_notification(&mut tx, record, Some(verified_id)).await? else {
-            let previous: String = sqlx::query_scalar(
-                "SELECT processing FROM notifications WHERE kind = ? AND verified_id = ?",
-            )
-            .bind(&record.kind)
-            .bind(verified_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            // Keep the retry itself on file too, as an unverified-id duplicate row.
-            let mut retry = record.clone();
-            retry.processing = rules::duplicate_label(verified_id);
-            insert_notification(&mut tx, &retry, None).await?;
-            tx.commit().await?;
-            return Ok(NotificationOutcome::Duplicate { previous });
-        };
-        let outcome = match change {
-            NotifiedChange::Payment(fact) => apply_payment_in(&mut tx, fact).await?,
-            NotifiedChange::Refund(fact) => refunds::apply_refund_in(&mut tx, fact).await?,
-            NotifiedChange::Ignored => ApplyOutcome::Unchanged,
-        };
-        sqlx::query("UPDATE notifications SET processing = ? WHERE id = ?")
-            .bind(outcome.processing_label())
-            .bind(row_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(NotificationOutcome::Processed(outcome))
+        self.group_commit.apply(record, verified_id, change).await
     }
 
     async fn notifications(
@@ -675,5 +693,7 @@ impl Store for SqliteStore {
 
 #[path = "sqlite_attention.rs"]
 mod attention;
+#[path = "sqlite_group_commit.rs"]
+mod group_commit;
 #[path = "sqlite_refunds.rs"]
 mod refunds;
