@@ -142,8 +142,9 @@ pub enum Synchronous {
     /// OS crash can take back the last commits, acknowledged notifications included (the
     /// reconciliation worker's queries find those payments again). Opt-in only.
     Normal,
-    /// Sync the log on every commit: nothing acknowledged is lost, at one fsync per write
-    /// (see `scripts/bench-peers.sh`, row 6). The default: the ledger is money.
+    /// Sync the log on every commit: nothing acknowledged is lost, at one fsync per commit
+    /// (notifications arriving together share one commit; see `scripts/bench-load.sh`). The
+    /// default: the ledger is money.
     #[default]
     Full,
 }
