@@ -169,6 +169,7 @@ start sim "wxpay-sim listening on" "$BIN/wxpay-sim" serve --config "$U/sim.toml"
 SIM="$URL"
 server_env=(
   WXPAY_SERVER__PORT=0 WXPAY_WORKER__ENABLED=false WXPAY_LIMITS__LOGIN_PER_MINUTE=1000000
+  WXPAY_LIMITS__ORDERS_PER_MINUTE=1000000 WXPAY_LIMITS__PAY_PER_MINUTE=1000000
   WXPAY_UPSTREAM__BASE_URL="$SIM" WXPAY_UPSTREAM__OPEN_API_BASE_URL="$SIM"
 )
 start server "wxpay-server listening on" env "${server_env[@]}" \
