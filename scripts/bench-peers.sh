@@ -167,6 +167,11 @@ done
 
 start sim "wxpay-sim listening on" "$BIN/wxpay-sim" serve --config "$U/sim.toml" --listen 127.0.0.1:0 --no-state --no-tls
 SIM="$URL"
+# Every loop pays as one payer. The simulator, like WeChat, refuses an openid it never issued
+# for the app, so the payer's openid is issued first, through a login code for the mini-program.
+APPID="$(python3 -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["merchant"]["miniprogram"]["appid"])' "$U/merchant.toml")"
+curl -fsS -X POST "$SIM/__sim/login/code" -H 'content-type: application/json' \
+  -d "{\"appid\":\"$APPID\",\"openid\":\"oBenchPeersPayer0001\"}" >/dev/null
 server_env=(
   WXPAY_SERVER__PORT=0 WXPAY_WORKER__ENABLED=false WXPAY_LIMITS__LOGIN_PER_MINUTE=1000000
   WXPAY_LIMITS__ORDERS_PER_MINUTE=1000000 WXPAY_LIMITS__PAY_PER_MINUTE=1000000
