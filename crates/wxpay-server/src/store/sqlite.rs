@@ -675,5 +675,7 @@ impl Store for SqliteStore {
 
 #[path = "sqlite_attention.rs"]
 mod attention;
+#[path = "sqlite_reconcile.rs"]
+mod reconcile;
 #[path = "sqlite_refunds.rs"]
 mod refunds;

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 use wxpay_core::v3::bill::api::{Availability, BILL_DOWNLOAD};
-use wxpay_core::v3::bill::file::{gzip, sha1_hex};
+use wxpay_core::v3::bill::file::{gunzip, gzip, sha1_hex};
 use wxpay_core::v3::bill::{
     fen_to_yuan, render_trade_bill, BillAnswer, BillDate, FundFlowBillRequest, TradeBillRequest,
     TradeBillRow,
@@ -90,19 +90,25 @@ pub fn download(sim: &Sim, auth: &VerifiedAuth, token: &str) -> Result<Reply, Ap
     }
 }
 
-/// Applies a file fault: one byte changed, or the file cut at half its length.
+/// Applies a file fault: the file cut at half its length, or its bill altered — one
+/// character of the uncompressed bill changed and a gzip stream rebuilt around it, as a
+/// forger would, so only the SHA1 of the signed answer can tell.
 pub fn damage(mut bytes: Vec<u8>, kind: FaultKind) -> Vec<u8> {
-    match kind {
-        FaultKind::TruncateFile => bytes.truncate(bytes.len() / 2),
-        _ => {
-            // Change a byte in the middle; for gzip that is inside the deflate data.
-            let middle = bytes.len() / 2;
-            if let Some(b) = bytes.get_mut(middle) {
-                *b ^= 0x01;
-            }
-        }
+    if kind == FaultKind::TruncateFile {
+        bytes.truncate(bytes.len() / 2);
+        return bytes;
     }
-    bytes
+    let packed = gunzip(&bytes).ok();
+    let mut bill = packed.clone().unwrap_or(bytes);
+    // Turn one digit into another: the bill still reads, one amount or number differs.
+    if let Some(digit) = bill.iter_mut().rev().find(|b| b.is_ascii_digit()) {
+        *digit = if *digit == b'9' { b'8' } else { *digit + 1 };
+    }
+    if packed.is_some() {
+        gzip(&bill)
+    } else {
+        bill
+    }
 }
 
 fn check_available(sim: &Sim, date: BillDate) -> Result<(), ApiError> {
@@ -222,7 +228,14 @@ fn trade_rows(world: &World, mchid: &str, date: BillDate) -> Vec<TradeBillRow> {
             },
         ));
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by(|a, b| {
+        (a.0, a.1.is_refund(), &a.1.out_trade_no, &a.1.out_refund_no).cmp(&(
+            b.0,
+            b.1.is_refund(),
+            &b.1.out_trade_no,
+            &b.1.out_refund_no,
+        ))
+    });
     rows.into_iter().map(|(_, r)| r).collect()
 }
 
