@@ -286,3 +286,97 @@ async fn the_test_day_reconciles_to_the_expected_report() {
     assert!(again.differences.iter().all(|d| d.resolution == "reported"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_admin_api_runs_and_lists_reconciliations() {
+    let app = TestApp::spawn().await;
+    let today = BillDate::in_china_at(wxpay_server::clock::now()).to_string();
+    let (status, _) = app
+        .post("/api/admin/reconciliations", None, json!({ "date": today }))
+        .await;
+    assert_eq!(status, 403, "staff only");
+    let (status, body) = app
+        .post_admin(
+            "/api/admin/reconciliations",
+            crate::helpers::ADMIN_TOKEN,
+            None,
+            json!({ "date": "2026-13-01" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_date"))
+    );
+    let (status, body) = app
+        .post_admin(
+            "/api/admin/reconciliations",
+            crate::helpers::ADMIN_TOKEN,
+            None,
+            json!({ "date": today }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("not_ready")),
+        "{body}"
+    );
+    assert_eq!(body["bill_date"], today.as_str());
+    let get = |path: String| {
+        app.http
+            .get(format!("{}{path}", app.url))
+            .header("x-admin-token", crate::helpers::ADMIN_TOKEN)
+            .send()
+    };
+    let all: serde_json::Value = get("/api/admin/reconciliations".into())
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(all["runs"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all["runs"][0]["differences"], json!([]));
+    let of_date: serde_json::Value = get(format!("/api/admin/reconciliations/{today}"))
+        .await
+        .expect("of date")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(of_date["runs"][0]["id"], all["runs"][0]["id"]);
+    let other: serde_json::Value = get("/api/admin/reconciliations/2020-01-01".into())
+        .await
+        .expect("other date")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(other["runs"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_daily_run_waits_for_ten_oclock_and_runs_once() {
+    let app = TestApp::spawn().await;
+    let today = BillDate::in_china_at(wxpay_server::clock::now());
+    let yesterday = today.previous();
+    // 09:59 (+08:00): WeChat has not made yesterday's bill; nothing is due.
+    let before = reconcile::daily_at(&app.state, yesterday.ready_at() - 60)
+        .await
+        .expect("daily");
+    assert!(before.is_none());
+    // 10:01: due. The simulator's bill clock agrees; it had no trade that day.
+    app.control
+        .set_bill_clock_offset(yesterday.ready_at() + 60 - wxpay_server::clock::now());
+    let first = reconcile::daily_at(&app.state, yesterday.ready_at() + 60)
+        .await
+        .expect("daily")
+        .expect("due");
+    assert_eq!(
+        (first.run.bill_date, first.run.outcome.as_str()),
+        (yesterday.to_string(), outcome::RECONCILED)
+    );
+    // Done for that date: a later pass does nothing.
+    let again = reconcile::daily_at(&app.state, yesterday.ready_at() + 3600)
+        .await
+        .expect("daily");
+    assert!(again.is_none());
+    app.stop().await;
+}
