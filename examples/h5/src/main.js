@@ -287,7 +287,7 @@ async function refundAsAdmin(id, body) {
 
 /**
  * An admin call with the merchant's token (asked again once when the one kept is stale).
- * @param {string} method
+ * @param {'GET' | 'POST'} method
  * @param {string} path
  * @param {unknown} [body]
  */
