@@ -48,3 +48,30 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+proptest! {
+    /// Whatever the bytes, the parser and gunzip answer without panicking.
+    #[test]
+    fn any_bytes_are_refused_or_parsed_without_a_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = parse_trade_bill(&data);
+        let _ = wxpay_core::v3::bill::gunzip(&data);
+    }
+
+    /// A realistic bill with one byte changed anywhere is refused or parsed, never a panic.
+    #[test]
+    fn a_bill_with_one_byte_changed_never_panics(at in 0usize..4096, byte in any::<u8>()) {
+        let row = TradeBillRow {
+            trade_time: "2026-12-03 10:00:00".into(),
+            mchid: "1900000109".into(),
+            out_trade_no: "ord-1".into(),
+            trade_state: "SUCCESS".into(),
+            total: 12_345,
+            settlement_total: 12_345,
+            ..TradeBillRow::default()
+        };
+        let mut bill = render_trade_bill(BillType::All, &[row]).into_bytes();
+        let at = at % bill.len();
+        bill[at] = byte;
+        let _ = parse_trade_bill(&bill);
+    }
+}

@@ -241,7 +241,7 @@ fn trade_rows(world: &World, mchid: &str, date: BillDate) -> Vec<TradeBillRow> {
 
 /// The simulator's fee: 0.6 %, rounded half up to the fen.
 fn fee(fen: i64) -> i64 {
-    (fen.saturating_mul(6) + 500) / 1000
+    fen.saturating_mul(6).saturating_add(500) / 1000
 }
 
 /// `yyyy-MM-dd HH:mm:ss` in +08:00.

@@ -178,20 +178,23 @@ pub struct TradeBillSummary {
 
 impl TradeBillSummary {
     /// Totals of `rows`, as WeChat writes them (payment rows add the settlement and order
-    /// amounts, refund rows the refund amounts).
+    /// amounts, refund rows the refund amounts). Sums saturate: a hostile file cannot
+    /// overflow them, and a saturated sum never matches a real totals row.
     pub fn of(rows: &[TradeBillRow]) -> Self {
         let mut s = Self {
             count: rows.len() as u64,
             ..Self::default()
         };
         for row in rows {
-            s.fee_total += row.fee;
+            s.fee_total = s.fee_total.saturating_add(row.fee);
             if row.is_refund() {
-                s.refund_total += row.refund;
-                s.requested_refund_total += row.requested_refund;
+                s.refund_total = s.refund_total.saturating_add(row.refund);
+                s.requested_refund_total = s
+                    .requested_refund_total
+                    .saturating_add(row.requested_refund);
             } else {
-                s.settlement_total += row.settlement_total;
-                s.order_total += row.total;
+                s.settlement_total = s.settlement_total.saturating_add(row.settlement_total);
+                s.order_total = s.order_total.saturating_add(row.total);
             }
         }
         s
@@ -431,6 +434,18 @@ fn parse_summary(
     })
 }
 
+impl BillType {
+    /// Whether a bill of this type lists `row` (refunds are not in `SUCCESS`, payments not
+    /// in `REFUND`).
+    pub fn holds(self, row: &TradeBillRow) -> bool {
+        match self {
+            BillType::All => true,
+            BillType::Success => !row.is_refund(),
+            BillType::Refund => row.is_refund(),
+        }
+    }
+}
+
 /// Writes `rows` as a bill of `bill_type` (the simulator's file; the parser's inverse).
 /// Rows that do not belong in that type (refunds in `SUCCESS`, payments in `REFUND`) are
 /// left out, as WeChat does.
@@ -438,11 +453,7 @@ pub fn render_trade_bill(bill_type: BillType, rows: &[TradeBillRow]) -> String {
     let cols = columns(bill_type);
     let kept: Vec<TradeBillRow> = rows
         .iter()
-        .filter(|r| match bill_type {
-            BillType::All => true,
-            BillType::Success => !r.is_refund(),
-            BillType::Refund => r.is_refund(),
-        })
+        .filter(|r| bill_type.holds(r))
         .cloned()
         .collect();
     let mut out = cols.join(",");
@@ -582,6 +593,18 @@ mod tests {
             parse_trade_bill(&[0xff, 0xfe]),
             Err(TradeBillError::NotText)
         );
+    }
+
+    #[test]
+    fn huge_amounts_cannot_overflow_the_totals() {
+        let max = "92233720368547758.07";
+        let huge = REALISTIC
+            .replacen("`123.45,`0.00,`0,`0", &format!("`{max},`0.00,`0,`0"), 1)
+            .replacen("`0.29,`0.00,`0,`0", &format!("`{max},`0.00,`0,`0"), 1);
+        assert!(matches!(
+            parse_trade_bill(huge.as_bytes()),
+            Err(TradeBillError::Totals(_))
+        ));
     }
 
     #[test]
