@@ -97,7 +97,7 @@ impl fmt::Display for Report {
             let money = |fen: Option<i64>| fen.map_or("-".to_owned(), fen_to_yuan);
             write!(
                 f,
-                "\n  {:<22} {:<24} {:<14} wechat {:>8} ledger {:>8}  {}",
+                "\n  {:<22} {:<24} {:<22} wechat {:>8} ledger {:>8}  {}",
                 d.kind,
                 d.out_trade_no,
                 d.out_refund_no.as_deref().unwrap_or("-"),
@@ -236,7 +236,9 @@ async fn fetch(state: &SharedState, date: BillDate, now: i64) -> Fetched {
     };
     let packed = match state.v3.download(&answer.download_url).await {
         Ok(bytes) => bytes,
-        Err(err) => return Fetched::Failed(format!("download: {}", error_chain(&err))),
+        // The top-level message only: a transport error's source names the URL, whose
+        // token is a (short-lived) credential for the file.
+        Err(err) => return Fetched::Failed(format!("download: {err}")),
     };
     let bill = match gunzip(&packed).and_then(|bill| verify_sha1(&bill, &answer).map(|()| bill)) {
         Ok(bill) => bill,
