@@ -107,6 +107,20 @@ test('admin: refund reaches "refunded" after the refund notification', { timeout
       const d = await deliveriesFor(server, id);
       assert.ok(d.some((x) => x.event_type === 'REFUND.SUCCESS' && x.status === 'acknowledged'), JSON.stringify(d.map((x) => [x.event_type, x.status])));
     });
+    await s.step('the admin view reconciles today against the bill: no differences', async () => {
+      // Move the simulator's bill clock to 10:01 (+08:00) tomorrow, when WeChat has made today's bill.
+      const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+      const [y, m, d] = today.split('-').map(Number);
+      const readyAt = Date.UTC(y, m - 1, d + 1, 2, 0, 0) / 1000;
+      await server.sim('POST', '/bill-clock', { offset_secs: Math.ceil(readyAt - Date.now() / 1000) + 60 });
+      await s.page.goto(`${server.url}/?view=admin`);
+      await s.page.fill('#reconcile-date', today);
+      await s.page.click('#reconcile-run');
+      const run = s.page.locator('#reconciliations [data-run]').first();
+      await run.waitFor();
+      const text = await run.textContent();
+      assert.match(text ?? '', new RegExp(`${today} reconciled .* 0 differences`), text ?? '');
+    });
     await s.step('the result page says refunded too', async () => {
       await s.page.goto(`${server.url}/?view=result&order=${id}`);
       await expectStatus(s.page, 'refunded');

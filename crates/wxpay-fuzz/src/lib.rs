@@ -26,13 +26,13 @@ use wxpay_core::v2::time::parse_v2_time;
 use wxpay_core::v2::{refund_crypto, xml, ApiV2Key};
 use wxpay_core::v3::aead::ApiV3Key;
 use wxpay_core::v3::authorization::Authorization;
-use wxpay_core::v3::certificates;
 use wxpay_core::v3::models::RefundNotificationPayload;
 use wxpay_core::v3::models::Transaction;
 use wxpay_core::v3::models::{CloseRequest, PrepayKind, PrepayRequest, RefundRequest};
 use wxpay_core::v3::notification::{self, EncryptedResource, Notification};
 use wxpay_core::v3::paths::Endpoint;
 use wxpay_core::v3::verify::{SignedHeaders, Verifier};
+use wxpay_core::v3::{bill, certificates};
 use wxpay_core::{
     Amount, AppId, MchId, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundId, SerialNo,
     TimeExpire, TransactionId,
@@ -50,6 +50,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("v3_notification_payload", v3_notification_payload),
     ("v3_certificates", v3_certificates),
     ("v3_request_bodies", v3_request_bodies),
+    ("v3_bill", v3_bill),
     ("v2_xml", v2_xml),
     ("v2_models", v2_models),
     ("v2_refund_req_info", v2_refund_req_info),
@@ -185,6 +186,35 @@ pub fn v3_request_bodies(data: &[u8]) {
     }
     let _ = RefundRequest::from_json(&body);
     let _ = CloseRequest::from_json(&body);
+}
+
+/// A downloaded bill file: gunzip, and the trade bill parser on the raw and the inflated
+/// bytes. A bill it accepts, written again, parses to the same rows.
+pub fn v3_bill(data: &[u8]) {
+    let inflated = bill::gunzip(data).ok();
+    for bytes in [Some(data), inflated.as_deref()].into_iter().flatten() {
+        if let Ok(parsed) = bill::parse_trade_bill(bytes) {
+            let again = bill::parse_trade_bill(
+                bill::render_trade_bill(parsed.bill_type, &parsed.rows).as_bytes(),
+            )
+            .expect("a written bill parses");
+            let amounts = |rows: &[bill::TradeBillRow]| {
+                rows.iter()
+                    .filter(|r| parsed.bill_type.holds(r))
+                    .map(|r| {
+                        (
+                            r.total,
+                            r.settlement_total,
+                            r.refund,
+                            r.requested_refund,
+                            r.fee,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(amounts(&again.rows), amounts(&parsed.rows));
+        }
+    }
 }
 
 /// The v2 XML codec: anything it accepts prints and parses back to the same fields, and a

@@ -550,6 +550,14 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
         )
         .route("/api/admin/attention", get(api::attention::list))
         .route(
+            "/api/admin/reconciliations",
+            get(api::reconciliations::list).post(api::reconciliations::run),
+        )
+        .route(
+            "/api/admin/reconciliations/{date}",
+            get(api::reconciliations::of_date),
+        )
+        .route(
             "/api/admin/orders/{out_trade_no}/attention/resolve",
             post(api::attention::resolve),
         )

@@ -20,6 +20,7 @@ pub mod notify_guard;
 pub mod notify_v2;
 pub mod payments;
 pub mod payments_v2;
+pub mod reconcile;
 pub mod secret;
 pub mod shared_credential;
 pub mod state;

@@ -1,4 +1,6 @@
 //! `wxpay-server [--demo] [CONFIG.toml]`: starts the merchant backend.
+//! `wxpay-server reconcile --date YYYY-MM-DD [--config CONFIG.toml]`: reconciles one date
+//! against WeChat's trade bill, prints the report and exits (1 when differences remain).
 //!
 //! The configuration (file, else `WXPAY_CONFIG`, then `WXPAY_…` variables) must hold a
 //! `[merchant]` section. `--demo` (or `demo = true`) runs the local demo instead: a SQLite
@@ -33,7 +35,7 @@ async fn main() -> std::process::ExitCode {
     let path = args
         .config
         .or_else(|| std::env::var_os("WXPAY_CONFIG").map(PathBuf::from));
-    let settings = match Settings::load(path.as_deref()) {
+    let mut settings = match Settings::load(path.as_deref()) {
         Ok(mut s) => {
             s.demo |= args.demo;
             s
@@ -46,6 +48,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if args.reconcile.is_some() {
+        // A one-off run beside a serving instance: listen on a free port, run no worker.
+        settings.server.port = 0;
+        settings.worker.enabled = false;
+    }
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(err) => {
@@ -56,6 +63,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(date) = args.reconcile {
+        return reconcile(&app, &date).await;
+    }
     let url = app.state().public_url.clone();
     println!("wxpay-server listening on {url}");
     if let Some(sim) = app.simulator_url() {
@@ -77,8 +87,40 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// `reconcile --date`: one run, its report on stdout; exit 0 when nothing is left to look
+/// at, 1 when differences were reported or the bill was refused or could not be had.
+async fn reconcile(app: &Application, date: &str) -> std::process::ExitCode {
+    let Ok(date) = wxpay_core::v3::bill::BillDate::parse(date) else {
+        eprintln!("--date must be YYYY-MM-DD\n{USAGE}");
+        return std::process::ExitCode::from(2);
+    };
+    match wxpay_server::reconcile::run(&app.state(), date).await {
+        Ok(report) => {
+            println!("{report}");
+            let clean = report.run.outcome == wxpay_server::reconcile::outcome::RECONCILED
+                && report
+                    .differences
+                    .iter()
+                    .all(|d| d.resolution == "repaired");
+            if clean {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!(
+                "reconciliation failed: {}",
+                wxpay_server::error::error_chain(&err)
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 const USAGE: &str = concat!(
     "usage: wxpay-server [--demo] [CONFIG.toml]\n",
+    "       wxpay-server reconcile --date YYYY-MM-DD [--config CONFIG.toml]\n",
     "  CONFIG.toml  the configuration file (else $WXPAY_CONFIG); it needs a [merchant] section\n",
     "  --demo       run the local demo on the built-in simulator (same as demo = true)",
 );
@@ -89,13 +131,28 @@ struct Args {
     demo: bool,
     help: bool,
     config: Option<PathBuf>,
+    /// `reconcile --date`: the date to reconcile.
+    reconcile: Option<String>,
 }
 
 impl Args {
     fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Self, String> {
         let mut parsed = Self::default();
-        for arg in args {
+        let mut args = args.into_iter().peekable();
+        let reconcile = args.peek().and_then(|a| a.to_str()) == Some("reconcile");
+        if reconcile {
+            args.next();
+        }
+        while let Some(arg) = args.next() {
             match arg.to_str() {
+                Some("--date") if reconcile => {
+                    let date = args.next().ok_or("--date needs a value")?;
+                    parsed.reconcile = Some(date.to_string_lossy().into_owned());
+                }
+                Some("--config") if reconcile => {
+                    let file = args.next().ok_or("--config needs a value")?;
+                    parsed.config = Some(PathBuf::from(file));
+                }
                 Some("--demo") => parsed.demo = true,
                 Some("-h" | "--help") => parsed.help = true,
                 Some(flag) if flag.starts_with('-') => {
@@ -106,6 +163,9 @@ impl Args {
                 }
                 _ => parsed.config = Some(PathBuf::from(arg)),
             }
+        }
+        if reconcile && parsed.reconcile.is_none() && !parsed.help {
+            return Err("reconcile needs --date YYYY-MM-DD".into());
         }
         Ok(parsed)
     }

@@ -185,5 +185,10 @@ pub async fn run(
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %error_chain(&err), "reconciliation pass failed"),
         }
+        // Yesterday's bill, once WeChat has made it (after 10:00 +08:00); at most once a
+        // date unless the earlier run failed.
+        if let Err(err) = crate::reconcile::daily_at(&state, clock::now()).await {
+            tracing::warn!(error = %error_chain(&err), "daily bill reconciliation failed");
+        }
     }
 }

@@ -252,6 +252,12 @@ impl SimControl {
                 spec.kind, spec.endpoint
             )));
         }
+        if spec.kind.damages_file() && spec.endpoint != "v3.billdownload" {
+            return Err(ControlError::BadRequest(format!(
+                "{:?} applies to v3.billdownload only",
+                spec.kind
+            )));
+        }
         lock(&self.sim.faults).arm(spec);
         Ok(())
     }
@@ -344,11 +350,64 @@ impl SimControl {
         Ok(())
     }
 
+    /// A refund made by hand in the merchant platform (商户平台), not through the API: it
+    /// succeeds at once and no notification is sent (none was asked for), so only the bill
+    /// tells the merchant's server about it.
+    pub fn portal_refund(&self, body: &PortalRefund) -> Result<Refund, ControlError> {
+        let order = self.order(body.mchid.as_deref(), &body.out_trade_no)?;
+        let new = lifecycle::NewRefund {
+            mchid: order.mchid.clone(),
+            out_trade_no: Some(order.out_trade_no.clone()),
+            transaction_id: None,
+            out_refund_no: body.out_refund_no.clone(),
+            refund: body.refund,
+            total: order.total,
+            reason: Some("商户平台退款".into()),
+            notify_url: None,
+            funds_account: None,
+            api: crate::state::ApiVersion::V3,
+        };
+        let (refund, _) = lifecycle::create_refund(&self.sim, new)
+            .map_err(|r| ControlError::BadRequest(format!("refund refused: {r:?}")))?;
+        let key = order_key(&refund.mchid, &refund.out_refund_no);
+        Ok(lifecycle::finish_refund(
+            &self.sim,
+            &key,
+            RefundStatus::Success,
+        )?)
+    }
+
+    /// Moves the clock the bill endpoints judge readiness by `offset_secs` from real time.
+    pub fn set_bill_clock_offset(&self, offset_secs: i64) {
+        self.sim
+            .bill_clock_offset
+            .store(offset_secs, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Sets a merchant's refundable balance (fen).
     pub fn set_balance(&self, mchid: &str, fen: u64) {
         lock(&self.sim.world).balances.insert(mchid.to_owned(), fen);
         self.sim.persist();
     }
+}
+
+/// A refund made in the merchant platform (`POST /__sim/portal-refunds`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct PortalRefund {
+    /// Merchant (optional when the order number is unique).
+    #[serde(default)]
+    pub mchid: Option<String>,
+    /// The order.
+    pub out_trade_no: String,
+    /// The refund's number.
+    pub out_refund_no: String,
+    /// Amount in fen.
+    pub refund: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct BillClockBody {
+    offset_secs: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,6 +500,8 @@ pub fn router() -> Router<Sim> {
         .route("/platform/activate/{serial}", post(activate))
         .route("/signing-mode", post(signing_mode))
         .route("/balance", post(balance))
+        .route("/portal-refunds", post(portal_refund))
+        .route("/bill-clock", post(bill_clock))
 }
 
 async fn list_orders(State(sim): State<Sim>) -> Reply {
@@ -601,5 +662,14 @@ async fn signing_mode(State(sim): State<Sim>, Json(b): Json<ModeBody>) -> Reply 
 
 async fn balance(State(sim): State<Sim>, Json(b): Json<BalanceBody>) -> Reply {
     SimControl::new(sim).set_balance(&b.mchid, b.fen);
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn portal_refund(State(sim): State<Sim>, Json(b): Json<PortalRefund>) -> Reply {
+    to_json(&SimControl::new(sim).portal_refund(&b)?)
+}
+
+async fn bill_clock(State(sim): State<Sim>, Json(b): Json<BillClockBody>) -> Reply {
+    SimControl::new(sim).set_bill_clock_offset(b.offset_secs);
     Ok(Json(json!({ "ok": true })))
 }

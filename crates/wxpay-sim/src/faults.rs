@@ -34,12 +34,25 @@ pub enum FaultKind {
     /// Handles the call normally but sends the answer without `Wechatpay-*` headers, as a
     /// forger or a header-stripping proxy would (v3 endpoints only).
     Unsigned,
+    /// Serves the next bill file with one byte changed (its SHA1 then differs from the
+    /// signed `hash_value`), `v3.billdownload` only.
+    CorruptFile,
+    /// Serves the next bill file cut at half its length, `v3.billdownload` only.
+    TruncateFile,
 }
 
 impl FaultKind {
     /// Whether the kind only makes sense on a v3 endpoint (it is about the v3 signature).
     pub fn is_v3_only(self) -> bool {
-        matches!(self, Self::SignError | Self::Unsigned)
+        matches!(
+            self,
+            Self::SignError | Self::Unsigned | Self::CorruptFile | Self::TruncateFile
+        )
+    }
+
+    /// Whether the kind damages a served file (it applies after the handler ran).
+    pub fn damages_file(self) -> bool {
+        matches!(self, Self::CorruptFile | Self::TruncateFile)
     }
 }
 

@@ -81,6 +81,11 @@ pub struct SimInner {
     pub http: reqwest::Client,
     /// Fires when the simulator shuts down (stops notification tasks).
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Bill files handed out, by download token.
+    pub bills: Mutex<BTreeMap<String, crate::v3::bill::BillFile>>,
+    /// Seconds added to the clock the bill endpoints judge readiness by (control API):
+    /// lets a test ask for "yesterday's" bill of orders it just made.
+    pub bill_clock_offset: std::sync::atomic::AtomicI64,
 }
 
 /// Cheap handle to the shared state.
@@ -210,6 +215,8 @@ impl Sim {
             tls_base_url: OnceLock::new(),
             http,
             shutdown,
+            bills: Mutex::new(BTreeMap::new()),
+            bill_clock_offset: std::sync::atomic::AtomicI64::new(0),
         })))
     }
 

@@ -4,13 +4,15 @@
 //   /                         products
 //   /?view=order&order=NO     one order, the pay button
 //   /?view=result&order=NO    the redirect_url target: polls the server until it knows
-//   /?view=admin              orders made in this browser, refund buttons
+//   /?view=admin              orders made in this browser, refund buttons, reconciliation runs
 import { createClient, isWxPayError } from 'wxpay-client';
 import { ApiError, adminToken, api, ensureSession, rememberOrder, rememberedOrders, simulatorUrl } from './session.js';
 
 /** @typedef {{ id: string, name: string, price_fen: number }} Product */
 /** @typedef {{ out_trade_no: string, state: string, amount_fen: number, refunded_fen: number, description: string }} Order */
 /** @typedef {{ out_refund_no: string, status: string }} Refund */
+/** @typedef {{ kind: string, out_trade_no: string, out_refund_no: string | null, wechat_fen: number | null, ledger_fen: number | null, resolution: string, note: string | null }} Difference */
+/** @typedef {{ id: number, bill_date: string, outcome: string, detail: string | null, bill_rows: number, matched: number, differences: Difference[] }} Run */
 
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 let viewAbort = new AbortController();
@@ -283,15 +285,78 @@ async function refundAsAdmin(id, body) {
   }
 }
 
+/**
+ * An admin call with the merchant's token (asked again once when the one kept is stale).
+ * @param {'GET' | 'POST'} method
+ * @param {string} path
+ * @param {unknown} [body]
+ */
+async function asAdmin(method, path, body) {
+  try {
+    return await api(method, path, body, { 'X-Admin-Token': await adminToken() });
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== 'invalid_admin_token') throw e;
+    return await api(method, path, body, { 'X-Admin-Token': await adminToken({ forget: true }) });
+  }
+}
+
+/** @param {number | null} fen */
+const money = (fen) => (fen === null ? '—' : yuan(fen));
+
+/**
+ * The last reconciliation runs (对账) and their differences, and a form to run one date.
+ * @param {HTMLElement} section
+ */
+async function showReconciliations(section) {
+  const date = el('input', { type: 'date', id: 'reconcile-date' });
+  const yesterday = new Date(Date.now() + 8 * 3600e3 - 86400e3).toISOString().slice(0, 10);
+  /** @type {HTMLInputElement} */ (date).value = yesterday;
+  const run = el('button', { class: 'secondary', id: 'reconcile-run' }, 'Reconcile 对账');
+  const list = el('div', { id: 'reconciliations' });
+  section.replaceChildren(el('h2', {}, 'Reconciliation 对账'), el('p', {}, date, ' ', run), list);
+  const render = async () => {
+    const { runs } = /** @type {{ runs: Run[] }} */ (await asAdmin('GET', '/api/admin/reconciliations'));
+    list.replaceChildren();
+    if (runs.length === 0) list.append(el('p', { class: 'muted' }, 'No runs yet 暂无对账记录'));
+    for (const r of runs.slice(0, 10)) {
+      const summary = r.outcome === 'reconciled'
+        ? `${r.bill_rows} rows, ${r.matched} matched, ${r.differences.length} differences`
+        : r.detail ?? '';
+      list.append(el('p', { 'data-run': String(r.id) }, el('strong', {}, `${r.bill_date} ${r.outcome}`), ` — ${summary}`));
+      if (r.differences.length === 0) continue;
+      const head = el('tr', {}, ...['Kind', 'Order', 'Refund', 'WeChat', 'Ledger', ''].map((h) => el('th', {}, h)));
+      const body = el('tbody', {}, ...r.differences.map((d) => el('tr', { 'data-kind': d.kind },
+        el('td', {}, d.kind), el('td', {}, el('code', {}, d.out_trade_no)), el('td', {}, d.out_refund_no ?? '—'),
+        el('td', {}, money(d.wechat_fen)), el('td', {}, money(d.ledger_fen)), el('td', {}, d.resolution))));
+      list.append(el('table', { class: 'differences' }, el('thead', {}, head), body));
+    }
+  };
+  run.addEventListener('click', async () => {
+    /** @type {HTMLButtonElement} */ (run).disabled = true;
+    try {
+      await asAdmin('POST', '/api/admin/reconciliations', { date: /** @type {HTMLInputElement} */ (date).value });
+      await render();
+    } catch (e) {
+      showError(e);
+    } finally {
+      /** @type {HTMLButtonElement} */ (run).disabled = false;
+    }
+  });
+  await render();
+}
+
 async function adminView() {
   const ids = rememberedOrders();
   const rows = el('tbody');
+  const reconciliation = el('section', { id: 'reconciliation' });
   app.replaceChildren(
     el('h1', {}, 'Admin 管理'),
     el('p', { class: 'muted' }, 'Orders placed from this browser 本浏览器下的订单'),
     el('table', { id: 'orders' }, el('thead', {}, el('tr', {}, ...['Order', 'Amount', 'State', ''].map((h) => el('th', {}, h)))), rows),
     el('div', { id: 'message' }),
+    reconciliation,
   );
+  showReconciliations(reconciliation).catch(showError);
   if (ids.length === 0) rows.append(el('tr', {}, el('td', { colspan: 4 }, 'No orders yet 暂无订单')));
   for (const id of ids) {
     /** @type {Order} */

@@ -109,6 +109,36 @@ export interface Schemas {
       price_fen?: number;
     }>;
   };
+  ReconciliationDifference: {
+    kind: 'paid_at_wechat_only' | 'paid_here_only' | 'amount_differs' | 'refund_at_wechat_only' | 'refund_here_only';
+    ledger_fen?: number | null;
+    note?: string | null;
+    out_refund_no?: string | null;
+    out_trade_no: string;
+    resolution: 'repaired' | 'reported';
+    wechat_fen?: number | null;
+  };
+  ReconciliationReport: {
+    bill_date: string;
+    bill_rows: number;
+    detail?: string | null;
+    differences: Array<Schemas['ReconciliationDifference']>;
+    finished_at: number;
+    id: number;
+    matched: number;
+    outcome: 'reconciled' | 'not_ready' | 'too_old' | 'refused' | 'failed';
+    started_at: number;
+  };
+  ReconciliationRequest: {
+    /**
+     * Bill date, YYYY-MM-DD (+08:00)
+     * @pattern "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+     */
+    date: string;
+  };
+  Reconciliations: {
+    runs: Array<Schemas['ReconciliationReport']>;
+  };
   Refund: {
     amount_fen?: number;
     out_refund_no?: string;
@@ -185,6 +215,53 @@ export interface Paths {
         '404': Schemas['Error'];
         /** Error */
         '409': Schemas['Error'];
+      };
+    };
+  };
+  '/api/admin/reconciliations': {
+    /** The latest reconciliation runs with their differences, newest first (merchant staff only) */
+    get: {
+      responses: {
+        /** OK */
+        '200': Schemas['Reconciliations'];
+        /** Error */
+        '403': Schemas['Error'];
+        /** Error */
+        '429': Schemas['Error'];
+      };
+    };
+    /** Reconcile one date against WeChat's trade bill now (merchant staff only) */
+    post: {
+      requestBody: Schemas['ReconciliationRequest'];
+      responses: {
+        /** OK */
+        '200': Schemas['ReconciliationReport'];
+        /** Error */
+        '400': Schemas['Error'];
+        /** Error */
+        '403': Schemas['Error'];
+        /** Error */
+        '429': Schemas['Error'];
+      };
+    };
+  };
+  '/api/admin/reconciliations/{date}': {
+    /** The reconciliation runs of one date, newest first (merchant staff only) */
+    get: {
+      parameters: {
+        path: {
+          date: string;
+        };
+      };
+      responses: {
+        /** OK */
+        '200': Schemas['Reconciliations'];
+        /** Error */
+        '400': Schemas['Error'];
+        /** Error */
+        '403': Schemas['Error'];
+        /** Error */
+        '429': Schemas['Error'];
       };
     };
   };

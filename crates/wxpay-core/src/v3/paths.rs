@@ -12,6 +12,10 @@ use std::fmt;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::ids::{IdError, MchId, OutRefundNo, OutTradeNo, TransactionId};
+use crate::v3::bill::api::{
+    BillQueryError, FundFlowBillRequest, TradeBillRequest, BILL_DOWNLOAD, FUND_FLOW_BILL,
+    TRADE_BILL,
+};
 use crate::v3::models::{error_code, ErrorBody, ParamErrorDetail, PrepayKind};
 
 /// The primary API host.
@@ -151,6 +155,15 @@ pub enum Endpoint {
     },
     /// Download platform certificates (GET).
     Certificates,
+    /// Ask for a trade bill's download URL (GET).
+    TradeBill(TradeBillRequest),
+    /// Ask for a fund-flow bill's download URL (GET).
+    FundFlowBill(FundFlowBillRequest),
+    /// Download a bill file (GET; signed request, unsigned answer).
+    BillDownload {
+        /// The single-use token of the `download_url`.
+        token: String,
+    },
 }
 
 /// Why a request line names no known endpoint.
@@ -170,6 +183,9 @@ pub enum PathError {
     /// A required query parameter is missing.
     #[error("query parameter {0} is required")]
     MissingQuery(&'static str),
+    /// A query parameter has a value the endpoint does not take.
+    #[error("query parameter {0} is invalid")]
+    InvalidQuery(&'static str),
     /// A path or query parameter is not a valid id.
     #[error("invalid {field}")]
     BadId {
@@ -191,7 +207,11 @@ impl PathError {
     pub fn to_error_body(&self) -> ErrorBody {
         let param = |field: &str, issue: String| {
             // `mchid` is the only query parameter the endpoints here take.
-            let detail = if field == "mchid" {
+            let in_query = matches!(
+                field,
+                "mchid" | "bill_date" | "bill_type" | "tar_type" | "account_type" | "token"
+            );
+            let detail = if in_query {
                 ParamErrorDetail::in_query(field, None, issue)
             } else {
                 ParamErrorDetail::in_url(field, None, issue)
@@ -203,6 +223,7 @@ impl PathError {
                 ErrorBody::new(error_code::NOT_FOUND, "请求的资源不存在")
             }
             Self::MissingQuery(name) => param(name, "is required".into()),
+            Self::InvalidQuery(name) => param(name, "is invalid".into()),
             Self::BadId { field, source } => param(field, source.to_string()),
             Self::Encoding(field) => param(field, "invalid percent-encoding".into()),
         }
@@ -216,7 +237,10 @@ impl Endpoint {
             Self::QueryByTransactionId { .. }
             | Self::QueryByOutTradeNo { .. }
             | Self::RefundQuery { .. } => Method::Get,
-            Self::Certificates => Method::Get,
+            Self::Certificates
+            | Self::TradeBill(_)
+            | Self::FundFlowBill(_)
+            | Self::BillDownload { .. } => Method::Get,
             Self::Prepay(_) | Self::Close { .. } | Self::Refund => Method::Post,
         }
     }
@@ -237,6 +261,9 @@ impl Endpoint {
             Self::Refund => REFUNDS.to_owned(),
             Self::RefundQuery { out_refund_no } => refund_query(out_refund_no),
             Self::Certificates => CERTIFICATES.to_owned(),
+            Self::TradeBill(req) => req.canonical_url(),
+            Self::FundFlowBill(req) => req.canonical_url(),
+            Self::BillDownload { token } => format!("{BILL_DOWNLOAD}?token={}", segment(token)),
         }
     }
 
@@ -307,6 +334,34 @@ impl Endpoint {
         }
         if path == CERTIFICATES {
             return Ok((Self::Certificates, Method::Get));
+        }
+        let query_error = |e: BillQueryError| match e {
+            BillQueryError::Missing(f) => PathError::MissingQuery(f),
+            BillQueryError::Invalid(f) => PathError::InvalidQuery(f),
+        };
+        if path == TRADE_BILL {
+            let req = TradeBillRequest::from_query(query).map_err(query_error)?;
+            return Ok((Self::TradeBill(req), Method::Get));
+        }
+        if path == FUND_FLOW_BILL {
+            let req = FundFlowBillRequest::from_query(query).map_err(query_error)?;
+            return Ok((Self::FundFlowBill(req), Method::Get));
+        }
+        if path == BILL_DOWNLOAD {
+            let token = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("token="))
+                .filter(|t| !t.is_empty())
+                .ok_or(PathError::MissingQuery("token"))?;
+            if !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(PathError::InvalidQuery("token"));
+            }
+            return Ok((
+                Self::BillDownload {
+                    token: token.to_owned(),
+                },
+                Method::Get,
+            ));
         }
         Err(not_found())
     }

@@ -13,6 +13,7 @@ pub mod merchant;
 pub mod openapi;
 pub mod orders;
 pub mod pay_v2;
+pub mod reconciliations;
 pub mod refunds;
 
 use std::net::{IpAddr, SocketAddr};

@@ -28,7 +28,7 @@ pub fn openapi() -> Value {
     let auth = json!([{ "bearer": [] }]);
     let admin = json!([{ "adminToken": [] }]);
     let owner_or_admin = json!([{ "bearer": [] }, { "adminToken": [] }]);
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "wxpay-server", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Merchant backend for WeChat Pay. Amounts are integers in fen. Every error is {\"error\":{\"code\",\"message\"}}." },
@@ -149,7 +149,53 @@ pub fn openapi() -> Value {
             "/notify/v2/native-callback": { "post": { "summary": "v2 scan-pay mode-one callback (product_id + openid in, signed prepay_id out)",
                 "responses": { "200": { "description": "Signed XML with prepay_id, or result_code FAIL" }, "4XX": { "description": "XML return_code FAIL" } } } }
         }
-    })
+    });
+    add_reconciliation(&mut doc, &admin);
+    doc
+}
+
+/// The reconciliation schemas and paths (a separate `json!` keeps the macro within its
+/// recursion limit).
+fn add_reconciliation(doc: &mut Value, admin: &Value) {
+    let schemas = json!({
+                "ReconciliationRequest": { "type": "object", "required": ["date"], "properties": {
+                    "date": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "Bill date, YYYY-MM-DD (+08:00)" } } },
+                "ReconciliationDifference": { "type": "object", "required": ["kind", "out_trade_no", "resolution"], "properties": {
+                    "kind": { "type": "string", "enum": ["paid_at_wechat_only", "paid_here_only", "amount_differs", "refund_at_wechat_only", "refund_here_only"] },
+                    "out_trade_no": { "type": "string" }, "out_refund_no": { "type": ["string", "null"] },
+                    "wechat_fen": { "type": ["integer", "null"] }, "ledger_fen": { "type": ["integer", "null"] },
+                    "resolution": { "type": "string", "enum": ["repaired", "reported"] }, "note": { "type": ["string", "null"] } } },
+                "ReconciliationReport": { "type": "object", "required": ["id", "bill_date", "started_at", "finished_at", "outcome", "bill_rows", "matched", "differences"], "properties": {
+                    "id": { "type": "integer" }, "bill_date": { "type": "string" },
+                    "started_at": { "type": "integer" }, "finished_at": { "type": "integer" },
+                    "outcome": { "type": "string", "enum": ["reconciled", "not_ready", "too_old", "refused", "failed"] },
+                    "detail": { "type": ["string", "null"] }, "bill_rows": { "type": "integer" }, "matched": { "type": "integer" },
+                    "differences": { "type": "array", "items": { "$ref": "#/components/schemas/ReconciliationDifference" } } } },
+                "Reconciliations": { "type": "object", "required": ["runs"], "properties": {
+                    "runs": { "type": "array", "items": { "$ref": "#/components/schemas/ReconciliationReport" } } } }
+    });
+    let paths = json!({
+            "/api/admin/reconciliations": {
+                "get": { "summary": "The latest reconciliation runs with their differences, newest first (merchant staff only)",
+                    "security": admin, "responses": { "200": ok("Reconciliations"), "403": error_ref(), "429": error_ref() } },
+                "post": { "summary": "Reconcile one date against WeChat's trade bill now (merchant staff only)",
+                    "description": "Downloads the ALL trade bill of the date, refuses it unless its SHA1 is the signed one, and matches every row with the ledger. A payment WeChat has and the ledger holds unpaid is repaired through the order query; other differences are reported. outcome not_ready / too_old when WeChat has no bill yet (before 10:00 +08:00 the next day) or no longer (three months); refused when the file does not check out.",
+                    "security": admin, "requestBody": body("ReconciliationRequest"),
+                    "responses": { "200": ok("ReconciliationReport"), "400": error_ref(), "403": error_ref(), "429": error_ref() } } },
+            "/api/admin/reconciliations/{date}": { "get": { "summary": "The reconciliation runs of one date, newest first (merchant staff only)",
+                "security": admin, "parameters": [path_param("date")],
+                "responses": { "200": ok("Reconciliations"), "400": error_ref(), "403": error_ref(), "429": error_ref() } } }
+    });
+    for (section, entries) in [("components", schemas), ("paths", paths)] {
+        let target = if section == "components" {
+            doc.pointer_mut("/components/schemas")
+        } else {
+            doc.pointer_mut("/paths")
+        };
+        if let (Some(Value::Object(target)), Value::Object(entries)) = (target, entries) {
+            target.extend(entries);
+        }
+    }
 }
 
 /// `GET /openapi.json`

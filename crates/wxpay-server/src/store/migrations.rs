@@ -31,6 +31,11 @@ pub(super) const SQLITE: &[Step] = &[
         "money and secrets",
         include_str!("../../migrations/0004_money_and_secrets.sql"),
     ),
+    (
+        5,
+        "reconciliation",
+        include_str!("../../migrations/0005_reconciliation.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations (same versions and descriptions).
@@ -54,6 +59,11 @@ pub(super) const POSTGRES: &[Step] = &[
         4,
         "money and secrets",
         include_str!("../../migrations/postgres/0004_money_and_secrets.sql"),
+    ),
+    (
+        5,
+        "reconciliation",
+        include_str!("../../migrations/postgres/0005_reconciliation.sql"),
     ),
 ];
 

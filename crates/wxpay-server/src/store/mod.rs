@@ -13,6 +13,7 @@ mod housekeeping;
 mod migrations;
 mod paid_then_refunded;
 mod postgres;
+mod reconcile;
 mod rows;
 mod rules;
 mod sqlite;
@@ -26,6 +27,7 @@ use wxpay_core::{RefundStatus, TradeState};
 pub use follow_up::FollowUp;
 pub use housekeeping::Housekeeping;
 pub use postgres::PgStore;
+pub use reconcile::{DifferenceRecord, LedgerEntry, NewRun, Reconciliation, RunRecord};
 pub use sqlite::SqliteStore;
 
 /// Opens the store the database URL names: `postgres://` or `postgresql://` for
@@ -426,7 +428,7 @@ pub enum RefundRefusal {
 
 /// Persistence operations of the server (with its [`Housekeeping`] and [`FollowUp`]).
 #[async_trait]
-pub trait Store: Housekeeping + FollowUp + Send + Sync + 'static {
+pub trait Store: Housekeeping + FollowUp + Reconciliation + Send + Sync + 'static {
     /// Inserts or finds a user by appid + openid (unionid updated when given).
     async fn upsert_user(
         &self,

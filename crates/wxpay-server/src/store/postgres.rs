@@ -802,5 +802,7 @@ impl Store for PgStore {
     }
 }
 
+#[path = "postgres_reconcile.rs"]
+mod reconcile;
 #[path = "postgres_upkeep.rs"]
 mod upkeep;

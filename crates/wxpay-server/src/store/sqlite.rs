@@ -696,5 +696,7 @@ impl Store for SqliteStore {
 mod attention;
 #[path = "sqlite_group_commit.rs"]
 mod group_commit;
+#[path = "sqlite_reconcile.rs"]
+mod reconcile;
 #[path = "sqlite_refunds.rs"]
 mod refunds;

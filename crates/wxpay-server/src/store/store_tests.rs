@@ -97,6 +97,7 @@ on_both_engines!(
     a_lease_has_one_holder_until_it_expires_or_is_released,
     a_refused_credential_is_dropped_only_while_it_is_current,
     one_refresh_serves_every_waiting_instance,
+    reconciliation_reads_the_ledger_by_date_and_keeps_runs,
 );
 
 async fn order(store: &dyn Store, no: &str, amount: i64) -> Order {
@@ -849,4 +850,86 @@ async fn open_gives_a_working_store_for_either_url() {
             .await
             .expect("a write");
     }
+}
+
+async fn reconciliation_reads_the_ledger_by_date_and_keeps_runs(store: Arc<dyn Store>) {
+    order(&*store, "WXREC0001", 100).await;
+    order(&*store, "WXREC0002", 250).await;
+    order(&*store, "WXREC0003", 80).await;
+    store
+        .apply_payment(&paid("WXREC0001", 100))
+        .await
+        .expect("pay 1");
+    let mut late = paid("WXREC0002", 250);
+    late.at = 40;
+    store.apply_payment(&late).await.expect("pay 2");
+    assert!(store
+        .create_refund("WXRECR1", "WXREC0001", 30, None, "admin", 25)
+        .await
+        .expect("refund")
+        .is_ok());
+    // Paid at 20 and 40; the window [15, 40) holds the first only. WXREC0003 is unpaid.
+    let paid_in = store.paid_between(15, 40).await.expect("paid");
+    assert_eq!(
+        paid_in,
+        vec![LedgerEntry {
+            out_trade_no: "WXREC0001".into(),
+            out_refund_no: None,
+            amount_fen: 100
+        }]
+    );
+    assert_eq!(store.paid_between(15, 41).await.expect("paid").len(), 2);
+    let refunds = store.refunds_between(25, 26).await.expect("refunds");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].out_refund_no.as_deref(), Some("WXRECR1"));
+    assert!(store
+        .refunds_between(26, 99)
+        .await
+        .expect("refunds")
+        .is_empty());
+
+    let run = |date: &str, outcome: &str| NewRun {
+        bill_date: date.into(),
+        started_at: 100,
+        finished_at: 101,
+        outcome: outcome.into(),
+        detail: None,
+        bill_rows: 3,
+        matched: 2,
+    };
+    let difference = DifferenceRecord {
+        kind: "paid_at_wechat_only".into(),
+        out_trade_no: "WXREC0003".into(),
+        out_refund_no: None,
+        wechat_fen: Some(80),
+        ledger_fen: Some(80),
+        resolution: "repaired".into(),
+        note: Some("payment applied".into()),
+    };
+    let first = store
+        .record_run(&run("2026-12-03", "not_ready"), &[])
+        .await
+        .expect("run 1");
+    let second = store
+        .record_run(
+            &run("2026-12-03", "reconciled"),
+            std::slice::from_ref(&difference),
+        )
+        .await
+        .expect("run 2");
+    store
+        .record_run(&run("2026-12-02", "reconciled"), &[])
+        .await
+        .expect("run 3");
+    let of_date = store.runs(Some("2026-12-03"), 10).await.expect("runs");
+    let ids: Vec<i64> = of_date.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![second, first], "newest first, that date only");
+    assert_eq!(of_date[0].outcome, "reconciled");
+    assert_eq!(store.runs(None, 10).await.expect("all").len(), 3);
+    assert_eq!(store.runs(None, 1).await.expect("one").len(), 1);
+    assert_eq!(
+        store.differences(second).await.expect("diffs"),
+        vec![difference]
+    );
+    assert!(store.differences(first).await.expect("none").is_empty());
 }

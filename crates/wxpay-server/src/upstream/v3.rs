@@ -427,6 +427,26 @@ impl V3Client {
         Err(error_answer(&raw, true))
     }
 
+    /// Downloads a bill file: a signed `GET` of `download_url`'s path and query, sent to
+    /// the configured hosts. The file answer carries no signature (WeChat does not sign
+    /// files); its integrity is checked by the caller against the signed answer's SHA1.
+    /// An error answer is reported by its code, unauthenticated.
+    pub async fn download(&self, download_url: &str) -> Result<Vec<u8>, UpstreamError> {
+        let url = reqwest::Url::parse(download_url)
+            .map_err(|e| UpstreamError::Build(format!("download_url: {e}")))?;
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let raw = self
+            .send_signed(Method::GET, &path, Vec::new(), Idempotency::Idempotent)
+            .await?;
+        if raw.status != 200 {
+            return Err(error_answer(&raw, false));
+        }
+        Ok(raw.body.to_vec())
+    }
+
     /// [`Self::call`] and parse the JSON body.
     pub async fn call_json<T: DeserializeOwned>(
         &self,

@@ -19,6 +19,7 @@ mod login;
 mod notifications;
 mod paid_after_close;
 mod public_url;
+mod reconcile;
 mod recovery;
 mod refund_idempotency;
 mod refund_retries;

@@ -13,6 +13,7 @@
 //! merchant's request (A.3, "Error answers may be unsigned"), so a client must report such
 //! an error by its code without taking it as authenticated.
 
+pub mod bill;
 pub mod certs;
 pub mod pay;
 pub mod refund;
@@ -77,6 +78,8 @@ pub enum Reply {
     Json(Vec<u8>),
     /// 204 with no body.
     NoContent,
+    /// 200 with a bill file: sent without `Wechatpay-*` headers, as WeChat sends files.
+    File(Vec<u8>),
 }
 
 impl Reply {
@@ -126,6 +129,9 @@ pub fn label(endpoint: &Endpoint) -> &'static str {
         Endpoint::Refund => "v3.refund",
         Endpoint::RefundQuery { .. } => "v3.refund_query",
         Endpoint::Certificates => "v3.certificates",
+        Endpoint::TradeBill(_) => "v3.tradebill",
+        Endpoint::FundFlowBill(_) => "v3.fundflowbill",
+        Endpoint::BillDownload { .. } => "v3.billdownload",
     }
 }
 
@@ -150,6 +156,9 @@ fn handle(
         Endpoint::Refund => refund::create(sim, req, auth),
         Endpoint::RefundQuery { out_refund_no } => refund::query(sim, auth, &out_refund_no),
         Endpoint::Certificates => certs::certificates(sim, auth),
+        Endpoint::TradeBill(request) => bill::trade_bill(sim, auth, &request),
+        Endpoint::FundFlowBill(request) => bill::fund_flow_bill(sim, auth, &request),
+        Endpoint::BillDownload { token } => bill::download(sim, auth, &token),
     }
 }
 
@@ -181,6 +190,7 @@ pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
     }
     let mut signature = Signature::Valid;
     let mut refuse_signature = false;
+    let mut damage = None;
     if let Some(fault) = &fault {
         let delay = std::time::Duration::from_millis(fault.delay_ms.unwrap_or(10_000));
         let early = match fault.kind {
@@ -210,6 +220,10 @@ pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
             }
             FaultKind::SignError => {
                 refuse_signature = true;
+                None
+            }
+            FaultKind::CorruptFile | FaultKind::TruncateFile => {
+                damage = Some(fault.kind);
                 None
             }
         };
@@ -245,6 +259,10 @@ pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
     let outcome = match route {
         Ok(endpoint) => handle(&sim, &req, &auth, endpoint),
         Err(unroutable) => Err(ApiError(unroutable.to_error_body())),
+    };
+    let outcome = match (outcome, damage) {
+        (Ok(Reply::File(bytes)), Some(kind)) => Ok(Reply::File(bill::damage(bytes, kind))),
+        (other, _) => other,
     };
     respond_as(&sim, outcome, signature)
 }
@@ -300,6 +318,7 @@ pub enum Signature {
 /// Builds the HTTP response for a handler outcome, signed as `signature` says.
 pub fn respond_as(sim: &Sim, outcome: Result<Reply, ApiError>, signature: Signature) -> Response {
     let (status, body) = match outcome {
+        Ok(Reply::File(bytes)) => return file_response(bytes),
         Ok(Reply::Json(bytes)) => (StatusCode::OK, bytes),
         Ok(Reply::NoContent) => (StatusCode::NO_CONTENT, Vec::new()),
         Err(e) => {
@@ -316,6 +335,16 @@ pub fn respond_as(sim: &Sim, outcome: Result<Reply, ApiError>, signature: Signat
         Signature::Valid => signed_response(sim, status, body, false),
         Signature::Probe => signed_response(sim, status, body, true),
     }
+}
+
+/// A bill file: 200, a byte stream, `Request-ID` but no signature.
+fn file_response(bytes: Vec<u8>) -> Response {
+    let mut resp = unsigned_response(StatusCode::OK, bytes);
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
 }
 
 /// A response with `Request-ID` but no `Wechatpay-*` headers.

@@ -1,6 +1,7 @@
 //! Integration tests: a real HTTP client against the simulator on port 0, requests signed
 //! and responses verified with `wxpay-core`.
 
+mod bill;
 mod client;
 mod common;
 mod control;

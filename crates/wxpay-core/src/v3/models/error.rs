@@ -61,6 +61,10 @@ pub mod error_code {
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// 202: the payer is entering the password; query again later.
     pub const USERPAYING: &str = "USERPAYING";
+    /// 400: no bill for that date (no trade that day, or not made yet).
+    pub const NO_STATEMENT_EXIST: &str = "NO_STATEMENT_EXIST";
+    /// 400: the bill for that date is still being made (before 10:00 +08:00 the next day).
+    pub const STATEMENT_CREATING: &str = "STATEMENT_CREATING";
     /// 404: no such endpoint. WeChat's body for an unknown path is undocumented; this is
     /// the code the simulator answers with.
     pub const NOT_FOUND: &str = "NOT_FOUND";
@@ -74,7 +78,9 @@ pub mod error_code {
             | INVALID_REQUEST
             | APPID_MCHID_NOT_MATCH
             | MCH_NOT_EXISTS
-            | ORDER_CLOSED => 400,
+            | ORDER_CLOSED
+            | NO_STATEMENT_EXIST
+            | STATEMENT_CREATING => 400,
             SIGN_ERROR => 401,
             NO_AUTH
             | NOT_ENOUGH

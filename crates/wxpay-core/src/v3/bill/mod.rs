@@ -7,6 +7,18 @@
 
 use thiserror::Error;
 
+pub mod api;
+pub mod file;
+pub mod trade;
+
+pub use api::{
+    BillAnswer, BillDate, BillType, BillUnavailable, FundFlowBillRequest, TradeBillRequest,
+};
+pub use file::{gunzip, verify_sha1, BillFileError};
+pub use trade::{
+    parse_trade_bill, render_trade_bill, TradeBill, TradeBillError, TradeBillRow, TradeBillSummary,
+};
+
 /// Why a bill amount was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BillAmountError {
@@ -44,6 +56,13 @@ pub fn yuan_to_fen(text: &str) -> Result<i64, BillAmountError> {
         .and_then(|f| f.checked_add(cents))
         .ok_or_else(range)?;
     Ok(if negative { -fen } else { fen })
+}
+
+/// Writes fen as a bill amount: yuan with exactly two decimals (`-1` → `"-0.01"`).
+pub fn fen_to_yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
 #[cfg(test)]

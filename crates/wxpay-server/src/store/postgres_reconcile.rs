@@ -1,0 +1,149 @@
+//! [`Reconciliation`] on PostgreSQL: the run and its differences in one transaction.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::PgStore;
+use crate::store::reconcile::{DifferenceRecord, LedgerEntry, NewRun, Reconciliation, RunRecord};
+use crate::store::StoreError;
+
+const RUN_COLUMNS: &str =
+    "id, bill_date, started_at, finished_at, outcome, detail, bill_rows, matched";
+
+fn run_of(row: &sqlx::postgres::PgRow) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        bill_date: row.try_get("bill_date")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        outcome: row.try_get("outcome")?,
+        detail: row.try_get("detail")?,
+        bill_rows: row.try_get("bill_rows")?,
+        matched: row.try_get("matched")?,
+    })
+}
+
+#[async_trait]
+impl Reconciliation for PgStore {
+    async fn paid_between(&self, from: i64, to: i64) -> Result<Vec<LedgerEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT out_trade_no, amount_fen FROM orders \
+             WHERE paid_at >= $1 AND paid_at < $2 ORDER BY paid_at, out_trade_no",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerEntry {
+                    out_trade_no: r.try_get("out_trade_no")?,
+                    out_refund_no: None,
+                    amount_fen: r.try_get("amount_fen")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn refunds_between(&self, from: i64, to: i64) -> Result<Vec<LedgerEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT out_trade_no, out_refund_no, amount_fen FROM refunds \
+             WHERE created_at >= $1 AND created_at < $2 \
+               AND NOT (status = 'CLOSED' AND refund_id IS NULL) \
+             ORDER BY created_at, out_refund_no",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerEntry {
+                    out_trade_no: r.try_get("out_trade_no")?,
+                    out_refund_no: Some(r.try_get("out_refund_no")?),
+                    amount_fen: r.try_get("amount_fen")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_run(
+        &self,
+        run: &NewRun,
+        differences: &[DifferenceRecord],
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO reconciliation_runs \
+             (bill_date, started_at, finished_at, outcome, detail, bill_rows, matched) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&run.bill_date)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(&run.outcome)
+        .bind(&run.detail)
+        .bind(run.bill_rows)
+        .bind(run.matched)
+        .fetch_one(&mut *tx)
+        .await?;
+        for d in differences {
+            sqlx::query(
+                "INSERT INTO reconciliation_differences \
+                 (run_id, kind, out_trade_no, out_refund_no, wechat_fen, ledger_fen, resolution, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id)
+            .bind(&d.kind)
+            .bind(&d.out_trade_no)
+            .bind(&d.out_refund_no)
+            .bind(d.wechat_fen)
+            .bind(d.ledger_fen)
+            .bind(&d.resolution)
+            .bind(&d.note)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn runs(
+        &self,
+        bill_date: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM reconciliation_runs \
+             WHERE ($1::TEXT IS NULL OR bill_date = $1) ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(bill_date)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_of).collect()
+    }
+
+    async fn differences(&self, run_id: i64) -> Result<Vec<DifferenceRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, out_trade_no, out_refund_no, wechat_fen, ledger_fen, resolution, note \
+             FROM reconciliation_differences WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DifferenceRecord {
+                    kind: r.try_get("kind")?,
+                    out_trade_no: r.try_get("out_trade_no")?,
+                    out_refund_no: r.try_get("out_refund_no")?,
+                    wechat_fen: r.try_get("wechat_fen")?,
+                    ledger_fen: r.try_get("ledger_fen")?,
+                    resolution: r.try_get("resolution")?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+}
