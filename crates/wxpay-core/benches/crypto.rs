@@ -34,7 +34,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let key = PrivateKey::generate_rsa2048().expect("generate");
+    let key = PrivateKey::from_pkcs8_pem(include_str!(
+        "../../../tests/vectors/oracle_merchant_key.pem"
+    ))
+    .expect("load");
     let serial = SerialNo::new(SERIAL).expect("serial");
     let mut verifier = Verifier::new();
     verifier.add_public_key(serial.clone(), key.public_key().clone());

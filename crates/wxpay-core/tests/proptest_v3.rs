@@ -18,10 +18,15 @@ use wxpay_core::v3::verify::{SignedHeaders, Verifier};
 
 const SERIAL: &str = "4A3B2C1D0E0F1A2B3C4D5E6F708192A3B4C5D6E7";
 
-/// One generated key per test binary: RSA key generation is the slow part.
+/// One key per test binary, from the vectors (the core makes no keys: it draws no randomness).
 fn key() -> &'static PrivateKey {
     static KEY: OnceLock<PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| PrivateKey::generate_rsa2048().expect("generate"))
+    KEY.get_or_init(|| {
+        PrivateKey::from_pkcs8_pem(include_str!(
+            "../../../tests/vectors/oracle_merchant_key.pem"
+        ))
+        .expect("load")
+    })
 }
 
 fn verifier() -> &'static Verifier {

@@ -7,9 +7,7 @@
 use std::fmt;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{
-    KeyPair, KeySize, OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1,
-};
+use aws_lc_rs::rsa::{KeyPair, OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -56,14 +54,6 @@ impl PrivateKey {
     /// Loads an unencrypted PKCS#8 DER private key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
         let pair = KeyPair::from_pkcs8(der).map_err(KeyError::PrivateKeyRejected)?;
-        Self::from_key_pair(pair)
-    }
-
-    /// Generates a fresh RSA-2048 key (e=65537) from aws-lc's own CSPRNG. For the
-    /// simulator's platform key and for tests; merchants get theirs from the portal.
-    pub fn generate_rsa2048() -> Result<Self, KeyError> {
-        let pair =
-            KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::PrivateKeyOperation)?;
         Self::from_key_pair(pair)
     }
 
@@ -178,9 +168,17 @@ mod tests {
 
     use super::*;
 
+    /// The core draws no randomness, so it makes no keys: the tests use one from the vectors.
+    fn vector_key() -> PrivateKey {
+        PrivateKey::from_pkcs8_pem(include_str!(
+            "../../../../tests/vectors/oracle_merchant_key.pem"
+        ))
+        .expect("load")
+    }
+
     #[test]
-    fn generate_sign_verify_and_pem_round_trip() {
-        let key = PrivateKey::generate_rsa2048().expect("generate");
+    fn sign_verify_and_pem_round_trip() {
+        let key = vector_key();
         assert_eq!(key.public_key().bits(), 2048);
         let sig = key.sign_sha256(b"hello").expect("sign");
         assert_eq!(sig.len(), 256);
@@ -199,7 +197,7 @@ mod tests {
 
     #[test]
     fn debug_is_redacted() {
-        let key = PrivateKey::generate_rsa2048().expect("generate");
+        let key = vector_key();
         let pem = key.to_pkcs8_pem().expect("export");
         assert_eq!(format!("{pem:?}"), "PrivateKeyPem(<redacted>)");
         let dbg = format!("{key:?}");
@@ -209,7 +207,7 @@ mod tests {
 
     #[test]
     fn oaep_round_trip_and_failures() {
-        let key = PrivateKey::generate_rsa2048().expect("generate");
+        let key = vector_key();
         let ct = crate::v3::oaep::encrypt_sha1(key.public_key(), "张三".as_bytes(), [7u8; 32])
             .expect("encrypt");
         assert_eq!(

@@ -644,3 +644,11 @@ pub async fn start_server_binary(
         .expect("the server printed its URL");
     (child, url)
 }
+
+/// A private key WeChat never had (wechatpay-go's test key, from the vectors): signatures made
+/// with it must be refused under any serial.
+pub fn rogue_key_pem() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/vectors/go_test_private_key.pem");
+    std::fs::read_to_string(path).expect("tests/vectors/go_test_private_key.pem")
+}

@@ -1,7 +1,6 @@
 //! Notification handling: duplicates and concurrency credit once; forged, tampered,
 //! replayed, stale, wrong-serial and probe notifications change nothing.
 
-use wxpay_core::keys::PrivateKey;
 use wxpay_core::v3::notification::EventType;
 use wxpay_sim::config::AppKind;
 
@@ -196,12 +195,7 @@ async fn tampered_stale_wrong_serial_and_foreign_notifications_change_nothing() 
         assert_eq!(status, 401, "skew {skew}");
     }
     // Signed by a key WeChat never had, under an unknown serial and under the real serial.
-    let rogue = PrivateKey::generate_rsa2048()
-        .expect("key")
-        .to_pkcs8_pem()
-        .expect("pem")
-        .expose_secret()
-        .to_owned();
+    let rogue = crate::helpers::rogue_key_pem();
     for serial in [
         Some("0123456789ABCDEF0123456789ABCDEF01234567".to_owned()),
         None,

@@ -134,12 +134,7 @@ async fn forged_unknown_serials_cannot_starve_the_refresh_a_real_rotation_needs(
 
     // Anyone can POST a notification naming a made-up serial: it spends the notification
     // refresh budget and is answered "retry later" (WeChat retries failed notifications).
-    let rogue = wxpay_core::keys::PrivateKey::generate_rsa2048()
-        .expect("key")
-        .to_pkcs8_pem()
-        .expect("pem")
-        .expose_secret()
-        .to_owned();
+    let rogue = crate::helpers::rogue_key_pem();
     let forged = crate::helpers::NotifySigning {
         key_pem: Some(rogue),
         serial: Some("7E57C0DE7E57C0DE7E57C0DE7E57C0DE7E57C0DE".into()),
