@@ -25,7 +25,7 @@ use wxpay_sim::universe::Universe;
 
 use crate::app::StartError;
 use crate::config::{AppCredentials, MerchantSettings, ServerSettings, Settings, VerifyMode};
-use crate::error::AppError;
+use crate::error::{AppError, InternalError};
 use crate::secret::{Secret, SecretSource};
 
 /// Seconds after which the embedded simulator completes a refund on its own (WeChat takes
@@ -227,7 +227,7 @@ async fn demo_code(
         CodeKind::OAuth => control.mint_oauth_code(&appid, None, None),
         CodeKind::Login => control.mint_login_code(&appid, None),
     };
-    let (code, _openid) = minted.map_err(|e| AppError::Internal(e.to_string()))?;
+    let (code, _openid) = minted.map_err(|e| InternalError::Demo(e.into()))?;
     Ok(Json(json!({
         "code": code,
         "appid": appid,

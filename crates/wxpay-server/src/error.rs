@@ -105,12 +105,53 @@ pub enum AppError {
     /// The store failed (500; logged).
     #[error("storage failure")]
     Store(#[from] StoreError),
-    /// Anything else that is the server's fault (500; logged).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything else that is the server's fault (500; logged with its cause).
+    #[error("internal error")]
+    Internal(#[from] InternalError),
+}
+
+/// The server's own faults, each with its cause kept for the log (the client sees only
+/// `internal`).
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    /// The operating system's random source failed (ids, nonces, session tokens).
+    #[error("the system random source failed")]
+    Entropy(#[from] getrandom::Error),
+    /// A value the server holds (configured, stored or just answered) that the core's types
+    /// refuse, so the thing named could not be built.
+    #[error("{what}: a value the core refuses")]
+    CoreValue {
+        /// What was being built.
+        what: &'static str,
+        /// The core's refusal.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A verified WeChat answer without what the flow needs, or about something else.
+    #[error("WeChat's answer cannot be used")]
+    Answer(#[source] UpstreamError),
+    /// The embedded simulator refused a demo request.
+    #[error("the embedded simulator refused")]
+    Demo(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl AppError {
+    /// A value the core refuses while building `what` (500; the refusal is logged).
+    pub fn core_value<E>(what: &'static str, source: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::Internal(InternalError::CoreValue {
+            what,
+            source: Box::new(source),
+        })
+    }
+
+    /// A verified WeChat answer the flow cannot use (`reason` names what is wrong; 500).
+    pub fn unusable_answer(reason: &'static str) -> Self {
+        Self::Internal(InternalError::Answer(UpstreamError::mismatch(reason)))
+    }
+
     /// Shorthand for a 400 with a code and message.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
@@ -369,11 +410,35 @@ mod tests {
 
     #[test]
     fn server_errors_do_not_leak_details() {
-        let err = AppError::Internal("SELECT secret FROM keys failed".into());
+        let err = AppError::core_value("SELECT secret FROM keys", std::fmt::Error);
         let (status, code, message) = err.status_code_message();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(code, "internal");
         assert!(!message.contains("SELECT"));
+    }
+
+    #[test]
+    fn the_log_line_carries_each_cause_the_client_never_sees() {
+        let refused = wxpay_core::AppId::new("").expect_err("an empty appid is refused");
+        let err = AppError::core_value("client parameters", refused.clone());
+        let chain = error_chain(&err);
+        assert!(
+            chain.starts_with("internal error: client parameters: "),
+            "{chain}"
+        );
+        assert!(chain.ends_with(&refused.to_string()), "{chain}");
+        let (_, code, message) = err.status_code_message();
+        assert_eq!(
+            (code.as_ref(), message.as_ref()),
+            ("internal", "internal server error")
+        );
+
+        let answer = AppError::unusable_answer("prepay_id_missing");
+        assert!(
+            error_chain(&answer).contains("(prepay_id_missing)"),
+            "{}",
+            error_chain(&answer)
+        );
     }
 
     #[tokio::test]

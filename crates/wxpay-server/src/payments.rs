@@ -234,17 +234,13 @@ pub async fn query_and_apply(
     let outcome = match answer {
         Ok(transaction) => {
             if transaction.out_trade_no != out_trade_no {
-                return Err(AppError::Internal(
-                    "query answered for another order".into(),
-                ));
+                return Err(AppError::unusable_answer("out_trade_no_mismatch"));
             }
             let stored = state.store.order(out_trade_no).await?;
             if let Some(reason) = transaction_refusal(state, &transaction, stored.as_ref()) {
                 state.store.mark_checked(out_trade_no, now).await?;
                 tracing::warn!(order = %out_trade_no, reason, "query answer refused; nothing applied");
-                return Err(AppError::Internal(format!(
-                    "query answer refused: {reason}"
-                )));
+                return Err(AppError::unusable_answer(reason));
             }
             let pending = stored.as_ref().is_some_and(|o| o.state.is_pending());
             apply_queried(state, &transaction.fact(cause, now), pending).await?

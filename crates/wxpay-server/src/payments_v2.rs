@@ -79,7 +79,7 @@ pub async fn unified_order(
     appid: &str,
     payer: &Payer<'_>,
 ) -> Result<Fields, AppError> {
-    let appid = AppId::new(appid).map_err(|e| AppError::Internal(e.to_string()))?;
+    let appid = AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?;
     let mut f = Fields::new();
     f.insert("body".into(), order.description.clone());
     f.insert("out_trade_no".into(), order.out_trade_no.clone());
@@ -119,7 +119,7 @@ pub async fn unified_order(
         .call(UNIFIEDORDER_PATH, &appid, f, Idempotency::Idempotent)
         .await?;
     if answer.get("appid").map(String::as_str) != Some(appid.as_str()) {
-        return Err(UpstreamError::Unverified("appid_mismatch".into()).into());
+        return Err(UpstreamError::mismatch("appid_mismatch").into());
     }
     Ok(answer)
 }
@@ -166,8 +166,8 @@ pub async fn submit_refund(
     let appid = order
         .appid
         .clone()
-        .ok_or_else(|| AppError::Internal("a v2 order without its appid".into()))?;
-    let appid = AppId::new(appid).map_err(|e| AppError::Internal(e.to_string()))?;
+        .ok_or_else(|| crate::store::StoreError::Corrupt("a v2 order without its appid".into()))?;
+    let appid = AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?;
     let mut f = Fields::new();
     f.insert("out_trade_no".into(), order.out_trade_no.clone());
     f.insert("out_refund_no".into(), refund.out_refund_no.clone());
@@ -187,7 +187,7 @@ pub async fn submit_refund(
         Ok(answer) => {
             let reported = answer.get("refund_fee").and_then(|v| v.parse::<i64>().ok());
             if answer.get("out_refund_no") != Some(&refund.out_refund_no) {
-                return Err(UpstreamError::Unverified("out_refund_no_mismatch".into()).into());
+                return Err(UpstreamError::mismatch("out_refund_no_mismatch").into());
             }
             let fact = RefundFact {
                 out_refund_no: refund.out_refund_no.clone(),
@@ -224,15 +224,15 @@ pub async fn query_refund(
     let appid = order
         .appid
         .clone()
-        .ok_or_else(|| AppError::Internal("a v2 order without its appid".into()))?;
-    let appid = AppId::new(appid).map_err(|e| AppError::Internal(e.to_string()))?;
+        .ok_or_else(|| crate::store::StoreError::Corrupt("a v2 order without its appid".into()))?;
+    let appid = AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?;
     let mut f = Fields::new();
     f.insert("out_refund_no".into(), out_refund_no.to_owned());
     let answer = v2
         .call(REFUNDQUERY_PATH, &appid, f, Idempotency::Idempotent)
         .await?;
     if answer.get("out_trade_no") != Some(&order.out_trade_no) {
-        return Err(UpstreamError::Unverified("out_trade_no_mismatch".into()).into());
+        return Err(UpstreamError::mismatch("out_trade_no_mismatch").into());
     }
     let count = answer
         .get("refund_count")
@@ -245,10 +245,10 @@ pub async fn query_refund(
                 .map(String::as_str)
                 == Some(out_refund_no)
         })
-        .ok_or_else(|| AppError::from(UpstreamError::Unverified("refund_not_in_answer".into())))?;
+        .ok_or_else(|| AppError::from(UpstreamError::mismatch("refund_not_in_answer")))?;
     let field = |name: &str| answer.get(&format!("{name}_{index}")).cloned();
     let status = field("refund_status")
-        .ok_or_else(|| AppError::from(UpstreamError::Unverified("refund_status_missing".into())))?;
+        .ok_or_else(|| AppError::from(UpstreamError::mismatch("refund_status_missing")))?;
     Ok(RefundFact {
         out_refund_no: out_refund_no.to_owned(),
         status: refund_status(&status),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{bearer_token, client_ip};
 use crate::clock;
-use crate::error::{json_rejection, AppError};
+use crate::error::{json_rejection, AppError, InternalError};
 use crate::state::{AppIdentity, SharedState};
 use crate::upstream::UpstreamError;
 
@@ -116,7 +116,7 @@ async fn open_session(
 ) -> Result<LoginResponse, AppError> {
     let now = clock::now();
     let user = state.store.upsert_user(appid, openid, unionid, now).await?;
-    let token = crate::ids::session_token().map_err(|e| AppError::Internal(e.to_string()))?;
+    let token = crate::ids::session_token().map_err(InternalError::Entropy)?;
     let ttl = state.settings.server.session_ttl_secs;
     state
         .store

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use wxpay_core::jssdk::WxConfig;
 
 use crate::clock;
-use crate::error::{query_rejection, AppError};
+use crate::error::{query_rejection, AppError, InternalError};
 use crate::secret::Secret;
 use crate::shared_credential::{self, Shared};
 use crate::state::SharedState;
@@ -138,7 +138,7 @@ pub async fn config(
             AppError::bad_request("jssdk_not_configured", "no official account configured")
         })?;
     let ticket = jsapi_ticket(&state, &appid).await?;
-    let nonce = crate::ids::nonce().map_err(|e| AppError::Internal(e.to_string()))?;
+    let nonce = crate::ids::nonce().map_err(InternalError::Entropy)?;
     let timestamp = u64::try_from(clock::now()).unwrap_or(0);
     let config = WxConfig::sign(
         appid,

@@ -17,7 +17,7 @@ use wxpay_core::{AppId, PrepayId, TradeState};
 
 use super::{client_ip, owned_order, AuthUser, OrderView};
 use crate::clock;
-use crate::error::{json_rejection, AppError};
+use crate::error::{json_rejection, AppError, InternalError};
 use crate::limits::{retry_after_secs, KeyedLimit};
 use crate::payments::{self, PrepayKind};
 use crate::state::SharedState;
@@ -138,8 +138,7 @@ pub async fn create_order(
         description.push_str("...");
     }
     let now = clock::now();
-    let out_trade_no =
-        crate::ids::new_out_trade_no(now).map_err(|e| AppError::Internal(e.to_string()))?;
+    let out_trade_no = crate::ids::new_out_trade_no(now).map_err(InternalError::Entropy)?;
     let order = state
         .store
         .create_order(NewOrder {
@@ -330,8 +329,7 @@ pub async fn pay(
                 PREPAY_TTL_SECS,
             ),
         };
-        let id =
-            id.ok_or_else(|| AppError::Internal("prepay answer lacks its result field".into()))?;
+        let id = id.ok_or_else(|| AppError::unusable_answer("prepay_result_missing"))?;
         // The prepay id column holds the prepay id, or the URL for h5/native (unique per
         // prepay). Saved only while the order is payable: a close that committed meanwhile
         // wins, and the payer gets no parameters for a closed order.
@@ -380,17 +378,20 @@ fn client_params(
     payload: Option<&str>,
     now: i64,
 ) -> Result<Value, AppError> {
-    let internal =
-        |e: &dyn std::fmt::Display| AppError::Internal(format!("client parameters: {e}"));
     match kind {
         PrepayKind::H5 => Ok(json!({ "h5Url": payload.unwrap_or(prepay_id) })),
         PrepayKind::Native => Ok(json!({ "codeUrl": payload.unwrap_or(prepay_id) })),
         PrepayKind::Jsapi | PrepayKind::App => {
-            let app_id = AppId::new(appid).map_err(|e| internal(&e))?;
-            let prepay = PrepayId::new(prepay_id).map_err(|e| internal(&e))?;
-            let timestamp = PayTimestamp::from_unix(now).map_err(|e| internal(&e))?;
-            let nonce = NonceStr::new(crate::ids::nonce().map_err(|e| internal(&e))?)
-                .map_err(|e| internal(&e))?;
+            let app_id =
+                AppId::new(appid).map_err(|e| AppError::core_value("client parameters", e))?;
+            let prepay = PrepayId::new(prepay_id)
+                .map_err(|e| AppError::core_value("client parameters", e))?;
+            let timestamp = PayTimestamp::from_unix(now)
+                .map_err(|e| AppError::core_value("client parameters", e))?;
+            let nonce = NonceStr::new(
+                crate::ids::nonce().map_err(|e| AppError::core_value("client parameters", e))?,
+            )
+            .map_err(|e| AppError::core_value("client parameters", e))?;
             if kind == PrepayKind::App {
                 let params = AppPayParams::sign_v3(
                     state.v3.signer(),
@@ -400,12 +401,12 @@ fn client_params(
                     &timestamp,
                     &nonce,
                 )
-                .map_err(|e| internal(&e))?;
+                .map_err(|e| AppError::core_value("client parameters", e))?;
                 return Ok(params.to_json());
             }
             let params =
                 JsapiPayParams::sign_v3(state.v3.signer(), &app_id, &prepay, &timestamp, &nonce)
-                    .map_err(|e| internal(&e))?;
+                    .map_err(|e| AppError::core_value("client parameters", e))?;
             Ok(jsapi_family_json(channel, &params))
         }
     }

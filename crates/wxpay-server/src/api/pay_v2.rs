@@ -64,16 +64,14 @@ pub async fn pay(
         let prepay_id = answer
             .get("prepay_id")
             .cloned()
-            .ok_or_else(|| AppError::Internal("unified order without prepay_id".into()))?;
+            .ok_or_else(|| AppError::unusable_answer("prepay_id_missing"))?;
         let (payload, ttl) = match kind {
             PrepayKind::H5 => (answer.get("mweb_url").cloned(), MWEB_URL_TTL_SECS),
             PrepayKind::Native => (answer.get("code_url").cloned(), PREPAY_TTL_SECS),
             PrepayKind::Jsapi | PrepayKind::App => (None, PREPAY_TTL_SECS),
         };
         if matches!(kind, PrepayKind::H5 | PrepayKind::Native) && payload.is_none() {
-            return Err(AppError::Internal(
-                "unified order without mweb_url / code_url".into(),
-            ));
+            return Err(AppError::unusable_answer("mweb_url_or_code_url_missing"));
         }
         let saved = state
             .store
@@ -97,17 +95,20 @@ pub async fn pay(
     // pages say so): a reused prepay keeps the type recorded with it, a new one uses the
     // client's, which `unified_order` just recorded.
     let sign_type = reused_type.unwrap_or(v2.sign_type());
-    let internal =
-        |e: &dyn std::fmt::Display| AppError::Internal(format!("client parameters: {e}"));
     match kind {
         PrepayKind::H5 => Ok(json!({ "h5Url": payload })),
         PrepayKind::Native => Ok(json!({ "codeUrl": payload })),
         PrepayKind::Jsapi | PrepayKind::App => {
-            let app_id = AppId::new(appid).map_err(|e| internal(&e))?;
-            let prepay = PrepayId::new(prepay_id).map_err(|e| internal(&e))?;
-            let timestamp = PayTimestamp::from_unix(now).map_err(|e| internal(&e))?;
-            let nonce = NonceStr::new(crate::ids::nonce().map_err(|e| internal(&e))?)
-                .map_err(|e| internal(&e))?;
+            let app_id =
+                AppId::new(appid).map_err(|e| AppError::core_value("client parameters", e))?;
+            let prepay = PrepayId::new(prepay_id)
+                .map_err(|e| AppError::core_value("client parameters", e))?;
+            let timestamp = PayTimestamp::from_unix(now)
+                .map_err(|e| AppError::core_value("client parameters", e))?;
+            let nonce = NonceStr::new(
+                crate::ids::nonce().map_err(|e| AppError::core_value("client parameters", e))?,
+            )
+            .map_err(|e| AppError::core_value("client parameters", e))?;
             if kind == PrepayKind::App {
                 return AppPayParams::sign_v2(
                     v2.key(),
@@ -119,11 +120,11 @@ pub async fn pay(
                     &nonce,
                 )
                 .map(|p| p.to_json())
-                .map_err(|e| internal(&e));
+                .map_err(|e| AppError::core_value("client parameters", e));
             }
             JsapiPayParams::sign_v2(v2.key(), sign_type, &app_id, &prepay, &timestamp, &nonce)
                 .map(|p| super::orders::jsapi_family_json(channel, &p))
-                .map_err(|e| internal(&e))
+                .map_err(|e| AppError::core_value("client parameters", e))
         }
     }
 }
@@ -152,17 +153,18 @@ pub async fn mode_one_url(
             format!("no product {:?}", query.product_id),
         ));
     }
-    let internal = |e: &dyn std::fmt::Display| AppError::Internal(format!("mode-one URL: {e}"));
     let product = ProductId::new(query.product_id.clone())
         .map_err(|e| AppError::bad_request("invalid_product_id", e.to_string()))?;
     let appid = state
         .apps
         .web_appid()
         .ok_or_else(|| AppError::bad_request("channel_not_configured", "no app configured"))?;
-    let app_id = AppId::new(appid).map_err(|e| internal(&e))?;
-    let timestamp = PayTimestamp::from_unix(crate::clock::now()).map_err(|e| internal(&e))?;
+    let app_id = AppId::new(appid).map_err(|e| AppError::core_value("mode-one URL", e))?;
+    let timestamp = PayTimestamp::from_unix(crate::clock::now())
+        .map_err(|e| AppError::core_value("mode-one URL", e))?;
     let nonce =
-        NonceStr::new(crate::ids::nonce().map_err(|e| internal(&e))?).map_err(|e| internal(&e))?;
+        NonceStr::new(crate::ids::nonce().map_err(|e| AppError::core_value("mode-one URL", e))?)
+            .map_err(|e| AppError::core_value("mode-one URL", e))?;
     let url = CodeUrl::mode_one(v2.key(), &app_id, v2.mchid(), &product, &timestamp, &nonce);
     Ok(Json(
         json!({ "codeUrl": url.as_str(), "product_id": query.product_id }),

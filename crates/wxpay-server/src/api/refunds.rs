@@ -21,7 +21,7 @@ use wxpay_core::RefundStatus;
 use super::admin::{check_admin, presents_admin_token, Admin};
 use super::{idempotency_key, owned_order, AuthUser, RefundView};
 use crate::clock;
-use crate::error::{json_rejection, AppError};
+use crate::error::{json_rejection, AppError, InternalError};
 use crate::payments;
 use crate::state::SharedState;
 use crate::store::{NewRefund, RefundCreation, RefundRefusal, User};
@@ -75,8 +75,7 @@ pub async fn create_refund(
         .await?
         .ok_or(AppError::NotFound("order"))?;
     let now = clock::now();
-    let out_refund_no =
-        crate::ids::new_out_refund_no(now).map_err(|e| AppError::Internal(e.to_string()))?;
+    let out_refund_no = crate::ids::new_out_refund_no(now).map_err(InternalError::Entropy)?;
     let new = NewRefund {
         out_refund_no: &out_refund_no,
         out_trade_no: &order.out_trade_no,

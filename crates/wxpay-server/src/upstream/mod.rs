@@ -33,9 +33,16 @@ pub enum UpstreamError {
         /// The last status.
         status: u16,
     },
-    /// A response's signature did not verify: treated as forged and never used.
-    #[error("response signature rejected ({0})")]
-    Unverified(String),
+    /// A response's signature did not verify, or a verified answer is not about what was
+    /// asked: treated as forged and never used.
+    #[error("response rejected ({reason})")]
+    Unverified {
+        /// A stable reason code: the core error's `reason_code()`, or the field that differs.
+        reason: &'static str,
+        /// The core's verification error, when one was the cause.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A v3 error answer (non-2xx) that carries no `Wechatpay-*` signature at all. WeChat
     /// signs an answer only after it has verified the request's signature, so this is how
     /// a 401 `SIGN_ERROR` (and a gateway error) arrives (A.3). Its code is reported, but
@@ -68,6 +75,27 @@ pub enum UpstreamError {
     /// The platform certificates could not be loaded.
     #[error("platform certificates unavailable: {0}")]
     Certificates(String),
+}
+
+impl UpstreamError {
+    /// A verification the core refused, kept as the source.
+    pub fn rejected<E>(source: E, reason: &'static str) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::Unverified {
+            reason,
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A verified answer about something other than what was asked (`reason` names the field).
+    pub fn mismatch(reason: &'static str) -> Self {
+        Self::Unverified {
+            reason,
+            source: None,
+        }
+    }
 }
 
 /// Whether repeating a request can do harm. Only idempotent requests are retried after a

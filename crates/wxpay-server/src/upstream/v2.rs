@@ -176,10 +176,12 @@ impl V2Client {
             });
         }
         // The answer is signed with the algorithm this client's requests use.
-        verify(&fields, &self.key, self.sign_type)
-            .map_err(|e| UpstreamError::Unverified(e.reason_code().into()))?;
+        verify(&fields, &self.key, self.sign_type).map_err(|e| {
+            let reason = e.reason_code();
+            UpstreamError::rejected(e, reason)
+        })?;
         if get("mch_id") != self.mchid.as_str() {
-            return Err(UpstreamError::Unverified("mch_id_mismatch".into()));
+            return Err(UpstreamError::mismatch("mch_id_mismatch"));
         }
         if get("result_code") != "SUCCESS" {
             return Err(UpstreamError::Business {
@@ -245,7 +247,7 @@ mod tests {
         tampered.insert("prepay_id".into(), "wx_other".into());
         assert!(matches!(
             c.read_answer(200, &body(&tampered)),
-            Err(UpstreamError::Unverified(_))
+            Err(UpstreamError::Unverified { .. })
         ));
     }
 
@@ -261,7 +263,7 @@ mod tests {
         sign_into(&mut md5, c.key(), SignType::Md5);
         assert!(matches!(
             c.read_answer(200, &body(&md5)),
-            Err(UpstreamError::Unverified(reason)) if reason == "sign_type_mismatch"
+            Err(UpstreamError::Unverified { reason, .. }) if reason == "sign_type_mismatch"
         ));
     }
 

@@ -326,8 +326,10 @@ impl V3Client {
             })?;
             certificates.push(certificate);
         }
-        let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers))
-            .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
+        let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers)).map_err(|err| {
+            let reason = err.reason_code();
+            UpstreamError::rejected(err, reason)
+        })?;
         let now = clock::now();
         // Check the response against the downloaded set plus the keys already trusted.
         let mut candidate = match self.verifier.read() {
@@ -337,9 +339,10 @@ impl V3Client {
         for certificate in &certificates {
             candidate.add_certificate(certificate.clone());
         }
-        candidate
-            .verify(&headers, &raw.body, now)
-            .map_err(|err| UpstreamError::Unverified(err.reason_code().into()))?;
+        candidate.verify(&headers, &raw.body, now).map_err(|err| {
+            let reason = err.reason_code();
+            UpstreamError::rejected(err, reason)
+        })?;
         let count = certificates.len();
         if let Ok(mut verifier) = self.verifier.write() {
             for certificate in certificates {
@@ -416,11 +419,16 @@ impl V3Client {
         if !success && !carries_signature(&raw.headers) {
             return Err(error_answer(&raw, false));
         }
-        let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers))
-            .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
+        let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers)).map_err(|err| {
+            let reason = err.reason_code();
+            UpstreamError::rejected(err, reason)
+        })?;
         self.verify_from(SerialSource::Response, &headers, &raw.body, clock::now())
             .await
-            .map_err(|err| UpstreamError::Unverified(err.reason_code().to_owned()))?;
+            .map_err(|err| {
+                let reason = err.reason_code();
+                UpstreamError::rejected(err, reason)
+            })?;
         if success {
             return Ok(raw);
         }

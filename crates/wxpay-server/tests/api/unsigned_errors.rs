@@ -255,7 +255,7 @@ async fn a_signed_error_answer_must_still_verify() {
         matches!(
             outcome,
             Err(wxpay_server::error::AppError::UpstreamUnavailable(
-                wxpay_server::upstream::UpstreamError::Unverified(_)
+                wxpay_server::upstream::UpstreamError::Unverified { .. }
             ))
         ),
         "{outcome:?}"
