@@ -77,7 +77,7 @@ impl FollowUp for SqliteStore {
         fact: &PaymentFact,
         reason: &str,
     ) -> Result<ApplyOutcome, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::sqlite::begin_write(&self.writer).await?;
         let (outcome, commit) = paid_then_refunded::apply(&mut tx, fact, reason).await?;
         if commit {
             tx.commit().await?;

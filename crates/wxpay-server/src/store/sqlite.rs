@@ -89,7 +89,29 @@ impl SqliteStore {
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(begin_write(&self.writer).await?)
+    }
+}
+
+/// Starts a write transaction (`BEGIN IMMEDIATE`) on the writer.
+///
+/// After some failed writes (an I/O error, a full disk) SQLite rolls the transaction back on
+/// its own; the driver's ROLLBACK then fails, and sqlx keeps counting a transaction that no
+/// longer exists, refusing every later BEGIN on that connection. Left alone, one such fault
+/// would stop all writes until a restart. That connection is closed instead, and the pool
+/// opens a fresh one.
+pub(super) async fn begin_write(
+    writer: &SqlitePool,
+) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    match writer.begin_with("BEGIN IMMEDIATE").await {
+        Err(sqlx::Error::InvalidSavePointStatement) => {
+            tracing::warn!(
+                "the writer connection lost track of a failed transaction; reopening it"
+            );
+            writer.acquire().await?.close().await?;
+            writer.begin_with("BEGIN IMMEDIATE").await
+        }
+        other => other,
     }
 }
 

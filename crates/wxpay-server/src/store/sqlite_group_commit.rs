@@ -97,7 +97,7 @@ async fn write_batch(
     writer: &SqlitePool,
     jobs: &[Job],
 ) -> Result<Vec<Result<NotificationOutcome, StoreError>>, sqlx::Error> {
-    let mut tx: Transaction<'static, Sqlite> = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx: Transaction<'static, Sqlite> = super::begin_write(writer).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         sqlx::query("SAVEPOINT notification")

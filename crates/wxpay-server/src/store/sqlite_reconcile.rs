@@ -73,7 +73,7 @@ impl Reconciliation for SqliteStore {
         run: &NewRun,
         differences: &[DifferenceRecord],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = super::begin_write(&self.writer).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO reconciliation_runs \
              (bill_date, started_at, finished_at, outcome, detail, bill_rows, matched) \

@@ -1,5 +1,5 @@
-//! Faults around the server, each ending in a ledger check: the database busy, WeChat failing
-//! a prepay, and notification timestamps at the edge of the 300-second window.
+//! Faults around the server, each ending in a ledger check: the database busy or read-only,
+//! WeChat failing a prepay, and notification timestamps at the edge of the 300-second window.
 
 use serde_json::Value;
 use sqlx::SqlitePool;
@@ -80,6 +80,87 @@ async fn a_busy_database_refuses_a_notification_unacknowledged_and_the_retry_cre
     }
     assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
     assert_eq!(credits(&app, &no).await, 1, "credited exactly once");
+    app.stop().await;
+}
+
+/// Sets or clears the immutable attribute (`chattr ±i`): unlike a permission bit, it stops
+/// root too (CI runs as root), so the database files really become unwritable.
+fn immutable(paths: &[std::path::PathBuf], on: bool) {
+    let flag = if on { "+i" } else { "-i" };
+    for path in paths.iter().filter(|p| p.exists()) {
+        let status = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(path)
+            .status()
+            .expect("chattr (e2fsprogs) runs");
+        assert!(status.success(), "chattr {flag} {}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_database_refuses_a_notification_unacknowledged_and_the_retry_credits_once() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+    let total = app.stored(&no).await.amount_fen;
+    let plaintext = app.transaction_plaintext(&no, total, &app.appid(AppKind::MiniProgram));
+    let signing = NotifySigning {
+        id: Some("EV-read-only-database-0001".into()),
+        ..NotifySigning::default()
+    };
+
+    // The database file and its write-ahead log become unwritable under the running server
+    // (a full or remounted disk looks the same to SQLite: the write fails with an I/O error).
+    let db = app
+        .state
+        .settings
+        .database
+        .url
+        .strip_prefix("sqlite://")
+        .expect("a SQLite URL")
+        .to_owned();
+    let files: Vec<std::path::PathBuf> = ["", "-wal"]
+        .iter()
+        .map(|suffix| format!("{db}{suffix}").into())
+        .collect();
+    immutable(&files, true);
+    let (status, answer) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &plaintext,
+            &signing,
+        )
+        .await;
+    immutable(&files, false);
+    assert!(
+        status >= 500,
+        "refused as a failure WeChat retries: {status} {answer}"
+    );
+    let answer: Value = serde_json::from_str(&answer).expect("WeChat's failure shape");
+    assert_eq!(answer["code"], "FAIL");
+    assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
+
+    // Writable again: WeChat's retry and a duplicate are credited once, acknowledged each time.
+    for _ in 0..2 {
+        let (status, answer) = app
+            .send_v3_notification(
+                "/notify/v3/pay",
+                EventType::TransactionSuccess,
+                &plaintext,
+                &signing,
+            )
+            .await;
+        assert!((200..300).contains(&status), "{status} {answer}");
+    }
+    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
+    assert_eq!(credits(&app, &no).await, 1, "credited exactly once");
+    assert_eq!(app.stored(&no).await.amount_fen, total);
+    // One bad write must not stop the next ones: an ordinary write still commits.
+    let other = app.create_order(&token).await;
+    assert_eq!(app.stored(&other).await.state.as_str(), "NOTPAY");
     app.stop().await;
 }
 
