@@ -25,6 +25,11 @@ pub enum FaultKind {
     Timeout,
     /// Adds `delay_ms` of latency, then handles the call normally.
     Latency,
+    /// Handles the call at once (its effects happen: a refund is accepted, a notification
+    /// may go out) but holds the answer for `delay_ms` (default 10 s), as when WeChat's
+    /// answer is slow on the way back: the merchant can hear of the result before its own
+    /// request returns (v3 endpoints only).
+    LateAnswer,
     /// Handles the call normally but signs the response with a `WECHATPAY/SIGNTEST/` probe.
     SignTest,
     /// Answers 401 `SIGN_ERROR` without `Wechatpay-*` headers, as WeChat does when the
@@ -46,7 +51,11 @@ impl FaultKind {
     pub fn is_v3_only(self) -> bool {
         matches!(
             self,
-            Self::SignError | Self::Unsigned | Self::CorruptFile | Self::TruncateFile
+            Self::SignError
+                | Self::Unsigned
+                | Self::CorruptFile
+                | Self::TruncateFile
+                | Self::LateAnswer
         )
     }
 

@@ -1,7 +1,11 @@
 //! Faults around the server, each ending in a ledger check: the database busy or read-only,
-//! WeChat failing a prepay, and notification timestamps at the edge of the 300-second window.
+//! WeChat failing a prepay, a refund's notification arriving before the refund's own answer,
+//! and notification timestamps at the edge of the 300-second window.
 
-use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{json, Value};
 use sqlx::SqlitePool;
 use wxpay_core::v3::notification::EventType;
 use wxpay_sim::config::AppKind;
@@ -254,4 +258,101 @@ async fn notification_timestamps_at_the_edge_of_the_window() {
         assert_eq!(credits(&app, no).await, 1);
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_notification_before_the_refunds_own_answer_is_applied_once() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "native").await;
+    assert_eq!(status, 200, "{body}");
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    app.wait_state(&no, "SUCCESS").await;
+
+    // WeChat accepts the refund at once but its answer is 5 s on the way back; meanwhile the
+    // refund succeeds and its notification reaches the server first.
+    app.arm_fault_delayed("v3.refund", "late_answer", 1, Some(5_000))
+        .await;
+    let answered = AtomicBool::new(false);
+    let refunding = async {
+        let answer = app.refund(&no, json!({ "amount_fen": 1000 })).await;
+        answered.store(true, Ordering::SeqCst);
+        answer
+    };
+    let notified_first = async {
+        let out_refund_no = wait_for(|| async {
+            let refunds: Vec<Value> = app
+                .http
+                .get(format!("{}/__sim/refunds", app.sim_url()))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            refunds
+                .iter()
+                .find(|r| r["out_trade_no"] == no.as_str())
+                .and_then(|r| r["out_refund_no"].as_str().map(str::to_owned))
+        })
+        .await;
+        app.control
+            .refund_action(Some(app.mchid()), &out_refund_no, "succeed")
+            .expect("the refund succeeds at WeChat");
+        let applied = wait_for(|| async {
+            let refund = app.state.store.refund(&out_refund_no).await.ok()??;
+            (refund.status.as_str() == "SUCCESS").then_some(refund)
+        })
+        .await;
+        assert!(
+            !answered.load(Ordering::SeqCst),
+            "the notification was applied while the refund's answer was still held"
+        );
+        applied
+    };
+    let ((status, body), applied) = tokio::join!(refunding, notified_first);
+    assert_eq!(status, 200, "{body}");
+
+    // The late PROCESSING answer did not take the refund back from SUCCESS, and the money
+    // moved once: one transition in the audit trail, the order's refunded amount once.
+    let refund = app
+        .state
+        .store
+        .refund(&applied.out_refund_no)
+        .await
+        .expect("store")
+        .expect("the refund");
+    assert_eq!(refund.status.as_str(), "SUCCESS");
+    let to_success = app
+        .state
+        .store
+        .audit("refund", &applied.out_refund_no)
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|a| a.to_state == "SUCCESS")
+        .count();
+    assert_eq!(to_success, 1, "applied exactly once");
+    let order = app.stored(&no).await;
+    assert_eq!(order.refunded_fen, 1000);
+    let at_wechat = app.sim_order(&no).await;
+    assert_eq!(at_wechat["trade_state"], "REFUND", "{at_wechat}");
+    app.stop().await;
+}
+
+/// Polls `probe` until it yields a value (bounded: 10 s), so the test waits on the event
+/// itself rather than on a guess of how long it takes.
+async fn wait_for<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..400 {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the awaited event never happened");
 }

@@ -191,6 +191,7 @@ pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
     let mut signature = Signature::Valid;
     let mut refuse_signature = false;
     let mut damage = None;
+    let mut hold_answer = None;
     if let Some(fault) = &fault {
         let delay = std::time::Duration::from_millis(fault.delay_ms.unwrap_or(10_000));
         let early = match fault.kind {
@@ -208,6 +209,10 @@ pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
             }
             FaultKind::Latency => {
                 tokio::time::sleep(delay).await;
+                None
+            }
+            FaultKind::LateAnswer => {
+                hold_answer = Some(delay);
                 None
             }
             FaultKind::SignTest => {
@@ -264,6 +269,9 @@ pub async fn dispatch(State(sim): State<Sim>, request: Request) -> Response {
         (Ok(Reply::File(bytes)), Some(kind)) => Ok(Reply::File(bill::damage(bytes, kind))),
         (other, _) => other,
     };
+    if let Some(delay) = hold_answer {
+        tokio::time::sleep(delay).await;
+    }
     respond_as(&sim, outcome, signature)
 }
 
