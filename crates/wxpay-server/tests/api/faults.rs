@@ -1,6 +1,7 @@
 //! Faults around the server, each ending in a ledger check: the database busy or read-only,
 //! WeChat failing a prepay, a refund's notification arriving before the refund's own answer,
-//! and notification timestamps at the edge of the 300-second window.
+//! a payment's notification arriving after its refund's, and notification timestamps at the
+//! edge of the 300-second window.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -336,6 +337,68 @@ async fn a_refund_notification_before_the_refunds_own_answer_is_applied_once() {
     assert_eq!(to_success, 1, "applied exactly once");
     let order = app.stored(&no).await;
     assert_eq!(order.refunded_fen, 1000);
+    let at_wechat = app.sim_order(&no).await;
+    assert_eq!(at_wechat["trade_state"], "REFUND", "{at_wechat}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_notification_overtaken_by_its_refunds_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (token, _) = app.login_miniprogram().await;
+    let no = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &no, "native").await;
+    assert_eq!(status, 200, "{body}");
+
+    // The payment's notification is held back 4 s; the server learns of the payment by a
+    // status query instead, refunds, and the refund's notification arrives first.
+    app.control.notify_faults(wxpay_sim::faults::NotifyFaults {
+        reorder: 1,
+        delay_ms: Some(4_000),
+        ..Default::default()
+    });
+    app.control.pay(Some(app.mchid()), &no, None).expect("pay");
+    wxpay_server::payments::query_and_apply(&app.state, &no, "status_query")
+        .await
+        .expect("query");
+    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
+    let (status, body) = app.refund(&no, json!({ "amount_fen": 3000 })).await;
+    assert_eq!(status, 200, "{body}");
+    let out_refund_no = body["out_refund_no"]
+        .as_str()
+        .expect("out_refund_no")
+        .to_owned();
+    app.control
+        .refund_action(Some(app.mchid()), &out_refund_no, "succeed")
+        .expect("the refund succeeds at WeChat");
+    wait_for(|| async {
+        let refund = app.state.store.refund(&out_refund_no).await.ok()??;
+        (refund.status.as_str() == "SUCCESS").then_some(())
+    })
+    .await;
+    let pay_delivery_pending = |app: &TestApp| {
+        app.control.deliveries().iter().any(|d| {
+            d.out_trade_no == no && d.event_type == "TRANSACTION.SUCCESS" && d.status == "pending"
+        })
+    };
+    assert!(
+        pay_delivery_pending(&app),
+        "the refund was applied while the payment's notification was still held back"
+    );
+    assert_eq!(app.stored(&no).await.state.as_str(), "REFUND");
+
+    // The old payment notification lands last: acknowledged, and it changes nothing.
+    wait_for(|| async { (!pay_delivery_pending(&app)).then_some(()) }).await;
+    let pay = app
+        .control
+        .deliveries()
+        .into_iter()
+        .find(|d| d.out_trade_no == no && d.event_type == "TRANSACTION.SUCCESS")
+        .expect("the payment's delivery");
+    assert_eq!(pay.status, "acknowledged", "{:?}", pay.attempts);
+    let order = app.stored(&no).await;
+    assert_eq!((order.state.as_str(), order.refunded_fen), ("REFUND", 3000));
+    assert_eq!(credits(&app, &no).await, 1, "credited exactly once");
     let at_wechat = app.sim_order(&no).await;
     assert_eq!(at_wechat["trade_state"], "REFUND", "{at_wechat}");
     app.stop().await;
