@@ -245,6 +245,24 @@ impl Endpoint {
         }
     }
 
+    /// The path as WeChat's pages write it, parameters left as `{name}`: it names the
+    /// endpoint without any of the request's values, so hosts can label metrics and logs
+    /// with it (a bounded set, and no order or refund numbers).
+    pub fn template(&self) -> &'static str {
+        match self {
+            Self::Prepay(kind) => prepay(*kind),
+            Self::QueryByTransactionId { .. } => "/v3/pay/transactions/id/{transaction_id}",
+            Self::QueryByOutTradeNo { .. } => "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+            Self::Close { .. } => "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+            Self::Refund => REFUNDS,
+            Self::RefundQuery { .. } => "/v3/refund/domestic/refunds/{out_refund_no}",
+            Self::Certificates => CERTIFICATES,
+            Self::TradeBill(_) => TRADE_BILL,
+            Self::FundFlowBill(_) => FUND_FLOW_BILL,
+            Self::BillDownload { .. } => BILL_DOWNLOAD,
+        }
+    }
+
     /// Path plus query, exactly as signed and sent.
     pub fn canonical_url(&self) -> String {
         match self {
@@ -395,6 +413,57 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn each_template_is_its_path_with_the_parameters_named() {
+        let mchid = MchId::new("1230000109").expect("mchid");
+        let order = OutTradeNo::new("WX2026ABC").expect("out_trade_no");
+        let refund = OutRefundNo::new("RF2026ABC").expect("out_refund_no");
+        let transaction = TransactionId::new("4200000000202501010000000001").expect("id");
+        let cases = [
+            (Endpoint::Prepay(PrepayKind::Jsapi), "WX2026ABC"),
+            (
+                Endpoint::QueryByOutTradeNo {
+                    out_trade_no: order.clone(),
+                    mchid: mchid.clone(),
+                },
+                "WX2026ABC",
+            ),
+            (
+                Endpoint::QueryByTransactionId {
+                    transaction_id: transaction,
+                    mchid,
+                },
+                "4200000000202501010000000001",
+            ),
+            (
+                Endpoint::Close {
+                    out_trade_no: order,
+                },
+                "WX2026ABC",
+            ),
+            (Endpoint::Refund, ""),
+            (
+                Endpoint::RefundQuery {
+                    out_refund_no: refund,
+                },
+                "RF2026ABC",
+            ),
+            (Endpoint::Certificates, ""),
+        ];
+        for (endpoint, value) in cases {
+            let url = endpoint.canonical_url();
+            let path = url.split('?').next().unwrap_or_default();
+            let template = endpoint.template();
+            let filled = template
+                .split('/')
+                .map(|part| if part.starts_with('{') { value } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            assert_eq!(filled, path, "{endpoint:?}");
+            assert!(!template.contains(value) || value.is_empty(), "{template}");
+        }
+    }
 
     fn mchid() -> MchId {
         MchId::new("1900000109").unwrap()
