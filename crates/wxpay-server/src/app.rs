@@ -21,6 +21,7 @@ use wxpay_core::{MchId, SerialNo};
 
 use crate::api::admin::AdminToken;
 use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
+use crate::metrics::Metrics;
 use crate::secret::SecretError;
 use crate::state::{AppIdentity, AppState, MerchantApps, RateLimiter, SharedState};
 use crate::store::{Product, StoreError};
@@ -138,6 +139,7 @@ fn build_v3(
     settings: &Settings,
     merchant: &MerchantSettings,
     http: reqwest::Client,
+    metrics: &Arc<Metrics>,
 ) -> Result<V3Client, StartError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| StartError::Merchant(format!("{what}: {e}"));
     let key = PrivateKey::from_pkcs8_pem(merchant.private_key.load()?.expose())
@@ -173,7 +175,8 @@ fn build_v3(
         up.max_retries,
         Duration::from_millis(up.backoff_ms),
     )
-    .with_max_response_bytes(up.max_response_bytes);
+    .with_max_response_bytes(up.max_response_bytes)
+    .with_metrics(metrics.clone());
     Ok(V3Client::new(
         transport,
         identity,
@@ -186,6 +189,7 @@ fn build_v2(
     settings: &Settings,
     merchant: &MerchantSettings,
     http: reqwest::Client,
+    metrics: &Arc<Metrics>,
 ) -> Result<Option<V2Client>, StartError> {
     let Some(key_source) = &merchant.apiv2_key else {
         return Ok(None);
@@ -207,7 +211,8 @@ fn build_v2(
     let mut bases = vec![up.base_url.clone()];
     bases.extend(up.failover_url());
     let plain = Transport::new(http, bases.clone(), up.max_retries, backoff)
-        .with_max_response_bytes(up.max_response_bytes);
+        .with_max_response_bytes(up.max_response_bytes)
+        .with_metrics(metrics.clone());
     let secure = match &merchant.client_cert_pem {
         Some(source) => {
             let root = up.tls_root_pem.as_ref().map(|r| r.load()).transpose()?;
@@ -223,7 +228,8 @@ fn build_v2(
             };
             Some(
                 Transport::new(client, secure_bases, up.max_retries, backoff)
-                    .with_max_response_bytes(up.max_response_bytes),
+                    .with_max_response_bytes(up.max_response_bytes)
+                    .with_metrics(metrics.clone()),
             )
         }
         None => None,
@@ -301,8 +307,9 @@ impl Application {
             ))
             .build()
             .map_err(StartError::Http)?;
-        let v3 = Arc::new(build_v3(&settings, &merchant, http.clone())?);
-        let v2 = build_v2(&settings, &merchant, http.clone())?.map(Arc::new);
+        let metrics = Arc::new(Metrics::default());
+        let v3 = Arc::new(build_v3(&settings, &merchant, http.clone(), &metrics)?);
+        let v2 = build_v2(&settings, &merchant, http.clone(), &metrics)?.map(Arc::new);
         if merchant.verify_mode != VerifyMode::PublicKey {
             v3.refresh_certificates()
                 .await
@@ -314,7 +321,8 @@ impl Application {
             settings.upstream.max_retries,
             Duration::from_millis(settings.upstream.backoff_ms),
         )
-        .with_max_response_bytes(settings.upstream.max_response_bytes);
+        .with_max_response_bytes(settings.upstream.max_response_bytes)
+        .with_metrics(metrics.clone());
         let apps = MerchantApps {
             miniprogram: app_identity(&merchant.miniprogram)?,
             official_account: app_identity(&merchant.official_account)?,
@@ -362,6 +370,7 @@ impl Application {
             admin_failures: RateLimiter::default(),
             credential_refresh: tokio::sync::Mutex::new(()),
             limits,
+            metrics,
         });
         #[cfg(feature = "embedded-sim")]
         let demo_routes = embedded.as_ref().map(|sim| sim.demo_routes());
@@ -524,10 +533,9 @@ async fn stop_signal(mut stop: tokio::sync::watch::Receiver<bool>) {
 pub fn router(state: SharedState, extra: Option<Router>) -> Router {
     let limit = state.settings.server.body_limit_bytes;
     let mut router = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(api::operations::healthz))
+        .route("/readyz", get(api::operations::readyz))
+        .route("/metrics", get(api::operations::metrics))
         .route("/openapi.json", get(api::openapi::document))
         .route("/api/login/miniprogram", post(api::auth::login_miniprogram))
         .route("/api/login/oauth", post(api::auth::login_oauth))

@@ -15,6 +15,7 @@ pub mod embedded;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod metrics;
 pub mod notify;
 pub mod notify_guard;
 pub mod notify_v2;

@@ -181,6 +181,7 @@ pub(crate) async fn record_failure(
 ) {
     let mut record = received.record(verification, processing, order);
     if verification != "ok" {
+        state.metrics.notification(received.kind, "unverified");
         if !crate::notify_guard::admit_unverified_failure() {
             return;
         }
@@ -279,8 +280,10 @@ pub(crate) async fn finish(
 ) -> Response {
     let ack = || ack_as(protocol);
     let fail = |status, message: &str| fail_as(protocol, status, message);
+    let count = |outcome: &str| state.metrics.notification(received.kind, outcome);
     match decision {
         Decision::Unavailable(err) => {
+            count("failed");
             tracing::error!(error = %crate::error::error_chain(&err), "notification lookup failed");
             fail(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -291,8 +294,12 @@ pub(crate) async fn finish(
             let record = received.record("ok", "ignored", None);
             let change = NotifiedChange::Ignored;
             match state.store.apply_notification(&record, &id, &change).await {
-                Ok(_) => ack(),
+                Ok(_) => {
+                    count("ignored");
+                    ack()
+                }
                 Err(err) => {
+                    count("failed");
                     tracing::error!(error = %crate::error::error_chain(&err), "could not record notification");
                     fail(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -322,6 +329,7 @@ pub(crate) async fn finish(
                 out_trade_no,
             )
             .await;
+            count(&format!("rejected:{reason}"));
             fail(StatusCode::BAD_REQUEST, reason)
         }
         Decision::Apply {
@@ -334,8 +342,12 @@ pub(crate) async fn finish(
             // Crash-recovery tests stop the process here: committed, WeChat not yet answered.
             fail::fail_point!("notify::after_commit");
             match applied {
-                Ok(NotificationOutcome::Processed(outcome)) if outcome.is_persisted() => ack(),
+                Ok(NotificationOutcome::Processed(outcome)) if outcome.is_persisted() => {
+                    count("applied");
+                    ack()
+                }
                 Ok(NotificationOutcome::Processed(ApplyOutcome::Rejected(rejection))) => {
+                    count(&format!("rejected:{}", rejection.code()));
                     tracing::warn!(
                         id,
                         reason = rejection.code(),
@@ -343,18 +355,24 @@ pub(crate) async fn finish(
                     );
                     fail(StatusCode::BAD_REQUEST, rejection.code())
                 }
-                Ok(NotificationOutcome::Processed(_)) => ack(),
+                Ok(NotificationOutcome::Processed(_)) => {
+                    count("unchanged");
+                    ack()
+                }
                 Ok(NotificationOutcome::Duplicate { previous }) => {
                     if previous.starts_with("applied")
                         || previous == "unchanged"
                         || previous == "ignored"
                     {
+                        count("duplicate");
                         ack()
                     } else {
+                        count("duplicate_refused");
                         fail(StatusCode::BAD_REQUEST, "previously refused")
                     }
                 }
                 Err(err) => {
+                    count("failed");
                     tracing::error!(error = %crate::error::error_chain(&err), "notification not persisted");
                     fail(
                         StatusCode::INTERNAL_SERVER_ERROR,

@@ -107,6 +107,8 @@ pub struct AppState {
     pub credential_refresh: tokio::sync::Mutex<()>,
     /// Per-user and per-client limits ([`crate::limits`]).
     pub limits: crate::limits::Limits,
+    /// Counters for `/metrics` (shared with the upstream transports).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// The state as handlers receive it.

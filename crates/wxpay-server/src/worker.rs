@@ -132,6 +132,7 @@ pub async fn run_pass_at(
         }
     }
     housekeeping(state, now, &mut report).await;
+    state.metrics.worker_pass();
     Ok(report)
 }
 

@@ -488,11 +488,24 @@ export interface Paths {
     };
   };
   '/healthz': {
-    /** Liveness */
+    /** Liveness: the process answers (checks nothing else) */
     get: {
       responses: {
         /** OK */
         '200': unknown;
+      };
+    };
+  };
+  '/metrics': {
+    /** Prometheus metrics (text format); the admin token as a bearer token */
+    get: {
+      responses: {
+        /** Metrics */
+        '200': unknown;
+        /** Missing or wrong token */
+        '401': unknown;
+        /** No admin token configured */
+        '404': unknown;
       };
     };
   };
@@ -569,6 +582,17 @@ export interface Paths {
       responses: {
         /** OK */
         '200': unknown;
+      };
+    };
+  };
+  '/readyz': {
+    /** Readiness: the database answers and WeChat's answers can be verified */
+    get: {
+      responses: {
+        /** Ready */
+        '200': unknown;
+        /** Not ready; the JSON body names the reason */
+        '503': unknown;
       };
     };
   };

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod jssdk;
 pub mod merchant;
 pub mod openapi;
+pub mod operations;
 pub mod orders;
 pub mod pay_v2;
 pub mod reconciliations;

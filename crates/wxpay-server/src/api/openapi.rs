@@ -92,7 +92,11 @@ pub fn openapi() -> Value {
             }
         },
         "paths": {
-            "/healthz": { "get": { "summary": "Liveness", "responses": { "200": { "description": "OK" } } } },
+            "/healthz": { "get": { "summary": "Liveness: the process answers (checks nothing else)", "responses": { "200": { "description": "OK" } } } },
+            "/readyz": { "get": { "summary": "Readiness: the database answers and WeChat's answers can be verified",
+                "responses": { "200": { "description": "Ready" }, "503": { "description": "Not ready; the JSON body names the reason" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics (text format); the admin token as a bearer token",
+                "responses": { "200": { "description": "Metrics" }, "401": { "description": "Missing or wrong token" }, "404": { "description": "No admin token configured" } } } },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OK" } } } },
             "/api/login/miniprogram": { "post": { "summary": "Mini-program login (code2Session); session_key stays on the server",
                 "requestBody": body("LoginRequest"), "responses": { "200": ok("LoginResponse"), "400": error_ref(), "429": error_ref(), "503": error_ref() } } },

@@ -579,6 +579,10 @@ pub trait Store: Housekeeping + FollowUp + Reconciliation + Send + Sync + 'stati
     ) -> Result<bool, StoreError>;
     /// Gives the lease `name` back, if `holder` still has it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// A cheap round trip to the database (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// How many orders are in each state (`/metrics`).
+    async fn order_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
 }
 
 /// The `credentials` row that holds the lease `name` (leases share the table: a name, a

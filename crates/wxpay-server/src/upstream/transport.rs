@@ -10,12 +10,14 @@
 //! straight into an ERROR log line), and upstream clients never follow a redirect, which
 //! would hand the query to whatever host the answer names.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use reqwest::header::HeaderMap;
 
 use super::{retry_delay, should_fail_over, AttemptResult, Idempotency, UpstreamError};
+use crate::metrics::{endpoint_label, Metrics};
 
 /// The builder of every upstream HTTP client: redirects are not followed (WeChat's APIs
 /// answer in place; a redirect would resend a secret-bearing URL to another host).
@@ -47,6 +49,7 @@ pub struct Transport {
     max_retries: u32,
     backoff: Duration,
     max_response_bytes: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl Transport {
@@ -67,7 +70,19 @@ impl Transport {
             max_retries,
             backoff,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// The same transport counting its calls in `metrics` (the server's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where this transport counts its calls.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The same transport reading answer bodies of at most `limit` bytes.
@@ -101,7 +116,17 @@ impl Transport {
                 .or_else(|| self.bases.first())
                 .cloned()
                 .unwrap_or_default();
-            let outcome = build(&base)?.send().await;
+            // Built first so the call can be labelled by its endpoint (never its values).
+            let (client, request) = build(&base)?.build_split();
+            let request = request.map_err(transport_error)?;
+            let endpoint = endpoint_label(request.method().as_str(), request.url());
+            let started = Instant::now();
+            let outcome = client.execute(request).await;
+            self.metrics.upstream_call(
+                &endpoint,
+                outcome.as_ref().ok().map(|r| r.status().as_u16()),
+                started.elapsed(),
+            );
             let (result, failure) = match outcome {
                 Ok(response) => {
                     let status = response.status().as_u16();

@@ -350,6 +350,7 @@ impl V3Client {
             }
             verifier.prune_expired(now);
         }
+        self.transport.metrics().certificate_refresh();
         tracing::info!(count, "platform certificates installed");
         Ok(count)
     }
@@ -465,6 +466,11 @@ impl V3Client {
     ) -> Result<T, UpstreamError> {
         let raw = self.call(method, path, body, idempotency).await?;
         serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)
+    }
+
+    /// How many platform keys (certificates or the public key) answers can be verified with.
+    pub fn verification_keys(&self) -> usize {
+        self.verifier.read().map(|v| v.len()).unwrap_or(0)
     }
 
     /// Whether the verifier currently knows `serial`.

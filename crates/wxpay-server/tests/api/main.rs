@@ -17,6 +17,7 @@ mod ledger;
 mod lifecycle;
 mod login;
 mod notifications;
+mod operations;
 mod paid_after_close;
 mod public_url;
 mod reconcile;
