@@ -16,11 +16,16 @@ use wxpay_server::config::Settings;
 async fn main() -> std::process::ExitCode {
     // Crash points named in FAILPOINTS; inert unless built with the `failpoints` feature.
     let _crash_points = fail::FailScenario::setup();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // WXPAY_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    if std::env::var("WXPAY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let args = match Args::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(message) => {

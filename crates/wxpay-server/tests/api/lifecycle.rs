@@ -287,3 +287,59 @@ async fn an_upstream_timeout_is_a_prompt_typed_503_and_the_order_stays_payable()
     );
     app.stop().await;
 }
+
+/// `WXPAY_LOG_FORMAT=json`: every log line is one JSON object a collector can read.
+#[cfg(unix)]
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay-server"))
+        .arg("--demo")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("WXPAY_SERVER__PORT", "0")
+        .env(
+            "WXPAY_DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("bin.db").display()),
+        )
+        .env("RUST_LOG", "info")
+        .env("WXPAY_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wxpay-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let listening = line.starts_with("wxpay-server listening on ");
+            seen.push(line);
+            if listening {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("reader");
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs: Vec<&String> = lines
+        .iter()
+        .filter(|l| !l.starts_with("wxpay-server listening on ") && !l.trim().is_empty())
+        .collect();
+    assert!(!logs.is_empty(), "the server logged at start-up: {lines:?}");
+    for line in logs {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            entry["level"].is_string() && entry["fields"].is_object(),
+            "{line}"
+        );
+    }
+}
