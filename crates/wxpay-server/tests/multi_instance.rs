@@ -21,6 +21,26 @@ use wxpay_sim::faults::{FaultKind, FaultSpec, NotifyFaults};
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
+/// Every instance's admin token (it also guards `/metrics`).
+const METRICS_TOKEN: &str = "multi-instance-admin-token-0123456789";
+
+/// The value of `series` (`name{labels}`) in an instance's `/metrics`, 0 when absent.
+async fn metric(http: &reqwest::Client, url: &str, series: &str) -> f64 {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// The PostgreSQL server to test on (these tests are not run without one).
 fn postgres_url() -> String {
     std::env::var("WXPAY_TEST_POSTGRES_URL")
@@ -115,6 +135,7 @@ impl World {
             .env("WXPAY_LIMITS__ORDERS_PER_MINUTE", "100000")
             .env("WXPAY_LIMITS__PAY_PER_MINUTE", "100000")
             .env("WXPAY_WORKER__ENABLED", "false")
+            .env("WXPAY_SERVER__ADMIN_TOKEN", METRICS_TOKEN)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -366,6 +387,18 @@ async fn one_notification_at_two_instances_at_once_is_credited_once() {
             "{no}: both receipts kept, one applied"
         );
     }
+    // What the instances report: summed over the three, every copy the simulator sent is
+    // counted once, as applied (one per order) or as a duplicate (the other copy).
+    let mut applied = 0.0;
+    let mut duplicates = 0.0;
+    for server in &servers {
+        let series = |outcome: &str| {
+            format!("wxpay_notifications_total{{kind=\"v3_pay\",outcome=\"{outcome}\"}}")
+        };
+        applied += metric(&world.http, &server.url, &series("applied")).await;
+        duplicates += metric(&world.http, &server.url, &series("duplicate")).await;
+    }
+    assert_eq!((applied, duplicates), (ROUNDS as f64, ROUNDS as f64));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
