@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(
             endpoint_label(
                 "GET",
-                &url("https://h/v3/pay/transactions/out-trade-no/WX123?mchid=1230000109")
+                &url("https://h/v3/pay/transactions/out-trade-no/WX20261204123?mchid=1230000109")
             ),
             "/v3/pay/transactions/out-trade-no/{out_trade_no}"
         );
