@@ -87,6 +87,20 @@ async fn metrics_count_notifications_upstream_calls_and_orders() {
         )
         .await;
     assert!(status >= 400);
+    // A genuine notification the rules refuse: an amount other than the order's.
+    let short = app.create_order(&token).await;
+    let (status, body) = app.pay(&token, &short, "miniprogram").await;
+    assert_eq!(status, 200, "{body}");
+    let wrong = app.transaction_plaintext(&short, total - 1, &app.appid(AppKind::MiniProgram));
+    let (status, _) = app
+        .send_v3_notification(
+            "/notify/v3/pay",
+            EventType::TransactionSuccess,
+            &wrong,
+            &NotifySigning::default(),
+        )
+        .await;
+    assert!(status >= 400);
 
     let (status, text) = scrape(&app, Some(ADMIN_TOKEN)).await;
     assert_eq!(status, 200, "{text}");
@@ -99,12 +113,24 @@ async fn metrics_count_notifications_upstream_calls_and_orders() {
     assert_eq!(notifications("applied"), Some(2.0), "{text}");
     assert_eq!(notifications("duplicate"), Some(1.0), "{text}");
     assert_eq!(notifications("unverified"), Some(1.0), "{text}");
-    for endpoint in ["/v3/pay/transactions/native", "/v3/pay/transactions/jsapi"] {
+    let rejected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("wxpay_notifications_total{kind=\"v3_pay\",outcome=\"rejected:"))
+        .collect();
+    assert_eq!(rejected.len(), 1, "one refusal, with its reason: {text}");
+    assert!(
+        rejected[0].contains("amount") && rejected[0].ends_with(" 1"),
+        "{text}"
+    );
+    for (endpoint, pays) in [
+        ("/v3/pay/transactions/native", 1.0),
+        ("/v3/pay/transactions/jsapi", 2.0),
+    ] {
         let label = format!("endpoint=\"{endpoint}\"");
         let calls = format!("wxpay_upstream_requests_total{{{label},status=\"200\"}}");
-        assert_eq!(value(&text, &calls), Some(1.0), "{text}");
+        assert_eq!(value(&text, &calls), Some(pays), "{text}");
         let timed = format!("wxpay_upstream_request_duration_seconds_count{{{label}}}");
-        assert_eq!(value(&text, &timed), Some(1.0), "{text}");
+        assert_eq!(value(&text, &timed), Some(pays), "{text}");
     }
     assert!(
         value(&text, "wxpay_certificate_refreshes_total").is_some_and(|n| n >= 1.0),
