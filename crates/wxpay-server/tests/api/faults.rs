@@ -25,6 +25,29 @@ async fn credits(app: &TestApp, no: &str) -> usize {
         .count()
 }
 
+/// WeChat's retry of a refused notification, and a duplicate of it: each acknowledged, the
+/// order credited exactly once.
+async fn retry_and_duplicate_credit_once(
+    app: &TestApp,
+    no: &str,
+    plaintext: &Value,
+    signing: &NotifySigning,
+) {
+    for _ in 0..2 {
+        let (status, answer) = app
+            .send_v3_notification(
+                "/notify/v3/pay",
+                EventType::TransactionSuccess,
+                plaintext,
+                signing,
+            )
+            .await;
+        assert!((200..300).contains(&status), "{status} {answer}");
+    }
+    assert_eq!(app.stored(no).await.state.as_str(), "SUCCESS");
+    assert_eq!(credits(app, no).await, 1, "credited exactly once");
+}
+
 #[tokio::test]
 async fn a_busy_database_refuses_a_notification_unacknowledged_and_the_retry_credits_once() {
     let app = TestApp::spawn().await;
@@ -72,19 +95,7 @@ async fn a_busy_database_refuses_a_notification_unacknowledged_and_the_retry_cre
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
 
     // WeChat's retry, and a duplicate of it: credited once, acknowledged each time.
-    for _ in 0..2 {
-        let (status, answer) = app
-            .send_v3_notification(
-                "/notify/v3/pay",
-                EventType::TransactionSuccess,
-                &plaintext,
-                &signing,
-            )
-            .await;
-        assert!((200..300).contains(&status), "{status} {answer}");
-    }
-    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
-    assert_eq!(credits(&app, &no).await, 1, "credited exactly once");
+    retry_and_duplicate_credit_once(&app, &no, &plaintext, &signing).await;
     app.stop().await;
 }
 
@@ -149,19 +160,7 @@ async fn a_read_only_database_refuses_a_notification_unacknowledged_and_the_retr
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY");
 
     // Writable again: WeChat's retry and a duplicate are credited once, acknowledged each time.
-    for _ in 0..2 {
-        let (status, answer) = app
-            .send_v3_notification(
-                "/notify/v3/pay",
-                EventType::TransactionSuccess,
-                &plaintext,
-                &signing,
-            )
-            .await;
-        assert!((200..300).contains(&status), "{status} {answer}");
-    }
-    assert_eq!(app.stored(&no).await.state.as_str(), "SUCCESS");
-    assert_eq!(credits(&app, &no).await, 1, "credited exactly once");
+    retry_and_duplicate_credit_once(&app, &no, &plaintext, &signing).await;
     assert_eq!(app.stored(&no).await.amount_fen, total);
     // One bad write must not stop the next ones: an ordinary write still commits.
     let other = app.create_order(&token).await;
