@@ -23,13 +23,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use wxpay_core::keys::PrivateKey;
 use wxpay_core::v2::sign::{sign_into, ApiV2Key, SignType};
 use wxpay_core::v2::xml;
 use wxpay_core::v3::aead::ApiV3Key;
+use wxpay_core::v3::models::PrepayKind;
 use wxpay_core::v3::notification::{encrypt_notification, EventType, NotificationParams};
+use wxpay_core::v3::paths::Endpoint;
 use wxpay_core::v3::verify::SignedHeaders;
 use wxpay_core::{AppId, SerialNo};
 use wxpay_server::app::Application;
@@ -232,7 +233,7 @@ impl Bench {
         let headers = SignedHeaders::sign(
             &signer,
             &serial,
-            wxpay_server::clock::now(),
+            wxpay_server::clock::Clock::system().now(),
             "bench-nonce-0123",
             body.as_bytes(),
         )?;
@@ -443,12 +444,7 @@ async fn main() -> Result<(), BoxError> {
                 let _: Value = b
                     .state
                     .v3
-                    .call_json(
-                        Method::POST,
-                        "/v3/pay/transactions/jsapi",
-                        Some(&body),
-                        Idempotency::Idempotent,
-                    )
+                    .post(&Endpoint::Prepay(PrepayKind::Jsapi), &body)
                     .await?;
                 Ok(())
             }
@@ -475,11 +471,18 @@ async fn main() -> Result<(), BoxError> {
                     ("notify_url", format!("{}/notify/v2/pay", b.pick())),
                     ("trade_type", "JSAPI".to_owned()),
                     ("openid", "o-bench".to_owned()),
+                    ("appid", appid.as_str().to_owned()),
+                    ("mch_id", v2.mchid().as_str().to_owned()),
+                    ("nonce_str", wxpay_server::ids::nonce()?),
                 ] {
                     f.insert(k.to_owned(), v);
                 }
-                v2.call("/pay/unifiedorder", &appid, f, Idempotency::Idempotent)
-                    .await?;
+                v2.call(
+                    wxpay_core::v2::paths::UNIFIED_ORDER,
+                    f,
+                    Idempotency::Idempotent,
+                )
+                .await?;
                 Ok(())
             }
         })

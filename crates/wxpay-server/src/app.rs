@@ -16,14 +16,15 @@ use tower_http::trace::TraceLayer;
 use wxpay_core::keys::{PrivateKey, PublicKey};
 use wxpay_core::v2::sign::{ApiV2Key, SignType as V2SignType};
 use wxpay_core::v3::aead::ApiV3Key;
-use wxpay_core::v3::models::{NotifyUrl, NotifyUrlError};
+use wxpay_core::v3::models::NotifyUrlError;
 use wxpay_core::{MchId, SerialNo};
 
-use crate::api::admin::AdminToken;
+use crate::admin_token::AdminToken;
+use crate::clock::Clock;
 use crate::config::{AppCredentials, MerchantSettings, Settings, VerifyMode};
 use crate::metrics::Metrics;
 use crate::secret::SecretError;
-use crate::state::{AppIdentity, AppState, MerchantApps, RateLimiter, SharedState};
+use crate::state::{AppIdentity, AppState, MerchantApps, NotifyUrls, RateLimiter, SharedState};
 use crate::store::{Product, StoreError};
 use crate::upstream::open::OpenClient;
 use crate::upstream::transport::Transport;
@@ -46,7 +47,7 @@ pub enum StartError {
     Store(#[from] StoreError),
     /// `server.admin_token` is unusable.
     #[error("invalid server.admin_token")]
-    AdminToken(#[from] crate::api::admin::AdminTokenError),
+    AdminToken(#[from] crate::admin_token::AdminTokenError),
     /// The listener could not be bound.
     #[error("cannot bind {addr}")]
     Bind {
@@ -73,9 +74,13 @@ pub enum StartError {
     /// `demo = true` (`--demo`) beside a `[merchant]` section: the demo never talks to WeChat.
     #[error("demo = true (--demo) and a [merchant] section together: the demo never talks to WeChat; remove one of them")]
     DemoWithMerchant,
-    /// The demo was asked for but could not start (or this build has no embedded simulator).
-    #[error("the demo cannot start: {0}")]
-    Demo(String),
+    /// The demo was asked for but could not start.
+    #[cfg(feature = "embedded-sim")]
+    #[error("the demo cannot start")]
+    Demo(#[from] crate::embedded::DemoError),
+    /// The demo was asked for, but this build has no embedded simulator.
+    #[error("the demo cannot start: this build has no embedded simulator (feature embedded-sim)")]
+    NoEmbeddedSimulator,
     /// `server.public_url` (or the `http://host:port` it defaults to) cannot be a
     /// `notify_url` WeChat accepts: WeChat requires HTTPS on a public host (A.8).
     #[error("server.public_url {url} cannot receive WeChat's notifications")]
@@ -88,25 +93,18 @@ pub enum StartError {
     },
 }
 
-/// The notification paths the server hands to WeChat as `notify_url`.
-const NOTIFY_PATHS: [&str; 4] = [
-    "/notify/v3/pay",
-    "/notify/v3/refund",
-    "/notify/v2/pay",
-    "/notify/v2/refund",
-];
-
 /// Refuses a `public_url` WeChat would refuse as notification base: every `notify_url` built
-/// on it must pass the core's [`NotifyUrl`] rule (HTTPS unless the host is loopback). Checked
+/// on it must pass the core's [`wxpay_core::v3::models::NotifyUrl`] rule (HTTPS unless the host is loopback). Checked
 /// at start-up, so a plain-HTTP public address fails here rather than at every prepay.
-pub fn check_public_url(public_url: &str) -> Result<(), StartError> {
-    for path in NOTIFY_PATHS {
-        NotifyUrl::new(format!("{public_url}{path}")).map_err(|source| StartError::PublicUrl {
-            url: public_url.to_owned(),
-            source,
-        })?;
-    }
-    Ok(())
+/// `private_hosts` are accepted over plain HTTP (the embedded simulator's own host).
+pub fn check_public_url(
+    public_url: &str,
+    private_hosts: &[&str],
+) -> Result<NotifyUrls, StartError> {
+    NotifyUrls::under(public_url, private_hosts).map_err(|source| StartError::PublicUrl {
+        url: public_url.to_owned(),
+        source,
+    })
 }
 
 /// A built, bound, not yet running server.
@@ -140,6 +138,7 @@ fn build_v3(
     merchant: &MerchantSettings,
     http: reqwest::Client,
     metrics: &Arc<Metrics>,
+    clock: Clock,
 ) -> Result<V3Client, StartError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| StartError::Merchant(format!("{what}: {e}"));
     let key = PrivateKey::from_pkcs8_pem(merchant.private_key.load()?.expose())
@@ -182,6 +181,7 @@ fn build_v3(
         identity,
         merchant.verify_mode,
         public_key,
+        clock,
     ))
 }
 
@@ -264,9 +264,7 @@ impl Application {
         };
         #[cfg(not(feature = "embedded-sim"))]
         if settings.demo {
-            return Err(StartError::Demo(
-                "this build has no embedded simulator (feature embedded-sim)".into(),
-            ));
+            return Err(StartError::NoEmbeddedSimulator);
         }
         let merchant = settings.merchant.clone().ok_or(StartError::NoMerchant)?;
 
@@ -308,7 +306,14 @@ impl Application {
             .build()
             .map_err(StartError::Http)?;
         let metrics = Arc::new(Metrics::default());
-        let v3 = Arc::new(build_v3(&settings, &merchant, http.clone(), &metrics)?);
+        let clock = Clock::system();
+        let v3 = Arc::new(build_v3(
+            &settings,
+            &merchant,
+            http.clone(),
+            &metrics,
+            clock.clone(),
+        )?);
         let v2 = build_v2(&settings, &merchant, http.clone(), &metrics)?.map(Arc::new);
         if merchant.verify_mode != VerifyMode::PublicKey {
             v3.refresh_certificates()
@@ -352,9 +357,14 @@ impl Application {
         let own_simulator = embedded.is_some();
         #[cfg(not(feature = "embedded-sim"))]
         let own_simulator = false;
-        if !own_simulator {
-            check_public_url(&public_url)?;
-        }
+        let own_host = reqwest::Url::parse(&public_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .filter(|_| own_simulator);
+        let notify_urls = check_public_url(
+            &public_url,
+            &own_host.as_deref().into_iter().collect::<Vec<_>>(),
+        )?;
 
         let limits = crate::limits::Limits::new(&settings.limits);
         let state: SharedState = Arc::new(AppState {
@@ -365,6 +375,8 @@ impl Application {
             apps,
             settings,
             public_url,
+            notify_urls,
+            clock,
             login_limiter: RateLimiter::default(),
             admin_token,
             admin_failures: RateLimiter::default(),

@@ -23,7 +23,6 @@ use wxpay_sim::control::SimControl;
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
-use crate::app::StartError;
 use crate::config::{AppCredentials, MerchantSettings, ServerSettings, Settings, VerifyMode};
 use crate::error::{AppError, InternalError};
 use crate::secret::{Secret, SecretSource};
@@ -108,16 +107,25 @@ pub fn point_secapi_at(settings: &mut Settings, universe: &Universe, running: &R
     settings.upstream.tls_root_pem = Some(inline(&universe.ca.cert_pem));
 }
 
+/// Why the embedded simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The simulator's universe or listener.
+    #[error("the simulator could not start")]
+    Simulator(#[from] wxpay_sim::error::SimError),
+    /// No randomness for the generated admin token.
+    #[error("no entropy for the admin token")]
+    Entropy(#[source] getrandom::Error),
+}
+
 impl EmbeddedSim {
     /// Generates a universe, starts the simulator on a free port and fills `settings`.
-    pub async fn start(settings: &mut Settings) -> Result<Self, StartError> {
-        let universe = Universe::generate().map_err(|e| StartError::Demo(e.to_string()))?;
+    pub async fn start(settings: &mut Settings) -> Result<Self, DemoError> {
+        let universe = Universe::generate()?;
         let mut sim_config = universe.sim_config();
         sim_config.refund_auto_success_seconds = Some(DEMO_REFUND_SECONDS);
         sim_config.private_line_notify_hosts = vec![notify_host(&settings.server)];
-        let running = Simulator::start(sim_config)
-            .await
-            .map_err(|e| StartError::Demo(e.to_string()))?;
+        let running = Simulator::start(sim_config).await?;
         let merchant = merchant_settings(&universe, VerifyMode::Certificate);
         let oauth_appid = merchant.official_account.as_ref().map(|a| a.appid.clone());
         let miniprogram_appid = merchant.miniprogram.as_ref().map(|a| a.appid.clone());
@@ -127,8 +135,7 @@ impl EmbeddedSim {
         let generated_admin_token = match settings.server.admin_token {
             Some(_) => None,
             None => {
-                let token = crate::ids::session_token()
-                    .map_err(|e| StartError::Demo(format!("no entropy: {e}")))?;
+                let token = crate::ids::session_token().map_err(DemoError::Entropy)?;
                 settings.server.admin_token = Some(inline(&token));
                 Some(Secret::new(token))
             }

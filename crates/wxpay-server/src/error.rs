@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::notify::{fail_as, Protocol};
+use crate::notify_reply::{fail_as, Protocol};
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
 

@@ -6,8 +6,10 @@
 //! The application is a value ([`app::Application`]) so tests start it on port 0 against a
 //! fresh SQLite file and a fresh `wxpay-sim`.
 
+pub mod admin_token;
 pub mod api;
 pub mod app;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "embedded-sim")]
@@ -18,13 +20,16 @@ pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod notify_guard;
+pub mod notify_reply;
 pub mod notify_v2;
 pub mod payments;
 pub mod payments_v2;
 pub mod reconcile;
+pub mod refund_outcome;
 pub mod secret;
 pub mod shared_credential;
 pub mod state;
 pub mod store;
 pub mod upstream;
+pub mod wire_values;
 pub mod worker;

@@ -12,21 +12,17 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Deserialize;
+use axum::response::Response;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use wxpay_core::v3::models::{RefundNotificationPayload, Transaction};
 use wxpay_core::v3::notification::{EventType, Notification};
 use wxpay_core::v3::verify::{SignedHeaders, VerifyError};
-use wxpay_core::RefundStatus;
 
-use crate::clock;
-use crate::payments::TransactionView;
+pub(crate) use crate::notify_reply::{ack_as, fail_as, Protocol};
+use crate::payments::{refund_notification_fact, transaction_fact};
 use crate::state::SharedState;
-use crate::store::{
-    ApplyOutcome, NotificationOutcome, NotificationRecord, NotifiedChange, RefundFact,
-};
+use crate::store::{ApplyOutcome, NotificationOutcome, NotificationRecord, NotifiedChange};
 
 /// Headers kept with a notification: the ones verification reads, plus a few for tracing.
 const KEPT_HEADERS: [&str; 8] = [
@@ -64,56 +60,8 @@ pub(crate) fn headers_json(headers: &HeaderMap) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// Which acknowledgement format WeChat expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocol {
-    /// JSON `{"code":"FAIL",…}` on failure, an empty 200 on success.
-    V3,
-    /// XML `<xml><return_code>SUCCESS|FAIL</return_code>…</xml>`.
-    V2,
-}
-
-/// The failure answer WeChat expects (it retries on any non-2xx, and on a v2 `FAIL`).
-pub(crate) fn fail_as(protocol: Protocol, status: StatusCode, message: &str) -> Response {
-    match protocol {
-        Protocol::V3 => {
-            (status, Json(json!({ "code": "FAIL", "message": message }))).into_response()
-        }
-        Protocol::V2 => v2_reply(status, "FAIL", message),
-    }
-}
-
 fn fail(status: StatusCode, message: &str) -> Response {
     fail_as(Protocol::V3, status, message)
-}
-
-/// A v2 acknowledgement body (`return_code` / `return_msg`).
-pub(crate) fn v2_reply(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = wxpay_core::v2::xml::to_xml([("return_code", code), ("return_msg", message)])
-        .unwrap_or_else(|_| format!("<xml><return_code><![CDATA[{code}]]></return_code></xml>"));
-    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
-}
-
-fn ack_as(protocol: Protocol) -> Response {
-    match protocol {
-        Protocol::V3 => StatusCode::OK.into_response(),
-        Protocol::V2 => v2_reply(StatusCode::OK, "SUCCESS", "OK"),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct RefundPayload {
-    mchid: String,
-    out_trade_no: String,
-    out_refund_no: String,
-    refund_id: Option<String>,
-    refund_status: String,
-    amount: RefundPayloadAmount,
-}
-
-#[derive(Debug, Deserialize)]
-struct RefundPayloadAmount {
-    refund: i64,
 }
 
 /// What the verified part of a handler decided.
@@ -212,7 +160,7 @@ async fn receive(
         headers_json: headers_json(&headers),
         body,
         claimed_id,
-        now: clock::now(),
+        now: state.clock.now(),
     };
 
     let signed = match SignedHeaders::from_lookup(|name| {
@@ -384,16 +332,6 @@ pub(crate) async fn finish(
     }
 }
 
-pub(crate) fn our_appid(state: &SharedState, appid: &str) -> bool {
-    [
-        &state.apps.miniprogram,
-        &state.apps.official_account,
-        &state.apps.app,
-    ]
-    .iter()
-    .any(|app| app.as_ref().is_some_and(|a| a.appid == appid))
-}
-
 /// `POST /notify/v3/pay`
 pub async fn v3_pay(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Response {
     let (received, notification) = match receive(&state, "v3_pay", headers, body).await {
@@ -414,7 +352,7 @@ async fn decide_pay(state: &SharedState, notification: &Notification) -> Decisio
             id: notification.id.clone(),
         };
     }
-    let transaction: TransactionView = match notification.decrypt_json(state.v3.apiv3_key()) {
+    let transaction: Transaction = match notification.decrypt_json(state.v3.apiv3_key()) {
         Ok(t) => t,
         Err(_) => {
             return Decision::Reject {
@@ -423,21 +361,26 @@ async fn decide_pay(state: &SharedState, notification: &Notification) -> Decisio
             }
         }
     };
-    let stored = match state.store.order(&transaction.out_trade_no).await {
+    let out_trade_no = transaction.out_trade_no.as_str().to_owned();
+    let stored = match state.store.order(&out_trade_no).await {
         Ok(stored) => stored,
         Err(err) => return Decision::Unavailable(err),
     };
     if let Some(reason) = crate::payments::transaction_refusal(state, &transaction, stored.as_ref())
     {
         return Decision::Reject {
-            out_trade_no: Some(transaction.out_trade_no.clone()),
+            out_trade_no: Some(out_trade_no),
             reason,
         };
     }
     Decision::Apply {
         id: notification.id.clone(),
-        out_trade_no: transaction.out_trade_no.clone(),
-        change: NotifiedChange::Payment(transaction.fact("notify_v3", clock::now())),
+        out_trade_no,
+        change: NotifiedChange::Payment(transaction_fact(
+            &transaction,
+            "notify_v3",
+            state.clock.now(),
+        )),
     }
 }
 
@@ -463,7 +406,7 @@ async fn decide_refund(state: &SharedState, notification: &Notification) -> Deci
             id: notification.id.clone(),
         };
     }
-    let payload: RefundPayload = match notification.decrypt_json(state.v3.apiv3_key()) {
+    let payload: RefundNotificationPayload = match notification.decrypt_json(state.v3.apiv3_key()) {
         Ok(p) => p,
         Err(_) => {
             return Decision::Reject {
@@ -472,15 +415,16 @@ async fn decide_refund(state: &SharedState, notification: &Notification) -> Deci
             }
         }
     };
-    let order = Some(payload.out_trade_no.clone());
-    if payload.mchid != state.v3.mchid().as_str() {
+    let out_trade_no = payload.out_trade_no.as_str().to_owned();
+    let order = Some(out_trade_no.clone());
+    if &payload.mchid != state.v3.mchid() {
         return Decision::Reject {
             out_trade_no: order,
             reason: "mchid_mismatch",
         };
     }
-    match state.store.refund(&payload.out_refund_no).await {
-        Ok(Some(refund)) if refund.out_trade_no == payload.out_trade_no => {}
+    match state.store.refund(payload.out_refund_no.as_str()).await {
+        Ok(Some(refund)) if refund.out_trade_no == out_trade_no => {}
         Ok(Some(_)) => {
             return Decision::Reject {
                 out_trade_no: order,
@@ -497,14 +441,11 @@ async fn decide_refund(state: &SharedState, notification: &Notification) -> Deci
     }
     Decision::Apply {
         id: notification.id.clone(),
-        out_trade_no: payload.out_trade_no.clone(),
-        change: NotifiedChange::Refund(RefundFact {
-            out_refund_no: payload.out_refund_no.clone(),
-            status: RefundStatus::parse(&payload.refund_status),
-            refund_id: payload.refund_id.clone(),
-            amount_fen: Some(payload.amount.refund),
-            cause: "notify_v3".into(),
-            at: clock::now(),
-        }),
+        out_trade_no,
+        change: NotifiedChange::Refund(refund_notification_fact(
+            &payload,
+            "notify_v3",
+            state.clock.now(),
+        )),
     }
 }

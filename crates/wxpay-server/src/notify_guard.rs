@@ -4,7 +4,7 @@
 //! Anyone can post to `/notify/…`; before this, each rejected request was stored with its
 //! whole body, without limit. [`limit_failures`] wraps the four notification endpoints:
 //! it works out the client address (as the rest of the API does, see
-//! [`crate::api::client_ip`]) and lends the handler a gate for the request. The handler's
+//! [`crate::client_ip::client_ip`]) and lends the handler a gate for the request. The handler's
 //! failure path asks the gate before it records an unverified request
 //! ([`admit_unverified_failure`]); past the client's (or everyone's) budget nothing is
 //! stored and the answer becomes 429 with `Retry-After`, in WeChat's failure shape.
@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::api::client_ip;
+use crate::client_ip::client_ip;
 use crate::limits::retry_after_secs;
 use crate::state::SharedState;
 

@@ -12,15 +12,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use wxpay_core::v2::sign::{sign_into, verify, SignType};
+use wxpay_core::v2::models::{signed_xml, PayNotification, V2ModelError};
+use wxpay_core::v2::native_callback::{NativeCallback, NativeCallbackReply};
+use wxpay_core::v2::sign::{verify, SignType};
 use wxpay_core::v2::{refund_crypto, xml};
-use wxpay_core::TradeState;
+use wxpay_core::v3::models::TradeType;
+use wxpay_core::{AppId, PrepayId, TradeState};
 
-use crate::clock;
-use crate::notify::{
-    fail_as, finish, headers_json, our_appid, record_failure, Decision, Protocol, Received,
-};
-use crate::payments_v2::{self, Payer, TradeType, V2_CHANNEL_SUFFIX};
+use crate::notify::{finish, headers_json, record_failure, Decision, Received};
+use crate::notify_reply::{fail_as, Protocol};
+use crate::payments_v2::{self, Payer, V2_CHANNEL_SUFFIX};
 use crate::state::SharedState;
 use crate::store::{NewOrder, NotifiedChange, PaymentFact, RefundFact};
 use crate::upstream::v2::Fields;
@@ -59,7 +60,7 @@ async fn receive(
         headers_json: headers_json(headers),
         body,
         claimed_id,
-        now: clock::now(),
+        now: state.clock.now(),
     };
     match parsed {
         Ok(fields) => Ok((received, fields)),
@@ -146,7 +147,7 @@ fn decide_pay(state: &SharedState, fields: &Fields, now: i64, mchid: &str) -> De
     if field(fields, "mch_id") != Some(mchid) {
         return reject("mchid_mismatch");
     }
-    if !field(fields, "appid").is_some_and(|a| our_appid(state, a)) {
+    if !field(fields, "appid").is_some_and(|a| state.apps.contains(a)) {
         return reject("appid_mismatch");
     }
     let Some(out_trade_no) = order.clone() else {
@@ -158,20 +159,23 @@ fn decide_pay(state: &SharedState, fields: &Fields, now: i64, mchid: &str) -> De
             id: format!("v2_pay_fail:{out_trade_no}:{nonce}"),
         };
     }
-    let Some(transaction_id) = field(fields, "transaction_id") else {
-        return reject("transaction_id_missing");
+    let paid = match PayNotification::from_params(fields) {
+        Ok(paid) => paid.order,
+        Err(V2ModelError::Missing("transaction_id")) => return reject("transaction_id_missing"),
+        Err(V2ModelError::Missing("total_fee")) => return reject("amount_missing"),
+        Err(_) => return reject("malformed_notification"),
     };
-    let Some(total) = field(fields, "total_fee").and_then(|v| v.parse::<i64>().ok()) else {
+    let (Some(transaction_id), Some(total)) = (paid.transaction_id, paid.total_fee) else {
         return reject("amount_missing");
     };
     Decision::Apply {
-        id: format!("v2_pay:{transaction_id}"),
+        id: format!("v2_pay:{}", transaction_id.as_str()),
         out_trade_no: out_trade_no.clone(),
         change: NotifiedChange::Payment(PaymentFact {
             out_trade_no,
             state: TradeState::Success,
-            transaction_id: Some(transaction_id.to_owned()),
-            amount_fen: Some(total),
+            transaction_id: Some(transaction_id.as_str().to_owned()),
+            amount_fen: i64::try_from(total).ok(),
             cause: "notify_v2".into(),
             at: now,
         }),
@@ -227,7 +231,7 @@ pub async fn v2_refund(
     };
     let decision = if field(&fields, "mch_id") != Some(v2.mchid().as_str()) {
         reject("mchid_mismatch")
-    } else if !field(&fields, "appid").is_some_and(|a| our_appid(&state, a)) {
+    } else if !field(&fields, "appid").is_some_and(|a| state.apps.contains(a)) {
         reject("appid_mismatch")
     } else {
         match (order.clone(), field(&inner, "out_refund_no")) {
@@ -291,32 +295,34 @@ async fn confirmed_refund(
     }
 }
 
-/// The signed answer to a mode-one callback.
-fn callback_reply(state: &SharedState, appid: &str, mut fields: Fields) -> Response {
+/// The signed answer to a mode-one callback (the core's [`NativeCallbackReply`]).
+fn callback_reply(
+    state: &SharedState,
+    reply: Result<NativeCallbackReply, (AppId, String)>,
+) -> Response {
     let Some(v2) = state.v2.as_ref() else {
         return fail(StatusCode::NOT_FOUND, "API v2 is not configured");
     };
-    fields.insert("return_code".into(), "SUCCESS".into());
-    fields.insert("appid".into(), appid.to_owned());
-    fields.insert("mch_id".into(), v2.mchid().as_str().to_owned());
-    fields.insert(
-        "nonce_str".into(),
-        crate::ids::nonce().unwrap_or_else(|_| "0".repeat(32)),
-    );
-    sign_into(&mut fields, v2.key(), v2.mode_one_sign_type());
-    (
-        StatusCode::OK,
-        [("content-type", "text/xml; charset=utf-8")],
-        payments_v2::to_xml(&fields),
-    )
-        .into_response()
-}
-
-fn callback_refusal(state: &SharedState, appid: &str, message: &str) -> Response {
-    let mut f = Fields::new();
-    f.insert("result_code".into(), "FAIL".into());
-    f.insert("err_code_des".into(), message.to_owned());
-    callback_reply(state, appid, f)
+    let nonce = crate::ids::nonce().unwrap_or_else(|_| "0".repeat(32));
+    let params = match reply {
+        Ok(reply) => reply.to_params(&nonce),
+        Err((appid, message)) => NativeCallbackReply::refusal(&appid, v2.mchid(), &nonce, &message),
+    };
+    match signed_xml(params, v2.key(), v2.mode_one_sign_type()) {
+        Ok(body) => (
+            StatusCode::OK,
+            [("content-type", "text/xml; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %crate::error::error_chain(&err), "mode-one reply could not be written");
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "temporarily unable to process",
+            )
+        }
+    }
 }
 
 /// `POST /notify/v2/native-callback`: scan-pay mode one. WeChat sends the scanned
@@ -332,38 +338,39 @@ pub async fn native_callback(State(state): State<SharedState>, body: Bytes) -> R
     if verify(&fields, v2.key(), v2.mode_one_sign_type()).is_err() {
         return fail(StatusCode::UNAUTHORIZED, "signature verification failed");
     }
-    let appid = field(&fields, "appid").unwrap_or_default().to_owned();
-    if field(&fields, "mch_id") != Some(v2.mchid().as_str()) || !our_appid(&state, &appid) {
+    let callback = match NativeCallback::from_params(&fields) {
+        Ok(callback) => callback,
+        Err(_) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "appid, mch_id, openid, product_id and nonce_str are required",
+            )
+        }
+    };
+    if &callback.mch_id != v2.mchid() || !state.apps.contains(callback.appid.as_str()) {
         return fail(StatusCode::BAD_REQUEST, "appid or mch_id mismatch");
     }
-    let (Some(openid), Some(product_id)) = (field(&fields, "openid"), field(&fields, "product_id"))
-    else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "openid and product_id are required",
-        );
-    };
     // WeChat re-sends a callback it got no answer to: the same payer, product and nonce get
     // the same order and prepay instead of a second order.
-    let nonce = field(&fields, "nonce_str").unwrap_or_default();
-    match create_and_prepay(&state, &appid, openid, product_id, nonce).await {
-        Ok(prepay_id) => {
-            let mut f = Fields::new();
-            f.insert("result_code".into(), "SUCCESS".into());
-            f.insert("prepay_id".into(), prepay_id);
-            callback_reply(&state, &appid, f)
-        }
-        Err(message) => callback_refusal(&state, &appid, &message),
-    }
+    let reply = create_and_prepay(&state, &callback)
+        .await
+        .map(|prepay_id| NativeCallbackReply {
+            appid: callback.appid.clone(),
+            mch_id: v2.mchid().clone(),
+            prepay_id,
+        })
+        .map_err(|message| (callback.appid.clone(), message));
+    callback_reply(&state, reply)
 }
 
 async fn create_and_prepay(
     state: &SharedState,
-    appid: &str,
-    openid: &str,
-    product_id: &str,
-    nonce: &str,
-) -> Result<String, String> {
+    callback: &NativeCallback,
+) -> Result<PrepayId, String> {
+    let appid = callback.appid.as_str();
+    let openid = callback.openid.as_str();
+    let product_id = callback.product_id.as_str();
+    let nonce = callback.nonce_str.as_str();
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "mode-one callback failed");
         "系统繁忙 (temporarily unavailable)".to_owned()
@@ -374,7 +381,7 @@ async fn create_and_prepay(
         .into_iter()
         .find(|p| p.id == product_id)
         .ok_or_else(|| "商品不存在 (unknown product)".to_owned())?;
-    let now = clock::now();
+    let now = state.clock.now();
     let user = state
         .store
         .upsert_user(appid, openid, None, now)
@@ -397,7 +404,7 @@ async fn create_and_prepay(
     let channel = format!("native{V2_CHANNEL_SUFFIX}");
     if order.state == TradeState::NotPay {
         if let Some((prepay_id, _)) = order.reusable_prepay(&channel, appid, now) {
-            return Ok(prepay_id.to_owned());
+            return PrepayId::new(prepay_id).map_err(|e| internal(&e));
         }
     }
     let payer = Payer {
@@ -408,18 +415,15 @@ async fn create_and_prepay(
     let answer = payments_v2::unified_order(state, &v2, &order, TradeType::Native, appid, &payer)
         .await
         .map_err(|e| internal(&e))?;
-    let prepay_id = answer
-        .get("prepay_id")
-        .cloned()
-        .ok_or_else(|| internal(&"answer without prepay_id"))?;
+    let prepay_id = answer.prepay_id;
     let saved = state
         .store
         .save_prepay(
             &order.out_trade_no,
             &channel,
             appid,
-            &prepay_id,
-            answer.get("code_url").map(String::as_str),
+            prepay_id.as_str(),
+            answer.code_url.as_deref(),
             now + PREPAY_TTL_SECS,
             now,
         )

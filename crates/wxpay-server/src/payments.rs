@@ -3,133 +3,76 @@
 //!
 //! Endpoints and field names follow the protocol reference A.9 (直连商户).
 
-use reqwest::Method;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use wxpay_core::v3::models::error_code;
-use wxpay_core::{RefundStatus, TradeState};
+use std::net::IpAddr;
+
+use wxpay_core::v3::models::{
+    error_code, CloseRequest, H5PrepayResponse, NativePrepayResponse, PrepayIdResponse, PrepayKind,
+    PrepayRequest, Refund as RefundAnswer, RefundNotificationPayload, RefundReason, RefundRequest,
+    Transaction,
+};
+use wxpay_core::v3::paths::Endpoint;
+use wxpay_core::{
+    AppId, Description, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundStatus, TradeState,
+};
 
 use crate::error::AppError;
+use crate::refund_outcome::{refund_left_processing, refund_refused, stored_refund};
 use crate::state::SharedState;
 use crate::store::{ApplyOutcome, Order, PaymentFact, Refund, RefundFact};
-use crate::upstream::{Idempotency, UpstreamError};
+use crate::upstream::UpstreamError;
+use crate::wire_values::{amount, order_no};
 
-/// A v3 prepay kind (the path segment under `/v3/pay/transactions/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrepayKind {
-    /// JSAPI and mini-program.
-    Jsapi,
-    /// APP.
-    App,
-    /// H5 (mobile browser).
-    H5,
-    /// Native (QR code).
-    Native,
+/// What a prepay returned, by kind: the id the client pays with, or the URL it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepaid {
+    /// JSAPI and APP: `prepay_id`.
+    PrepayId(PrepayId),
+    /// H5: the cashier URL (`h5_url`).
+    H5Url(String),
+    /// Native: the QR code content (`code_url`).
+    CodeUrl(String),
 }
 
-impl PrepayKind {
-    fn path(self) -> &'static str {
-        match self {
-            Self::Jsapi => "/v3/pay/transactions/jsapi",
-            Self::App => "/v3/pay/transactions/app",
-            Self::H5 => "/v3/pay/transactions/h5",
-            Self::Native => "/v3/pay/transactions/native",
-        }
+/// The fact a transaction states about its order.
+pub fn transaction_fact(transaction: &Transaction, cause: &str, at: i64) -> PaymentFact {
+    PaymentFact {
+        out_trade_no: transaction.out_trade_no.as_str().to_owned(),
+        state: transaction.trade_state.clone(),
+        transaction_id: transaction
+            .transaction_id
+            .as_ref()
+            .map(|t| t.as_str().to_owned()),
+        amount_fen: transaction.total().and_then(|t| i64::try_from(t).ok()),
+        cause: cause.to_owned(),
+        at,
     }
 }
 
-/// What a prepay returned.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PrepayAnswer {
-    /// JSAPI / APP.
-    pub prepay_id: Option<String>,
-    /// H5.
-    pub h5_url: Option<String>,
-    /// Native.
-    pub code_url: Option<String>,
-}
-
-/// The parts of a v3 `Transaction` the server acts on.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TransactionView {
-    /// appid of the order.
-    #[serde(default)]
-    pub appid: String,
-    /// mchid of the order.
-    #[serde(default)]
-    pub mchid: String,
-    /// Merchant order number.
-    pub out_trade_no: String,
-    /// WeChat order number.
-    pub transaction_id: Option<String>,
-    /// Trade state.
-    pub trade_state: String,
-    /// Amounts.
-    pub amount: Option<TransactionAmountView>,
-}
-
-/// `amount` of a transaction.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TransactionAmountView {
-    /// Order total (fen).
-    pub total: i64,
-    /// Currency of `total` (`CNY`, the only one this server sells in).
-    #[serde(default)]
-    pub currency: Option<String>,
-}
-
-/// The parts of a v3 `Refund` the server acts on.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RefundAnswer {
-    /// WeChat refund id.
-    pub refund_id: Option<String>,
-    /// Merchant refund number.
-    pub out_refund_no: String,
-    /// `status` in API answers.
-    pub status: Option<String>,
-    /// `refund_status` in notifications.
-    pub refund_status: Option<String>,
-    /// Amounts.
-    pub amount: Option<RefundAmountView>,
-}
-
-/// `amount` of a refund.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RefundAmountView {
-    /// Refunded (fen).
-    pub refund: i64,
-}
-
-impl TransactionView {
-    /// The fact this transaction states about its order.
-    pub fn fact(&self, cause: &str, at: i64) -> PaymentFact {
-        PaymentFact {
-            out_trade_no: self.out_trade_no.clone(),
-            state: TradeState::parse(&self.trade_state),
-            transaction_id: self.transaction_id.clone().filter(|t| !t.is_empty()),
-            amount_fen: self.amount.as_ref().map(|a| a.total),
-            cause: cause.to_owned(),
-            at,
-        }
+/// The fact a refund answer states.
+fn refund_fact(answer: &RefundAnswer, cause: &str, at: i64) -> RefundFact {
+    RefundFact {
+        out_refund_no: answer.out_refund_no.as_str().to_owned(),
+        status: answer.status.clone(),
+        refund_id: Some(answer.refund_id.as_str().to_owned()),
+        amount_fen: i64::try_from(answer.amount.refund).ok(),
+        cause: cause.to_owned(),
+        at,
     }
 }
 
-impl RefundAnswer {
-    /// The fact this refund states.
-    pub fn fact(&self, cause: &str, at: i64) -> RefundFact {
-        let status = self
-            .status
-            .as_deref()
-            .or(self.refund_status.as_deref())
-            .unwrap_or("PROCESSING");
-        RefundFact {
-            out_refund_no: self.out_refund_no.clone(),
-            status: RefundStatus::parse(status),
-            refund_id: self.refund_id.clone(),
-            amount_fen: self.amount.as_ref().map(|a| a.refund),
-            cause: cause.to_owned(),
-            at,
-        }
+/// The fact a refund notification states.
+pub fn refund_notification_fact(
+    payload: &RefundNotificationPayload,
+    cause: &str,
+    at: i64,
+) -> RefundFact {
+    RefundFact {
+        out_refund_no: payload.out_refund_no.as_str().to_owned(),
+        status: payload.refund_status.clone(),
+        refund_id: Some(payload.refund_id.as_str().to_owned()),
+        amount_fen: i64::try_from(payload.amount.refund).ok(),
+        cause: cause.to_owned(),
+        at,
     }
 }
 
@@ -140,78 +83,89 @@ impl RefundAnswer {
 /// and, for a paid state, an amount (which the store then compares with the order's).
 pub fn transaction_refusal(
     state: &SharedState,
-    transaction: &TransactionView,
+    transaction: &Transaction,
     stored: Option<&Order>,
 ) -> Option<&'static str> {
     refusal(
         transaction,
         state.v3.mchid().as_str(),
-        |appid| crate::notify::our_appid(state, appid),
+        |appid| state.apps.contains(appid),
         stored.and_then(|order| order.appid.as_deref()),
     )
 }
 
 /// [`transaction_refusal`] over plain values.
 fn refusal(
-    transaction: &TransactionView,
+    transaction: &Transaction,
     our_mchid: &str,
     is_our_app: impl Fn(&str) -> bool,
     prepaid_under: Option<&str>,
 ) -> Option<&'static str> {
-    if transaction.mchid != our_mchid {
+    let appid = transaction.appid.as_str();
+    if transaction.mchid.as_str() != our_mchid {
         return Some("mchid_mismatch");
     }
-    if !is_our_app(&transaction.appid)
-        || prepaid_under.is_some_and(|appid| appid != transaction.appid)
-    {
+    if !is_our_app(appid) || prepaid_under.is_some_and(|under| under != appid) {
         return Some("appid_mismatch");
     }
-    match &transaction.amount {
-        None if TradeState::parse(&transaction.trade_state).is_paid() => Some("amount_missing"),
-        Some(amount) if amount.currency.as_deref().is_some_and(|c| c != "CNY") => {
-            Some("currency_mismatch")
-        }
-        _ => None,
+    let currency = transaction
+        .amount
+        .as_ref()
+        .and_then(|a| a.currency.as_deref());
+    if currency.is_some_and(|c| c != "CNY") {
+        return Some("currency_mismatch");
     }
+    if transaction.total().is_none() && transaction.trade_state.is_paid() {
+        return Some("amount_missing");
+    }
+    None
 }
 
-/// Calls prepay for `order`.
-#[allow(clippy::too_many_arguments)]
+/// Calls prepay of `kind` for `order`, with the request built from the core's model.
 pub async fn prepay(
     state: &SharedState,
     order: &Order,
     kind: PrepayKind,
     appid: &str,
     openid: Option<&str>,
-    payer_ip: Option<&str>,
-) -> Result<PrepayAnswer, UpstreamError> {
-    let mut body = json!({
-        "appid": appid,
-        "mchid": state.v3.mchid().as_str(),
-        "description": order.description,
-        "out_trade_no": order.out_trade_no,
-        "notify_url": format!("{}/notify/v3/pay", state.public_url),
-        "amount": { "total": order.amount_fen, "currency": "CNY" },
-    });
+    payer_ip: Option<IpAddr>,
+) -> Result<Prepaid, AppError> {
+    let mut request = PrepayRequest::new(
+        AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?,
+        state.v3.mchid().clone(),
+        Description::new(order.description.as_str())
+            .map_err(|e| AppError::core_value("description", e))?,
+        order_no(order)?,
+        state.notify_urls.v3_pay.clone(),
+        amount(order.amount_fen)?,
+    );
     if let (PrepayKind::Jsapi, Some(openid)) = (kind, openid) {
-        body["payer"] = json!({ "openid": openid });
+        request =
+            request.with_payer(OpenId::new(openid).map_err(|e| AppError::core_value("openid", e))?);
     }
     if kind == PrepayKind::H5 {
-        body["scene_info"] = json!({
-            "payer_client_ip": payer_ip.unwrap_or("127.0.0.1"),
-            "h5_info": { "type": "Wap" },
-        });
+        let ip = payer_ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        request = request.with_h5_scene(ip, "Wap");
     }
+    request
+        .validate_for(kind)
+        .map_err(|e| AppError::core_value("prepay request", e))?;
     // Same out_trade_no and parameters give the same prepay: safe to repeat.
-    state
-        .v3
-        .call_json(
-            Method::POST,
-            kind.path(),
-            Some(&body),
-            Idempotency::Idempotent,
-        )
-        .await
+    let endpoint = Endpoint::Prepay(kind);
+    Ok(match kind {
+        PrepayKind::Jsapi | PrepayKind::App => {
+            let answer: PrepayIdResponse = state.v3.post(&endpoint, &request).await?;
+            Prepaid::PrepayId(answer.prepay_id)
+        }
+        PrepayKind::H5 => {
+            let answer: H5PrepayResponse = state.v3.post(&endpoint, &request).await?;
+            Prepaid::H5Url(answer.h5_url)
+        }
+        PrepayKind::Native => {
+            let answer: NativePrepayResponse = state.v3.post(&endpoint, &request).await?;
+            Prepaid::CodeUrl(answer.code_url)
+        }
+    })
 }
 
 /// Queries the order at WeChat and applies the answer, after the same checks as a
@@ -222,18 +176,16 @@ pub async fn query_and_apply(
     out_trade_no: &str,
     cause: &str,
 ) -> Result<ApplyOutcome, AppError> {
-    let path = format!(
-        "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
-        state.v3.mchid().as_str()
-    );
-    let now = crate::clock::now();
-    let answer: Result<TransactionView, UpstreamError> = state
-        .v3
-        .call_json(Method::GET, &path, None, Idempotency::Idempotent)
-        .await;
+    let endpoint = Endpoint::QueryByOutTradeNo {
+        out_trade_no: OutTradeNo::new(out_trade_no)
+            .map_err(|e| AppError::core_value("out_trade_no", e))?,
+        mchid: state.v3.mchid().clone(),
+    };
+    let now = state.clock.now();
+    let answer: Result<Transaction, UpstreamError> = state.v3.get(&endpoint).await;
     let outcome = match answer {
         Ok(transaction) => {
-            if transaction.out_trade_no != out_trade_no {
+            if transaction.out_trade_no.as_str() != out_trade_no {
                 return Err(AppError::unusable_answer("out_trade_no_mismatch"));
             }
             let stored = state.store.order(out_trade_no).await?;
@@ -243,7 +195,7 @@ pub async fn query_and_apply(
                 return Err(AppError::unusable_answer(reason));
             }
             let pending = stored.as_ref().is_some_and(|o| o.state.is_pending());
-            apply_queried(state, &transaction.fact(cause, now), pending).await?
+            apply_queried(state, &transaction_fact(&transaction, cause, now), pending).await?
         }
         Err(UpstreamError::Business { code, .. }) if order_unknown_at_wechat(&code) => {
             ApplyOutcome::Unchanged
@@ -324,16 +276,13 @@ pub async fn close(
     order: &Order,
     cause: &str,
 ) -> Result<ApplyOutcome, AppError> {
-    let path = format!(
-        "/v3/pay/transactions/out-trade-no/{}/close",
-        order.out_trade_no
-    );
-    let body = json!({ "mchid": state.v3.mchid().as_str() });
-    match state
-        .v3
-        .call(Method::POST, &path, Some(&body), Idempotency::Idempotent)
-        .await
-    {
+    let endpoint = Endpoint::Close {
+        out_trade_no: order_no(order)?,
+    };
+    let body = CloseRequest {
+        mchid: state.v3.mchid().clone(),
+    };
+    match state.v3.send(&endpoint, Some(&body)).await {
         Ok(raw) if raw.status == 202 => {
             query_and_apply(state, &order.out_trade_no, cause).await?;
             return Err(AppError::conflict(
@@ -360,7 +309,7 @@ pub async fn close(
         transaction_id: None,
         amount_fen: None,
         cause: cause.to_owned(),
-        at: crate::clock::now(),
+        at: state.clock.now(),
     };
     Ok(state.store.apply_payment(&fact).await?)
 }
@@ -378,13 +327,20 @@ pub async fn prepay_superseded(state: &SharedState, out_trade_no: &str) -> AppEr
     if order.state.is_paid() {
         return AppError::conflict("order_paid", "the order is already paid");
     }
-    let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
-    let body = json!({ "mchid": state.v3.mchid().as_str() });
-    if let Err(err) = state
-        .v3
-        .call(Method::POST, &path, Some(&body), Idempotency::Idempotent)
-        .await
-    {
+    let closed = match order_no(&order) {
+        Ok(out_trade_no) => {
+            let body = CloseRequest {
+                mchid: state.v3.mchid().clone(),
+            };
+            state
+                .v3
+                .send(&Endpoint::Close { out_trade_no }, Some(&body))
+                .await
+                .map(drop)
+        }
+        Err(err) => return err,
+    };
+    if let Err(err) = closed {
         // The order is closed here either way; a payment WeChat still takes is recorded
         // and flagged when it is notified or queried.
         tracing::warn!(order = %out_trade_no, error = %crate::error::error_chain(&err), "could not close a superseded prepay at WeChat");
@@ -412,25 +368,22 @@ pub async fn submit_refund(
     if crate::payments_v2::is_v2_channel(order.channel.as_deref()) {
         return crate::payments_v2::submit_refund(state, order, refund).await;
     }
-    let mut body = json!({
-        "out_trade_no": order.out_trade_no,
-        "out_refund_no": refund.out_refund_no,
-        "notify_url": format!("{}/notify/v3/refund", state.public_url),
-        "amount": { "refund": refund.amount_fen, "total": order.amount_fen, "currency": "CNY" },
-    });
+    let mut request = RefundRequest::by_out_trade_no(
+        order_no(order)?,
+        OutRefundNo::new(refund.out_refund_no.as_str())
+            .map_err(|e| AppError::core_value("out_refund_no", e))?,
+        amount(refund.amount_fen)?,
+        amount(order.amount_fen)?,
+    )
+    .with_notify_url(state.notify_urls.v3_refund.clone());
     if let Some(reason) = &refund.reason {
-        body["reason"] = Value::String(reason.clone());
+        request = request.with_reason(
+            RefundReason::new(reason.as_str()).map_err(|e| AppError::core_value("reason", e))?,
+        );
     }
-    let now = crate::clock::now();
-    let answer: Result<RefundAnswer, UpstreamError> = state
-        .v3
-        .call_json(
-            Method::POST,
-            "/v3/refund/domestic/refunds",
-            Some(&body),
-            Idempotency::Idempotent,
-        )
-        .await;
+    let now = state.clock.now();
+    let answer: Result<RefundAnswer, UpstreamError> =
+        state.v3.post(&Endpoint::Refund, &request).await;
     // Crash-recovery tests stop the process here: WeChat has the refund, the store does not
     // know its answer yet.
     fail::fail_point!("refund::after_submit");
@@ -438,7 +391,7 @@ pub async fn submit_refund(
         Ok(answer) => {
             state
                 .store
-                .apply_refund(&answer.fact("refund_api", now))
+                .apply_refund(&refund_fact(&answer, "refund_api", now))
                 .await?;
         }
         Err(UpstreamError::Business { code, message, .. }) if v3_refund_refusal_is_final(&code) => {
@@ -486,7 +439,7 @@ async fn refund_refused_unsigned(
                 refund_id: None,
                 amount_fen: None,
                 cause: format!("rejected_unsigned:{code}"),
-                at: crate::clock::now(),
+                at: state.clock.now(),
             };
             state.store.apply_refund(&fact).await?;
             Err(AppError::UpstreamUnsigned { code, message })
@@ -522,80 +475,35 @@ pub fn v3_refund_refusal_is_final(code: &str) -> bool {
     )
 }
 
-/// A refund attempt whose fate is unknown (WeChat may have executed it): it stays PROCESSING
-/// with its amount reserved, and the caller gets it as stored so it can follow this refund
-/// rather than create another. The reconciliation worker queries it and resubmits it under
-/// the same out_refund_no.
-pub(crate) async fn refund_left_processing(
-    state: &SharedState,
-    refund: &Refund,
-    err: &UpstreamError,
-) -> Result<Refund, AppError> {
-    tracing::warn!(
-        refund = %refund.out_refund_no,
-        error = %crate::error::error_chain(err),
-        "refund outcome unknown; left PROCESSING for the worker"
-    );
-    stored_refund(state, &refund.out_refund_no).await
-}
-
-/// WeChat refused a refund: it will never happen, so it is closed (freeing its amount for
-/// another attempt) and the refusal goes back to the caller.
-pub(crate) async fn refund_refused(
-    state: &SharedState,
-    out_refund_no: &str,
-    code: String,
-    message: String,
-    now: i64,
-) -> Result<Refund, AppError> {
-    let fact = RefundFact {
-        out_refund_no: out_refund_no.to_owned(),
-        status: RefundStatus::Closed,
-        refund_id: None,
-        amount_fen: None,
-        cause: format!("rejected:{code}"),
-        at: now,
-    };
-    state.store.apply_refund(&fact).await?;
-    Err(AppError::Upstream { code, message })
-}
-
-/// The refund as stored now.
-pub(crate) async fn stored_refund(
-    state: &SharedState,
-    out_refund_no: &str,
-) -> Result<Refund, AppError> {
-    state
-        .store
-        .refund(out_refund_no)
-        .await?
-        .ok_or(AppError::NotFound("refund"))
-}
-
 /// Queries a refund at WeChat and applies the answer. Always records the check time.
 pub async fn query_refund_and_apply(
     state: &SharedState,
     out_refund_no: &str,
     cause: &str,
 ) -> Result<ApplyOutcome, AppError> {
-    let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
-    let now = crate::clock::now();
-    let answer: Result<RefundAnswer, UpstreamError> = state
-        .v3
-        .call_json(Method::GET, &path, None, Idempotency::Idempotent)
-        .await;
+    let endpoint = Endpoint::RefundQuery {
+        out_refund_no: OutRefundNo::new(out_refund_no)
+            .map_err(|e| AppError::core_value("out_refund_no", e))?,
+    };
+    let now = state.clock.now();
+    let answer: Result<RefundAnswer, UpstreamError> = state.v3.get(&endpoint).await;
     state.store.mark_refund_checked(out_refund_no, now).await?;
-    Ok(state.store.apply_refund(&answer?.fact(cause, now)).await?)
+    Ok(state
+        .store
+        .apply_refund(&refund_fact(&answer?, cause, now))
+        .await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn transaction(state: &str, amount: serde_json::Value) -> TransactionView {
+    use serde_json::json;
+
+    fn transaction(state: &str, amount: serde_json::Value) -> Transaction {
         let mut t = json!({
-            "appid": "wxapp", "mchid": "1900000001", "out_trade_no": "WX1",
-            "transaction_id": "4200000001", "trade_state": state,
+            "appid": "wxd678efh567hg6787", "mchid": "1900000001", "out_trade_no": "WX20260101000001",
+            "transaction_id": "4200002345202501018123456789", "trade_state": state,
         });
         if !amount.is_null() {
             t["amount"] = amount;
@@ -603,11 +511,11 @@ mod tests {
         serde_json::from_value(t).expect("transaction")
     }
 
-    fn refused(t: &TransactionView, prepaid_under: Option<&str>) -> Option<&'static str> {
+    fn refused(t: &Transaction, prepaid_under: Option<&str>) -> Option<&'static str> {
         refusal(
             t,
             "1900000001",
-            |a| a == "wxapp" || a == "wxother",
+            |a| a == "wxd678efh567hg6787" || a == "wxd678efh567hg6788",
             prepaid_under,
         )
     }
@@ -616,7 +524,10 @@ mod tests {
     fn a_transaction_is_refused_unless_it_is_this_orders_payment_in_cny_with_an_amount() {
         let cny = json!({ "total": 100, "currency": "CNY" });
         assert_eq!(
-            refused(&transaction("SUCCESS", cny.clone()), Some("wxapp")),
+            refused(
+                &transaction("SUCCESS", cny.clone()),
+                Some("wxd678efh567hg6787")
+            ),
             None
         );
         assert_eq!(
@@ -626,21 +537,21 @@ mod tests {
         assert_eq!(
             refused(
                 &transaction("SUCCESS", serde_json::Value::Null),
-                Some("wxapp")
+                Some("wxd678efh567hg6787")
             ),
             Some("amount_missing")
         );
         assert_eq!(
             refused(
                 &transaction("REFUND", serde_json::Value::Null),
-                Some("wxapp")
+                Some("wxd678efh567hg6787")
             ),
             Some("amount_missing")
         );
         assert_eq!(
             refused(
                 &transaction("NOTPAY", serde_json::Value::Null),
-                Some("wxapp")
+                Some("wxd678efh567hg6787")
             ),
             None,
             "nothing to credit, nothing to compare"
@@ -648,19 +559,22 @@ mod tests {
         assert_eq!(
             refused(
                 &transaction("SUCCESS", json!({ "total": 100, "currency": "USD" })),
-                Some("wxapp")
+                Some("wxd678efh567hg6787")
             ),
             Some("currency_mismatch")
         );
         assert_eq!(
-            refused(&transaction("SUCCESS", cny.clone()), Some("wxother")),
+            refused(
+                &transaction("SUCCESS", cny.clone()),
+                Some("wxd678efh567hg6788")
+            ),
             Some("appid_mismatch"),
             "ours, but not the app this order was prepaid under"
         );
         let mut foreign = transaction("SUCCESS", cny);
-        foreign.appid = "wxstranger".into();
+        foreign.appid = AppId::new("wxd678efh567hg6789").unwrap();
         assert_eq!(refused(&foreign, None), Some("appid_mismatch"));
-        foreign.mchid = "1900009999".into();
+        foreign.mchid = wxpay_core::MchId::new("1900009999").unwrap();
         assert_eq!(refused(&foreign, None), Some("mchid_mismatch"));
     }
 

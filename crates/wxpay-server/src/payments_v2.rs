@@ -6,17 +6,24 @@
 //! store (`jsapi.v2`), so a refund goes back through the API the payment used. Queries and
 //! closes stay on v3: WeChat answers them for orders of either version.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use wxpay_core::v2::xml;
-use wxpay_core::{AppId, RefundStatus};
+use wxpay_core::v2::models::{OrderRef, UnifiedOrderRequest, UnifiedOrderResponse};
+use wxpay_core::v2::paths;
+use wxpay_core::v2::refund_models::{
+    RefundQueryBy, RefundQueryRequest, RefundQueryResponse, RefundRequest, RefundResponse,
+};
+use wxpay_core::v3::models::TradeType;
+use wxpay_core::{AppId, Description, OpenId, OutRefundNo, RefundStatus};
 
 use crate::error::AppError;
-use crate::payments::{refund_left_processing, refund_refused, stored_refund};
+use crate::refund_outcome::{refund_left_processing, refund_refused, stored_refund};
 use crate::state::SharedState;
 use crate::store::{Order, Refund, RefundFact};
-use crate::upstream::v2::{Fields, V2Client, REFUND_PATH, UNIFIEDORDER_PATH};
+use crate::upstream::v2::V2Client;
 use crate::upstream::{Idempotency, UpstreamError};
+use crate::wire_values::{amount, order_no};
 
 /// Suffix marking a channel prepaid through API v2 in the store.
 pub const V2_CHANNEL_SUFFIX: &str = ".v2";
@@ -34,43 +41,38 @@ pub fn client(state: &SharedState) -> Result<Arc<V2Client>, AppError> {
         .ok_or_else(|| AppError::bad_request("v2_not_configured", "no API v2 key is configured"))
 }
 
-/// A v2 `trade_type` and what it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TradeType {
-    /// JSAPI and mini-program (`openid` required).
-    Jsapi,
-    /// Native QR (`product_id` required).
-    Native,
-    /// APP.
-    App,
-    /// H5 (`scene_info` required).
-    Mweb,
-}
-
-impl TradeType {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Jsapi => "JSAPI",
-            Self::Native => "NATIVE",
-            Self::App => "APP",
-            Self::Mweb => "MWEB",
-        }
-    }
-}
-
 /// What the merchant knows about the payer for a unified order.
 #[derive(Debug, Clone, Default)]
 pub struct Payer<'a> {
     /// openid under the order's appid (JSAPI; optional for NATIVE).
     pub openid: Option<&'a str>,
     /// Client IP (`spbill_create_ip`).
-    pub ip: Option<&'a str>,
+    pub ip: Option<IpAddr>,
     /// `product_id` (NATIVE).
     pub product_id: Option<&'a str>,
 }
 
-/// Calls `/pay/unifiedorder` for `order` and returns the verified answer.
+/// A fresh `nonce_str` for a request.
+fn nonce() -> Result<String, AppError> {
+    crate::ids::nonce().map_err(|e| AppError::core_value("nonce_str", e))
+}
+
+/// The appid a stored v2 order was prepaid with.
+fn order_appid(order: &Order) -> Result<AppId, AppError> {
+    let appid = order
+        .appid
+        .as_deref()
+        .ok_or_else(|| crate::store::StoreError::Corrupt("a v2 order without its appid".into()))?;
+    AppId::new(appid).map_err(|e| AppError::core_value("appid", e))
+}
+
+/// A verified answer that is not the documented shape.
+fn unusable(err: wxpay_core::v2::models::V2ModelError) -> AppError {
+    AppError::from(UpstreamError::DecodeV2(err))
+}
+
+/// Calls `/pay/unifiedorder` for `order` (built from the core's model) and returns the
+/// verified answer.
 pub async fn unified_order(
     state: &SharedState,
     v2: &V2Client,
@@ -78,36 +80,44 @@ pub async fn unified_order(
     trade_type: TradeType,
     appid: &str,
     payer: &Payer<'_>,
-) -> Result<Fields, AppError> {
+) -> Result<UnifiedOrderResponse, AppError> {
     let appid = AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?;
-    let mut f = Fields::new();
-    f.insert("body".into(), order.description.clone());
-    f.insert("out_trade_no".into(), order.out_trade_no.clone());
-    f.insert("total_fee".into(), order.amount_fen.to_string());
-    f.insert("fee_type".into(), "CNY".into());
-    f.insert(
-        "spbill_create_ip".into(),
-        payer.ip.unwrap_or("127.0.0.1").to_owned(),
-    );
-    f.insert(
-        "notify_url".into(),
-        format!("{}/notify/v2/pay", state.public_url),
-    );
-    f.insert("trade_type".into(), trade_type.as_str().to_owned());
-    if let Some(openid) = payer.openid {
-        f.insert("openid".into(), openid.to_owned());
-    }
-    if trade_type == TradeType::Native {
-        let product = payer.product_id.unwrap_or(order.out_trade_no.as_str());
-        f.insert("product_id".into(), product.to_owned());
-    }
-    if trade_type == TradeType::Mweb {
-        f.insert(
-            "scene_info".into(),
-            serde_json::json!({ "h5_info": { "type": "Wap", "wap_url": state.public_url, "wap_name": "wxpay-server" } })
-                .to_string(),
-        );
-    }
+    let product_id = (trade_type == TradeType::Native).then(|| {
+        payer
+            .product_id
+            .unwrap_or(order.out_trade_no.as_str())
+            .to_owned()
+    });
+    let scene_info = (trade_type == TradeType::Mweb).then(|| {
+        serde_json::json!({ "h5_info": { "type": "Wap", "wap_url": state.public_url, "wap_name": "wxpay-server" } })
+            .to_string()
+    });
+    let request = UnifiedOrderRequest {
+        appid: appid.clone(),
+        mch_id: v2.mchid().clone(),
+        device_info: None,
+        nonce_str: nonce()?,
+        body: Description::new(order.description.as_str())
+            .map_err(|e| AppError::core_value("body", e))?,
+        attach: None,
+        out_trade_no: order_no(order)?,
+        total_fee: amount(order.amount_fen)?,
+        spbill_create_ip: payer.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        time_start: None,
+        time_expire: None,
+        notify_url: state.notify_urls.v2_pay.clone(),
+        trade_type,
+        product_id,
+        openid: payer
+            .openid
+            .map(OpenId::new)
+            .transpose()
+            .map_err(|e| AppError::core_value("openid", e))?,
+        scene_info,
+    };
+    let params = request
+        .to_params()
+        .map_err(|e| AppError::core_value("unified order", e))?;
     // WeChat signs this order's pay notification with the request's sign type and does not
     // name it there, so it is recorded before the request can reach WeChat.
     state
@@ -116,23 +126,13 @@ pub async fn unified_order(
         .await?;
     // Same out_trade_no and fields give the same prepay: safe to repeat.
     let answer = v2
-        .call(UNIFIEDORDER_PATH, &appid, f, Idempotency::Idempotent)
+        .call(paths::UNIFIED_ORDER, params, Idempotency::Idempotent)
         .await?;
-    if answer.get("appid").map(String::as_str) != Some(appid.as_str()) {
+    let answer = UnifiedOrderResponse::from_params(&answer).map_err(unusable)?;
+    if answer.appid != appid {
         return Err(UpstreamError::mismatch("appid_mismatch").into());
     }
     Ok(answer)
-}
-
-/// The v2 spelling of a refund status, mapped onto the store's.
-pub fn refund_status(v2: &str) -> RefundStatus {
-    match v2 {
-        "SUCCESS" => RefundStatus::Success,
-        "REFUNDCLOSE" => RefundStatus::Closed,
-        "CHANGE" => RefundStatus::Abnormal,
-        "PROCESSING" => RefundStatus::Processing,
-        other => RefundStatus::parse(other),
-    }
 }
 
 /// Sends `refund` (already reserved in the store) to `/secapi/pay/refund` over mutual TLS
@@ -146,7 +146,7 @@ pub async fn submit_refund(
     refund: &Refund,
 ) -> Result<Refund, AppError> {
     let v2 = client(state)?;
-    let now = crate::clock::now();
+    let now = state.clock.now();
     if !v2.has_mutual_tls() {
         // Never sent: release the reserved amount instead of leaving it PROCESSING.
         let fact = RefundFact {
@@ -163,37 +163,37 @@ pub async fn submit_refund(
             "v2 refunds need the merchant API certificate (merchant.client_cert_pem)",
         ));
     }
-    let appid = order
-        .appid
-        .clone()
-        .ok_or_else(|| crate::store::StoreError::Corrupt("a v2 order without its appid".into()))?;
-    let appid = AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?;
-    let mut f = Fields::new();
-    f.insert("out_trade_no".into(), order.out_trade_no.clone());
-    f.insert("out_refund_no".into(), refund.out_refund_no.clone());
-    f.insert("total_fee".into(), order.amount_fen.to_string());
-    f.insert("refund_fee".into(), refund.amount_fen.to_string());
-    f.insert(
-        "notify_url".into(),
-        format!("{}/notify/v2/refund", state.public_url),
-    );
-    if let Some(reason) = &refund.reason {
-        f.insert("refund_desc".into(), reason.clone());
-    }
-    match v2
-        .call(REFUND_PATH, &appid, f, Idempotency::Idempotent)
-        .await
-    {
+    let out_refund_no = OutRefundNo::new(refund.out_refund_no.as_str())
+        .map_err(|e| AppError::core_value("out_refund_no", e))?;
+    let request = RefundRequest {
+        appid: order_appid(order)?,
+        mch_id: v2.mchid().clone(),
+        nonce_str: nonce()?,
+        order: OrderRef::OutTradeNo(order_no(order)?),
+        out_refund_no: out_refund_no.clone(),
+        total_fee: amount(order.amount_fen)?,
+        refund_fee: amount(refund.amount_fen)?,
+        refund_desc: refund.reason.clone(),
+        refund_account: None,
+        notify_url: Some(state.notify_urls.v2_refund.clone()),
+    };
+    let params = request
+        .to_params()
+        .map_err(|e| AppError::core_value("refund request", e))?;
+    let answer = v2
+        .call(paths::REFUND, params, Idempotency::Idempotent)
+        .await;
+    match answer {
         Ok(answer) => {
-            let reported = answer.get("refund_fee").and_then(|v| v.parse::<i64>().ok());
-            if answer.get("out_refund_no") != Some(&refund.out_refund_no) {
+            let answer = RefundResponse::from_params(&answer).map_err(unusable)?;
+            if answer.out_refund_no != out_refund_no {
                 return Err(UpstreamError::mismatch("out_refund_no_mismatch").into());
             }
             let fact = RefundFact {
                 out_refund_no: refund.out_refund_no.clone(),
                 status: RefundStatus::Processing,
-                refund_id: answer.get("refund_id").cloned(),
-                amount_fen: reported,
+                refund_id: Some(answer.refund_id.as_str().to_owned()),
+                amount_fen: i64::try_from(answer.refund_fee).ok(),
                 cause: "refund_api_v2".into(),
                 at: now,
             };
@@ -207,9 +207,6 @@ pub async fn submit_refund(
     stored_refund(state, &refund.out_refund_no).await
 }
 
-/// The refund-query path (protocol E.3).
-pub const REFUNDQUERY_PATH: &str = "/pay/refundquery";
-
 /// Asks WeChat where refund `out_refund_no` of `order` stands (`/pay/refundquery` by
 /// `out_refund_no`; the answer's signature is verified by the v2 client before any field
 /// is read) and returns it as a fact, with `cause`. This, not a refund notification's
@@ -221,41 +218,36 @@ pub async fn query_refund(
     cause: &str,
 ) -> Result<RefundFact, AppError> {
     let v2 = client(state)?;
-    let appid = order
-        .appid
-        .clone()
-        .ok_or_else(|| crate::store::StoreError::Corrupt("a v2 order without its appid".into()))?;
-    let appid = AppId::new(appid).map_err(|e| AppError::core_value("appid", e))?;
-    let mut f = Fields::new();
-    f.insert("out_refund_no".into(), out_refund_no.to_owned());
+    let wanted =
+        OutRefundNo::new(out_refund_no).map_err(|e| AppError::core_value("out_refund_no", e))?;
+    let request = RefundQueryRequest {
+        appid: order_appid(order)?,
+        mch_id: v2.mchid().clone(),
+        nonce_str: nonce()?,
+        by: RefundQueryBy::OutRefundNo(wanted.clone()),
+    };
+    let params = request
+        .to_params()
+        .map_err(|e| AppError::core_value("refund query", e))?;
     let answer = v2
-        .call(REFUNDQUERY_PATH, &appid, f, Idempotency::Idempotent)
+        .call(paths::REFUND_QUERY, params, Idempotency::Idempotent)
         .await?;
-    if answer.get("out_trade_no") != Some(&order.out_trade_no) {
+    let answer = RefundQueryResponse::from_params(&answer).map_err(unusable)?;
+    if answer.out_trade_no.as_str() != order.out_trade_no {
         return Err(UpstreamError::mismatch("out_trade_no_mismatch").into());
     }
-    let count = answer
-        .get("refund_count")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let index = (0..count.min(50))
-        .find(|i| {
-            answer
-                .get(&format!("out_refund_no_{i}"))
-                .map(String::as_str)
-                == Some(out_refund_no)
-        })
+    let item = answer
+        .refunds
+        .iter()
+        .find(|item| item.out_refund_no == wanted)
         .ok_or_else(|| AppError::from(UpstreamError::mismatch("refund_not_in_answer")))?;
-    let field = |name: &str| answer.get(&format!("{name}_{index}")).cloned();
-    let status = field("refund_status")
-        .ok_or_else(|| AppError::from(UpstreamError::mismatch("refund_status_missing")))?;
     Ok(RefundFact {
         out_refund_no: out_refund_no.to_owned(),
-        status: refund_status(&status),
-        refund_id: field("refund_id").filter(|id| !id.is_empty()),
-        amount_fen: field("refund_fee").and_then(|v| v.parse::<i64>().ok()),
+        status: item.refund_status.clone(),
+        refund_id: Some(item.refund_id.as_str().to_owned()),
+        amount_fen: i64::try_from(item.refund_fee).ok(),
         cause: cause.to_owned(),
-        at: crate::clock::now(),
+        at: state.clock.now(),
     })
 }
 
@@ -286,21 +278,12 @@ pub fn v2_refund_refusal_is_final(code: &str) -> bool {
     )
 }
 
-/// Serialises v2 fields, for replies built by the server (mode-one callback).
-pub fn to_xml(fields: &Fields) -> String {
-    xml::to_xml(fields.iter()).unwrap_or_else(|_| "<xml></xml>".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn v2_refund_statuses_map_onto_the_store_states() {
-        assert_eq!(refund_status("SUCCESS"), RefundStatus::Success);
-        assert_eq!(refund_status("REFUNDCLOSE"), RefundStatus::Closed);
-        assert_eq!(refund_status("CHANGE"), RefundStatus::Abnormal);
-        assert_eq!(refund_status("PROCESSING"), RefundStatus::Processing);
+    fn v2_channels_are_told_by_their_suffix() {
         assert!(is_v2_channel(Some("jsapi.v2")));
         assert!(!is_v2_channel(Some("jsapi")));
         assert!(!is_v2_channel(None));

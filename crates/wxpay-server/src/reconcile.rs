@@ -15,18 +15,18 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use reqwest::Method;
 use wxpay_core::v3::bill::fen_to_yuan;
 use wxpay_core::v3::bill::{
     gunzip, parse_trade_bill, verify_sha1, BillAnswer, BillDate, BillType, BillUnavailable,
     TradeBillRequest, TradeBillRow,
 };
+use wxpay_core::v3::paths::Endpoint;
 
 use crate::error::{error_chain, AppError};
 use crate::payments;
 use crate::state::SharedState;
 use crate::store::{DifferenceRecord, LedgerEntry, NewRun, RunRecord};
-use crate::upstream::{Idempotency, UpstreamError};
+use crate::upstream::UpstreamError;
 
 /// Kinds of difference, as recorded.
 pub mod kind {
@@ -115,13 +115,13 @@ impl fmt::Display for Report {
 
 /// Reconciles `date` now.
 pub async fn run(state: &SharedState, date: BillDate) -> Result<Report, AppError> {
-    run_at(state, date, crate::clock::now()).await
+    run_at(state, date, state.clock.now()).await
 }
 
 /// Reconciles `date` as if the time were `now` (Unix seconds; used to read WeChat's
 /// "not made yet" and "too old" refusals) and records the run.
 pub async fn run_at(state: &SharedState, date: BillDate, now: i64) -> Result<Report, AppError> {
-    let started_at = crate::clock::now();
+    let started_at = state.clock.now();
     let (outcome, detail, bill_rows, matched, differences) = match fetch(state, date, now).await {
         Fetched::Rows(rows) => {
             let (matched, differences) = compare(state, date, &rows).await?;
@@ -152,7 +152,7 @@ pub async fn run_at(state: &SharedState, date: BillDate, now: i64) -> Result<Rep
     let new = NewRun {
         bill_date: date.to_string(),
         started_at,
-        finished_at: crate::clock::now(),
+        finished_at: state.clock.now(),
         outcome: outcome.to_owned(),
         detail,
         bill_rows: count(bill_rows),
@@ -215,16 +215,7 @@ async fn fetch(state: &SharedState, date: BillDate, now: i64) -> Fetched {
         bill_type: BillType::All,
         gzip: true,
     };
-    let answer: BillAnswer = match state
-        .v3
-        .call_json(
-            Method::GET,
-            &request.canonical_url(),
-            None,
-            Idempotency::Idempotent,
-        )
-        .await
-    {
+    let answer: BillAnswer = match state.v3.get(&Endpoint::TradeBill(request)).await {
         Ok(answer) => answer,
         Err(UpstreamError::Business { code, message, .. }) => {
             return match BillUnavailable::from_refusal(&code, date, now) {

@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn secrets_are_wiped_on_drop() {
         wiped_on_drop::<Secret<String>>();
-        wiped_on_drop::<crate::api::admin::AdminToken>();
+        wiped_on_drop::<crate::admin_token::AdminToken>();
         wiped_on_drop::<wxpay_core::v2::sign::ApiV2Key>();
         wiped_on_drop::<wxpay_core::v3::aead::ApiV3Key>();
     }

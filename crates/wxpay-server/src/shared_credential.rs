@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::clock;
+use crate::clock::Clock;
 use crate::error::AppError;
 use crate::store::Store;
 
@@ -31,6 +31,7 @@ pub struct Shared {
 /// seconds), fetched by one instance at a time across every instance on the store.
 pub async fn get_or_refresh<F, Fut>(
     store: &dyn Store,
+    clock: &Clock,
     name: &str,
     refresh: F,
 ) -> Result<Shared, AppError>
@@ -42,7 +43,7 @@ where
     // Each call holds the lease under its own name, so two tasks never share one.
     let holder = crate::ids::random_id("lease");
     loop {
-        let now = clock::now();
+        let now = clock.now();
         if let Some(value) = store.credential(name, now).await? {
             return Ok(Shared {
                 value,
@@ -54,7 +55,7 @@ where
             .await?
         {
             // Another instance may have put a value between the read and the lease.
-            let result = match store.credential(name, clock::now()).await? {
+            let result = match store.credential(name, clock.now()).await? {
                 Some(value) => Ok(Shared {
                     value,
                     fresh: false,

@@ -4,13 +4,45 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::api::admin::AdminToken;
+use wxpay_core::v3::models::{NotifyUrl, NotifyUrlError};
+
+use crate::admin_token::AdminToken;
 use crate::config::Settings;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::upstream::open::OpenClient;
 use crate::upstream::v2::V2Client;
 use crate::upstream::v3::V3Client;
+
+/// The `notify_url`s the server hands to WeChat, checked once at start against the core's
+/// rule (HTTPS, or plain HTTP to loopback or a private-line host), so no request carries one
+/// WeChat would refuse.
+#[derive(Debug, Clone)]
+pub struct NotifyUrls {
+    /// `…/notify/v3/pay`.
+    pub v3_pay: NotifyUrl,
+    /// `…/notify/v3/refund`.
+    pub v3_refund: NotifyUrl,
+    /// `…/notify/v2/pay`.
+    pub v2_pay: NotifyUrl,
+    /// `…/notify/v2/refund`.
+    pub v2_refund: NotifyUrl,
+}
+
+impl NotifyUrls {
+    /// The four URLs under `public_url`; plain HTTP is accepted only to `private_hosts`.
+    pub fn under(public_url: &str, private_hosts: &[&str]) -> Result<Self, NotifyUrlError> {
+        let url = |path: &str| {
+            NotifyUrl::new_over_private_line(format!("{public_url}{path}"), private_hosts)
+        };
+        Ok(Self {
+            v3_pay: url("/notify/v3/pay")?,
+            v3_refund: url("/notify/v3/refund")?,
+            v2_pay: url("/notify/v2/pay")?,
+            v2_refund: url("/notify/v2/refund")?,
+        })
+    }
+}
 
 /// An appid with its secret (when the app has one).
 #[derive(Debug, Clone)]
@@ -33,6 +65,13 @@ pub struct MerchantApps {
 }
 
 impl MerchantApps {
+    /// Whether `appid` is one of the merchant's apps (a payment under any other is not ours).
+    pub fn contains(&self, appid: &str) -> bool {
+        [&self.miniprogram, &self.official_account, &self.app]
+            .iter()
+            .any(|app| app.as_ref().is_some_and(|a| a.appid == appid))
+    }
+
     /// The appid used for channels without a user-bound app (h5, native): the official
     /// account when configured, else any app.
     pub fn web_appid(&self) -> Option<&str> {
@@ -97,6 +136,10 @@ pub struct AppState {
     pub settings: Settings,
     /// Base URL WeChat posts notifications to (`…/notify/v3/pay`).
     pub public_url: String,
+    /// The `notify_url`s built on it.
+    pub notify_urls: NotifyUrls,
+    /// The only clock handlers, the worker and the WeChat clients read.
+    pub clock: crate::clock::Clock,
     /// Login attempts.
     pub login_limiter: RateLimiter,
     /// `server.admin_token` (digest only); `None` disables refunds through the API.

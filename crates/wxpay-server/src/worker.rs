@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use wxpay_core::RefundStatus;
 
-use crate::clock;
 use crate::error::{error_chain, AppError};
 use crate::payments;
 use crate::state::SharedState;
@@ -40,7 +39,7 @@ const BATCH: i64 = 50;
 
 /// Runs one reconciliation pass as `owner`.
 pub async fn run_pass(state: &SharedState, owner: &str) -> Result<PassReport, AppError> {
-    run_pass_at(state, owner, clock::now()).await
+    run_pass_at(state, owner, state.clock.now()).await
 }
 
 /// Runs one pass as if the time were `now` (Unix seconds): thresholds, leases and the
@@ -188,7 +187,7 @@ pub async fn run(
         }
         // Yesterday's bill, once WeChat has made it (after 10:00 +08:00); at most once a
         // date unless the earlier run failed.
-        if let Err(err) = crate::reconcile::daily_at(&state, clock::now()).await {
+        if let Err(err) = crate::reconcile::daily_at(&state, state.clock.now()).await {
             tracing::warn!(error = %error_chain(&err), "daily bill reconciliation failed");
         }
     }

@@ -7,6 +7,7 @@
 mod fields;
 pub mod models;
 pub mod native_callback;
+pub mod paths;
 pub mod refund_crypto;
 pub mod refund_models;
 pub mod sign;

@@ -7,14 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use wxpay_core::invoke::{JsapiPayParams, NonceStr, PayTimestamp};
-use wxpay_core::PrepayId;
+use wxpay_core::v3::models::{PrepayIdResponse, PrepayKind};
+use wxpay_core::v3::paths::Endpoint;
 use wxpay_server::config::VerifyMode;
 use wxpay_server::upstream::transport::{client_builder, Transport};
 use wxpay_server::upstream::v3::{MerchantIdentity, V3Client};
-use wxpay_server::upstream::Idempotency;
 
 use crate::universe::Universe;
 use crate::BoxError;
@@ -197,6 +196,7 @@ pub async fn order_library(
         identity,
         VerifyMode::Certificate,
         None,
+        wxpay_server::clock::Clock::system(),
     ));
     client.refresh_certificates().await?;
     let prefix = prefix.to_owned();
@@ -209,20 +209,14 @@ pub async fn order_library(
             let (client, u, prefix) = (client.clone(), u.clone(), prefix.clone());
             async move {
                 let body = prepay_body(&u, &format!("{prefix}{i}"));
-                let answer: Value = client
-                    .call_json(
-                        Method::POST,
-                        "/v3/pay/transactions/jsapi",
-                        Some(&body),
-                        Idempotency::Idempotent,
-                    )
+                let answer: PrepayIdResponse = client
+                    .post(&Endpoint::Prepay(PrepayKind::Jsapi), &body)
                     .await?;
-                let prepay_id = answer["prepay_id"].as_str().ok_or("no prepay_id")?;
                 let params = JsapiPayParams::sign_v3(
                     client.signer(),
                     &u.appid,
-                    &PrepayId::new(prepay_id)?,
-                    &PayTimestamp::from_unix(wxpay_server::clock::now())?,
+                    &answer.prepay_id,
+                    &PayTimestamp::from_unix(wxpay_server::clock::Clock::system().now())?,
                     &NonceStr::new(wxpay_server::ids::nonce()?)?,
                 )?;
                 Ok(params.to_json())
@@ -377,7 +371,7 @@ pub async fn make_notifications(
         }
         None => (0..n).map(|i| (format!("{prefix}{i}"), 1)).collect(),
     };
-    let now = wxpay_server::clock::now();
+    let now = wxpay_server::clock::Clock::system().now();
     let mut lines = String::new();
     for (i, (no, total)) in orders.iter().enumerate() {
         let id = format!("{prefix}-EV-{i:08}");

@@ -58,7 +58,7 @@ fn run(args: &[String]) -> Result<(), BoxError> {
             universe::write_fixtures(
                 &u,
                 Path::new(arg(args, 3, "OUT_DIR")?),
-                wxpay_server::clock::now(),
+                wxpay_server::clock::Clock::system().now(),
             )?;
         }
         "micro" => {

@@ -11,7 +11,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::admin::Admin;
-use crate::clock;
 use crate::error::{json_rejection, AppError};
 use crate::state::SharedState;
 use crate::store::Order;
@@ -92,7 +91,12 @@ pub async fn resolve(
     }
     let resolved = state
         .store
-        .resolve_attention(&out_trade_no, &request.note, Admin::ACTOR, clock::now())
+        .resolve_attention(
+            &out_trade_no,
+            &request.note,
+            Admin::ACTOR,
+            state.clock.now(),
+        )
         .await?;
     let order = state
         .store

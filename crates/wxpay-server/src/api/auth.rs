@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{bearer_token, client_ip};
-use crate::clock;
+use super::bearer_token;
+use crate::client_ip::client_ip;
 use crate::error::{json_rejection, AppError, InternalError};
 use crate::state::{AppIdentity, SharedState};
 use crate::upstream::UpstreamError;
@@ -52,10 +52,11 @@ fn limit(
     peer: &ConnectInfo<SocketAddr>,
 ) -> Result<(), AppError> {
     let ip = client_ip(state, headers, Some(peer)).unwrap_or(peer.0.ip());
-    if state
-        .login_limiter
-        .allow(ip, clock::now(), state.settings.limits.login_per_minute)
-    {
+    if state.login_limiter.allow(
+        ip,
+        state.clock.now(),
+        state.settings.limits.login_per_minute,
+    ) {
         Ok(())
     } else {
         Err(AppError::RateLimited)
@@ -114,7 +115,7 @@ async fn open_session(
     openid: &str,
     unionid: Option<&str>,
 ) -> Result<LoginResponse, AppError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let user = state.store.upsert_user(appid, openid, unionid, now).await?;
     let token = crate::ids::session_token().map_err(InternalError::Entropy)?;
     let ttl = state.settings.server.session_ttl_secs;

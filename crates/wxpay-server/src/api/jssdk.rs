@@ -18,7 +18,6 @@ use axum::Json;
 use serde::Deserialize;
 use wxpay_core::jssdk::WxConfig;
 
-use crate::clock;
 use crate::error::{query_rejection, AppError, InternalError};
 use crate::secret::Secret;
 use crate::shared_credential::{self, Shared};
@@ -42,9 +41,9 @@ async fn access_token(
     secret: &Secret<String>,
 ) -> Result<Shared, AppError> {
     let name = format!("access_token:{appid}");
-    shared_credential::get_or_refresh(&*state.store, &name, || async {
+    shared_credential::get_or_refresh(&*state.store, &state.clock, &name, || async {
         let fresh = state.open.access_token(appid, secret).await?;
-        let expires_at = clock::now() + fresh.expires_in - EXPIRY_MARGIN_SECS;
+        let expires_at = state.clock.now() + fresh.expires_in - EXPIRY_MARGIN_SECS;
         Ok((fresh.value.expose().clone(), expires_at))
     })
     .await
@@ -67,17 +66,22 @@ pub struct ConfigQuery {
 
 async fn jsapi_ticket(state: &SharedState, appid: &str) -> Result<String, AppError> {
     let ticket_name = format!("jsapi_ticket:{appid}");
-    if let Some(ticket) = state.store.credential(&ticket_name, clock::now()).await? {
+    if let Some(ticket) = state
+        .store
+        .credential(&ticket_name, state.clock.now())
+        .await?
+    {
         return Ok(ticket);
     }
     // One refresh per process at a time; across processes, the store's lease.
     let _guard = state.credential_refresh.lock().await;
-    let ticket = shared_credential::get_or_refresh(&*state.store, &ticket_name, || async {
-        let ticket = fetch_jsapi_ticket(state, appid).await?;
-        let expires_at = clock::now() + ticket.expires_in - EXPIRY_MARGIN_SECS;
-        Ok((ticket.value.expose().clone(), expires_at))
-    })
-    .await?;
+    let ticket =
+        shared_credential::get_or_refresh(&*state.store, &state.clock, &ticket_name, || async {
+            let ticket = fetch_jsapi_ticket(state, appid).await?;
+            let expires_at = state.clock.now() + ticket.expires_in - EXPIRY_MARGIN_SECS;
+            Ok((ticket.value.expose().clone(), expires_at))
+        })
+        .await?;
     Ok(ticket.value)
 }
 
@@ -139,7 +143,7 @@ pub async fn config(
         })?;
     let ticket = jsapi_ticket(&state, &appid).await?;
     let nonce = crate::ids::nonce().map_err(InternalError::Entropy)?;
-    let timestamp = u64::try_from(clock::now()).unwrap_or(0);
+    let timestamp = u64::try_from(state.clock.now()).unwrap_or(0);
     let config = WxConfig::sign(
         appid,
         &ticket,

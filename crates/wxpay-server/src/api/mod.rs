@@ -17,14 +17,13 @@ pub mod pay_v2;
 pub mod reconciliations;
 pub mod refunds;
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::Serialize;
+use serde_json::Value;
+use wxpay_core::invoke::JsapiPayParams;
 
-use crate::clock;
 use crate::error::AppError;
 use crate::state::SharedState;
 use crate::store::{Order, Refund, User};
@@ -45,7 +44,7 @@ where
         let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
         let user = state
             .store
-            .session_user(&crate::ids::token_hash(token), clock::now())
+            .session_user(&crate::ids::token_hash(token), state.clock.now())
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok(Self(user))
@@ -62,33 +61,16 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty() && t.len() <= 128)
 }
 
-/// The client's IP: from the configured trusted proxy header when set, else the socket peer.
-/// Never from a header the operator did not declare trusted.
-///
-/// A list header (`X-Forwarded-For: client, proxy1, proxy2`) is read from the right: every
-/// hop appends the address it saw, so only the right-most entry was written by our trusted
-/// proxy; everything left of it came from the client and may be forged (a forged address
-/// would dodge the login and admin-token limits and lie in H5 `payer_client_ip`). With
-/// several header lines, the last one is the proxy's. A single-value header (`X-Real-IP`)
-/// is its own right-most entry.
-pub fn client_ip(
-    state: &SharedState,
-    headers: &HeaderMap,
-    peer: Option<&ConnectInfo<SocketAddr>>,
-) -> Option<IpAddr> {
-    state
-        .settings
-        .server
-        .trusted_proxy_header
-        .as_deref()
-        .and_then(|name| proxy_header_ip(headers, name))
-        .or_else(|| peer.map(|ConnectInfo(addr)| addr.ip()))
-}
-
-/// The right-most address of the last `name` header line (see [`client_ip`]).
-fn proxy_header_ip(headers: &HeaderMap, name: &str) -> Option<IpAddr> {
-    let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
-    value.rsplit(',').next()?.trim().parse().ok()
+/// The signed JSAPI bundle in the shape of the channel's client call: `wx.chooseWXPay`
+/// (`timestamp` in lower case, no `appId`: it comes from `wx.config`) for `jssdk`;
+/// `getBrandWCPayRequest` (`appId`, `timeStamp`) for `jsapi` and `miniprogram`, whose
+/// `wx.requestPayment` ignores the extra `appId`. Protocol B.1–B.4.
+pub(crate) fn jsapi_family_json(channel: &str, params: &JsapiPayParams) -> Value {
+    if channel == "jssdk" {
+        params.choose_wx_pay().to_json()
+    } else {
+        params.to_json()
+    }
 }
 
 /// The `Idempotency-Key` header, when sent: 1..=64 ASCII characters (as order creation
@@ -199,48 +181,5 @@ impl From<&Refund> for RefundView {
             status: refund.status.to_string(),
             refund_id: refund.refund_id.clone(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-
-    fn headers(name: &'static str, lines: &[&'static str]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for line in lines {
-            map.append(name, HeaderValue::from_static(line));
-        }
-        map
-    }
-
-    #[test]
-    fn a_forwarded_list_is_read_from_the_right() {
-        let ip = |lines: &[&'static str]| {
-            proxy_header_ip(&headers("x-forwarded-for", lines), "x-forwarded-for")
-        };
-        assert_eq!(
-            ip(&["198.51.100.1, 203.0.113.7"]),
-            "203.0.113.7".parse().ok()
-        );
-        assert_eq!(
-            ip(&["198.51.100.1", "10.0.0.1,203.0.113.8"]),
-            "203.0.113.8".parse().ok(),
-            "the proxy's own header line is the last one"
-        );
-        assert_eq!(ip(&["2001:db8::1"]), "2001:db8::1".parse().ok());
-        assert_eq!(ip(&["203.0.113.7, not-an-ip"]), None);
-        assert_eq!(ip(&[]), None);
-    }
-
-    #[test]
-    fn a_single_value_header_is_taken_as_is() {
-        let map = headers("x-real-ip", &[" 203.0.113.9 "]);
-        assert_eq!(
-            proxy_header_ip(&map, "x-real-ip"),
-            "203.0.113.9".parse().ok()
-        );
     }
 }

@@ -15,13 +15,14 @@ use serde_json::{json, Value};
 use wxpay_core::invoke::{AppPayParams, JsapiPayParams, NonceStr, PayTimestamp};
 use wxpay_core::{AppId, PrepayId, TradeState};
 
-use super::{client_ip, owned_order, AuthUser, OrderView};
-use crate::clock;
+use super::{jsapi_family_json, owned_order, AuthUser, OrderView};
+use crate::client_ip::client_ip;
 use crate::error::{json_rejection, AppError, InternalError};
 use crate::limits::{retry_after_secs, KeyedLimit};
-use crate::payments::{self, PrepayKind};
+use crate::payments::{self, Prepaid};
 use crate::state::SharedState;
 use crate::store::{NewOrder, Order, Product, User};
+use wxpay_core::v3::models::PrepayKind;
 
 /// How long a v3 prepay id (and `code_url`) stays usable.
 const PREPAY_TTL_SECS: i64 = 2 * 3600;
@@ -137,7 +138,7 @@ pub async fn create_order(
         description.truncate(cut);
         description.push_str("...");
     }
-    let now = clock::now();
+    let now = state.clock.now();
     let out_trade_no = crate::ids::new_out_trade_no(now).map_err(InternalError::Entropy)?;
     let order = state
         .store
@@ -164,7 +165,7 @@ pub async fn get_order(
     let order = owned_order(&state, &user, &out_trade_no).await?;
     let stale = order
         .last_checked_at
-        .is_none_or(|t| clock::now() - t >= state.settings.worker.status_stale_secs);
+        .is_none_or(|t| state.clock.now() - t >= state.settings.worker.status_stale_secs);
     if order.state.is_pending() && order.prepay_id.is_some() && stale {
         if let Err(err) =
             payments::query_and_apply(&state, &order.out_trade_no, "status_query").await
@@ -276,11 +277,11 @@ pub async fn pay(
         }
     }
     let (kind, appid) = channel_app(&state, &user, &request.channel)?;
-    let now = clock::now();
+    let now = state.clock.now();
     match request.api_version.as_deref() {
         None | Some("v3") => {}
         Some("v2") => {
-            let ip = client_ip(&state, &headers, Some(&peer)).map(|ip| ip.to_string());
+            let ip = client_ip(&state, &headers, Some(&peer));
             let params = super::pay_v2::pay(
                 &state,
                 &user,
@@ -288,7 +289,7 @@ pub async fn pay(
                 &request.channel,
                 kind,
                 &appid,
-                ip.as_deref(),
+                ip,
                 now,
             )
             .await?;
@@ -311,25 +312,14 @@ pub async fn pay(
     let (prepay_id, payload) = if let Some(reused) = reused {
         reused
     } else {
-        let ip = client_ip(&state, &headers, Some(&peer)).map(|ip| ip.to_string());
+        let ip = client_ip(&state, &headers, Some(&peer));
         let openid = (kind == PrepayKind::Jsapi).then_some(user.openid.as_str());
-        let answer = payments::prepay(&state, &order, kind, &appid, openid, ip.as_deref()).await?;
-        let (id, payload, ttl) = match kind {
-            PrepayKind::Jsapi | PrepayKind::App => {
-                (answer.prepay_id.clone(), None, PREPAY_TTL_SECS)
-            }
-            PrepayKind::H5 => (
-                answer.h5_url.clone(),
-                answer.h5_url.clone(),
-                H5_URL_TTL_SECS,
-            ),
-            PrepayKind::Native => (
-                answer.code_url.clone(),
-                answer.code_url.clone(),
-                PREPAY_TTL_SECS,
-            ),
+        let prepaid = payments::prepay(&state, &order, kind, &appid, openid, ip).await?;
+        let (id, payload, ttl) = match prepaid {
+            Prepaid::PrepayId(id) => (id.as_str().to_owned(), None, PREPAY_TTL_SECS),
+            Prepaid::H5Url(url) => (url.clone(), Some(url), H5_URL_TTL_SECS),
+            Prepaid::CodeUrl(url) => (url.clone(), Some(url), PREPAY_TTL_SECS),
         };
-        let id = id.ok_or_else(|| AppError::unusable_answer("prepay_result_missing"))?;
         // The prepay id column holds the prepay id, or the URL for h5/native (unique per
         // prepay). Saved only while the order is payable: a close that committed meanwhile
         // wins, and the payer gets no parameters for a closed order.
@@ -409,18 +399,6 @@ fn client_params(
                     .map_err(|e| AppError::core_value("client parameters", e))?;
             Ok(jsapi_family_json(channel, &params))
         }
-    }
-}
-
-/// The signed JSAPI bundle in the shape of the channel's client call: `wx.chooseWXPay`
-/// (`timestamp` in lower case, no `appId`: it comes from `wx.config`) for `jssdk`;
-/// `getBrandWCPayRequest` (`appId`, `timeStamp`) for `jsapi` and `miniprogram`, whose
-/// `wx.requestPayment` ignores the extra `appId`. Protocol B.1–B.4.
-pub(crate) fn jsapi_family_json(channel: &str, params: &JsapiPayParams) -> Value {
-    if channel == "jssdk" {
-        params.choose_wx_pay().to_json()
-    } else {
-        params.to_json()
     }
 }
 

@@ -15,9 +15,12 @@ use wxpay_core::invoke::{
 };
 use wxpay_core::{AppId, PrepayId};
 
+use std::net::IpAddr;
+
+use wxpay_core::v3::models::PrepayKind;
+
 use crate::error::{query_rejection, AppError};
-use crate::payments::PrepayKind;
-use crate::payments_v2::{self, Payer, TradeType, V2_CHANNEL_SUFFIX};
+use crate::payments_v2::{self, Payer, V2_CHANNEL_SUFFIX};
 use crate::state::SharedState;
 use crate::store::{Order, User};
 
@@ -36,7 +39,7 @@ pub async fn pay(
     channel: &str,
     kind: PrepayKind,
     appid: &str,
-    payer_ip: Option<&str>,
+    payer_ip: Option<IpAddr>,
     now: i64,
 ) -> Result<Value, AppError> {
     let v2 = payments_v2::client(state)?;
@@ -48,12 +51,7 @@ pub async fn pay(
     let (prepay_id, payload) = if let Some(reused) = reused {
         reused
     } else {
-        let trade_type = match kind {
-            PrepayKind::Jsapi => TradeType::Jsapi,
-            PrepayKind::App => TradeType::App,
-            PrepayKind::H5 => TradeType::Mweb,
-            PrepayKind::Native => TradeType::Native,
-        };
+        let trade_type = kind.trade_type();
         let payer = Payer {
             openid: (kind == PrepayKind::Jsapi).then_some(user.openid.as_str()),
             ip: payer_ip,
@@ -61,13 +59,10 @@ pub async fn pay(
         };
         let answer =
             payments_v2::unified_order(state, &v2, order, trade_type, appid, &payer).await?;
-        let prepay_id = answer
-            .get("prepay_id")
-            .cloned()
-            .ok_or_else(|| AppError::unusable_answer("prepay_id_missing"))?;
+        let prepay_id = answer.prepay_id.as_str().to_owned();
         let (payload, ttl) = match kind {
-            PrepayKind::H5 => (answer.get("mweb_url").cloned(), MWEB_URL_TTL_SECS),
-            PrepayKind::Native => (answer.get("code_url").cloned(), PREPAY_TTL_SECS),
+            PrepayKind::H5 => (answer.mweb_url, MWEB_URL_TTL_SECS),
+            PrepayKind::Native => (answer.code_url, PREPAY_TTL_SECS),
             PrepayKind::Jsapi | PrepayKind::App => (None, PREPAY_TTL_SECS),
         };
         if matches!(kind, PrepayKind::H5 | PrepayKind::Native) && payload.is_none() {
@@ -123,7 +118,7 @@ pub async fn pay(
                 .map_err(|e| AppError::core_value("client parameters", e));
             }
             JsapiPayParams::sign_v2(v2.key(), sign_type, &app_id, &prepay, &timestamp, &nonce)
-                .map(|p| super::orders::jsapi_family_json(channel, &p))
+                .map(|p| super::jsapi_family_json(channel, &p))
                 .map_err(|e| AppError::core_value("client parameters", e))
         }
     }
@@ -160,7 +155,7 @@ pub async fn mode_one_url(
         .web_appid()
         .ok_or_else(|| AppError::bad_request("channel_not_configured", "no app configured"))?;
     let app_id = AppId::new(appid).map_err(|e| AppError::core_value("mode-one URL", e))?;
-    let timestamp = PayTimestamp::from_unix(crate::clock::now())
+    let timestamp = PayTimestamp::from_unix(state.clock.now())
         .map_err(|e| AppError::core_value("mode-one URL", e))?;
     let nonce =
         NonceStr::new(crate::ids::nonce().map_err(|e| AppError::core_value("mode-one URL", e))?)

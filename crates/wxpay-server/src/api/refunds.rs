@@ -20,7 +20,6 @@ use wxpay_core::RefundStatus;
 
 use super::admin::{check_admin, presents_admin_token, Admin};
 use super::{idempotency_key, owned_order, AuthUser, RefundView};
-use crate::clock;
 use crate::error::{json_rejection, AppError, InternalError};
 use crate::payments;
 use crate::state::SharedState;
@@ -74,7 +73,7 @@ pub async fn create_refund(
         .order(&out_trade_no)
         .await?
         .ok_or(AppError::NotFound("order"))?;
-    let now = clock::now();
+    let now = state.clock.now();
     let out_refund_no = crate::ids::new_out_refund_no(now).map_err(InternalError::Entropy)?;
     let new = NewRefund {
         out_refund_no: &out_refund_no,
@@ -193,7 +192,7 @@ pub async fn get_refund(
         .refund_checked_at(&out_refund_no)
         .await?
         .unwrap_or(refund.created_at);
-    let stale = clock::now() - checked >= state.settings.worker.status_stale_secs;
+    let stale = state.clock.now() - checked >= state.settings.worker.status_stale_secs;
     if refund.status == RefundStatus::Processing && stale {
         if let Err(err) =
             payments::query_refund_and_apply(&state, &out_refund_no, "status_query").await

@@ -798,12 +798,18 @@ async fn one_refresh_serves_every_waiting_instance(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let (store, fetches) = (store.clone(), fetches.clone());
+        let clock = crate::clock::Clock::system();
         tasks.push(tokio::spawn(async move {
-            crate::shared_credential::get_or_refresh(&*store, "access_token:wx1", || async {
-                fetches.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                Ok(("TOKEN-1".to_owned(), crate::clock::now() + 3600))
-            })
+            crate::shared_credential::get_or_refresh(
+                &*store,
+                &clock.clone(),
+                "access_token:wx1",
+                || async {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    Ok(("TOKEN-1".to_owned(), clock.now() + 3600))
+                },
+            )
             .await
             .expect("token")
         }));

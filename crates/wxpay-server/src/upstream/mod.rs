@@ -66,15 +66,26 @@ pub enum UpstreamError {
     /// A response body could not be parsed.
     #[error("unexpected response body")]
     Decode(#[source] serde_json::Error),
+    /// A verified v2 answer is not the documented shape (a field missing or invalid).
+    #[error("unexpected v2 answer")]
+    DecodeV2(#[source] wxpay_core::v2::models::V2ModelError),
     /// A v2 XML answer could not be parsed (reason code of the XML codec).
     #[error("unexpected v2 XML answer ({0})")]
     DecodeXml(String),
     /// The request could not be built or signed locally (bad key, bad field).
     #[error("request could not be built: {0}")]
     Build(String),
-    /// The platform certificates could not be loaded.
-    #[error("platform certificates unavailable: {0}")]
-    Certificates(String),
+    /// WeChat refused the certificate download (HTTP status and code of its answer).
+    #[error("platform certificates unavailable: HTTP {status} {code}")]
+    CertificatesRefused {
+        /// HTTP status.
+        status: u16,
+        /// The code in the body.
+        code: String,
+    },
+    /// The downloaded certificates could not be used (malformed, not decrypting, invalid).
+    #[error("platform certificates unusable")]
+    Certificates(#[source] wxpay_core::v3::certificates::CertificatesError),
 }
 
 impl UpstreamError {

@@ -11,19 +11,14 @@
 use std::collections::BTreeMap;
 
 use wxpay_core::v2::sign::{sign_request_into, verify, ApiV2Key, SignType};
-use wxpay_core::v2::xml;
-use wxpay_core::{AppId, MchId};
+use wxpay_core::v2::{paths, xml};
+use wxpay_core::MchId;
 
 use super::transport::Transport;
 use super::{Idempotency, UpstreamError};
 
 /// A v2 message: field name → value.
 pub type Fields = BTreeMap<String, String>;
-
-/// The unified-order path.
-pub const UNIFIEDORDER_PATH: &str = "/pay/unifiedorder";
-/// The refund path (mutual TLS).
-pub const REFUND_PATH: &str = "/secapi/pay/refund";
 
 /// The API v2 side of the merchant: key, sign type and the two transports.
 pub struct V2Client {
@@ -122,15 +117,11 @@ impl V2Client {
         self.secure.is_some()
     }
 
-    /// Adds `appid`, `mch_id`, `nonce_str`, `sign_type` and `sign` to `fields`.
-    pub fn sign_request(&self, appid: &AppId, fields: &mut Fields) -> Result<(), UpstreamError> {
-        fields.insert("appid".into(), appid.as_str().to_owned());
-        fields.insert("mch_id".into(), self.mchid.as_str().to_owned());
-        let nonce = crate::ids::nonce().map_err(|e| UpstreamError::Build(e.to_string()))?;
-        fields.insert("nonce_str".into(), nonce);
+    /// Signs a request built from the core's model (which names `appid`, `mch_id` and
+    /// `nonce_str`): sets `sign_type` and `sign`.
+    pub fn sign(&self, fields: &mut Fields) {
         fields.remove("sign");
         sign_request_into(fields, &self.key, self.sign_type);
-        Ok(())
     }
 
     /// Sends a signed request to `path` and returns the verified answer's fields when both
@@ -138,13 +129,12 @@ impl V2Client {
     pub async fn call(
         &self,
         path: &str,
-        appid: &AppId,
         mut fields: Fields,
         idempotency: Idempotency,
     ) -> Result<Fields, UpstreamError> {
-        self.sign_request(appid, &mut fields)?;
+        self.sign(&mut fields);
         let body = xml::to_xml(fields.iter()).map_err(|e| UpstreamError::Build(e.to_string()))?;
-        let transport = if path.starts_with("/secapi/") {
+        let transport = if paths::needs_client_certificate(path) {
             self.secure.as_ref().ok_or_else(|| {
                 UpstreamError::Build("no client certificate configured for /secapi/".into())
             })?
@@ -295,10 +285,9 @@ mod tests {
         let c = client();
         let mut f = Fields::new();
         f.insert("out_trade_no".into(), "T1".into());
-        c.sign_request(&AppId::new("wxd678efh567hg6787").expect("appid"), &mut f)
-            .expect("signed");
+        f.insert("sign".into(), "stale".into());
+        c.sign(&mut f);
         assert_eq!(f.get("sign_type").map(String::as_str), Some("HMAC-SHA256"));
         assert_eq!(verify(&f, c.key(), SignType::HmacSha256), Ok(()));
-        assert_eq!(f.get("mch_id").map(String::as_str), Some("1900000109"));
     }
 }

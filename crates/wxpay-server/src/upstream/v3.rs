@@ -24,16 +24,19 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::Serialize;
 use wxpay_core::keys::{Certificate, PrivateKey, PublicKey};
-use wxpay_core::v3::aead::{self, ApiV3Key};
+use wxpay_core::v3::aead::ApiV3Key;
 use wxpay_core::v3::authorization::{Authorization, RequestParts};
+use wxpay_core::v3::certificates::{self, CertificatesError};
+use wxpay_core::v3::models::ErrorBody;
+use wxpay_core::v3::paths::{self, Endpoint};
 use wxpay_core::v3::verify::{SignedHeaders, Verifier, VerifyError};
 use wxpay_core::{MchId, SerialNo};
 
 use super::transport::{RawResponse, Transport};
 use super::{Idempotency, UpstreamError};
-use crate::clock;
+use crate::clock::Clock;
 use crate::config::VerifyMode;
 
 /// Do not hit `/v3/certificates` more often than this because of unknown serials (per
@@ -90,36 +93,13 @@ pub struct MerchantIdentity {
 /// The v3 client.
 pub struct V3Client {
     transport: Transport,
+    /// Signs requests and judges answers' timestamps (the server's clock).
+    clock: Clock,
     merchant: MerchantIdentity,
     mode: VerifyMode,
     verifier: RwLock<Verifier>,
     last_response_refresh: tokio::sync::Mutex<i64>,
     last_notification_refresh: tokio::sync::Mutex<i64>,
-}
-
-#[derive(Deserialize)]
-struct CertificateList {
-    data: Vec<CertificateEntry>,
-}
-
-#[derive(Deserialize)]
-struct CertificateEntry {
-    serial_no: String,
-    encrypt_certificate: EncryptedCertificate,
-}
-
-#[derive(Deserialize)]
-struct EncryptedCertificate {
-    nonce: String,
-    associated_data: String,
-    ciphertext: String,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: String,
-    #[serde(default)]
-    message: String,
 }
 
 /// The headers WeChat adds to an answer it signs.
@@ -139,16 +119,14 @@ fn carries_signature(headers: &reqwest::header::HeaderMap) -> bool {
 
 /// WeChat's code and message in an error answer (`HTTP_<status>` when the body has none).
 fn error_body(raw: &RawResponse) -> ErrorBody {
-    serde_json::from_slice(&raw.body).unwrap_or(ErrorBody {
-        code: format!("HTTP_{}", raw.status),
-        message: String::new(),
-    })
+    serde_json::from_slice(&raw.body)
+        .unwrap_or_else(|_| ErrorBody::new(format!("HTTP_{}", raw.status), ""))
 }
 
 /// An error answer as the caller sees it: [`UpstreamError::Business`] once its signature
 /// verified, [`UpstreamError::UnsignedError`] when it carries none.
 fn error_answer(raw: &RawResponse, verified: bool) -> UpstreamError {
-    let ErrorBody { code, message } = error_body(raw);
+    let ErrorBody { code, message, .. } = error_body(raw);
     if verified {
         UpstreamError::Business {
             status: raw.status,
@@ -180,6 +158,7 @@ impl V3Client {
         merchant: MerchantIdentity,
         mode: VerifyMode,
         public_key: Option<(SerialNo, PublicKey)>,
+        clock: Clock,
     ) -> Self {
         let mut verifier = Verifier::new();
         if mode != VerifyMode::Certificate {
@@ -191,6 +170,7 @@ impl V3Client {
             transport,
             merchant,
             mode,
+            clock,
             verifier: RwLock::new(verifier),
             last_response_refresh: tokio::sync::Mutex::new(i64::MIN / 2),
             last_notification_refresh: tokio::sync::Mutex::new(i64::MIN / 2),
@@ -294,54 +274,42 @@ impl V3Client {
     /// Downloads `/v3/certificates`, decrypts every certificate with the APIv3 key, checks
     /// the response signature with one of them (the bootstrap rule of A.4) and installs them.
     pub async fn refresh_certificates(&self) -> Result<usize, UpstreamError> {
-        let path = "/v3/certificates";
         let raw = self
-            .send_signed(Method::GET, path, Vec::new(), Idempotency::Idempotent)
+            .send_signed(
+                Method::GET,
+                paths::CERTIFICATES,
+                Vec::new(),
+                Idempotency::Idempotent,
+            )
             .await?;
         if raw.status != 200 {
             // Nothing here is used as a certificate; the code tells the operator why (a wrong
             // merchant serial or key is an unsigned 401 SIGN_ERROR).
-            let code = error_body(&raw).code;
-            return Err(UpstreamError::Certificates(format!(
-                "HTTP {} {code}",
-                raw.status
-            )));
-        }
-        let list: CertificateList =
-            serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)?;
-        let mut certificates = Vec::with_capacity(list.data.len());
-        for entry in list.data {
-            let e = &entry.encrypt_certificate;
-            let pem = aead::decrypt(
-                &self.merchant.apiv3_key,
-                &e.nonce,
-                &e.associated_data,
-                &e.ciphertext,
-            )
-            .map_err(|err| {
-                UpstreamError::Certificates(format!("decrypt {}: {err}", entry.serial_no))
-            })?;
-            let certificate = Certificate::from_pem_bytes(&pem).map_err(|err| {
-                UpstreamError::Certificates(format!("parse {}: {err}", entry.serial_no))
-            })?;
-            certificates.push(certificate);
+            return Err(UpstreamError::CertificatesRefused {
+                status: raw.status,
+                code: error_body(&raw).code,
+            });
         }
         let headers = SignedHeaders::from_lookup(header_lookup(&raw.headers)).map_err(|err| {
             let reason = err.reason_code();
             UpstreamError::rejected(err, reason)
         })?;
-        let now = clock::now();
-        // Check the response against the downloaded set plus the keys already trusted.
-        let mut candidate = match self.verifier.read() {
-            Ok(v) => v.clone(),
-            Err(_) => Verifier::new(),
-        };
-        for certificate in &certificates {
-            candidate.add_certificate(certificate.clone());
-        }
-        candidate.verify(&headers, &raw.body, now).map_err(|err| {
-            let reason = err.reason_code();
-            UpstreamError::rejected(err, reason)
+        let now = self.clock.now();
+        // Checked against the downloaded set plus the keys already trusted.
+        let trusted = self.verifier.read().ok().map(|v| v.clone());
+        let certificates = certificates::verify_and_decrypt(
+            &raw.body,
+            &headers,
+            now,
+            &self.merchant.apiv3_key,
+            trusted.as_ref(),
+        )
+        .map_err(|err| match err {
+            CertificatesError::Verify(err) => {
+                let reason = err.reason_code();
+                UpstreamError::rejected(err, reason)
+            }
+            other => UpstreamError::Certificates(other),
         })?;
         let count = certificates.len();
         if let Ok(mut verifier) = self.verifier.write() {
@@ -364,7 +332,7 @@ impl V3Client {
         idempotency: Idempotency,
     ) -> Result<RawResponse, UpstreamError> {
         let build = |base: &str| {
-            let timestamp = clock::now();
+            let timestamp = self.clock.now();
             let nonce = crate::ids::nonce().map_err(|e| UpstreamError::Build(e.to_string()))?;
             let parts = RequestParts {
                 method: method.as_str(),
@@ -403,19 +371,25 @@ impl V3Client {
     /// Sends a signed request and verifies the answer's signature. A verified 2xx is
     /// returned; a verified 4xx becomes [`UpstreamError::Business`]; a 4xx without any
     /// signature header becomes [`UpstreamError::UnsignedError`] (A.3); anything else that
-    /// does not verify is [`UpstreamError::Unverified`].
-    pub async fn call(
+    /// does not verify is [`UpstreamError::Unverified`]. Every v3 call the server makes is
+    /// keyed by the merchant's own number, so all of them may be repeated.
+    pub async fn send<B: Serialize>(
         &self,
-        method: Method,
-        path: &str,
-        body: Option<&serde_json::Value>,
-        idempotency: Idempotency,
+        endpoint: &Endpoint,
+        body: Option<&B>,
     ) -> Result<RawResponse, UpstreamError> {
         let bytes = match body {
             Some(value) => serde_json::to_vec(value).map_err(UpstreamError::Decode)?,
             None => Vec::new(),
         };
-        let raw = self.send_signed(method, path, bytes, idempotency).await?;
+        let method = match endpoint.method() {
+            paths::Method::Get => Method::GET,
+            paths::Method::Post => Method::POST,
+        };
+        let path = endpoint.canonical_url();
+        let raw = self
+            .send_signed(method, &path, bytes, Idempotency::Idempotent)
+            .await?;
         let success = (200..300).contains(&raw.status);
         if !success && !carries_signature(&raw.headers) {
             return Err(error_answer(&raw, false));
@@ -424,16 +398,37 @@ impl V3Client {
             let reason = err.reason_code();
             UpstreamError::rejected(err, reason)
         })?;
-        self.verify_from(SerialSource::Response, &headers, &raw.body, clock::now())
-            .await
-            .map_err(|err| {
-                let reason = err.reason_code();
-                UpstreamError::rejected(err, reason)
-            })?;
+        self.verify_from(
+            SerialSource::Response,
+            &headers,
+            &raw.body,
+            self.clock.now(),
+        )
+        .await
+        .map_err(|err| {
+            let reason = err.reason_code();
+            UpstreamError::rejected(err, reason)
+        })?;
         if success {
             return Ok(raw);
         }
         Err(error_answer(&raw, true))
+    }
+
+    /// `GET` of `endpoint`, its verified answer decoded into the core's model.
+    pub async fn get<T: DeserializeOwned>(&self, endpoint: &Endpoint) -> Result<T, UpstreamError> {
+        let raw = self.send(endpoint, None::<&()>).await?;
+        serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)
+    }
+
+    /// `POST` of `body` to `endpoint`, its verified answer decoded into the core's model.
+    pub async fn post<T: DeserializeOwned, B: Serialize>(
+        &self,
+        endpoint: &Endpoint,
+        body: &B,
+    ) -> Result<T, UpstreamError> {
+        let raw = self.send(endpoint, Some(body)).await?;
+        serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)
     }
 
     /// Downloads a bill file: a signed `GET` of `download_url`'s path and query, sent to
@@ -454,18 +449,6 @@ impl V3Client {
             return Err(error_answer(&raw, false));
         }
         Ok(raw.body.to_vec())
-    }
-
-    /// [`Self::call`] and parse the JSON body.
-    pub async fn call_json<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&serde_json::Value>,
-        idempotency: Idempotency,
-    ) -> Result<T, UpstreamError> {
-        let raw = self.call(method, path, body, idempotency).await?;
-        serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)
     }
 
     /// How many platform keys (certificates or the public key) answers can be verified with.
@@ -503,10 +486,10 @@ impl V3Client {
         let check = interval.min(Duration::from_secs(REFRESH_CHECK_SECS));
         let interval_secs = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX);
         // Start-up has just downloaded them.
-        let mut last_refresh = clock::now();
+        let mut last_refresh = self.clock.now();
         loop {
             tokio::time::sleep(check).await;
-            let now = clock::now();
+            let now = self.clock.now();
             if !certificate_refresh_due(
                 self.newest_certificate_expiry(),
                 last_refresh,

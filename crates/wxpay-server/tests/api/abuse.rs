@@ -184,7 +184,7 @@ async fn the_worker_keeps_the_notification_log_for_the_configured_days() {
     .await;
     assert_eq!(app.count_rows("notifications").await, 2);
     let day = 24 * 3600;
-    let now = wxpay_server::clock::now();
+    let now = app.state.clock.now();
     wxpay_server::worker::run_pass_at(&app.state, "w-test", now + 89 * day)
         .await
         .expect("pass");

@@ -547,7 +547,7 @@ impl TestApp {
                 .unwrap_or_else(|| self.universe.platform.serial.clone()),
         )
         .expect("serial");
-        let timestamp = wxpay_server::clock::now() + sign.skew;
+        let timestamp = self.state.clock.now() + sign.skew;
         let headers = SignedHeaders::sign(
             &signer,
             &serial,

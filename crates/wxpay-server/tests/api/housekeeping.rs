@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::Value;
+use wxpay_core::v3::paths::Endpoint;
+use wxpay_core::OutTradeNo;
 use wxpay_server::config::VerifyMode;
-use wxpay_server::upstream::{Idempotency, UpstreamError};
+use wxpay_server::upstream::UpstreamError;
 
 use crate::helpers::TestApp;
 
@@ -43,7 +44,7 @@ async fn the_worker_purges_expired_sessions() {
     let (token, _) = app.login_miniprogram().await;
     app.login_oauth().await;
     assert_eq!(app.count_rows("sessions").await, 2);
-    let now = wxpay_server::clock::now();
+    let now = app.state.clock.now();
     wxpay_server::worker::run_pass_at(&app.state, "w-test", now + 60)
         .await
         .expect("pass");
@@ -97,15 +98,11 @@ async fn an_upstream_answer_over_the_size_cap_is_refused_with_a_typed_error() {
         settings.upstream.max_response_bytes = 16;
     })
     .await;
-    let path = format!(
-        "/v3/pay/transactions/out-trade-no/WX0000000000NOSUCH?mchid={}",
-        app.mchid()
-    );
-    let answer: Result<Value, UpstreamError> = app
-        .state
-        .v3
-        .call_json(Method::GET, &path, None, Idempotency::Idempotent)
-        .await;
+    let endpoint = Endpoint::QueryByOutTradeNo {
+        out_trade_no: OutTradeNo::new("WX0000000000NOSUCH").unwrap(),
+        mchid: app.state.v3.mchid().clone(),
+    };
+    let answer: Result<Value, UpstreamError> = app.state.v3.get(&endpoint).await;
     match answer {
         Err(UpstreamError::BodyTooLarge { limit }) => assert_eq!(limit, 16),
         other => panic!("expected BodyTooLarge, got {other:?}"),

@@ -36,7 +36,7 @@ async fn config_accepted_by_wechat(app: &TestApp) {
 async fn cached(app: &TestApp, name: &str) -> Option<String> {
     app.state
         .store
-        .credential(name, wxpay_server::clock::now())
+        .credential(name, app.state.clock.now())
         .await
         .expect("store")
 }

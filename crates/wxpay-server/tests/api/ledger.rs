@@ -5,10 +5,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use wxpay_core::v3::notification::EventType;
-use wxpay_server::upstream::Idempotency;
+use wxpay_core::v3::paths::Endpoint;
 use wxpay_sim::config::AppKind;
 use wxpay_sim::faults::NotifyFaults;
 
@@ -105,7 +104,7 @@ async fn a_query_answer_under_another_of_our_appids_does_not_credit() {
         "{view}"
     );
     let report =
-        wxpay_server::worker::run_pass_at(&app.state, "w-test", wxpay_server::clock::now() + 120)
+        wxpay_server::worker::run_pass_at(&app.state, "w-test", app.state.clock.now() + 120)
             .await
             .expect("pass");
     assert_eq!(report.orders_changed, 0, "{report:?}");
@@ -176,14 +175,12 @@ async fn a_query_that_proves_paid_then_refunded_is_recorded_and_flagged() {
     let refund: Value = app
         .state
         .v3
-        .call_json(
-            Method::POST,
-            "/v3/refund/domestic/refunds",
-            Some(&json!({
+        .post(
+            &Endpoint::Refund,
+            &json!({
                 "out_trade_no": no, "out_refund_no": "RFPORTAL0001",
                 "amount": { "refund": 3000, "total": 3000, "currency": "CNY" }
-            })),
-            Idempotency::Idempotent,
+            }),
         )
         .await
         .expect("refund at WeChat");
@@ -225,7 +222,7 @@ async fn a_query_that_proves_paid_then_refunded_is_recorded_and_flagged() {
     assert_eq!(admin["attention"], "refunded_outside_server", "{admin}");
     // No longer pending: the worker leaves it alone.
     let report =
-        wxpay_server::worker::run_pass_at(&app.state, "w-test", wxpay_server::clock::now() + 120)
+        wxpay_server::worker::run_pass_at(&app.state, "w-test", app.state.clock.now() + 120)
             .await
             .expect("pass");
     assert_eq!(report.orders_checked, 0, "{report:?}");

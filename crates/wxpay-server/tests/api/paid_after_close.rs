@@ -39,7 +39,7 @@ async fn close_locally_only(app: &TestApp, no: &str) {
         transaction_id: None,
         amount_fen: None,
         cause: "test_local_close".into(),
-        at: wxpay_server::clock::now(),
+        at: app.state.clock.now(),
     };
     app.state.store.apply_payment(&fact).await.expect("closed");
 }

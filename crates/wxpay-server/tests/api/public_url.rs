@@ -2,12 +2,12 @@
 //! public host (A.8), so a real merchant configuration with one must not start; plain HTTP
 //! is fine on a loopback host (a local simulator) and on the embedded simulator's demo.
 
-use reqwest::Method;
 use serde_json::json;
 use tempfile::TempDir;
+use wxpay_core::v3::models::PrepayKind;
+use wxpay_core::v3::paths::Endpoint;
 use wxpay_server::app::{Application, StartError};
 use wxpay_server::config::{Settings, VerifyMode};
-use wxpay_server::upstream::Idempotency;
 use wxpay_sim::server::{RunningSim, Simulator};
 use wxpay_sim::universe::Universe;
 
@@ -89,12 +89,7 @@ async fn the_embedded_simulator_accepts_the_demo_servers_plain_http_host() {
     });
     let answer: serde_json::Value = state
         .v3
-        .call_json(
-            Method::POST,
-            "/v3/pay/transactions/native",
-            Some(&body),
-            Idempotency::Idempotent,
-        )
+        .post(&Endpoint::Prepay(PrepayKind::Native), &body)
         .await
         .expect("the embedded simulator takes the demo's notify_url");
     assert!(answer["code_url"].is_string(), "{answer}");

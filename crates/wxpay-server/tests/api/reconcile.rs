@@ -82,7 +82,7 @@ async fn run(app: &TestApp, date: BillDate) -> Report {
 async fn the_test_day_reconciles_to_the_expected_report() {
     let app = TestApp::spawn().await;
     let (token, _) = app.login_miniprogram().await;
-    let today = BillDate::in_china_at(wxpay_server::clock::now());
+    let today = BillDate::in_china_at(app.state.clock.now());
 
     // 1. A payment both sides agree on.
     let agreed = paid(&app, &token).await;
@@ -140,7 +140,7 @@ async fn the_test_day_reconciles_to_the_expected_report() {
         .await
         .expect("edit amount");
     sqlx::query("UPDATE orders SET state = 'SUCCESS', paid_at = ? WHERE out_trade_no = ?")
-        .bind(wxpay_server::clock::now())
+        .bind(app.state.clock.now())
         .bind(&phantom)
         .execute(&db)
         .await
@@ -165,7 +165,7 @@ async fn the_test_day_reconciles_to_the_expected_report() {
     );
 
     // The next morning, 10:01 (+08:00), at WeChat.
-    let offset = today.ready_at() - wxpay_server::clock::now() + 60;
+    let offset = today.ready_at() - app.state.clock.now() + 60;
     app.control.set_bill_clock_offset(offset);
     // A tampered file and a truncated one are refused, and change nothing.
     app.arm_fault("v3.billdownload", "corrupt_file", 1).await;
@@ -290,7 +290,7 @@ async fn the_test_day_reconciles_to_the_expected_report() {
 #[tokio::test]
 async fn the_admin_api_runs_and_lists_reconciliations() {
     let app = TestApp::spawn().await;
-    let today = BillDate::in_china_at(wxpay_server::clock::now()).to_string();
+    let today = BillDate::in_china_at(app.state.clock.now()).to_string();
     let (status, _) = app
         .post("/api/admin/reconciliations", None, json!({ "date": today }))
         .await;
@@ -355,7 +355,7 @@ async fn the_admin_api_runs_and_lists_reconciliations() {
 #[tokio::test]
 async fn the_daily_run_waits_for_ten_oclock_and_runs_once() {
     let app = TestApp::spawn().await;
-    let today = BillDate::in_china_at(wxpay_server::clock::now());
+    let today = BillDate::in_china_at(app.state.clock.now());
     let yesterday = today.previous();
     // 09:59 (+08:00): WeChat has not made yesterday's bill; nothing is due.
     let before = reconcile::daily_at(&app.state, yesterday.ready_at() - 60)
@@ -364,7 +364,7 @@ async fn the_daily_run_waits_for_ten_oclock_and_runs_once() {
     assert!(before.is_none());
     // 10:01: due. The simulator's bill clock agrees; it had no trade that day.
     app.control
-        .set_bill_clock_offset(yesterday.ready_at() + 60 - wxpay_server::clock::now());
+        .set_bill_clock_offset(yesterday.ready_at() + 60 - app.state.clock.now());
     let first = reconcile::daily_at(&app.state, yesterday.ready_at() + 60)
         .await
         .expect("daily")

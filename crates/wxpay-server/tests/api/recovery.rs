@@ -45,7 +45,8 @@ async fn dropped_notification_is_recovered_by_the_worker_and_expired_orders_clos
         .expect("pay");
     let unpaid = app.create_order(&token).await;
     app.pay(&token, &unpaid, "native").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Both orders become old enough for the worker to ask about them.
+    app.state.clock.advance(2);
     let report = wxpay_server::worker::run_pass(&app.state, "test-worker")
         .await
         .expect("pass");
@@ -126,7 +127,7 @@ async fn the_worker_never_closes_an_order_whose_latest_prepay_is_still_valid() {
     let no = app.create_order(&token).await;
     // The payer comes back later than the order was made (a second apart here) and gets a
     // prepay that outlives the close threshold measured from creation.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.state.clock.advance(2);
     let (status, body) = app.pay(&token, &no, "native").await;
     assert_eq!(status, 200, "{body}");
     let order = app.stored(&no).await;
@@ -201,7 +202,7 @@ async fn an_expired_prepay_is_replaced_by_a_new_prepay_id_on_pay() {
     let port = app.sim.as_ref().expect("sim").port();
     app.sim.take().expect("sim").shutdown().await;
     let mut world = wxpay_sim::state::World::load(&state_file).expect("sim state");
-    let now = wxpay_server::clock::now();
+    let now = app.state.clock.now();
     for order in world.orders.values_mut().filter(|o| o.out_trade_no == no) {
         order.prepay_expires_at = now - 1;
     }
@@ -309,7 +310,7 @@ async fn the_worker_follows_a_processing_refund_whose_notification_was_lost() {
 
     // The next pass (after the first one's lease) queries it and records the success.
     let later =
-        wxpay_server::clock::now() + wxpay_server::config::WorkerSettings::default().lease_secs + 1;
+        app.state.clock.now() + wxpay_server::config::WorkerSettings::default().lease_secs + 1;
     let report = wxpay_server::worker::run_pass_at(&app.state, "w2", later)
         .await
         .expect("pass");

@@ -83,7 +83,7 @@ async fn worker_learns_success(app: &TestApp, no: &str, out_refund_no: &str) {
         "PROCESSING",
         "the notification was dropped"
     );
-    let later = wxpay_server::clock::now() + WorkerSettings::default().lease_secs + 1;
+    let later = app.state.clock.now() + WorkerSettings::default().lease_secs + 1;
     let report = wxpay_server::worker::run_pass_at(&app.state, "w-late", later)
         .await
         .expect("pass");

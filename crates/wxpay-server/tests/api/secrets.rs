@@ -82,7 +82,7 @@ async fn no_secret_reaches_the_logs_when_the_open_api_cannot_be_reached() {
         .put_credential(
             &format!("access_token:{appid}"),
             CANARY_ACCESS_TOKEN,
-            wxpay_server::clock::now() + 3600,
+            app.state.clock.now() + 3600,
         )
         .await
         .expect("seed the token");

@@ -189,7 +189,7 @@ async fn a_refund_refused_unsigned_is_released_once_wechat_confirms_it_holds_non
     );
 
     // Nothing is left for the worker to send again, and the whole amount is free.
-    let later = wxpay_server::clock::now() + 3600;
+    let later = app.state.clock.now() + 3600;
     let report = wxpay_server::worker::run_pass_at(&app.state, "w1", later)
         .await
         .expect("pass");
