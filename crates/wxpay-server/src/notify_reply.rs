@@ -6,6 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use wxpay_core::v2::models::{notify_fail_reply, NOTIFY_SUCCESS_REPLY};
 use wxpay_core::v3::models::ErrorBody;
 
 /// Which acknowledgement format WeChat expects.
@@ -21,14 +22,12 @@ pub enum Protocol {
 pub fn fail_as(protocol: Protocol, status: StatusCode, message: &str) -> Response {
     match protocol {
         Protocol::V3 => (status, Json(ErrorBody::new("FAIL", message))).into_response(),
-        Protocol::V2 => v2_reply(status, "FAIL", message),
+        Protocol::V2 => v2_reply(status, notify_fail_reply(message)),
     }
 }
 
-/// A v2 acknowledgement body (`return_code` / `return_msg`).
-pub fn v2_reply(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = wxpay_core::v2::xml::to_xml([("return_code", code), ("return_msg", message)])
-        .unwrap_or_else(|_| format!("<xml><return_code><![CDATA[{code}]]></return_code></xml>"));
+/// A v2 XML answer.
+fn v2_reply(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
 }
 
@@ -36,6 +35,6 @@ pub fn v2_reply(status: StatusCode, code: &str, message: &str) -> Response {
 pub fn ack_as(protocol: Protocol) -> Response {
     match protocol {
         Protocol::V3 => StatusCode::OK.into_response(),
-        Protocol::V2 => v2_reply(StatusCode::OK, "SUCCESS", "OK"),
+        Protocol::V2 => v2_reply(StatusCode::OK, NOTIFY_SUCCESS_REPLY.to_owned()),
     }
 }

@@ -7,6 +7,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use wxpay_core::v2::paths;
 
 use crate::config::SimConfig;
 use crate::control::SimControl;
@@ -66,11 +67,11 @@ pub fn router(sim: Sim) -> Router {
             post(pages::cashier_action),
         )
         .route("/__sim/scan", get(pages::scan_page))
-        .route("/pay/unifiedorder", post(v2::unifiedorder))
-        .route("/pay/orderquery", post(v2::orderquery))
-        .route("/pay/closeorder", post(v2::closeorder))
-        .route("/pay/refundquery", post(v2::refundquery))
-        .route("/secapi/pay/refund", post(v2::refund_without_certificate))
+        .route(paths::UNIFIED_ORDER, post(v2::unifiedorder))
+        .route(paths::ORDER_QUERY, post(v2::orderquery))
+        .route(paths::CLOSE_ORDER, post(v2::closeorder))
+        .route(paths::REFUND_QUERY, post(v2::refundquery))
+        .route(paths::REFUND, post(v2::refund_without_certificate))
         .nest("/__sim", control::router())
         .fallback(v3::not_found)
         .with_state(sim)

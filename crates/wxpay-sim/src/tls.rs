@@ -71,7 +71,7 @@ pub async fn start(sim: Sim, tls: &TlsConfig) -> Result<(SocketAddr, JoinHandle<
         source,
     })?;
     let router = Router::new()
-        .route("/secapi/pay/refund", post(crate::v2::refund))
+        .route(wxpay_core::v2::paths::REFUND, post(crate::v2::refund))
         .with_state(sim.clone());
     let mut shutdown = sim.shutdown.subscribe();
     let task = tokio::spawn(async move {

@@ -182,12 +182,6 @@ impl CertificatesResponse {
     pub fn decrypt(&self, key: &ApiV3Key) -> Result<Vec<Certificate>, CertificatesError> {
         self.data.iter().map(|e| e.decrypt(key)).collect()
     }
-
-    /// Compact JSON, as the simulator sends it.
-    pub fn to_json(&self) -> String {
-        // Plain strings only: serialisation cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
 }
 
 /// Parses and decrypts the response, then verifies its signature with the union of

@@ -134,12 +134,6 @@ impl ErrorBody {
         self
     }
 
-    /// The 400 `PARAM_ERROR` answer for a body field that failed validation, without the
-    /// value received (see [`ErrorBody::param_error_in`]).
-    pub fn param_error(err: &FieldError) -> Self {
-        Self::param(ParamErrorDetail::in_body(err, None))
-    }
-
     /// The 400 `PARAM_ERROR` answer for a field of `body` that failed validation: `detail`
     /// names the field by its JSON Pointer and carries the value found there.
     pub fn param_error_in(err: &FieldError, body: &Value) -> Self {
@@ -372,7 +366,10 @@ mod tests {
         assert_eq!(detail.value, Some(Value::String("100".into())));
         assert_eq!(detail.location, ParamLocation::Body);
         assert_eq!(e.detail.unwrap()["location"], "body");
-        let whole = ErrorBody::param_error(&FieldError::new("", "must be a JSON object"));
+        let whole = ErrorBody::param(ParamErrorDetail::in_body(
+            &FieldError::new("", "must be a JSON object"),
+            None,
+        ));
         assert!(whole.detail.unwrap().get("field").is_none());
     }
 
