@@ -586,7 +586,7 @@ pub fn router(state: SharedState, extra: Option<Router>) -> Router {
             get(api::merchant::order),
         )
         .route("/api/jssdk/config", get(api::jssdk::config))
-        .route("/api/native/mode-one-url", get(api::pay_v2::mode_one_url))
+        .route("/api/native/mode-one-url", get(api::mode_one::mode_one_url))
         .route("/notify/v3/pay", post(notify::v3_pay))
         .route("/notify/v3/refund", post(notify::v3_refund))
         .route("/notify/v2/pay", post(notify_v2::v2_pay))

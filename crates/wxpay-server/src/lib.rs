@@ -9,6 +9,7 @@
 pub mod admin_token;
 pub mod api;
 pub mod app;
+pub mod channel;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod notify_reply;
 pub mod notify_v2;
 pub mod payments;
 pub mod payments_v2;
+pub mod prepay;
 pub mod reconcile;
 pub mod refund_outcome;
 pub mod secret;

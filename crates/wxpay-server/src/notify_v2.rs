@@ -19,9 +19,10 @@ use wxpay_core::v2::{refund_crypto, xml};
 use wxpay_core::v3::models::TradeType;
 use wxpay_core::{AppId, PrepayId, TradeState};
 
+use crate::channel::{ApiVersion, Channel, PrepayRoute};
 use crate::notify::{finish, headers_json, record_failure, Decision, Received};
 use crate::notify_reply::{fail_as, Protocol};
-use crate::payments_v2::{self, Payer, V2_CHANNEL_SUFFIX};
+use crate::payments_v2::{self, Payer};
 use crate::state::SharedState;
 use crate::store::{NewOrder, NotifiedChange, PaymentFact, RefundFact};
 use crate::upstream::v2::Fields;
@@ -401,9 +402,9 @@ async fn create_and_prepay(
         })
         .await
         .map_err(|e| internal(&e))?;
-    let channel = format!("native{V2_CHANNEL_SUFFIX}");
+    let route = PrepayRoute::new(Channel::Native, ApiVersion::V2);
     if order.state == TradeState::NotPay {
-        if let Some((prepay_id, _)) = order.reusable_prepay(&channel, appid, now) {
+        if let Some((prepay_id, _)) = order.reusable_prepay(route, appid, now) {
             return PrepayId::new(prepay_id).map_err(|e| internal(&e));
         }
     }
@@ -420,7 +421,7 @@ async fn create_and_prepay(
         .store
         .save_prepay(
             &order.out_trade_no,
-            &channel,
+            route,
             appid,
             prepay_id.as_str(),
             answer.code_url.as_deref(),

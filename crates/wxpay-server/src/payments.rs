@@ -15,6 +15,7 @@ use wxpay_core::{
     AppId, Description, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundStatus, TradeState,
 };
 
+use crate::channel::ApiVersion;
 use crate::error::AppError;
 use crate::refund_outcome::{refund_left_processing, refund_refused, stored_refund};
 use crate::state::SharedState;
@@ -365,7 +366,10 @@ pub async fn submit_refund(
     order: &Order,
     refund: &Refund,
 ) -> Result<Refund, AppError> {
-    if crate::payments_v2::is_v2_channel(order.channel.as_deref()) {
+    if order
+        .channel
+        .is_some_and(|route| route.api == ApiVersion::V2)
+    {
         return crate::payments_v2::submit_refund(state, order, refund).await;
     }
     let mut request = RefundRequest::by_out_trade_no(

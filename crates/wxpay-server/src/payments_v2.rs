@@ -2,8 +2,8 @@
 //! same store transitions the v3 operations use (the store does not know which API version
 //! produced a fact).
 //!
-//! An order prepaid through v2 carries its channel with the [`V2_CHANNEL_SUFFIX`] in the
-//! store (`jsapi.v2`), so a refund goes back through the API the payment used. Queries and
+//! An order prepaid through v2 records that in its [`crate::channel::PrepayRoute`], so a
+//! refund goes back through the API the payment used. Queries and
 //! closes stay on v3: WeChat answers them for orders of either version.
 
 use std::net::IpAddr;
@@ -24,14 +24,6 @@ use crate::store::{Order, Refund, RefundFact};
 use crate::upstream::v2::V2Client;
 use crate::upstream::{Idempotency, UpstreamError};
 use crate::wire_values::{amount, order_no};
-
-/// Suffix marking a channel prepaid through API v2 in the store.
-pub const V2_CHANNEL_SUFFIX: &str = ".v2";
-
-/// Whether a stored channel was prepaid through API v2.
-pub fn is_v2_channel(channel: Option<&str>) -> bool {
-    channel.is_some_and(|c| c.ends_with(V2_CHANNEL_SUFFIX))
-}
 
 /// The v2 client, or a typed 400 when no API v2 key is configured.
 pub fn client(state: &SharedState) -> Result<Arc<V2Client>, AppError> {
@@ -281,13 +273,6 @@ pub fn v2_refund_refusal_is_final(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn v2_channels_are_told_by_their_suffix() {
-        assert!(is_v2_channel(Some("jsapi.v2")));
-        assert!(!is_v2_channel(Some("jsapi")));
-        assert!(!is_v2_channel(None));
-    }
 
     #[test]
     fn only_final_v2_refund_refusals_release_the_reserved_amount() {

@@ -10,10 +10,10 @@ pub mod attention;
 pub mod auth;
 pub mod jssdk;
 pub mod merchant;
+pub mod mode_one;
 pub mod openapi;
 pub mod operations;
 pub mod orders;
-pub mod pay_v2;
 pub mod reconciliations;
 pub mod refunds;
 
@@ -21,8 +21,6 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde::Serialize;
-use serde_json::Value;
-use wxpay_core::invoke::JsapiPayParams;
 
 use crate::error::AppError;
 use crate::state::SharedState;
@@ -59,18 +57,6 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 128)
-}
-
-/// The signed JSAPI bundle in the shape of the channel's client call: `wx.chooseWXPay`
-/// (`timestamp` in lower case, no `appId`: it comes from `wx.config`) for `jssdk`;
-/// `getBrandWCPayRequest` (`appId`, `timeStamp`) for `jsapi` and `miniprogram`, whose
-/// `wx.requestPayment` ignores the extra `appId`. Protocol B.1–B.4.
-pub(crate) fn jsapi_family_json(channel: &str, params: &JsapiPayParams) -> Value {
-    if channel == "jssdk" {
-        params.choose_wx_pay().to_json()
-    } else {
-        params.to_json()
-    }
 }
 
 /// The `Idempotency-Key` header, when sent: 1..=64 ASCII characters (as order creation
@@ -138,17 +124,8 @@ impl From<&Order> for OrderView {
             state: order.state.to_string(),
             amount_fen: order.amount_fen,
             refunded_fen: order.refunded_fen,
-            channel: order.channel.as_deref().map(|c| {
-                c.trim_end_matches(crate::payments_v2::V2_CHANNEL_SUFFIX)
-                    .to_owned()
-            }),
-            api_version: order.channel.as_deref().map(|c| {
-                if crate::payments_v2::is_v2_channel(Some(c)) {
-                    "v2"
-                } else {
-                    "v3"
-                }
-            }),
+            channel: order.channel.map(|route| route.channel.as_str().to_owned()),
+            api_version: order.channel.map(|route| route.api.as_str()),
             transaction_id: order.transaction_id.clone(),
             description: order.description.clone(),
             created_at: order.created_at,

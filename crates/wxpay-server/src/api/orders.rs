@@ -12,22 +12,18 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use wxpay_core::invoke::{AppPayParams, JsapiPayParams, NonceStr, PayTimestamp};
-use wxpay_core::{AppId, PrepayId, TradeState};
+use wxpay_core::TradeState;
 
-use super::{jsapi_family_json, owned_order, AuthUser, OrderView};
+use super::{owned_order, AuthUser, OrderView};
+use crate::channel::{ApiVersion, Channel, PrepayRoute};
 use crate::client_ip::client_ip;
 use crate::error::{json_rejection, AppError, InternalError};
 use crate::limits::{retry_after_secs, KeyedLimit};
-use crate::payments::{self, Prepaid};
+use crate::payments;
+use crate::prepay;
 use crate::state::SharedState;
-use crate::store::{NewOrder, Order, Product, User};
-use wxpay_core::v3::models::PrepayKind;
+use crate::store::{NewOrder, Product, User};
 
-/// How long a v3 prepay id (and `code_url`) stays usable.
-const PREPAY_TTL_SECS: i64 = 2 * 3600;
-/// How long an `h5_url` stays usable.
-const H5_URL_TTL_SECS: i64 = 5 * 60;
 /// Largest quantity of one product in one order.
 const MAX_QUANTITY: i64 = 1000;
 
@@ -200,11 +196,13 @@ pub struct PayResponse {
     pub params: Value,
 }
 
+/// The app a channel pays under; the user must have logged in through it where the
+/// channel needs the payer's openid.
 fn channel_app<'a>(
     state: &'a SharedState,
     user: &User,
-    channel: &str,
-) -> Result<(PrepayKind, String), AppError> {
+    channel: Channel,
+) -> Result<String, AppError> {
     let need_user_app =
         |app: Option<&'a crate::state::AppIdentity>, what: &str| -> Result<String, AppError> {
             let app = app.ok_or_else(|| {
@@ -226,26 +224,19 @@ fn channel_app<'a>(
             .ok_or_else(|| AppError::bad_request("channel_not_configured", "no app configured"))
     };
     match channel {
-        "miniprogram" => Ok((
-            PrepayKind::Jsapi,
-            need_user_app(state.apps.miniprogram.as_ref(), "mini-program")?,
-        )),
-        "jsapi" | "jssdk" => Ok((
-            PrepayKind::Jsapi,
-            need_user_app(state.apps.official_account.as_ref(), "official account")?,
-        )),
-        "app" => {
-            let app = state.apps.app.as_ref().ok_or_else(|| {
-                AppError::bad_request("channel_not_configured", "no mobile app configured")
-            })?;
-            Ok((PrepayKind::App, app.appid.clone()))
+        Channel::MiniProgram => need_user_app(state.apps.miniprogram.as_ref(), "mini-program"),
+        Channel::Jsapi | Channel::Jssdk => {
+            need_user_app(state.apps.official_account.as_ref(), "official account")
         }
-        "h5" => Ok((PrepayKind::H5, web()?)),
-        "native" => Ok((PrepayKind::Native, web()?)),
-        other => Err(AppError::bad_request(
-            "invalid_channel",
-            format!("unknown channel {other:?}"),
-        )),
+        Channel::App => state
+            .apps
+            .app
+            .as_ref()
+            .map(|app| app.appid.clone())
+            .ok_or_else(|| {
+                AppError::bad_request("channel_not_configured", "no mobile app configured")
+            }),
+        Channel::H5 | Channel::Native => web(),
     }
 }
 
@@ -276,130 +267,39 @@ pub async fn pay(
             ))
         }
     }
-    let (kind, appid) = channel_app(&state, &user, &request.channel)?;
-    let now = state.clock.now();
-    match request.api_version.as_deref() {
-        None | Some("v3") => {}
-        Some("v2") => {
-            let ip = client_ip(&state, &headers, Some(&peer));
-            let params = super::pay_v2::pay(
-                &state,
-                &user,
-                &order,
-                &request.channel,
-                kind,
-                &appid,
-                ip,
-                now,
-            )
-            .await?;
-            return Ok(Json(PayResponse {
-                out_trade_no: order.out_trade_no,
-                channel: request.channel,
-                params,
-            }));
-        }
-        Some(other) => {
-            return Err(AppError::bad_request(
+    let channel = Channel::parse(&request.channel).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_channel",
+            format!("unknown channel {:?}", request.channel),
+        )
+    })?;
+    let appid = channel_app(&state, &user, channel)?;
+    let api = match request.api_version.as_deref() {
+        None => ApiVersion::V3,
+        Some(name) => ApiVersion::parse(name).ok_or_else(|| {
+            AppError::bad_request(
                 "invalid_api_version",
-                format!("unknown api_version {other:?}; expected v3 or v2"),
-            ))
-        }
-    }
-    let reused = order
-        .reusable_prepay(request.channel.as_str(), appid.as_str(), now)
-        .map(|(id, payload)| (id.to_owned(), payload.map(str::to_owned)));
-    let (prepay_id, payload) = if let Some(reused) = reused {
-        reused
-    } else {
-        let ip = client_ip(&state, &headers, Some(&peer));
-        let openid = (kind == PrepayKind::Jsapi).then_some(user.openid.as_str());
-        let prepaid = payments::prepay(&state, &order, kind, &appid, openid, ip).await?;
-        let (id, payload, ttl) = match prepaid {
-            Prepaid::PrepayId(id) => (id.as_str().to_owned(), None, PREPAY_TTL_SECS),
-            Prepaid::H5Url(url) => (url.clone(), Some(url), H5_URL_TTL_SECS),
-            Prepaid::CodeUrl(url) => (url.clone(), Some(url), PREPAY_TTL_SECS),
-        };
-        // The prepay id column holds the prepay id, or the URL for h5/native (unique per
-        // prepay). Saved only while the order is payable: a close that committed meanwhile
-        // wins, and the payer gets no parameters for a closed order.
-        let saved = state
-            .store
-            .save_prepay(
-                &order.out_trade_no,
-                &request.channel,
-                &appid,
-                &id,
-                payload.as_deref(),
-                now + ttl,
-                now,
+                format!("unknown api_version {name:?}; expected v3 or v2"),
             )
-            .await?;
-        if !saved {
-            return Err(payments::prepay_superseded(&state, &order.out_trade_no).await);
-        }
-        (id, payload)
+        })?,
     };
-    let params = client_params(
+    let params = prepay::pay(
         &state,
-        &order,
-        kind,
-        &request.channel,
-        &appid,
-        &prepay_id,
-        payload.as_deref(),
-        now,
-    )?;
+        &prepay::PayRequest {
+            user: &user,
+            order: &order,
+            route: PrepayRoute::new(channel, api),
+            appid: &appid,
+            payer_ip: client_ip(&state, &headers, Some(&peer)),
+            now: state.clock.now(),
+        },
+    )
+    .await?;
     Ok(Json(PayResponse {
         out_trade_no: order.out_trade_no,
         channel: request.channel,
         params,
     }))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn client_params(
-    state: &SharedState,
-    _order: &Order,
-    kind: PrepayKind,
-    channel: &str,
-    appid: &str,
-    prepay_id: &str,
-    payload: Option<&str>,
-    now: i64,
-) -> Result<Value, AppError> {
-    match kind {
-        PrepayKind::H5 => Ok(json!({ "h5Url": payload.unwrap_or(prepay_id) })),
-        PrepayKind::Native => Ok(json!({ "codeUrl": payload.unwrap_or(prepay_id) })),
-        PrepayKind::Jsapi | PrepayKind::App => {
-            let app_id =
-                AppId::new(appid).map_err(|e| AppError::core_value("client parameters", e))?;
-            let prepay = PrepayId::new(prepay_id)
-                .map_err(|e| AppError::core_value("client parameters", e))?;
-            let timestamp = PayTimestamp::from_unix(now)
-                .map_err(|e| AppError::core_value("client parameters", e))?;
-            let nonce = NonceStr::new(
-                crate::ids::nonce().map_err(|e| AppError::core_value("client parameters", e))?,
-            )
-            .map_err(|e| AppError::core_value("client parameters", e))?;
-            if kind == PrepayKind::App {
-                let params = AppPayParams::sign_v3(
-                    state.v3.signer(),
-                    &app_id,
-                    state.v3.mchid(),
-                    &prepay,
-                    &timestamp,
-                    &nonce,
-                )
-                .map_err(|e| AppError::core_value("client parameters", e))?;
-                return Ok(params.to_json());
-            }
-            let params =
-                JsapiPayParams::sign_v3(state.v3.signer(), &app_id, &prepay, &timestamp, &nonce)
-                    .map_err(|e| AppError::core_value("client parameters", e))?;
-            Ok(jsapi_family_json(channel, &params))
-        }
-    }
 }
 
 /// `POST /api/orders/{out_trade_no}/close`

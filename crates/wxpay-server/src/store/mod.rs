@@ -24,6 +24,8 @@ use async_trait::async_trait;
 use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
+pub use crate::channel::PrepayRoute;
+
 pub use follow_up::FollowUp;
 pub use housekeeping::Housekeeping;
 pub use postgres::PgStore;
@@ -111,7 +113,7 @@ pub struct Order {
     /// Last known trade state.
     pub state: TradeState,
     /// Channel of the last prepay.
-    pub channel: Option<String>,
+    pub channel: Option<PrepayRoute>,
     /// Appid used for the last prepay.
     pub appid: Option<String>,
     /// Last prepay id.
@@ -150,11 +152,11 @@ impl Order {
     /// prepay's life hands out the same one instead of asking WeChat for another.
     pub fn reusable_prepay(
         &self,
-        channel: &str,
+        route: PrepayRoute,
         appid: &str,
         now: i64,
     ) -> Option<(&str, Option<&str>)> {
-        let usable = self.channel.as_deref() == Some(channel)
+        let usable = self.channel == Some(route)
             && self.appid.as_deref() == Some(appid)
             && self
                 .prepay_expires_at
@@ -471,7 +473,7 @@ pub trait Store: Housekeeping + FollowUp + Reconciliation + Send + Sync + 'stati
     async fn save_prepay(
         &self,
         out_trade_no: &str,
-        channel: &str,
+        route: PrepayRoute,
         appid: &str,
         prepay_id: &str,
         payload: Option<&str>,

@@ -22,6 +22,7 @@ use super::{
     NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
     Store, StoreError, StoredNotification, User,
 };
+use crate::channel::PrepayRoute;
 
 /// [`Store`] on a PostgreSQL database.
 #[derive(Clone, Debug)]
@@ -451,7 +452,7 @@ impl Store for PgStore {
     async fn save_prepay(
         &self,
         out_trade_no: &str,
-        channel: &str,
+        route: PrepayRoute,
         appid: &str,
         prepay_id: &str,
         payload: Option<&str>,
@@ -463,7 +464,7 @@ impl Store for PgStore {
             "UPDATE orders SET channel = $1, appid = $2, prepay_id = $3, prepay_payload = $4, prepay_expires_at = $5, \
              version = version + 1, updated_at = $6 WHERE out_trade_no = $7 AND state IN ('NOTPAY', 'USERPAYING')",
         )
-        .bind(channel)
+        .bind(route.to_stored())
         .bind(appid)
         .bind(prepay_id)
         .bind(payload)

@@ -5,6 +5,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
+use crate::channel::PrepayRoute;
+
 use super::{AuditRow, Order, Refund, StoreError, StoredNotification, User};
 
 /// The columns [`order`] reads.
@@ -69,7 +71,12 @@ where
         description: text(row, "description")?,
         amount_fen: int(row, "amount_fen")?,
         state: TradeState::parse(&text(row, "state")?),
-        channel: opt_text(row, "channel")?,
+        channel: opt_text(row, "channel")?
+            .map(|stored| {
+                PrepayRoute::from_stored(&stored)
+                    .ok_or_else(|| StoreError::Corrupt(format!("orders.channel: {stored:?}")))
+            })
+            .transpose()?,
         appid: opt_text(row, "appid")?,
         prepay_id: opt_text(row, "prepay_id")?,
         prepay_payload: opt_text(row, "prepay_payload")?,

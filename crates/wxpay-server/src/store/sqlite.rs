@@ -32,6 +32,7 @@ use super::{
     NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
     Store, StoreError, StoredNotification, User,
 };
+use crate::channel::PrepayRoute;
 
 /// [`Store`] on a SQLite file.
 #[derive(Clone, Debug)]
@@ -442,7 +443,7 @@ impl Store for SqliteStore {
     async fn save_prepay(
         &self,
         out_trade_no: &str,
-        channel: &str,
+        route: PrepayRoute,
         appid: &str,
         prepay_id: &str,
         payload: Option<&str>,
@@ -453,7 +454,7 @@ impl Store for SqliteStore {
             "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, prepay_expires_at = ?, \
              version = version + 1, updated_at = ? WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
         )
-        .bind(channel)
+        .bind(route.to_stored())
         .bind(appid)
         .bind(prepay_id)
         .bind(payload)

@@ -217,7 +217,7 @@ async fn an_expired_prepay_is_replaced_by_a_new_prepay_id_on_pay() {
         .store
         .save_prepay(
             &no,
-            stored.channel.as_deref().expect("channel"),
+            stored.channel.expect("channel"),
             stored.appid.as_deref().expect("appid"),
             stored.prepay_id.as_deref().expect("prepay id"),
             stored.prepay_payload.as_deref(),
