@@ -13,6 +13,7 @@ pub mod ids;
 pub mod invoke;
 pub mod jssdk;
 pub mod keys;
+pub mod open;
 pub mod poll;
 pub mod signer;
 pub mod state;

@@ -4,13 +4,14 @@
 //! These answers are not signed; they travel over TLS from WeChat's host. Codes are single
 //! use and fetching a token revokes the previous one, so none of these is retried blindly.
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use wxpay_core::open::{self, AccessToken, JsapiTicket, OAuthAccessToken};
 
 use super::transport::Transport;
 use super::{Idempotency, UpstreamError};
 use crate::secret::Secret;
 
-/// A successful `code2Session`.
+/// A successful `code2Session`, its session key kept secret.
 #[derive(Debug, Clone)]
 pub struct CodeSession {
     /// The user's openid under the mini-program.
@@ -30,20 +31,6 @@ pub struct Expiring {
     pub expires_in: i64,
 }
 
-#[derive(Deserialize)]
-struct OpenAnswer {
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
-    openid: Option<String>,
-    unionid: Option<String>,
-    session_key: Option<String>,
-    access_token: Option<String>,
-    ticket: Option<String>,
-    expires_in: Option<i64>,
-}
-
 /// Client of the open-platform API host.
 #[derive(Debug, Clone)]
 pub struct OpenClient {
@@ -56,12 +43,14 @@ impl OpenClient {
         Self { transport }
     }
 
-    async fn get(
+    /// `GET path?query`, decoded into the core's message `T`; a non-zero `errcode` (or an
+    /// HTTP error) is [`UpstreamError::Business`] with the errcode as its code.
+    async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, &str)],
         idempotency: Idempotency,
-    ) -> Result<OpenAnswer, UpstreamError> {
+    ) -> Result<T, UpstreamError> {
         let raw = self
             .transport
             .send(idempotency, |base| {
@@ -72,23 +61,18 @@ impl OpenClient {
                     .query(query))
             })
             .await?;
-        let answer: OpenAnswer =
-            serde_json::from_slice(&raw.body).map_err(UpstreamError::Decode)?;
-        if answer.errcode != 0 || raw.status >= 400 {
-            return Err(UpstreamError::Business {
-                status: raw.status,
-                code: answer.errcode.to_string(),
-                message: answer.errmsg,
-            });
-        }
-        Ok(answer)
-    }
-
-    fn missing(field: &str) -> UpstreamError {
-        UpstreamError::Business {
-            status: 200,
-            code: "MISSING_FIELD".into(),
-            message: format!("no {field} in answer"),
+        let refusal = |errcode: i64, errmsg: String| UpstreamError::Business {
+            status: raw.status,
+            code: errcode.to_string(),
+            message: errmsg,
+        };
+        match open::read_answer::<T>(&raw.body) {
+            Ok(Err(refused)) => Err(refusal(refused.errcode, refused.errmsg)),
+            Ok(Ok(_)) | Err(_) if raw.status >= 400 => {
+                Err(refusal(i64::from(raw.status), String::new()))
+            }
+            Ok(Ok(answer)) => Ok(answer),
+            Err(err) => Err(UpstreamError::Decode(err)),
         }
     }
 
@@ -99,9 +83,9 @@ impl OpenClient {
         secret: &Secret<String>,
         code: &str,
     ) -> Result<CodeSession, UpstreamError> {
-        let answer = self
+        let answer: open::CodeSession = self
             .get(
-                "/sns/jscode2session",
+                open::CODE2SESSION,
                 &[
                     ("appid", appid),
                     ("secret", secret.expose()),
@@ -112,13 +96,9 @@ impl OpenClient {
             )
             .await?;
         Ok(CodeSession {
-            openid: answer.openid.ok_or_else(|| Self::missing("openid"))?,
+            openid: answer.openid,
             unionid: answer.unionid,
-            session_key: Secret::new(
-                answer
-                    .session_key
-                    .ok_or_else(|| Self::missing("session_key"))?,
-            ),
+            session_key: Secret::new(answer.session_key),
         })
     }
 
@@ -129,9 +109,9 @@ impl OpenClient {
         secret: &Secret<String>,
         code: &str,
     ) -> Result<(String, Option<String>), UpstreamError> {
-        let answer = self
+        let answer: OAuthAccessToken = self
             .get(
-                "/sns/oauth2/access_token",
+                open::OAUTH2_ACCESS_TOKEN,
                 &[
                     ("appid", appid),
                     ("secret", secret.expose()),
@@ -141,10 +121,7 @@ impl OpenClient {
                 Idempotency::Once,
             )
             .await?;
-        Ok((
-            answer.openid.ok_or_else(|| Self::missing("openid"))?,
-            answer.unionid,
-        ))
+        Ok((answer.openid, answer.unionid))
     }
 
     /// `GET /cgi-bin/token`: a new access token (revokes the previous one after a grace period).
@@ -153,9 +130,9 @@ impl OpenClient {
         appid: &str,
         secret: &Secret<String>,
     ) -> Result<Expiring, UpstreamError> {
-        let answer = self
+        let answer: AccessToken = self
             .get(
-                "/cgi-bin/token",
+                open::TOKEN,
                 &[
                     ("grant_type", "client_credential"),
                     ("appid", appid),
@@ -165,27 +142,23 @@ impl OpenClient {
             )
             .await?;
         Ok(Expiring {
-            value: Secret::new(
-                answer
-                    .access_token
-                    .ok_or_else(|| Self::missing("access_token"))?,
-            ),
-            expires_in: answer.expires_in.unwrap_or(7200),
+            value: Secret::new(answer.access_token),
+            expires_in: answer.expires_in,
         })
     }
 
     /// `GET /cgi-bin/ticket/getticket?type=jsapi`.
     pub async fn jsapi_ticket(&self, access_token: &str) -> Result<Expiring, UpstreamError> {
-        let answer = self
+        let answer: JsapiTicket = self
             .get(
-                "/cgi-bin/ticket/getticket",
+                open::GET_TICKET,
                 &[("access_token", access_token), ("type", "jsapi")],
                 Idempotency::Idempotent,
             )
             .await?;
         Ok(Expiring {
-            value: Secret::new(answer.ticket.ok_or_else(|| Self::missing("ticket"))?),
-            expires_in: answer.expires_in.unwrap_or(7200),
+            value: Secret::new(answer.ticket),
+            expires_in: answer.expires_in,
         })
     }
 }
