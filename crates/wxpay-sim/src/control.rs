@@ -14,7 +14,7 @@ use wxpay_core::{RefundStatus, TradeState};
 use crate::client::{ConfigCall, PayCall, PayReply};
 use crate::config::SigningMode;
 use crate::error::SimError;
-use crate::faults::{FaultSpec, Faults, NotifyFaults};
+use crate::faults::{FaultSpec, Faults, NotifyFaults, ENDPOINTS};
 use crate::lifecycle::{self, find_order, LifecycleError};
 use crate::mode_one::{ModeOneError, ScanOutcome, ScanRequest};
 use crate::sim::{lock, platform_identity, Sim};
@@ -249,7 +249,7 @@ impl SimControl {
 
     /// Arms a counted API fault.
     pub fn arm_fault(&self, spec: FaultSpec) -> Result<(), ControlError> {
-        if spec.endpoint != "*" && !crate::server::ENDPOINTS.contains(&spec.endpoint.as_str()) {
+        if spec.endpoint != "*" && !ENDPOINTS.contains(&spec.endpoint.as_str()) {
             return Err(ControlError::BadRequest(format!(
                 "unknown endpoint {:?}",
                 spec.endpoint
@@ -320,8 +320,8 @@ impl SimControl {
         .await
         .map_err(ControlError::KeyTask)?
         .map_err(ControlError::Keys)?;
-        let platform = platform_identity(&identity.key_pem, &identity.cert_pem)
-            .map_err(ControlError::Keys)?;
+        let platform =
+            platform_identity(&identity.key_pem, &identity.cert_pem).map_err(ControlError::Keys)?;
         let serial = platform.signer.serial().to_owned();
         {
             let mut signing = lock(&self.sim.signing);

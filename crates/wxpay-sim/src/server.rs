@@ -15,31 +15,6 @@ use crate::sim::Sim;
 use crate::state::World;
 use crate::{control, login, pages, v2, v3};
 
-/// Endpoint labels accepted by fault injection (`*` matches all).
-pub const ENDPOINTS: &[&str] = &[
-    "v3.jsapi",
-    "v3.app",
-    "v3.h5",
-    "v3.native",
-    "v3.query",
-    "v3.close",
-    "v3.refund",
-    "v3.refund_query",
-    "v3.certificates",
-    "v3.tradebill",
-    "v3.fundflowbill",
-    "v3.billdownload",
-    "v2.unifiedorder",
-    "v2.orderquery",
-    "v2.closeorder",
-    "v2.refund",
-    "v2.refundquery",
-    "login.jscode2session",
-    "login.oauth2",
-    "login.token",
-    "login.ticket",
-];
-
 /// Entry point.
 pub struct Simulator;
 
