@@ -17,9 +17,10 @@ use wxpay_core::v2::xml::{self, XmlError};
 use wxpay_core::v3::models::TradeType;
 use wxpay_core::OpenId;
 
+use crate::ids::{random_alnum, random_digits};
 use crate::lifecycle::{self, apply_expiry, LifecycleError};
 use crate::notify::ATTEMPT_TIMEOUT;
-use crate::sim::{lock, now_ms, now_unix, random_alnum, random_digits, Sim};
+use crate::sim::{lock, now_ms, now_unix, Sim};
 use crate::state::{order_key, ApiVersion, ModeOneExchange, Order};
 
 pub use wxpay_core::invoke::MODE_ONE_PREFIX;

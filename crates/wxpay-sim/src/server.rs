@@ -93,7 +93,7 @@ impl Simulator {
             None => (None, None),
         };
         for key in processing_refunds(&sim) {
-            v3::refund::schedule_auto_success(&sim, key);
+            crate::lifecycle::schedule_auto_success(&sim, key);
         }
         let resumed = crate::notify::resume_pending(&sim);
         if resumed > 0 {
