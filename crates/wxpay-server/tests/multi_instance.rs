@@ -54,7 +54,8 @@ struct Server {
 }
 
 impl Server {
-    /// SIGKILL: no drain, no goodbye.
+    /// SIGKILL: no drain, no goodbye (only the failpoint test kills an instance).
+    #[cfg(feature = "failpoints")]
     fn kill9(mut self) {
         let status = Command::new("kill")
             .args(["-KILL", &self.child.id().to_string()])
