@@ -13,7 +13,8 @@ use wxpay_core::{RefundStatus, TradeState};
 
 use crate::client::{ConfigCall, PayCall, PayReply};
 use crate::config::SigningMode;
-use crate::faults::{FaultSpec, Faults, NotifyFaults};
+use crate::error::SimError;
+use crate::faults::{FaultSpec, Faults, NotifyFaults, ENDPOINTS};
 use crate::lifecycle::{self, find_order, LifecycleError};
 use crate::mode_one::{ModeOneError, ScanOutcome, ScanRequest};
 use crate::sim::{lock, platform_identity, Sim};
@@ -31,9 +32,15 @@ pub enum ControlError {
     /// The code, token or ticket named does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// Key generation or loading failed.
+    /// A new platform identity could not be generated or read back.
     #[error("{0}")]
-    Internal(String),
+    Keys(#[source] SimError),
+    /// The key-generation task did not finish (it panicked or was cancelled).
+    #[error("{0}")]
+    KeyTask(#[source] tokio::task::JoinError),
+    /// An answer did not serialise.
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
     /// A v2 mode-one scan was refused (the URL) or failed (the merchant's callback reply).
     #[error(transparent)]
     ModeOne(#[from] ModeOneError),
@@ -48,7 +55,9 @@ impl IntoResponse for ControlError {
             ControlError::NotFound(_) => StatusCode::NOT_FOUND,
             ControlError::Lifecycle(_) => StatusCode::CONFLICT,
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ControlError::Keys(_) | ControlError::KeyTask(_) | ControlError::Encode(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ControlError::ModeOne(e) => {
                 let status = StatusCode::from_u16(e.http_status())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -240,7 +249,7 @@ impl SimControl {
 
     /// Arms a counted API fault.
     pub fn arm_fault(&self, spec: FaultSpec) -> Result<(), ControlError> {
-        if spec.endpoint != "*" && !crate::server::ENDPOINTS.contains(&spec.endpoint.as_str()) {
+        if spec.endpoint != "*" && !ENDPOINTS.contains(&spec.endpoint.as_str()) {
             return Err(ControlError::BadRequest(format!(
                 "unknown endpoint {:?}",
                 spec.endpoint
@@ -309,10 +318,10 @@ impl SimControl {
             crate::universe::CertAuthority::generate().and_then(|ca| ca.issue_platform())
         })
         .await
-        .map_err(|e| ControlError::Internal(e.to_string()))?
-        .map_err(|e| ControlError::Internal(e.to_string()))?;
-        let platform = platform_identity(&identity.key_pem, &identity.cert_pem)
-            .map_err(|e| ControlError::Internal(e.to_string()))?;
+        .map_err(ControlError::KeyTask)?
+        .map_err(ControlError::Keys)?;
+        let platform =
+            platform_identity(&identity.key_pem, &identity.cert_pem).map_err(ControlError::Keys)?;
         let serial = platform.signer.serial().to_owned();
         {
             let mut signing = lock(&self.sim.signing);
@@ -466,7 +475,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 fn to_json<T: serde::Serialize>(v: &T) -> Reply {
     serde_json::to_value(v)
         .map(Json)
-        .map_err(|e| ControlError::Internal(e.to_string()))
+        .map_err(ControlError::Encode)
 }
 
 /// Routes, nested under `/__sim`.

@@ -2,11 +2,36 @@
 //!
 //! Faults are counted ("the next N calls of an endpoint"), so a test states exactly which
 //! request misbehaves and every later one is normal again. Endpoint names are the labels
-//! in [`crate::server::ENDPOINTS`]; `*` matches any endpoint.
+//! in [`ENDPOINTS`]; `*` matches any endpoint.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+/// Endpoint labels accepted by fault injection (`*` matches all).
+pub const ENDPOINTS: &[&str] = &[
+    "v3.jsapi",
+    "v3.app",
+    "v3.h5",
+    "v3.native",
+    "v3.query",
+    "v3.close",
+    "v3.refund",
+    "v3.refund_query",
+    "v3.certificates",
+    "v3.tradebill",
+    "v3.fundflowbill",
+    "v3.billdownload",
+    "v2.unifiedorder",
+    "v2.orderquery",
+    "v2.closeorder",
+    "v2.refund",
+    "v2.refundquery",
+    "login.jscode2session",
+    "login.oauth2",
+    "login.token",
+    "login.ticket",
+];
 
 /// What happens to an API call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,12 +13,14 @@
 //! issues, the payer's side and WeChat's business decisions (which error when). A host that
 //! reads WeChat through the same model cannot disagree with the simulator on the wire.
 
+pub mod bill_file;
 pub mod client;
 pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod error;
 pub mod faults;
+pub mod ids;
 pub mod lifecycle;
 pub mod login;
 pub mod mode_one;
@@ -31,6 +33,7 @@ pub mod tls;
 pub mod universe;
 pub mod v2;
 pub mod v3;
+pub mod wire;
 
 pub use config::{SigningMode, SimConfig};
 pub use control::SimControl;

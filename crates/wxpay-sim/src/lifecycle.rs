@@ -2,41 +2,19 @@
 //!
 //! Transitions are checked with the core's state machines (`TradeState::can_transition_to`),
 //! and every change that WeChat would notify about enqueues the notification here, so no
-//! caller can forget it. The simulator's records become the core's wire types here
-//! ([`transaction`], [`refund_answer`], [`refund_notification`]), for queries and
-//! notifications alike.
+//! caller can forget it; a refund's own completion is scheduled here too
+//! ([`schedule_auto_success`]). The payloads come from [`crate::wire`] and go out through
+//! [`crate::notify`], both below this module.
 
 use serde_json::Value;
-use wxpay_core::v3::models::{
-    Refund as RefundAnswer, RefundAmount, RefundNotificationAmount, RefundNotificationPayload,
-    Transaction, TransactionAmount, TransactionPayer,
-};
 use wxpay_core::v3::notification::EventType;
-use wxpay_core::values::{format_beijing_rfc3339, ValueError};
-use wxpay_core::{
-    AppId, IdError, MchId, OpenId, OutRefundNo, OutTradeNo, RefundId, RefundStatus, TradeState,
-    TransactionId,
-};
+use wxpay_core::{RefundStatus, TradeState};
 
+use crate::ids::{new_refund_id, new_transaction_id, random_digits, H5_TTL};
 use crate::notify;
-use crate::sim::{lock, now_unix, random_digits, Sim};
+use crate::sim::{lock, now_unix, Sim};
 use crate::state::{order_key, ApiVersion, Order, Refund, World};
-use crate::v3::pay::H5_TTL;
-
-/// Why a record of the simulator could not become a wire message: it holds a value the
-/// core's types refuse. Never expected, as every value came in through those types.
-#[derive(Debug, thiserror::Error)]
-pub enum WireError {
-    /// An id.
-    #[error(transparent)]
-    Id(#[from] IdError),
-    /// A v3 time.
-    #[error(transparent)]
-    Time(#[from] ValueError),
-    /// A v2 time.
-    #[error(transparent)]
-    V2Time(#[from] wxpay_core::v2::time::V2TimeError),
-}
+use crate::wire::{refund_notification, transaction};
 
 /// Why a lifecycle action was refused (control API and cashier pages report it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,24 +81,6 @@ pub fn find_order(
     }
 }
 
-/// A new `transaction_id` (28 digits, like `4200000985202103044063346981`).
-pub fn new_transaction_id(now: i64) -> String {
-    format!(
-        "4200{}{}{}",
-        random_digits(6),
-        wxpay_core::v2::time::format_v2_time(now)
-            .unwrap_or_default()
-            .get(..8)
-            .unwrap_or("20250101"),
-        random_digits(10)
-    )
-}
-
-/// A new `refund_id` (29 digits).
-pub fn new_refund_id() -> String {
-    format!("50{}", random_digits(27))
-}
-
 /// The payer pays: NOTPAY/USERPAYING → SUCCESS, then TRANSACTION.SUCCESS (or the v2 pay
 /// notification) is queued.
 pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, LifecycleError> {
@@ -158,7 +118,7 @@ pub fn pay(sim: &Sim, key: &str, openid: Option<&str>) -> Result<Order, Lifecycl
             ),
             Err(e) => tracing::error!(error = %e, "could not build TRANSACTION.SUCCESS"),
         },
-        ApiVersion::V2 => crate::v2::notify_pay(sim, &order),
+        ApiVersion::V2 => notify::enqueue_v2_pay(sim, &order),
     }
     sim.persist();
     Ok(order)
@@ -388,6 +348,26 @@ pub fn create_refund(sim: &Sim, req: NewRefund) -> Result<(Refund, bool), Refund
     Ok((refund, true))
 }
 
+/// When configured, a PROCESSING refund succeeds on its own after a (scaled) delay.
+pub fn schedule_auto_success(sim: &Sim, key: String) {
+    let Some(secs) = sim.config.refund_auto_success_seconds else {
+        return;
+    };
+    let delay = sim.config.scaled(secs as f64);
+    let sim = sim.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let still_processing = lock(&sim.world)
+            .refunds
+            .get(&key)
+            .map(|r| r.status == RefundStatus::Processing)
+            .unwrap_or(false);
+        if still_processing {
+            let _ = finish_refund(&sim, &key, RefundStatus::Success);
+        }
+    });
+}
+
 /// A refund reaches a final state (SUCCESS / CLOSED / ABNORMAL) and its notification is queued.
 pub fn finish_refund(
     sim: &Sim,
@@ -443,100 +423,9 @@ pub fn finish_refund(
             ),
             Err(e) => tracing::error!(error = %e, "could not build the refund notification"),
         },
-        (ApiVersion::V2, Some(_)) => crate::v2::notify_refund(sim, &refund),
+        (ApiVersion::V2, Some(_)) => notify::enqueue_v2_refund(sim, &refund),
         _ => {}
     }
     sim.persist();
     Ok(refund)
-}
-
-/// Unix seconds as v3 prints times.
-fn v3_time(unix: i64) -> Result<String, WireError> {
-    Ok(format_beijing_rfc3339(unix)?)
-}
-
-/// The order as v3 reports it: the query answer and the TRANSACTION.SUCCESS payload. An
-/// unpaid order has no `transaction_id`, `bank_type`, `success_time` or `payer_total`.
-pub fn transaction(order: &Order) -> Result<Transaction, WireError> {
-    let paid = order.success_time.is_some();
-    let currency = Some(order.currency.clone());
-    Ok(Transaction {
-        appid: AppId::new(order.appid.clone())?,
-        mchid: MchId::new(order.mchid.clone())?,
-        out_trade_no: OutTradeNo::new(order.out_trade_no.clone())?,
-        transaction_id: match &order.transaction_id {
-            Some(id) if paid => Some(TransactionId::new(id.clone())?),
-            _ => None,
-        },
-        trade_type: Some(order.trade_type.clone()),
-        trade_state: order.trade_state.clone(),
-        trade_state_desc: Some(order.trade_state_desc.clone()),
-        bank_type: paid.then(|| "OTHERS".to_owned()),
-        attach: paid.then(|| order.attach.clone().unwrap_or_default()),
-        success_time: order.success_time.map(v3_time).transpose()?,
-        payer: Some(TransactionPayer {
-            openid: order.payer_openid.clone().map(OpenId::new).transpose()?,
-        }),
-        amount: Some(TransactionAmount {
-            total: Some(order.total),
-            payer_total: paid.then_some(order.total),
-            currency: currency.clone(),
-            payer_currency: currency,
-        }),
-        scene_info: None,
-        promotion_detail: Vec::new(),
-    })
-}
-
-/// The refund as the v3 refund and refund-query answers report it (`status`).
-pub fn refund_answer(refund: &Refund) -> Result<RefundAnswer, WireError> {
-    Ok(RefundAnswer {
-        refund_id: RefundId::new(refund.refund_id.clone())?,
-        out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
-        transaction_id: TransactionId::new(refund.transaction_id.clone())?,
-        out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
-        channel: Some("ORIGINAL".into()),
-        user_received_account: Some("支付用户零钱".into()),
-        success_time: refund.success_time.map(v3_time).transpose()?,
-        create_time: Some(v3_time(refund.created_at)?),
-        status: refund.status.clone(),
-        funds_account: Some(
-            refund
-                .funds_account
-                .clone()
-                .unwrap_or_else(|| "UNSETTLED".into()),
-        ),
-        amount: RefundAmount {
-            total: refund.total,
-            refund: refund.refund,
-            from: Vec::new(),
-            payer_total: Some(refund.total),
-            payer_refund: Some(refund.refund),
-            settlement_refund: Some(refund.refund),
-            settlement_total: Some(refund.total),
-            discount_refund: Some(0),
-            currency: Some(refund.currency.clone()),
-        },
-        promotion_detail: Vec::new(),
-    })
-}
-
-/// The decrypted REFUND.* notification payload (`refund_status`, not `status`).
-pub fn refund_notification(refund: &Refund) -> Result<RefundNotificationPayload, WireError> {
-    Ok(RefundNotificationPayload {
-        mchid: MchId::new(refund.mchid.clone())?,
-        out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
-        transaction_id: TransactionId::new(refund.transaction_id.clone())?,
-        out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
-        refund_id: RefundId::new(refund.refund_id.clone())?,
-        refund_status: refund.status.clone(),
-        success_time: refund.success_time.map(v3_time).transpose()?,
-        user_received_account: Some("支付用户零钱".into()),
-        amount: RefundNotificationAmount {
-            total: refund.total,
-            refund: refund.refund,
-            payer_total: Some(refund.total),
-            payer_refund: Some(refund.refund),
-        },
-    })
 }

@@ -20,7 +20,8 @@ use subtle::ConstantTimeEq;
 
 use crate::config::AppKind;
 use crate::faults::FaultKind;
-use crate::sim::{lock, now_ms, now_unix, random_alnum, Sim};
+use crate::ids::random_alnum;
+use crate::sim::{lock, now_ms, now_unix, Sim};
 use crate::state::{AccessToken, LoginCode};
 
 /// Codes expire five minutes after minting.

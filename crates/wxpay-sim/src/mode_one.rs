@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 use wxpay_core::invoke::{ModeOneUrl, ModeOneUrlError};
 use wxpay_core::v2::models::{signed_xml, V2ModelError};
 use wxpay_core::v2::native_callback::{NativeCallback, NativeCallbackReply};
-use wxpay_core::v2::sign::{verify, ApiV2Key, SignType};
-use wxpay_core::v2::xml;
+use wxpay_core::v2::sign::{verify, ApiV2Key, SignType, V2SignError};
+use wxpay_core::v2::xml::{self, XmlError};
 use wxpay_core::v3::models::TradeType;
 use wxpay_core::OpenId;
 
+use crate::ids::{random_alnum, random_digits};
 use crate::lifecycle::{self, apply_expiry, LifecycleError};
 use crate::notify::ATTEMPT_TIMEOUT;
-use crate::sim::{lock, now_ms, now_unix, random_alnum, random_digits, Sim};
+use crate::sim::{lock, now_ms, now_unix, Sim};
 use crate::state::{order_key, ApiVersion, ModeOneExchange, Order};
 
 pub use wxpay_core::invoke::MODE_ONE_PREFIX;
@@ -32,7 +33,7 @@ const REPLY_KEEP_CHARS: usize = 2048;
 /// The first group is WeChat refusing the scanned URL itself (nothing is sent to the
 /// merchant); the second is the merchant's callback reply being unusable, which WeChat shows
 /// the payer as an error instead of a cashier.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ModeOneError {
     /// The scanned URL itself is refused: not mode one, malformed, a field missing or
     /// invalid, or a sign that does not verify (the core's parser decides).
@@ -112,9 +113,13 @@ pub enum ModeOneError {
     /// `pay: true` was asked for and paying the accepted order failed.
     #[error("paying the order failed: {0}")]
     Pay(#[from] LifecycleError),
-    /// The simulator could not build the callback (unusable API v2 key in the configuration).
+    /// The simulator could not build the callback: the merchant's API v2 key in the
+    /// configuration is unusable.
     #[error("simulator could not build the callback: {0}")]
-    Internal(String),
+    MerchantKey(#[source] V2SignError),
+    /// The simulator could not build the callback: the signed XML did not encode.
+    #[error("simulator could not build the callback: {0}")]
+    CallbackXml(#[source] XmlError),
 }
 
 impl ModeOneError {
@@ -143,7 +148,7 @@ impl ModeOneError {
             Self::UnknownPrepay(_) => "unknown_prepay",
             Self::PrepayUnusable { .. } => "prepay_unusable",
             Self::Pay(_) => "pay_failed",
-            Self::Internal(_) => "internal",
+            Self::MerchantKey(_) | Self::CallbackXml(_) => "internal",
         }
     }
 
@@ -156,7 +161,7 @@ impl ModeOneError {
             | Self::UnknownMerchant(_)
             | Self::AppIdNotBound { .. } => 400,
             Self::NoCallbackUrl(_) | Self::Pay(_) => 409,
-            Self::Internal(_) => 500,
+            Self::MerchantKey(_) | Self::CallbackXml(_) => 500,
             _ => 502,
         }
     }
@@ -279,8 +284,8 @@ async fn run(
             mchid: url.mch_id.as_str().to_owned(),
         });
     }
-    let key = ApiV2Key::new(merchant.config.apiv2_key.expose())
-        .map_err(|e| ModeOneError::Internal(e.to_string()))?;
+    let key =
+        ApiV2Key::new(merchant.config.apiv2_key.expose()).map_err(ModeOneError::MerchantKey)?;
     url.verify(&key)?;
     let callback_url = request
         .callback_url
@@ -298,8 +303,8 @@ async fn run(
         is_subscribe: Some("N".to_owned()),
         nonce_str: random_alnum(32),
     };
-    let body = signed_xml(callback.to_params(), &key, SignType::Md5)
-        .map_err(|e| ModeOneError::Internal(e.to_string()))?;
+    let body =
+        signed_xml(callback.to_params(), &key, SignType::Md5).map_err(ModeOneError::CallbackXml)?;
     exchange.request = Some(body.clone());
 
     let response = sim

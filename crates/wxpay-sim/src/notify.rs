@@ -3,7 +3,8 @@
 //! v3: a signed JSON envelope whose `resource` is AEAD_AES_256_GCM-encrypted with the
 //! merchant's APIv3 key (A.6, A.7); acknowledged by HTTP 200 or 204, as WeChat documents
 //! (any other status, 2xx included, is a failure and retried). v2: signed XML, acknowledged
-//! by HTTP 200 with `return_code` SUCCESS (E.4). Each attempt is signed afresh (a retry hours
+//! by HTTP 200 with `return_code` SUCCESS (E.4); the refund's `req_info` is AES-256-ECB
+//! encrypted by the core. Each attempt is signed afresh (a retry hours
 //! later must pass the merchant's 5-minute timestamp check), and every attempt with the
 //! merchant's reply is recorded for the control API. Deliveries still pending when the
 //! simulator stops are resumed on the next start from the state file ([`resume_pending`]).
@@ -12,16 +13,23 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::Serialize;
+use wxpay_core::v2::models::{check_return_code, signed_xml, PayNotification};
+use wxpay_core::v2::refund_models::{RefundNotification, RefundNotificationInfo};
+use wxpay_core::v2::sign::{ApiV2Key, SignType};
+use wxpay_core::v2::xml;
 use wxpay_core::v3::aead::{AeadError, ApiV3Key};
 use wxpay_core::v3::notification::{
     encrypt_notification, EventType, Notification, NotificationParams,
 };
 use wxpay_core::values::{format_beijing_rfc3339, ValueError};
+use wxpay_core::{AppId, MchId, OutRefundNo, OutTradeNo, RefundId, TransactionId};
 
 use crate::config::scale_seconds;
 use crate::faults::NotifyPlan;
-use crate::sim::{lock, now_ms, now_unix, random_alnum, Sim};
-use crate::state::{Attempt, Delivery};
+use crate::ids::{probe_signature, random_alnum};
+use crate::sim::{lock, now_ms, now_unix, Sim};
+use crate::state::{order_key, Attempt, Delivery, Order, Refund, World};
+use crate::wire::{v2_order, v2_refund_time, WireError};
 
 /// Delays between attempts, in seconds: 15s 15s 30s 3m 10m 20m 30m 30m 30m 60m 3h 3h 3h 6h 6h
 /// (24 h 4 min in all), scaled by `time_scale`.
@@ -47,8 +55,15 @@ pub fn is_acknowledgement(protocol: Protocol, status: u16, body: &str) -> bool {
     match protocol {
         // "商户接收通知成功时需返回 HTTP 应答状态码 200 或 204，无需返回应答报文。"
         Protocol::V3 => status == 200 || status == 204,
-        Protocol::V2 => status == 200 && crate::v2::is_success_reply(body),
+        Protocol::V2 => status == 200 && is_success_reply(body),
     }
+}
+
+/// `true` when a merchant's reply to a v2 notification is `return_code` SUCCESS.
+pub fn is_success_reply(body: &str) -> bool {
+    xml::parse(body.as_bytes(), xml::DEFAULT_MAX_LEN)
+        .map(|params| check_return_code(&params).is_ok())
+        .unwrap_or(false)
 }
 
 /// Wire protocol of a delivery.
@@ -104,6 +119,111 @@ pub fn enqueue_v3<T: Serialize>(
         ),
         Err(e) => tracing::error!(error = %e, event = %event, "could not build a notification"),
     }
+}
+
+/// Queues the v2 pay notification (E.4), signed like the unified order was.
+pub fn enqueue_v2_pay(sim: &Sim, order: &Order) {
+    let Some(key) = merchant_key(sim, &order.mchid) else {
+        return;
+    };
+    let sign_type = order
+        .v2_sign_type
+        .as_deref()
+        .and_then(|s| SignType::parse(s).ok())
+        .unwrap_or_default();
+    let notification = match v2_order(order) {
+        Ok(v2) => PayNotification {
+            order: v2,
+            is_subscribe: Some("N".into()),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "could not build a v2 pay notification");
+            return;
+        }
+    };
+    let Ok(body) = signed_xml(notification.to_params(&random_alnum(16)), &key, sign_type) else {
+        return;
+    };
+    let id = order.transaction_id.clone().unwrap_or_default();
+    enqueue(
+        sim,
+        Protocol::V2,
+        id,
+        "V2.PAY",
+        &order.mchid,
+        &order.notify_url,
+        body.clone(),
+        body,
+        &order.out_trade_no,
+        None,
+    );
+}
+
+/// Queues the v2 refund notification with `req_info` AES-256-ECB encrypted (not signed:
+/// v2 refund notifications carry no `sign`).
+pub fn enqueue_v2_refund(sim: &Sim, refund: &Refund) {
+    let (Some(key), Some(url)) = (merchant_key(sim, &refund.mchid), refund.notify_url.clone())
+    else {
+        return;
+    };
+    let appid = lock(&sim.world)
+        .orders
+        .get(&order_key(&refund.mchid, &refund.out_trade_no))
+        .map(|o| o.appid.clone())
+        .unwrap_or_default();
+    let notification = || -> Result<RefundNotification, WireError> {
+        Ok(RefundNotification {
+            appid: AppId::new(appid)?,
+            mch_id: MchId::new(refund.mchid.clone())?,
+            info: RefundNotificationInfo {
+                transaction_id: TransactionId::new(refund.transaction_id.clone())?,
+                out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
+                refund_id: RefundId::new(refund.refund_id.clone())?,
+                out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
+                total_fee: refund.total,
+                refund_fee: refund.refund,
+                settlement_refund_fee: Some(refund.refund),
+                refund_status: refund.status.clone(),
+                success_time: refund.success_time.map(v2_refund_time).transpose()?,
+                refund_recv_accout: Some("支付用户零钱".into()),
+                refund_account: Some("REFUND_SOURCE_RECHARGE_FUNDS".into()),
+                refund_request_source: Some("API".into()),
+            },
+        })
+    };
+    let notification = match notification() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "could not build a v2 refund notification");
+            return;
+        }
+    };
+    let plaintext =
+        xml::to_xml_with_root("root", &notification.info.to_params()).unwrap_or_default();
+    let Ok(params) = notification.to_params(&random_alnum(16), &key) else {
+        return;
+    };
+    let Ok(body) = xml::to_xml(&params) else {
+        return;
+    };
+    enqueue(
+        sim,
+        Protocol::V2,
+        refund.refund_id.clone(),
+        "V2.REFUND",
+        &refund.mchid,
+        &url,
+        body,
+        plaintext,
+        &refund.out_trade_no,
+        Some(&refund.out_refund_no),
+    );
+}
+
+fn merchant_key(sim: &Sim, mchid: &str) -> Option<ApiV2Key> {
+    sim.merchants
+        .get(mchid)
+        .and_then(|m| ApiV2Key::new(m.config.apiv2_key.expose()).ok())
 }
 
 /// Why a v3 notification could not be built (logged; nothing is sent).
@@ -224,7 +344,7 @@ fn rebase(url: &str, origin: &str) -> String {
     format!("{}{path}", origin.trim_end_matches('/'))
 }
 
-fn find(world: &mut crate::state::World, seq: u64) -> Option<&mut Delivery> {
+fn find(world: &mut World, seq: u64) -> Option<&mut Delivery> {
     world.deliveries.iter_mut().find(|d| d.seq == seq)
 }
 
@@ -358,7 +478,7 @@ async fn send_once(
                 Ok(pairs) => {
                     for (name, value) in pairs {
                         let value = if probe && name.eq_ignore_ascii_case("wechatpay-signature") {
-                            crate::v3::probe_signature()
+                            probe_signature()
                         } else {
                             value
                         };

@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use wxpay_core::v3::models::TradeType;
 
+use crate::ids::H5_TTL;
 use crate::lifecycle;
 use crate::mode_one;
 use crate::sim::{lock, now_unix, Sim};
 use crate::state::{order_key, Order};
-use crate::v3::pay::H5_TTL;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -16,31 +16,6 @@ use crate::sim::Sim;
 use crate::state::World;
 use crate::{control, login, pages, v2, v3};
 
-/// Endpoint labels accepted by fault injection (`*` matches all).
-pub const ENDPOINTS: &[&str] = &[
-    "v3.jsapi",
-    "v3.app",
-    "v3.h5",
-    "v3.native",
-    "v3.query",
-    "v3.close",
-    "v3.refund",
-    "v3.refund_query",
-    "v3.certificates",
-    "v3.tradebill",
-    "v3.fundflowbill",
-    "v3.billdownload",
-    "v2.unifiedorder",
-    "v2.orderquery",
-    "v2.closeorder",
-    "v2.refund",
-    "v2.refundquery",
-    "login.jscode2session",
-    "login.oauth2",
-    "login.token",
-    "login.ticket",
-];
-
 /// Entry point.
 pub struct Simulator;
 
@@ -119,7 +94,7 @@ impl Simulator {
             None => (None, None),
         };
         for key in processing_refunds(&sim) {
-            v3::refund::schedule_auto_success(&sim, key);
+            crate::lifecycle::schedule_auto_success(&sim, key);
         }
         let resumed = crate::notify::resume_pending(&sim);
         if resumed > 0 {

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rand::Rng;
 use wxpay_core::keys::{Certificate, PublicKey};
 
+use crate::bill_file::BillFile;
 use crate::config::{AppConfig, MerchantConfig, SigningMode, SimConfig};
 use crate::crypto::{MerchantCert, ResponseSigner};
 use crate::error::SimError;
@@ -82,7 +82,7 @@ pub struct SimInner {
     /// Fires when the simulator shuts down (stops notification tasks).
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Bill files handed out, by download token.
-    pub bills: Mutex<BTreeMap<String, crate::v3::bill::BillFile>>,
+    pub bills: Mutex<BTreeMap<String, BillFile>>,
     /// Seconds added to the clock the bill endpoints judge readiness by (control API):
     /// lets a test ask for "yesterday's" bill of orders it just made.
     pub bill_clock_offset: std::sync::atomic::AtomicI64,
@@ -115,23 +115,6 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// A random string over `[0-9A-Za-z]`.
-pub fn random_alnum(len: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
-        .collect()
-}
-
-/// A random decimal string.
-pub fn random_digits(len: usize) -> String {
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
-        .collect()
 }
 
 impl Sim {

@@ -20,6 +20,7 @@ use crate::config::{
     SigningMode, SimConfig, TlsConfig,
 };
 use crate::error::SimError;
+use crate::ids::{random_alnum, random_digits};
 
 /// A key pair with its certificate.
 #[derive(Clone)]
@@ -88,25 +89,10 @@ fn random_serial() -> (SerialNumber, String) {
     (SerialNumber::from_slice(&bytes), hex)
 }
 
-fn random_alnum(len: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect()
-}
-
 fn random_hex_lower(len: usize) -> String {
     let mut rng = rand::thread_rng();
     (0..len)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
-        .collect()
-}
-
-fn random_digits(len: usize) -> String {
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| char::from_digit(rng.gen_range(0..10), 10).unwrap_or('0'))
         .collect()
 }
 

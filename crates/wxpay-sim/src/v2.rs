@@ -1,9 +1,9 @@
-//! API v2 (XML): unified order, order query, close, refund (mutual TLS), refund query,
-//! and the v2 pay / refund notifications (E).
+//! API v2 (XML): unified order, order query, close, refund (mutual TLS) and refund query.
+//! The v2 pay / refund notifications (E) are built in [`crate::notify`].
 //!
 //! Requests are read with the core's v2 models (`UnifiedOrderRequest::from_params`, …) and
-//! answers and notifications are built from them; signing, verification, the XML codec and
-//! `req_info` encryption come from `wxpay_core::v2` too. Answers follow v2's two levels:
+//! answers are built from them; signing, verification and the XML codec come from
+//! `wxpay_core::v2` too. Answers follow v2's two levels:
 //! `return_code` FAIL ([`ReturnFailure`]) for communication, signature and format problems,
 //! `result_code` FAIL ([`BusinessFailure`]) for business errors.
 
@@ -17,30 +17,29 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use wxpay_core::v2::models::{
-    check_return_code, signed_xml, BusinessFailure, CloseOrderRequest, CloseOrderResponse,
-    OrderQueryRequest, OrderQueryResponse, OrderRef, PayNotification, ReturnFailure,
-    UnifiedOrderRequest, UnifiedOrderResponse, V2ModelError, V2Order,
+    signed_xml, BusinessFailure, CloseOrderRequest, CloseOrderResponse, OrderQueryRequest,
+    OrderQueryResponse, OrderRef, ReturnFailure, UnifiedOrderRequest, UnifiedOrderResponse,
+    V2ModelError,
 };
 use wxpay_core::v2::refund_models::{
-    RefundNotification, RefundNotificationInfo, RefundQueryBy, RefundQueryItem, RefundQueryRequest,
-    RefundQueryResponse, RefundRequest, RefundResponse,
+    RefundQueryBy, RefundQueryItem, RefundQueryRequest, RefundQueryResponse, RefundRequest,
+    RefundResponse,
 };
 use wxpay_core::v2::sign::{verify, ApiV2Key, SignType, SIGN_TYPE_FIELD};
-use wxpay_core::v2::time::{format_v2_datetime, format_v2_time};
 use wxpay_core::v2::{xml, Params};
 use wxpay_core::v3::models::{TradeType, CNY};
 use wxpay_core::{
-    AppId, MchId, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundId, TradeState, TransactionId,
+    AppId, MchId, OutRefundNo, OutTradeNo, PrepayId, RefundId, TradeState, TransactionId,
 };
 
 use crate::faults::FaultKind;
+use crate::ids::{h5_url, new_code_url, new_prepay_id, random_alnum, DEFAULT_EXPIRY, PREPAY_TTL};
 use crate::lifecycle::{
-    apply_expiry, create_refund, state_desc, NewRefund, RefundRefusal, WireError,
+    apply_expiry, create_refund, schedule_auto_success, state_desc, NewRefund, RefundRefusal,
 };
-use crate::notify::{self, Protocol};
-use crate::sim::{lock, now_unix, random_alnum, Sim};
+use crate::sim::{lock, now_unix, Sim};
 use crate::state::{order_key, ApiVersion, Order, Refund};
-use crate::v3::pay::{new_code_url, new_prepay_id, DEFAULT_EXPIRY, PREPAY_TTL};
+use crate::wire::{v2_order, v2_refund_time, WireError};
 
 /// The shortest `time_expire` a v2 unified order accepts, from now: five minutes for every
 /// trade type but micropay (WeChat's `time_expire时间过短，刷卡至少1分钟，其他5分钟`).
@@ -270,36 +269,9 @@ fn unifiedorder_inner(sim: &Sim, call: &V2Call) -> Result<Response, Response> {
         trade_type: order.trade_type.clone(),
         prepay_id: PrepayId::new(order.prepay_id.clone()).map_err(internal)?,
         code_url: order.code_url.clone(),
-        mweb_url: mweb.then(|| crate::v3::pay::h5_url(sim, &order.prepay_id)),
+        mweb_url: mweb.then(|| h5_url(&sim.base_url(), &order.prepay_id)),
     };
     Ok(call.answer(answer.to_params(&random_alnum(16))))
-}
-
-/// The order as v2 reports it (orderquery and the pay notification): the payment fields
-/// only once paid.
-fn v2_order(order: &Order) -> Result<V2Order, WireError> {
-    let paid = order.success_time.is_some();
-    let paid_text = |value: &str| paid.then(|| value.to_owned());
-    Ok(V2Order {
-        appid: AppId::new(order.appid.clone())?,
-        mch_id: MchId::new(order.mchid.clone())?,
-        out_trade_no: OutTradeNo::new(order.out_trade_no.clone())?,
-        transaction_id: match &order.transaction_id {
-            Some(id) if paid => Some(TransactionId::new(id.clone())?),
-            _ => None,
-        },
-        openid: match &order.payer_openid {
-            Some(openid) if paid => Some(OpenId::new(openid.clone())?),
-            _ => None,
-        },
-        trade_type: Some(order.trade_type.clone()),
-        bank_type: paid_text("OTHERS"),
-        total_fee: Some(order.total),
-        cash_fee: paid.then_some(order.total),
-        fee_type: Some(CNY.into()),
-        time_end: order.success_time.map(format_v2_time).transpose()?,
-        attach: order.attach.clone().filter(|_| paid),
-    })
 }
 
 fn find_order(sim: &Sim, call: &V2Call, by: &OrderRef) -> Result<Order, Response> {
@@ -449,10 +421,7 @@ pub async fn refund(
     match create_refund(&sim, new) {
         Ok((r, created)) => {
             if created {
-                crate::v3::refund::schedule_auto_success(
-                    &sim,
-                    order_key(&r.mchid, &r.out_refund_no),
-                );
+                schedule_auto_success(&sim, order_key(&r.mchid, &r.out_refund_no));
             }
             match refund_response(&call, &r) {
                 Ok(answer) => call.answer(answer.to_params(&random_alnum(16))),
@@ -481,11 +450,6 @@ fn refund_response(call: &V2Call, r: &Refund) -> Result<RefundResponse, WireErro
         total_fee: r.total,
         cash_fee: Some(r.total),
     })
-}
-
-/// A refund time as the v2 refund messages print it (`yyyy-MM-dd HH:mm:ss`).
-fn v2_refund_time(unix: i64) -> Result<String, WireError> {
-    Ok(format_v2_datetime(unix)?)
 }
 
 /// `POST /pay/refundquery`.
@@ -543,116 +507,4 @@ pub async fn refundquery(State(sim): State<Sim>, body: Bytes) -> Response {
         Ok(answer) => call.answer(answer.to_params(&random_alnum(16))),
         Err(e) => internal(e),
     }
-}
-
-/// `true` when a merchant's reply to a v2 notification is `return_code` SUCCESS.
-pub fn is_success_reply(body: &str) -> bool {
-    xml::parse(body.as_bytes(), xml::DEFAULT_MAX_LEN)
-        .map(|params| check_return_code(&params).is_ok())
-        .unwrap_or(false)
-}
-
-fn merchant_key(sim: &Sim, mchid: &str) -> Option<ApiV2Key> {
-    sim.merchants
-        .get(mchid)
-        .and_then(|m| ApiV2Key::new(m.config.apiv2_key.expose()).ok())
-}
-
-/// Queues the v2 pay notification (E.4), signed like the unified order was.
-pub fn notify_pay(sim: &Sim, order: &Order) {
-    let Some(key) = merchant_key(sim, &order.mchid) else {
-        return;
-    };
-    let sign_type = order
-        .v2_sign_type
-        .as_deref()
-        .and_then(|s| SignType::parse(s).ok())
-        .unwrap_or_default();
-    let notification = match v2_order(order) {
-        Ok(v2) => PayNotification {
-            order: v2,
-            is_subscribe: Some("N".into()),
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "could not build a v2 pay notification");
-            return;
-        }
-    };
-    let Ok(body) = signed_xml(notification.to_params(&random_alnum(16)), &key, sign_type) else {
-        return;
-    };
-    let id = order.transaction_id.clone().unwrap_or_default();
-    notify::enqueue(
-        sim,
-        Protocol::V2,
-        id,
-        "V2.PAY",
-        &order.mchid,
-        &order.notify_url,
-        body.clone(),
-        body,
-        &order.out_trade_no,
-        None,
-    );
-}
-
-/// Queues the v2 refund notification with `req_info` AES-256-ECB encrypted (not signed:
-/// v2 refund notifications carry no `sign`).
-pub fn notify_refund(sim: &Sim, refund: &Refund) {
-    let (Some(key), Some(url)) = (merchant_key(sim, &refund.mchid), refund.notify_url.clone())
-    else {
-        return;
-    };
-    let appid = lock(&sim.world)
-        .orders
-        .get(&order_key(&refund.mchid, &refund.out_trade_no))
-        .map(|o| o.appid.clone())
-        .unwrap_or_default();
-    let notification = || -> Result<RefundNotification, WireError> {
-        Ok(RefundNotification {
-            appid: AppId::new(appid)?,
-            mch_id: MchId::new(refund.mchid.clone())?,
-            info: RefundNotificationInfo {
-                transaction_id: TransactionId::new(refund.transaction_id.clone())?,
-                out_trade_no: OutTradeNo::new(refund.out_trade_no.clone())?,
-                refund_id: RefundId::new(refund.refund_id.clone())?,
-                out_refund_no: OutRefundNo::new(refund.out_refund_no.clone())?,
-                total_fee: refund.total,
-                refund_fee: refund.refund,
-                settlement_refund_fee: Some(refund.refund),
-                refund_status: refund.status.clone(),
-                success_time: refund.success_time.map(v2_refund_time).transpose()?,
-                refund_recv_accout: Some("支付用户零钱".into()),
-                refund_account: Some("REFUND_SOURCE_RECHARGE_FUNDS".into()),
-                refund_request_source: Some("API".into()),
-            },
-        })
-    };
-    let notification = match notification() {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!(error = %e, "could not build a v2 refund notification");
-            return;
-        }
-    };
-    let plaintext =
-        xml::to_xml_with_root("root", &notification.info.to_params()).unwrap_or_default();
-    let Ok(params) = notification.to_params(&random_alnum(16), &key) else {
-        return;
-    };
-    let Ok(body) = xml::to_xml(&params) else {
-        return;
-    };
-    notify::enqueue(
-        sim,
-        Protocol::V2,
-        refund.refund_id.clone(),
-        "V2.REFUND",
-        &refund.mchid,
-        &url,
-        body,
-        plaintext,
-        &refund.out_trade_no,
-        Some(&refund.out_refund_no),
-    );
 }

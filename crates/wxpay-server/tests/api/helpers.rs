@@ -27,6 +27,23 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 /// More calls than any test makes ([`TestApp::count_calls`]).
 const CALL_COUNTER: u32 = 1000;
 
+/// Polls `check` until it holds, for at most `within`; panics naming `what` otherwise. For
+/// waiting on an event (a delivery settled, a state reached) instead of sleeping.
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A running server + simulator pair.
 pub struct TestApp {
     pub url: String,
@@ -503,6 +520,28 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("deliveries for {out_trade_no} never settled");
+    }
+
+    /// Waits until the simulator's newest notification for the order has settled (it is no
+    /// longer pending) and asserts it was dropped, never sent: after a `drop` fault the
+    /// server cannot have heard of the change, and asserting so needs no sleep.
+    pub async fn assert_notification_dropped(&self, out_trade_no: &str) {
+        let newest = || {
+            self.control
+                .deliveries()
+                .into_iter()
+                .filter(|d| d.out_trade_no == out_trade_no)
+                .max_by_key(|d| d.seq)
+        };
+        wait_until(
+            Duration::from_secs(5),
+            &format!("the newest delivery for {out_trade_no} settles"),
+            || async { newest().is_some_and(|d| d.status != "pending") },
+        )
+        .await;
+        let delivery = newest().expect("a delivery");
+        assert_eq!(delivery.status, "dropped", "{delivery:?}");
+        assert!(delivery.attempts.is_empty(), "{delivery:?}");
     }
 
     /// Signs and encrypts a v3 notification exactly as WeChat would, with the universe's

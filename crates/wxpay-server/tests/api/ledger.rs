@@ -28,7 +28,7 @@ async fn paid_without_notification(app: &TestApp, no: &str) {
         ..Default::default()
     });
     app.control.pay(Some(app.mchid()), no, None).expect("pay");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.assert_notification_dropped(no).await;
     assert_eq!(app.stored(no).await.state.as_str(), "NOTPAY");
 }
 

@@ -105,7 +105,7 @@ async fn shutdown_drains_an_in_flight_pay_then_refuses_connections_and_frees_the
 
 #[tokio::test]
 async fn a_request_that_never_finishes_cannot_hold_the_stop_past_the_grace_period() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut app = TestApp::spawn_tweaked(VerifyMode::Certificate, false, |settings, _| {
         settings.server.shutdown_grace_secs = 1;
@@ -117,10 +117,26 @@ async fn a_request_that_never_finishes_cannot_hold_the_stop_past_the_grace_perio
         .await
         .expect("connect");
     stalled
-        .write_all(b"POST /notify/v3/pay HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .write_all(
+            b"POST /notify/v3/pay HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\
+              Expect: 100-continue\r\n\r\n",
+        )
         .await
-        .expect("write half a request");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+        .expect("write the head");
+    // The server asks for the body (`100 Continue`) only once it is serving the request:
+    // from then on the request is in flight, and the stop below must wait for it.
+    let mut heard = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&heard).contains("100 Continue") {
+            let mut chunk = [0u8; 256];
+            let n = stalled.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "closed before 100 Continue: {heard:?}");
+            heard.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .expect("the server asks for the body");
+    stalled.write_all(b"{").await.expect("write half a body");
 
     let started = Instant::now();
     app.stop_server();

@@ -97,7 +97,7 @@ async fn the_test_day_reconciles_to_the_expected_report() {
     app.control
         .pay(Some(app.mchid()), &dropped, None)
         .expect("pay");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.assert_notification_dropped(&dropped).await;
     assert_eq!(app.stored(&dropped).await.state.as_str(), "NOTPAY");
     // 3. A refund made in the merchant platform: WeChat has it, the ledger does not.
     let portal = paid(&app, &token).await;

@@ -13,7 +13,7 @@ async fn dropped_notification_is_recovered_by_the_status_query() {
         ..Default::default()
     });
     app.control.pay(Some(app.mchid()), &no, None).expect("pay");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.assert_notification_dropped(&no).await;
     assert_eq!(
         app.stored(&no).await.state.as_str(),
         "NOTPAY",
@@ -293,7 +293,7 @@ async fn the_worker_follows_a_processing_refund_whose_notification_was_lost() {
     app.control
         .refund_action(Some(app.mchid()), &out_refund_no, "succeed")
         .expect("succeed");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.assert_notification_dropped(&no).await;
     assert_eq!(
         status_of(&app).await,
         "PROCESSING",

@@ -77,7 +77,7 @@ async fn worker_learns_success(app: &TestApp, no: &str, out_refund_no: &str) {
     app.control
         .refund_action(Some(app.mchid()), out_refund_no, "succeed")
         .expect("WeChat holds the refund");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.assert_notification_dropped(no).await;
     assert_eq!(
         stored_refund(app, out_refund_no).await.status.to_string(),
         "PROCESSING",

@@ -529,7 +529,7 @@ async fn a_dropped_v2_notification_is_recovered_and_hostile_xml_is_refused() {
         ..Default::default()
     });
     app.control.pay(Some(app.mchid()), &no, None).expect("pay");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.assert_notification_dropped(&no).await;
     assert_eq!(app.stored(&no).await.state.as_str(), "NOTPAY", "dropped");
     // The status endpoint asks WeChat (v3 query answers for v2 orders too).
     let (status, body) = app.get(&format!("/api/orders/{no}"), Some(&token)).await;

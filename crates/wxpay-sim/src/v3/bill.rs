@@ -21,25 +21,16 @@ use wxpay_core::v3::bill::{
 };
 use wxpay_core::v3::models::error_code;
 
-use super::{ApiError, Reply};
+use super::call::{ApiError, Reply};
+use crate::bill_file::BillFile;
 use crate::crypto::VerifiedAuth;
 use crate::faults::FaultKind;
-use crate::sim::{lock, now_unix, random_alnum, Sim};
+use crate::ids::random_alnum;
+use crate::sim::{lock, now_unix, Sim};
 use crate::state::World;
 
 /// How long a `download_url` works (WeChat's docs give 5 minutes for the v3 one).
 const DOWNLOAD_VALID_SECS: i64 = 300;
-
-/// A file handed out by a bill request, waiting for its download.
-#[derive(Debug, Clone)]
-pub struct BillFile {
-    /// Only this merchant may download it.
-    pub mchid: String,
-    /// The bytes as served (gzip when asked).
-    pub bytes: Vec<u8>,
-    /// Unix seconds after which the URL no longer works.
-    pub expires_at: i64,
-}
 
 /// The time the bill endpoints judge readiness by.
 pub fn bill_clock(sim: &Sim) -> i64 {

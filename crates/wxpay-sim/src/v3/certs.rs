@@ -6,9 +6,10 @@ use wxpay_core::v3::certificates::{CertificateEntry, CertificatesResponse};
 use wxpay_core::v3::models::error_code;
 use wxpay_core::values::format_beijing_rfc3339;
 
-use super::{ApiError, Reply};
+use super::call::{ApiError, Reply};
 use crate::crypto::VerifiedAuth;
-use crate::sim::{lock, random_alnum, Sim};
+use crate::ids::random_alnum;
+use crate::sim::{lock, Sim};
 
 /// The handler, after authentication.
 pub fn certificates(sim: &Sim, auth: &VerifiedAuth) -> Result<Reply, ApiError> {

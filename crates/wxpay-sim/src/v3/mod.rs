@@ -14,110 +14,30 @@
 //! an error by its code without taking it as authenticated.
 
 pub mod bill;
+pub mod call;
 pub mod certs;
 pub mod pay;
 pub mod refund;
 
-use axum::body::{Body, Bytes};
+pub use call::{ApiError, Reply, V3Request};
+
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use serde::Serialize;
 use serde_json::Value;
 use wxpay_core::v3::models::{error_code, ErrorBody, FieldError, PrepayKind};
 use wxpay_core::v3::paths::Endpoint;
 
 use crate::crypto::{verify_authorization, VerifiedAuth};
 use crate::faults::FaultKind;
-use crate::sim::{lock, now_unix, random_alnum, Sim};
+use crate::ids::{probe_signature, random_alnum};
+use crate::sim::{lock, now_unix, Sim};
 
 /// Largest request body accepted (WeChat's own limit is not documented; 1 MiB is generous).
 const MAX_BODY: usize = 1 << 20;
 
-/// A WeChat-shaped v3 error: the core's [`ErrorBody`], answered with the HTTP status WeChat
-/// pairs with its code ([`error_code::http_status`]).
-#[derive(Debug, Clone)]
-pub struct ApiError(pub ErrorBody);
-
-impl ApiError {
-    /// An error with `code` and `message` and no detail.
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self(ErrorBody::new(code, message))
-    }
-
-    /// 400 `PARAM_ERROR` for a field of `body` that failed validation.
-    pub fn param(err: &FieldError, body: &Value) -> Self {
-        Self(ErrorBody::param_error_in(err, body))
-    }
-
-    /// 500 `SYSTEM_ERROR` for a failure on the simulator's side (logged, never detailed).
-    pub fn internal(what: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %what, "v3 answer could not be built");
-        Self::new(error_code::SYSTEM_ERROR, "系统错误")
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.0
-            .http_status()
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
-
-impl From<ErrorBody> for ApiError {
-    fn from(body: ErrorBody) -> Self {
-        Self(body)
-    }
-}
-
-/// What a v3 handler produces on success.
-#[derive(Debug)]
-pub enum Reply {
-    /// 200 with a JSON body.
-    Json(Vec<u8>),
-    /// 204 with no body.
-    NoContent,
-    /// 200 with a bill file: sent without `Wechatpay-*` headers, as WeChat sends files.
-    File(Vec<u8>),
-}
-
-impl Reply {
-    /// 200 with `answer` as compact JSON (the bytes that are then signed).
-    pub fn json<T: Serialize>(answer: &T) -> Result<Self, ApiError> {
-        serde_json::to_vec(answer)
-            .map(Self::Json)
-            .map_err(ApiError::internal)
-    }
-}
-
-/// The parts of a request that authentication and handlers need, body as raw bytes.
-#[derive(Debug)]
-pub struct V3Request {
-    /// Upper-case method.
-    pub method: String,
-    /// Path plus `?query` exactly as received: the signed canonical URL.
-    pub uri: String,
-    /// Raw body.
-    pub body: Bytes,
-    /// The `Authorization` header, if any.
-    pub authorization: Option<String>,
-}
-
-impl V3Request {
-    /// Parses the body as JSON (400 `PARAM_ERROR` for the whole body otherwise); the core's
-    /// models check its shape.
-    pub fn json(&self) -> Result<Value, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            ApiError::param(
-                &FieldError::new("", format!("body is not valid JSON: {e}")),
-                &Value::Null,
-            )
-        })
-    }
-}
-
-/// The fault-injection label of an endpoint (see [`crate::server::ENDPOINTS`]).
+/// The fault-injection label of an endpoint (see [`crate::faults::ENDPOINTS`]).
 pub fn label(endpoint: &Endpoint) -> &'static str {
     match endpoint {
         Endpoint::Prepay(PrepayKind::Jsapi) => "v3.jsapi",
@@ -402,11 +322,6 @@ pub fn signed_response(sim: &Sim, status: StatusCode, body: Vec<u8>, probe: bool
         }
     }
     resp
-}
-
-/// A `WECHATPAY/SIGNTEST/` probe value: deliberately not valid Base64, as WeChat's are.
-pub fn probe_signature() -> String {
-    format!("WECHATPAY/SIGNTEST/{}", random_alnum(64))
 }
 
 /// Fallback for paths outside `/v3`, the v2 and login APIs: 404 with WeChat's body, signed.

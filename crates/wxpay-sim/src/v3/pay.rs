@@ -10,38 +10,13 @@ use wxpay_core::v3::models::{
 };
 use wxpay_core::{MchId, OutTradeNo, PrepayId, TradeState, TransactionId};
 
-use super::{ApiError, Reply, V3Request};
+use super::call::{ApiError, Reply, V3Request};
 use crate::crypto::VerifiedAuth;
-use crate::lifecycle::{apply_expiry, state_desc, transaction};
-use crate::sim::{lock, now_unix, random_alnum, random_digits, Sim};
+use crate::ids::{h5_url, new_code_url, new_prepay_id, DEFAULT_EXPIRY, PREPAY_TTL};
+use crate::lifecycle::{apply_expiry, state_desc};
+use crate::sim::{lock, now_unix, Sim};
 use crate::state::{order_key, ApiVersion, Order};
-
-/// A prepay id lives two hours (A.10).
-pub const PREPAY_TTL: i64 = 2 * 3600;
-/// Unpaid orders without `time_expire` die after seven days.
-pub const DEFAULT_EXPIRY: i64 = 7 * 24 * 3600;
-/// `h5_url` validity (A.10).
-pub const H5_TTL: i64 = 300;
-
-/// A new prepay id shaped like `wx201410272009395522657a690389285100`.
-pub fn new_prepay_id(now: i64) -> String {
-    let stamp = wxpay_core::v2::time::format_v2_time(now).unwrap_or_default();
-    format!("wx{stamp}{}", random_alnum(20).to_ascii_lowercase())
-}
-
-/// A new Native `code_url` (`weixin://wxpay/bizpayurl?pr=…`).
-pub fn new_code_url() -> String {
-    format!("weixin://wxpay/bizpayurl?pr={}", random_alnum(9))
-}
-
-/// The `h5_url` for an order.
-pub fn h5_url(sim: &Sim, prepay_id: &str) -> String {
-    format!(
-        "{}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay_id}&package={}",
-        sim.base_url(),
-        random_digits(10)
-    )
-}
+use crate::wire::transaction;
 
 /// 400 `PARAM_ERROR` on the body's `mchid` when it is not the merchant that signed.
 fn check_body_mchid(mchid: &MchId, auth: &VerifiedAuth, body: &Value) -> Result<(), ApiError> {
@@ -186,7 +161,7 @@ fn prepay_reply(sim: &Sim, order: &Order, kind: PrepayKind) -> Result<Reply, Api
             prepay_id: PrepayId::new(order.prepay_id.clone()).map_err(ApiError::internal)?,
         }),
         PrepayKind::H5 => Reply::json(&H5PrepayResponse {
-            h5_url: h5_url(sim, &order.prepay_id),
+            h5_url: h5_url(&sim.base_url(), &order.prepay_id),
         }),
         PrepayKind::Native => Reply::json(&NativePrepayResponse {
             code_url: order.code_url.clone().unwrap_or_default(),

@@ -2,13 +2,14 @@
 //! request is read with the core's [`RefundRequest`]; the answer is the core's `Refund`.
 
 use wxpay_core::v3::models::{error_code, RefundRequest};
-use wxpay_core::{OutRefundNo, RefundStatus};
+use wxpay_core::OutRefundNo;
 
-use super::{ApiError, Reply, V3Request};
+use super::call::{ApiError, Reply, V3Request};
 use crate::crypto::VerifiedAuth;
-use crate::lifecycle::{create_refund, refund_answer, NewRefund, RefundRefusal};
+use crate::lifecycle::{create_refund, schedule_auto_success, NewRefund, RefundRefusal};
 use crate::sim::{lock, Sim};
 use crate::state::{order_key, ApiVersion};
+use crate::wire::refund_answer;
 
 fn resource_missing(what: &str) -> ApiError {
     ApiError::new(error_code::RESOURCE_NOT_EXISTS, format!("{what}不存在"))
@@ -55,26 +56,6 @@ pub fn create(sim: &Sim, req: &V3Request, auth: &VerifiedAuth) -> Result<Reply, 
         schedule_auto_success(sim, order_key(&refund.mchid, &refund.out_refund_no));
     }
     Reply::json(&refund_answer(&refund).map_err(ApiError::internal)?)
-}
-
-/// When configured, a PROCESSING refund succeeds on its own after a (scaled) delay.
-pub fn schedule_auto_success(sim: &Sim, key: String) {
-    let Some(secs) = sim.config.refund_auto_success_seconds else {
-        return;
-    };
-    let delay = sim.config.scaled(secs as f64);
-    let sim = sim.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let still_processing = lock(&sim.world)
-            .refunds
-            .get(&key)
-            .map(|r| r.status == RefundStatus::Processing)
-            .unwrap_or(false);
-        if still_processing {
-            let _ = crate::lifecycle::finish_refund(&sim, &key, RefundStatus::Success);
-        }
-    });
 }
 
 /// `GET /v3/refund/domestic/refunds/{out_refund_no}`.

@@ -27,6 +27,23 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// Polls `check` until it holds, for at most `within`; panics naming `what` otherwise. For
+/// waiting on an event (a delivery recorded, a token expired) instead of sleeping.
+pub async fn wait_until<F, Fut>(within: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub struct TestSim {
     pub sim: RunningSim,
     pub http: reqwest::Client,

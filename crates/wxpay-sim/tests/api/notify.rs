@@ -26,12 +26,12 @@ async fn transaction_success_notification_verifies_and_decrypts() {
     assert_eq!(payload["out_trade_no"], "order_ntf01");
     assert_eq!(payload["trade_state"], "SUCCESS");
     assert_eq!(payload["amount"]["total"], 100);
-    // The delivery log shows one acknowledged attempt.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let (_, log) = t.control("GET", "/__sim/notifications", None).await;
-    assert_eq!(log[0]["status"], "acknowledged");
-    assert_eq!(log[0]["attempts"].as_array().map(Vec::len), Some(1));
-    assert_eq!(log[0]["attempts"][0]["status"], 200);
+    // The delivery log shows one acknowledged attempt (recorded once the reply is read).
+    let d = t
+        .wait_for_delivery("order_ntf01", 10, |d| d["status"] != "pending")
+        .await;
+    assert_eq!(d["status"], "acknowledged");
+    assert_eq!(attempt_statuses(&d), vec![200]);
 }
 
 #[tokio::test]
@@ -51,18 +51,13 @@ async fn retries_until_acknowledged() {
         })
         .collect();
     assert!(ids.windows(2).all(|w| w[0] == w[1]));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Once the log records the acknowledgement the delivery is final: no fifth attempt.
+    let d = t
+        .wait_for_delivery("order_ntf02", 10, |d| d["status"] != "pending")
+        .await;
+    assert_eq!(d["status"], "acknowledged");
+    assert_eq!(attempt_statuses(&d), vec![500, 404, 500, 200]);
     assert_eq!(rx.count(), 4, "stops after the acknowledgement");
-    let (_, log) = t.control("GET", "/__sim/notifications", None).await;
-    let attempts = log[0]["attempts"].as_array().expect("attempts");
-    assert_eq!(
-        attempts
-            .iter()
-            .map(|a| a["status"].as_u64().unwrap_or(0))
-            .collect::<Vec<_>>(),
-        vec![500, 404, 500, 200]
-    );
-    assert_eq!(log[0]["status"], "acknowledged");
 }
 
 #[tokio::test]
@@ -103,8 +98,12 @@ async fn notification_faults_duplicate_drop_probe() {
     t.control("POST", "/__sim/faults/notify", Some(json!({"drop": 1})))
         .await;
     t.paid_order("order_drop1", 100, &rx.url).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(rx.count(), 0, "dropped");
+    // The log records the drop at once; that nothing reaches the merchant is checked
+    // below, after later notifications to the same receiver have arrived.
+    let dropped = t
+        .wait_for_delivery("order_drop1", 10, |d| d["status"] != "pending")
+        .await;
+    assert_eq!(dropped["status"], "dropped");
     t.control(
         "POST",
         "/__sim/faults/notify",
@@ -114,6 +113,20 @@ async fn notification_faults_duplicate_drop_probe() {
     t.paid_order("order_dup01", 100, &rx.url).await;
     let got = rx.wait_for(2).await;
     assert_eq!(got[0].body, got[1].body, "duplicate carries the same body");
+    let (_, log) = t.control("GET", "/__sim/notifications", None).await;
+    let dup_body = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .find(|d| d["out_trade_no"] == "order_dup01")
+        .and_then(|d| d["body"].as_str())
+        .expect("order_dup01 delivery")
+        .to_owned();
+    assert_eq!(
+        got[0].body,
+        dup_body.as_bytes(),
+        "the dropped one never arrived"
+    );
     t.control("POST", "/__sim/faults/notify", Some(json!({"probe": 1})))
         .await;
     // The receiver answers 200 to anything: a probe acknowledged counts as acknowledged,
@@ -135,6 +148,11 @@ async fn notification_faults_duplicate_drop_probe() {
         .filter_map(|d| d["status"].as_str())
         .collect();
     assert!(statuses.contains(&"dropped"));
+    assert_eq!(rx.count(), 2, "only the duplicated notification reached rx");
+    let dropped = t
+        .wait_for_delivery("order_drop1", 1, |d| d["status"] == "dropped")
+        .await;
+    assert_eq!(attempt_statuses(&dropped), Vec::<u64>::new());
 }
 
 #[tokio::test]
@@ -201,8 +219,7 @@ async fn retry_schedule_gaps_and_giving_up() {
         .map(|a| a["number"].as_u64().unwrap_or(0))
         .collect();
     assert_eq!(numbers, (1..=16).collect::<Vec<_>>());
-    // Nothing after giving up.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Nothing after giving up: `gave_up` is recorded after the last reply and is final.
     assert_eq!(rx.count(), 16);
 
     let at: Vec<i64> = attempts
@@ -260,7 +277,7 @@ async fn v3_acknowledgement_is_200_or_204_and_replies_are_recorded() {
     assert_eq!(attempts[0]["reply"], "busy, try later");
     assert_eq!(attempts[2]["reply"], "{\"code\":\"SUCCESS\"}");
     assert!(attempts.iter().all(|a| a["error"].is_null()));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // `acknowledged` is final once recorded: the receiver saw exactly the four attempts.
     assert_eq!(rx.count(), 4, "no attempt after the 204");
     // A merchant that cannot be reached: no status, the transport error recorded.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
