@@ -15,8 +15,10 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use subtle::ConstantTimeEq;
+use wxpay_core::open::{self, CodeSession, JsapiTicket, OAuthAccessToken, OpenError};
 
 use crate::config::AppKind;
 use crate::faults::FaultKind;
@@ -29,10 +31,17 @@ pub const CODE_TTL: i64 = 300;
 /// Tokens and tickets live two hours.
 pub const TOKEN_TTL: i64 = 7200;
 
+/// An answer in the core's open-platform model, as the JSON WeChat sends.
+fn answer<T: Serialize>(message: &T) -> Json<Value> {
+    // The messages are plain strings and numbers: serialising them cannot fail.
+    Json(serde_json::to_value(message).unwrap_or_default())
+}
+
 fn err(code: i64, msg: &str) -> Json<Value> {
-    Json(
-        json!({ "errcode": code, "errmsg": format!("{msg} rid: {}", random_alnum(8).to_ascii_lowercase()) }),
-    )
+    answer(&OpenError {
+        errcode: code,
+        errmsg: format!("{msg} rid: {}", random_alnum(8).to_ascii_lowercase()),
+    })
 }
 
 /// Applies latency and counted faults to a login endpoint; returns an early answer.
@@ -155,12 +164,11 @@ pub async fn jscode2session(
         Err(e) => return e,
     };
     sim.persist();
-    let mut body =
-        json!({ "openid": code.openid, "session_key": format!("{}==", random_alnum(22)) });
-    if let (Some(u), Some(o)) = (code.unionid, body.as_object_mut()) {
-        o.insert("unionid".into(), json!(u));
-    }
-    Json(body)
+    answer(&CodeSession {
+        openid: code.openid,
+        session_key: format!("{}==", random_alnum(22)),
+        unionid: code.unionid,
+    })
 }
 
 /// `GET /sns/oauth2/access_token` (WeChat-browser web authorisation).
@@ -192,18 +200,15 @@ pub async fn oauth2_access_token(
         Err(e) => return e,
     };
     sim.persist();
-    let mut body = json!({
-        "access_token": random_alnum(86),
-        "expires_in": TOKEN_TTL,
-        "refresh_token": random_alnum(86),
-        "openid": code.openid,
-        "scope": code.scope.unwrap_or_else(|| "snsapi_base".into()),
-        "is_snapshotuser": 0,
-    });
-    if let (Some(u), Some(o)) = (code.unionid, body.as_object_mut()) {
-        o.insert("unionid".into(), json!(u));
-    }
-    Json(body)
+    answer(&OAuthAccessToken {
+        access_token: random_alnum(86),
+        expires_in: TOKEN_TTL,
+        refresh_token: random_alnum(86),
+        openid: code.openid,
+        scope: code.scope.unwrap_or_else(|| "snsapi_base".into()),
+        is_snapshotuser: Some(0),
+        unionid: code.unionid,
+    })
 }
 
 /// `GET /cgi-bin/token`: a new token; earlier ones of the app keep working only for the
@@ -229,7 +234,10 @@ pub async fn token(
     )
     .unwrap_or(i64::MAX);
     let token = issue_token(&sim, &appid, grace_ms);
-    Json(json!({ "access_token": token, "expires_in": TOKEN_TTL }))
+    answer(&open::AccessToken {
+        access_token: token,
+        expires_in: TOKEN_TTL,
+    })
 }
 
 /// Issues a new access token for `appid`; the app's earlier tokens keep working for at most
@@ -318,7 +326,12 @@ pub async fn getticket(
     };
     drop(world);
     sim.persist();
-    Json(json!({ "errcode": 0, "errmsg": "ok", "ticket": ticket, "expires_in": TOKEN_TTL }))
+    answer(&JsapiTicket {
+        errcode: 0,
+        errmsg: "ok".into(),
+        ticket,
+        expires_in: TOKEN_TTL,
+    })
 }
 
 /// Mints a single-use code for `appid` (login when `scope` is `None`, OAuth otherwise).

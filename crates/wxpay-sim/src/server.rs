@@ -7,6 +7,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use wxpay_core::open;
 use wxpay_core::v2::paths;
 
 use crate::config::SimConfig;
@@ -32,10 +33,10 @@ pub struct RunningSim {
 pub fn router(sim: Sim) -> Router {
     Router::new()
         .route("/v3/{*rest}", any(v3::dispatch))
-        .route("/sns/jscode2session", get(login::jscode2session))
-        .route("/sns/oauth2/access_token", get(login::oauth2_access_token))
-        .route("/cgi-bin/token", get(login::token))
-        .route("/cgi-bin/ticket/getticket", get(login::getticket))
+        .route(open::CODE2SESSION, get(login::jscode2session))
+        .route(open::OAUTH2_ACCESS_TOKEN, get(login::oauth2_access_token))
+        .route(open::TOKEN, get(login::token))
+        .route(open::GET_TICKET, get(login::getticket))
         .route("/cgi-bin/mmpayweb-bin/checkmweb", get(pages::h5_cashier))
         .route(
             "/__sim/cashier/{prepay_id}/{action}",
