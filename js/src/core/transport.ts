@@ -7,26 +7,9 @@
  */
 
 import { WxPayError } from './errors.js';
-import type { AbortSignalLike, MiniProgramApi, UniApi } from './types.js';
+import type { AbortSignalLike, HttpResponse, MiniProgramApi, Transport, UniApi } from './types.js';
 
-/** One request to the merchant server. */
-export interface HttpRequest {
-  readonly method: 'GET' | 'POST';
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string>>;
-  /** JSON text, for POST. */
-  readonly body?: string;
-  readonly signal?: AbortSignalLike;
-}
-
-/** The server's answer. */
-export interface HttpResponse {
-  readonly status: number;
-  readonly body: string;
-}
-
-/** Sends a request; rejects only when there is no response. */
-export type Transport = (request: HttpRequest) => Promise<HttpResponse>;
+export type { HttpRequest, HttpResponse, Transport } from './types.js';
 
 /** The subset of `fetch` this package uses (so tests and polyfills can stand in). */
 export type FetchLike = (

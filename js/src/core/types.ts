@@ -8,7 +8,6 @@
 
 import type { EnvironmentId, SurfaceId } from './ids.js';
 import type { Schemas } from './server-api.js';
-import type { Transport } from './transport.js';
 
 /**
  * What the merchant server is asked to prepare (`POST /api/orders/{id}/pay` `{channel}`): the
@@ -233,3 +232,22 @@ export interface PlatformApis {
   /** uni-app platform (`process.env.UNI_PLATFORM`): `mp-weixin`, `app`, `h5`. */
   readonly uniPlatform?: string;
 }
+
+/** One request to the merchant server. */
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** JSON text, for POST. */
+  readonly body?: string;
+  readonly signal?: AbortSignalLike;
+}
+
+/** The server's answer. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** Sends a request; rejects only when there is no response. */
+export type Transport = (request: HttpRequest) => Promise<HttpResponse>;
