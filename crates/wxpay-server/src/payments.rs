@@ -11,13 +11,10 @@ use wxpay_core::v3::models::{
     Transaction,
 };
 use wxpay_core::v3::paths::Endpoint;
-use wxpay_core::{
-    AppId, Description, OpenId, OutRefundNo, OutTradeNo, PrepayId, RefundStatus, TradeState,
-};
+use wxpay_core::{AppId, Description, OpenId, OutRefundNo, OutTradeNo, PrepayId, TradeState};
 
-use crate::channel::ApiVersion;
 use crate::error::AppError;
-use crate::refund_outcome::{refund_left_processing, refund_refused, stored_refund};
+use crate::refund_attempt::RefundAttempt;
 use crate::state::SharedState;
 use crate::store::{ApplyOutcome, Order, PaymentFact, Refund, RefundFact};
 use crate::upstream::UpstreamError;
@@ -355,23 +352,15 @@ pub async fn prepay_superseded(state: &SharedState, out_trade_no: &str) -> AppEr
     )
 }
 
-/// Asks WeChat to refund `refund` (already reserved in the store) and applies the answer.
-/// Only a final refusal ([`v3_refund_refusal_is_final`]) closes the local refund and
-/// releases the reserved amount. Anything else (5xx, timeout, `SYSTEM_ERROR`, a code this
-/// version does not know) may still be executed by WeChat, so the refund stays PROCESSING,
-/// reserved, and is answered as stored: the worker queries it and resubmits it under the
-/// same out_refund_no (A.9: "always retry with the same out_refund_no").
-pub async fn submit_refund(
+/// Sends the v3 refund request for `refund` (already reserved in the store) and says what
+/// it came to; [`crate::refund::submit`] records it. Only a final refusal
+/// ([`v3_refund_refusal_is_final`]) is [`RefundAttempt::Refused`]: 5xx, timeouts,
+/// `SYSTEM_ERROR` and codes this version does not know may still be executed by WeChat.
+pub async fn send_refund(
     state: &SharedState,
     order: &Order,
     refund: &Refund,
-) -> Result<Refund, AppError> {
-    if order
-        .channel
-        .is_some_and(|route| route.api == ApiVersion::V2)
-    {
-        return crate::payments_v2::submit_refund(state, order, refund).await;
-    }
+) -> Result<RefundAttempt, AppError> {
     let mut request = RefundRequest::by_out_trade_no(
         order_no(order)?,
         OutRefundNo::new(refund.out_refund_no.as_str())
@@ -388,75 +377,22 @@ pub async fn submit_refund(
     let now = state.clock.now();
     let answer: Result<RefundAnswer, UpstreamError> =
         state.v3.post(&Endpoint::Refund, &request).await;
-    // Crash-recovery tests stop the process here: WeChat has the refund, the store does not
-    // know its answer yet.
-    fail::fail_point!("refund::after_submit");
-    match answer {
-        Ok(answer) => {
-            state
-                .store
-                .apply_refund(&refund_fact(&answer, "refund_api", now))
-                .await?;
-        }
+    Ok(match answer {
+        Ok(answer) => RefundAttempt::Accepted(refund_fact(&answer, "refund_api", now)),
         Err(UpstreamError::Business { code, message, .. }) if v3_refund_refusal_is_final(&code) => {
-            return refund_refused(state, &refund.out_refund_no, code, message, now).await;
+            RefundAttempt::Refused { code, message }
         }
         Err(UpstreamError::UnsignedError {
             status,
             code,
             message,
-        }) => return refund_refused_unsigned(state, refund, status, code, message).await,
-        Err(err) => return refund_left_processing(state, refund, &err).await,
-    }
-    stored_refund(state, &refund.out_refund_no).await
-}
-
-/// The refund request was refused with an answer WeChat did not sign (A.3: a 401
-/// `SIGN_ERROR` is how WeChat answers a request whose signature it could not verify, and it
-/// then did nothing). Nobody authenticated that answer, so it changes nothing by itself:
-/// WeChat is asked about the refund with an ordinary signed query, and only a signed answer
-/// decides.
-/// - `RESOURCE_NOT_EXISTS`, signed: WeChat provably holds no refund under this number, so
-///   the refusal stands. The refund is closed and its amount released, and the caller gets
-///   the refusal's code. Otherwise every worker pass would find nothing at WeChat and send
-///   the same refused request again, for ever.
-/// - the refund, signed: WeChat executed it after all (the refusal was not WeChat's); its
-///   state is applied.
-/// - nothing verifiable (the query is refused unsigned too, as with a wrong merchant key):
-///   its fate is unknown, so it stays PROCESSING and reserved like any other unknown
-///   outcome, and the worker settles it once WeChat answers with a signature again.
-async fn refund_refused_unsigned(
-    state: &SharedState,
-    refund: &Refund,
-    status: u16,
-    code: String,
-    message: String,
-) -> Result<Refund, AppError> {
-    match query_refund_and_apply(state, &refund.out_refund_no, "refund_api_check").await {
-        Ok(_) => stored_refund(state, &refund.out_refund_no).await,
-        Err(AppError::Upstream { code: absent, .. })
-            if absent == error_code::RESOURCE_NOT_EXISTS =>
-        {
-            let fact = RefundFact {
-                out_refund_no: refund.out_refund_no.clone(),
-                status: RefundStatus::Closed,
-                refund_id: None,
-                amount_fen: None,
-                cause: format!("rejected_unsigned:{code}"),
-                at: state.clock.now(),
-            };
-            state.store.apply_refund(&fact).await?;
-            Err(AppError::UpstreamUnsigned { code, message })
-        }
-        Err(_) => {
-            let refusal = UpstreamError::UnsignedError {
-                status,
-                code,
-                message,
-            };
-            refund_left_processing(state, refund, &refusal).await
-        }
-    }
+        }) => RefundAttempt::RefusedUnsigned {
+            status,
+            code,
+            message,
+        },
+        Err(err) => RefundAttempt::Unknown(err),
+    })
 }
 
 /// Whether a v3 refund refusal is final: WeChat did not accept the refund and never will

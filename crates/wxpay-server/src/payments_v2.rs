@@ -18,7 +18,7 @@ use wxpay_core::v3::models::TradeType;
 use wxpay_core::{AppId, Description, OpenId, OutRefundNo, RefundStatus};
 
 use crate::error::AppError;
-use crate::refund_outcome::{refund_left_processing, refund_refused, stored_refund};
+use crate::refund_attempt::RefundAttempt;
 use crate::state::SharedState;
 use crate::store::{Order, Refund, RefundFact};
 use crate::upstream::v2::V2Client;
@@ -127,33 +127,26 @@ pub async fn unified_order(
     Ok(answer)
 }
 
-/// Sends `refund` (already reserved in the store) to `/secapi/pay/refund` over mutual TLS
-/// and applies the answer, with the same rules as the v3 refund: only a final refusal
-/// ([`v2_refund_refusal_is_final`]) closes the local refund; `SYSTEMERROR`,
-/// `BIZERR_NEED_RETRY`, an unknown `err_code`, a `return_code` FAIL or a transport failure
-/// leave it PROCESSING and reserved for the worker, which retries with the same number.
-pub async fn submit_refund(
+/// Sends the v2 refund request for `refund` (already reserved in the store) to
+/// `/secapi/pay/refund` over mutual TLS and says what it came to, with the v3 rules: only a
+/// final refusal ([`v2_refund_refusal_is_final`]) is [`RefundAttempt::Refused`];
+/// `SYSTEMERROR`, `BIZERR_NEED_RETRY`, an unknown `err_code`, a `return_code` FAIL or a
+/// transport failure may still be executed, and the worker retries with the same number.
+pub async fn send_refund(
     state: &SharedState,
     order: &Order,
     refund: &Refund,
-) -> Result<Refund, AppError> {
+) -> Result<RefundAttempt, AppError> {
     let v2 = client(state)?;
     let now = state.clock.now();
     if !v2.has_mutual_tls() {
-        // Never sent: release the reserved amount instead of leaving it PROCESSING.
-        let fact = RefundFact {
-            out_refund_no: refund.out_refund_no.clone(),
-            status: RefundStatus::Closed,
-            refund_id: None,
-            amount_fen: None,
-            cause: "rejected:no_client_certificate".into(),
-            at: now,
-        };
-        state.store.apply_refund(&fact).await?;
-        return Err(AppError::bad_request(
-            "v2_refund_unavailable",
-            "v2 refunds need the merchant API certificate (merchant.client_cert_pem)",
-        ));
+        return Ok(RefundAttempt::NotSent {
+            cause: "rejected:no_client_certificate",
+            error: AppError::bad_request(
+                "v2_refund_unavailable",
+                "v2 refunds need the merchant API certificate (merchant.client_cert_pem)",
+            ),
+        });
     }
     let out_refund_no = OutRefundNo::new(refund.out_refund_no.as_str())
         .map_err(|e| AppError::core_value("out_refund_no", e))?;
@@ -175,28 +168,26 @@ pub async fn submit_refund(
     let answer = v2
         .call(paths::REFUND, params, Idempotency::Idempotent)
         .await;
-    match answer {
+    Ok(match answer {
         Ok(answer) => {
             let answer = RefundResponse::from_params(&answer).map_err(unusable)?;
             if answer.out_refund_no != out_refund_no {
                 return Err(UpstreamError::mismatch("out_refund_no_mismatch").into());
             }
-            let fact = RefundFact {
+            RefundAttempt::Accepted(RefundFact {
                 out_refund_no: refund.out_refund_no.clone(),
                 status: RefundStatus::Processing,
                 refund_id: Some(answer.refund_id.as_str().to_owned()),
                 amount_fen: i64::try_from(answer.refund_fee).ok(),
                 cause: "refund_api_v2".into(),
                 at: now,
-            };
-            state.store.apply_refund(&fact).await?;
+            })
         }
         Err(UpstreamError::Business { code, message, .. }) if v2_refund_refusal_is_final(&code) => {
-            return refund_refused(state, &refund.out_refund_no, code, message, now).await;
+            RefundAttempt::Refused { code, message }
         }
-        Err(err) => return refund_left_processing(state, refund, &err).await,
-    }
-    stored_refund(state, &refund.out_refund_no).await
+        Err(err) => RefundAttempt::Unknown(err),
+    })
 }
 
 /// Asks WeChat where refund `out_refund_no` of `order` stands (`/pay/refundquery` by

@@ -120,7 +120,7 @@ pub async fn run_pass_at(
                 if code == "RESOURCE_NOT_EXISTS" && refund.status == RefundStatus::Processing =>
             {
                 if let Some(order) = state.store.order(&refund.out_trade_no).await? {
-                    if let Err(err) = payments::submit_refund(state, &order, &refund).await {
+                    if let Err(err) = crate::refund::submit(state, &order, &refund).await {
                         tracing::warn!(refund = %refund.out_refund_no, error = %error_chain(&err), "refund resubmission failed");
                     }
                 }

@@ -133,7 +133,7 @@ pub async fn create_refund(
         actor = Admin::ACTOR,
         "refund created"
     );
-    let refund = payments::submit_refund(&state, &order, &refund).await?;
+    let refund = crate::refund::submit(&state, &order, &refund).await?;
     Ok(Json(RefundView::from(&refund)))
 }
 

@@ -169,7 +169,10 @@ async fn half_a_request(port: u16) -> tokio::net::TcpStream {
     })
     .await
     .expect("the server asks for the body");
-    stream.write_all(b"{").await.expect("write a byte of the body");
+    stream
+        .write_all(b"{")
+        .await
+        .expect("write a byte of the body");
     stream
 }
 
@@ -269,12 +272,10 @@ async fn an_upstream_timeout_is_a_prompt_typed_503_and_the_order_stays_payable()
     app.arm_fault_delayed("v3.jsapi", "timeout", 5, Some(10_000))
         .await;
     // Answered while WeChat still holds the request: the server's own timeout decided.
-    let (status, body) = tokio::time::timeout(
-        Duration::from_secs(8),
-        app.pay(&token, &no, "miniprogram"),
-    )
-    .await
-    .expect("answered before WeChat let go of the prepay");
+    let (status, body) =
+        tokio::time::timeout(Duration::from_secs(8), app.pay(&token, &no, "miniprogram"))
+            .await
+            .expect("answered before WeChat let go of the prepay");
     assert_eq!(status, 503, "{body}");
     assert_eq!(
         body["error"]["code"].as_str(),
