@@ -85,6 +85,9 @@ start() {
   local name=$1 pattern=$2 pid
   shift 2
   URL=""
+  # Emptied here, not only by the child's redirection: a peer restarted under the same name
+  # must not be found listening at the URL its predecessor printed.
+  : >"$WORK/$name.out"
   "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   pid=$!
   PIDS+=("$pid")

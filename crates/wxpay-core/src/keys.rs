@@ -194,6 +194,36 @@ impl PublicKey {
         self.verify_sha256_rsa_crate(message, signature)
     }
 
+    /// [`Self::verify_sha256`] over the concatenation of `parts`, hashed as they are: a
+    /// signed message made of a few pieces (a notification's body among them) is never
+    /// copied into one buffer.
+    pub(crate) fn verify_sha256_parts(&self, parts: &[&[u8]], signature: &[u8]) -> bool {
+        if signature.len() != self.inner.size() {
+            return false;
+        }
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::digest::{Context, SHA256};
+            let mut context = Context::new(&SHA256);
+            for part in parts {
+                context.update(part);
+            }
+            self.parsed
+                .verify_digest_sig(&context.finish(), signature)
+                .is_ok()
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            let mut hasher = Sha256::new();
+            for part in parts {
+                hasher.update(part);
+            }
+            self.inner
+                .verify(Pkcs1v15Sign::new::<Sha256>(), &hasher.finalize(), signature)
+                .is_ok()
+        }
+    }
+
     /// The pure-Rust path (used on wasm32, and benchmarked against aws-lc-rs natively).
     #[doc(hidden)]
     pub fn verify_sha256_rsa_crate(&self, message: &[u8], signature: &[u8]) -> bool {

@@ -103,10 +103,7 @@ impl Received {
             headers_json: self.headers_json.clone(),
             body: self.body.to_vec(),
             body_len: self.body.len(),
-            body_sha256: Sha256::digest(&self.body)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            body_sha256: crate::ids::hex(&Sha256::digest(&self.body)),
             verification: verification.to_owned(),
             processing: processing.to_owned(),
             out_trade_no,
@@ -140,6 +137,17 @@ pub(crate) async fn record_failure(
     }
 }
 
+/// The `id` a v3 body claims, whatever else it holds (kept with a refused notification).
+fn claimed_id(body: &[u8]) -> Option<String> {
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    value.get("id")?.as_str().map(cut_id)
+}
+
+/// A claimed id as stored: its first 64 characters (anyone can send anything).
+fn cut_id(id: &str) -> String {
+    id.chars().take(64).collect()
+}
+
 /// Keeps, verifies and parses a v3 notification; on failure records it and returns the
 /// answer for WeChat.
 async fn receive(
@@ -148,18 +156,13 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(Received, Notification), Response> {
-    let claimed_id = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.get("id")
-                .and_then(|id| id.as_str())
-                .map(|s| s.chars().take(64).collect())
-        });
-    let received = Received {
+    // The claimed id is read from the parsed notification once it verified; only a body
+    // that is refused earlier is read for it on its own (one JSON pass per notification).
+    let mut received = Received {
         kind,
         headers_json: headers_json(&headers),
         body,
-        claimed_id,
+        claimed_id: None,
         now: state.clock.now(),
     };
 
@@ -171,6 +174,7 @@ async fn receive(
     }) {
         Ok(signed) => signed,
         Err(err) => {
+            received.claimed_id = claimed_id(&received.body);
             record_failure(state, &received, err.reason_code(), "rejected", None).await;
             return Err(fail(
                 StatusCode::UNAUTHORIZED,
@@ -187,6 +191,7 @@ async fn receive(
                 "notification signature rejected"
             );
         }
+        received.claimed_id = claimed_id(&received.body);
         record_failure(state, &received, err.reason_code(), "rejected", None).await;
         // An unknown serial may be a rotation the throttled refresh has not caught yet
         // (forged notifications can spend its budget): WeChat retries a failed notification
@@ -198,8 +203,12 @@ async fn receive(
         return Err(fail(StatusCode::UNAUTHORIZED, message));
     }
     match Notification::parse(&received.body) {
-        Ok(notification) => Ok((received, notification)),
+        Ok(notification) => {
+            received.claimed_id = Some(cut_id(&notification.id));
+            Ok((received, notification))
+        }
         Err(err) => {
+            received.claimed_id = claimed_id(&received.body);
             tracing::warn!(
                 kind,
                 reason = err.reason_code(),

@@ -133,8 +133,18 @@ impl Serialize for EventType {
 
 impl<'de> Deserialize<'de> for EventType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(Self::parse(&s))
+        // Read the string in place: only an unknown type is copied (into `Other`).
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = EventType;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event type string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<EventType, E> {
+                Ok(EventType::parse(s))
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 

@@ -152,6 +152,8 @@ impl SignedHeaders {
                     name,
                     reason: "value too long",
                 }),
+                // Most values need no trimming: keep the lookup's String then.
+                Some(v) if v.trim().len() == v.len() => Ok(Some(v)),
                 Some(v) => Ok(Some(v.trim().to_string())),
                 None => Ok(None),
             }
@@ -381,13 +383,32 @@ impl Verifier {
         if headers.is_signature_probe() {
             return Err(VerifyError::BadSignature(BadSignature::Probe));
         }
-        let sig = STANDARD
-            .decode(headers.signature.as_bytes())
-            .map_err(|_| VerifyError::BadSignature(BadSignature::NotBase64))?;
+        // Header values are capped, so the decoded signature always fits on the stack.
+        let mut sig = [0u8; MAX_HEADER_VALUE_LEN / 4 * 3];
+        let sig_len = STANDARD
+            .decode_slice(headers.signature.as_bytes(), &mut sig)
+            .map_err(|e| {
+                VerifyError::BadSignature(match e {
+                    base64::DecodeSliceError::OutputSliceTooSmall => BadSignature::WrongLength,
+                    base64::DecodeSliceError::DecodeError(_) => BadSignature::NotBase64,
+                })
+            })?;
+        let sig = sig.get(..sig_len).unwrap_or_default();
         if sig.len() != key.size_bytes() {
             return Err(VerifyError::BadSignature(BadSignature::WrongLength));
         }
-        if key.verify_sha256(&headers.message(body), &sig) {
+        // The message `TIMESTAMP\nNONCE\nBODY\n` ([`response_message`]) is hashed in pieces
+        // rather than copied together with the body.
+        let timestamp = headers.timestamp.to_string();
+        let message: [&[u8]; 6] = [
+            timestamp.as_bytes(),
+            b"\n",
+            headers.nonce.as_bytes(),
+            b"\n",
+            body,
+            b"\n",
+        ];
+        if key.verify_sha256_parts(&message, sig) {
             Ok(())
         } else {
             Err(VerifyError::BadSignature(BadSignature::Mismatch))

@@ -9,8 +9,8 @@
 //! `synchronous=FULL`: in WAL mode `NORMAL` does not sync the log at each commit, so a
 //! power cut can undo transactions that had committed, and WeChat, told 200 for a
 //! notification, never sends it again. `FULL` syncs every commit before it returns, so an
-//! acknowledged payment is on disk. Notifications are committed in groups
-//! (`sqlite_group_commit.rs`) so that concurrent ones share one fsync.
+//! acknowledged payment is on disk. The writes of the [`Store`] operations are committed in
+//! groups (`sqlite_group_commit.rs`) so that concurrent ones share one fsync.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use wxpay_core::v2::sign::SignType as V2SignType;
 
 use crate::config::Synchronous;
 
-use group_commit::GroupCommit;
+use group_commit::{GroupCommit, Tx};
 
 use super::migrations::{self, SQLITE};
 use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
@@ -41,7 +41,8 @@ pub struct SqliteStore {
     pub(super) pool: SqlitePool,
     /// The one connection that writes (every INSERT, UPDATE and DELETE goes through it).
     pub(super) writer: SqlitePool,
-    /// Verified notifications, written in batches with one commit each.
+    /// The [`Store`] operations' writes, run on the writer in batches with one commit each
+    /// (housekeeping, follow-ups and reconciliation use the writer directly).
     group_commit: GroupCommit,
 }
 
@@ -89,8 +90,21 @@ impl SqliteStore {
         })
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(begin_write(&self.writer).await?)
+    /// Deletes the `credentials` row `name` if it holds `value`: whether it did.
+    async fn delete_credential(&self, name: String, value: String) -> Result<bool, StoreError> {
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    let deleted =
+                        sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
+                            .bind(&name)
+                            .bind(&value)
+                            .execute(&mut **tx)
+                            .await?;
+                    Ok(deleted.rows_affected() == 1)
+                })
+            })
+            .await
     }
 }
 
@@ -270,6 +284,93 @@ pub(super) async fn apply_notification_in(
     Ok(NotificationOutcome::Processed(outcome))
 }
 
+/// Creates `order` inside an open write transaction, or finds the one its idempotency key
+/// made before.
+async fn create_order_in(tx: &mut Tx, order: &NewOrder) -> Result<Order, StoreError> {
+    if let Some(key) = &order.idempotency_key {
+        let sql =
+            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? AND idempotency_key = ?");
+        if let Some(row) = sqlx::query(&sql)
+            .bind(&order.user_id)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?
+        {
+            return rows::order(&row);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO orders (out_trade_no, user_id, idempotency_key, description, amount_fen, state, created_at, \
+         updated_at) VALUES (?, ?, ?, ?, ?, 'NOTPAY', ?, ?)",
+    )
+    .bind(&order.out_trade_no)
+    .bind(&order.user_id)
+    .bind(&order.idempotency_key)
+    .bind(&order.description)
+    .bind(order.amount_fen)
+    .bind(order.now)
+    .bind(order.now)
+    .execute(&mut **tx)
+    .await?;
+    for (product_id, quantity, unit_price) in &order.items {
+        sqlx::query("INSERT INTO order_items (out_trade_no, product_id, quantity, unit_price_fen) VALUES (?, ?, ?, ?)")
+            .bind(&order.out_trade_no)
+            .bind(product_id)
+            .bind(quantity)
+            .bind(unit_price)
+            .execute(&mut **tx)
+            .await?;
+    }
+    audit_in(
+        tx,
+        "order",
+        &order.out_trade_no,
+        None,
+        "NOTPAY",
+        "created",
+        order.now,
+    )
+    .await?;
+    let created = fetch_order(&mut **tx, &order.out_trade_no)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("order vanished inside its own transaction".into()))?;
+    Ok(created)
+}
+
+/// A [`NewRefund`] that owns its strings, to travel to the group commit.
+struct OwnedRefund {
+    out_refund_no: String,
+    out_trade_no: String,
+    amount_fen: i64,
+    reason: Option<String>,
+    actor: String,
+    now: i64,
+}
+
+impl OwnedRefund {
+    fn new(refund: &NewRefund<'_>) -> Self {
+        Self {
+            out_refund_no: refund.out_refund_no.to_owned(),
+            out_trade_no: refund.out_trade_no.to_owned(),
+            amount_fen: refund.amount_fen,
+            reason: refund.reason.map(str::to_owned),
+            actor: refund.actor.to_owned(),
+            now: refund.now,
+        }
+    }
+
+    fn borrowed(&self) -> NewRefund<'_> {
+        NewRefund {
+            out_refund_no: &self.out_refund_no,
+            out_trade_no: &self.out_trade_no,
+            amount_fen: self.amount_fen,
+            reason: self.reason.as_deref(),
+            actor: &self.actor,
+            now: self.now,
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn upsert_user(
@@ -279,29 +380,34 @@ impl Store for SqliteStore {
         unionid: Option<&str>,
         now: i64,
     ) -> Result<User, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let id = crate::ids::random_id("u");
-        sqlx::query(
-            "INSERT INTO users (id, appid, openid, unionid, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (appid, openid) DO UPDATE SET unionid = COALESCE(excluded.unionid, users.unionid)",
-        )
-        .bind(&id)
-        .bind(appid)
-        .bind(openid)
-        .bind(unionid)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query(
-            "SELECT id, appid, openid, unionid FROM users WHERE appid = ? AND openid = ?",
-        )
-        .bind(appid)
-        .bind(openid)
-        .fetch_one(&mut *tx)
-        .await?;
-        let user = rows::user(&row)?;
-        tx.commit().await?;
-        Ok(user)
+        let (appid, openid) = (appid.to_owned(), openid.to_owned());
+        let unionid = unionid.map(str::to_owned);
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    let id = crate::ids::random_id("u");
+                    sqlx::query(
+                        "INSERT INTO users (id, appid, openid, unionid, created_at) VALUES (?, ?, ?, ?, ?) \
+                         ON CONFLICT (appid, openid) DO UPDATE SET unionid = COALESCE(excluded.unionid, users.unionid)",
+                    )
+                    .bind(&id)
+                    .bind(&appid)
+                    .bind(&openid)
+                    .bind(&unionid)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    let row = sqlx::query(
+                        "SELECT id, appid, openid, unionid FROM users WHERE appid = ? AND openid = ?",
+                    )
+                    .bind(&appid)
+                    .bind(&openid)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    rows::user(&row)
+                })
+            })
+            .await
     }
 
     async fn create_session(
@@ -311,16 +417,23 @@ impl Store for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let (token_hash, user_id) = (token_hash.to_owned(), user_id.to_owned());
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(&token_hash)
+                    .bind(&user_id)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>, StoreError> {
@@ -336,20 +449,25 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_products(&self, products: &[Product]) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        for product in products {
-            sqlx::query(
-                "INSERT INTO products (id, name, price_fen, active) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO UPDATE \
-                 SET name = excluded.name, price_fen = excluded.price_fen, active = 1",
-            )
-            .bind(&product.id)
-            .bind(&product.name)
-            .bind(product.price_fen)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let products = products.to_vec();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    for product in &products {
+                        sqlx::query(
+                            "INSERT INTO products (id, name, price_fen, active) VALUES (?, ?, ?, 1) ON CONFLICT (id) \
+                             DO UPDATE SET name = excluded.name, price_fen = excluded.price_fen, active = 1",
+                        )
+                        .bind(&product.id)
+                        .bind(&product.name)
+                        .bind(product.price_fen)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
@@ -368,59 +486,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError> {
-        let mut tx = self.write_tx().await?;
-        if let Some(key) = &order.idempotency_key {
-            let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? AND idempotency_key = ?"
-            );
-            if let Some(row) = sqlx::query(&sql)
-                .bind(&order.user_id)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?
-            {
-                return rows::order(&row);
-            }
-        }
-        sqlx::query(
-            "INSERT INTO orders (out_trade_no, user_id, idempotency_key, description, amount_fen, state, created_at, \
-             updated_at) VALUES (?, ?, ?, ?, ?, 'NOTPAY', ?, ?)",
-        )
-        .bind(&order.out_trade_no)
-        .bind(&order.user_id)
-        .bind(&order.idempotency_key)
-        .bind(&order.description)
-        .bind(order.amount_fen)
-        .bind(order.now)
-        .bind(order.now)
-        .execute(&mut *tx)
-        .await?;
-        for (product_id, quantity, unit_price) in &order.items {
-            sqlx::query("INSERT INTO order_items (out_trade_no, product_id, quantity, unit_price_fen) VALUES (?, ?, ?, ?)")
-                .bind(&order.out_trade_no)
-                .bind(product_id)
-                .bind(quantity)
-                .bind(unit_price)
-                .execute(&mut *tx)
-                .await?;
-        }
-        audit_in(
-            &mut tx,
-            "order",
-            &order.out_trade_no,
-            None,
-            "NOTPAY",
-            "created",
-            order.now,
-        )
-        .await?;
-        let created = fetch_order(&mut *tx, &order.out_trade_no)
-            .await?
-            .ok_or_else(|| {
-                StoreError::Corrupt("order vanished inside its own transaction".into())
-            })?;
-        tx.commit().await?;
-        Ok(created)
+        self.group_commit
+            .write(move |tx| Box::pin(async move { create_order_in(tx, &order).await }))
+            .await
     }
 
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
@@ -432,12 +500,19 @@ impl Store for SqliteStore {
         out_trade_no: &str,
         sign_type: V2SignType,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE orders SET v2_sign_type = ? WHERE out_trade_no = ?")
-            .bind(sign_type.as_str())
-            .bind(out_trade_no)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let out_trade_no = out_trade_no.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query("UPDATE orders SET v2_sign_type = ? WHERE out_trade_no = ?")
+                        .bind(sign_type.as_str())
+                        .bind(&out_trade_no)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn save_prepay(
@@ -450,43 +525,71 @@ impl Store for SqliteStore {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let saved = sqlx::query(
-            "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, prepay_expires_at = ?, \
-             version = version + 1, updated_at = ? WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
-        )
-        .bind(route.to_stored())
-        .bind(appid)
-        .bind(prepay_id)
-        .bind(payload)
-        .bind(expires_at)
-        .bind(now)
-        .bind(out_trade_no)
-        .execute(&self.writer)
-        .await?;
-        Ok(saved.rows_affected() == 1)
+        let (out_trade_no, channel) = (out_trade_no.to_owned(), route.to_stored());
+        let (appid, prepay_id) = (appid.to_owned(), prepay_id.to_owned());
+        let payload = payload.map(str::to_owned);
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    let saved = sqlx::query(
+                        "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, \
+                         prepay_expires_at = ?, version = version + 1, updated_at = ? \
+                         WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
+                    )
+                    .bind(&channel)
+                    .bind(&appid)
+                    .bind(&prepay_id)
+                    .bind(&payload)
+                    .bind(expires_at)
+                    .bind(now)
+                    .bind(&out_trade_no)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(saved.rows_affected() == 1)
+                })
+            })
+            .await
     }
 
     async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE orders SET last_checked_at = ?, lease_owner = NULL, lease_until = NULL WHERE out_trade_no = ?")
-            .bind(now)
-            .bind(out_trade_no)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let out_trade_no = out_trade_no.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE orders SET last_checked_at = ?, lease_owner = NULL, lease_until = NULL \
+                         WHERE out_trade_no = ?",
+                    )
+                    .bind(now)
+                    .bind(&out_trade_no)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn apply_payment(&self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let outcome = apply_payment_in(&mut tx, fact).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        let fact = fact.clone();
+        self.group_commit
+            .write(move |tx| Box::pin(async move { apply_payment_in(tx, &fact).await }))
+            .await
     }
 
     async fn record_notification(&self, record: &NotificationRecord) -> Result<i64, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let id = insert_notification(&mut tx, record, None).await?;
-        tx.commit().await?;
-        id.ok_or_else(|| StoreError::Corrupt("unverified notification insert ignored".into()))
+        let record = record.clone();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    insert_notification(tx, &record, None)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("unverified notification insert ignored".into())
+                        })
+                })
+            })
+            .await
     }
 
     async fn apply_notification(
@@ -495,7 +598,15 @@ impl Store for SqliteStore {
         verified_id: &str,
         change: &NotifiedChange,
     ) -> Result<NotificationOutcome, StoreError> {
-        self.group_commit.apply(record, verified_id, change).await
+        let (record, change) = (record.clone(), change.clone());
+        let verified_id = verified_id.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(
+                    async move { apply_notification_in(tx, &record, &verified_id, &change).await },
+                )
+            })
+            .await
     }
 
     async fn notifications(
@@ -522,18 +633,19 @@ impl Store for SqliteStore {
         actor: &str,
         now: i64,
     ) -> Result<Result<Refund, RefundRefusal>, StoreError> {
-        let refund = NewRefund {
+        let refund = OwnedRefund::new(&NewRefund {
             out_refund_no,
             out_trade_no,
             amount_fen,
             reason,
             actor,
             now,
-        };
-        let mut tx = self.write_tx().await?;
-        let created = refunds::reserve_in(&mut tx, &refund, None).await?;
-        tx.commit().await?;
-        Ok(created)
+        });
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move { refunds::reserve_in(tx, &refund.borrowed(), None).await })
+            })
+            .await
     }
 
     async fn create_refund_once(
@@ -541,10 +653,15 @@ impl Store for SqliteStore {
         refund: &NewRefund<'_>,
         idempotency_key: &str,
     ) -> Result<Result<RefundCreation, RefundRefusal>, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let created = refunds::reserve_once_in(&mut tx, refund, idempotency_key).await?;
-        tx.commit().await?;
-        Ok(created)
+        let refund = OwnedRefund::new(refund);
+        let key = idempotency_key.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(
+                    async move { refunds::reserve_once_in(tx, &refund.borrowed(), &key).await },
+                )
+            })
+            .await
     }
 
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
@@ -552,10 +669,10 @@ impl Store for SqliteStore {
     }
 
     async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let outcome = refunds::apply_refund_in(&mut tx, fact).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        let fact = fact.clone();
+        self.group_commit
+            .write(move |tx| Box::pin(async move { refunds::apply_refund_in(tx, &fact).await }))
+            .await
     }
 
     async fn claim_pending_orders(
@@ -575,21 +692,28 @@ impl Store for SqliteStore {
              AND COALESCE(last_checked_at, 0) <= ? AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?) \
              RETURNING {ORDER_COLUMNS}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(created_before)
-            .bind(checked_before)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
-        let mut claimed = rows
-            .iter()
-            .map(rows::order)
-            .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|o| o.created_at);
-        Ok(claimed)
+        let owner = owner.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    let rows = sqlx::query(&sql)
+                        .bind(&owner)
+                        .bind(lease_until)
+                        .bind(created_before)
+                        .bind(checked_before)
+                        .bind(now)
+                        .bind(limit)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    let mut claimed = rows
+                        .iter()
+                        .map(rows::order)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    claimed.sort_by_key(|o| o.created_at);
+                    Ok(claimed)
+                })
+            })
+            .await
     }
 
     async fn claim_processing_refunds(
@@ -605,20 +729,27 @@ impl Store for SqliteStore {
              SELECT out_refund_no FROM refunds WHERE status = 'PROCESSING' AND created_at <= ? \
              AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?) RETURNING {REFUND_COLUMNS}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(created_before)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
-        let mut claimed = rows
-            .iter()
-            .map(rows::refund)
-            .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|r| r.created_at);
-        Ok(claimed)
+        let owner = owner.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    let rows = sqlx::query(&sql)
+                        .bind(&owner)
+                        .bind(lease_until)
+                        .bind(created_before)
+                        .bind(now)
+                        .bind(limit)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    let mut claimed = rows
+                        .iter()
+                        .map(rows::refund)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    claimed.sort_by_key(|r| r.created_at);
+                    Ok(claimed)
+                })
+            })
+            .await
     }
 
     async fn orders_needing_attention(&self, limit: i64) -> Result<Vec<Order>, StoreError> {
@@ -632,10 +763,15 @@ impl Store for SqliteStore {
         actor: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let resolved = attention::resolve_in(&mut tx, out_trade_no, note, actor, now).await?;
-        tx.commit().await?;
-        Ok(resolved)
+        let (out_trade_no, note) = (out_trade_no.to_owned(), note.to_owned());
+        let actor = actor.to_owned();
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    attention::resolve_in(tx, &out_trade_no, &note, &actor, now).await
+                })
+            })
+            .await
     }
 
     async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError> {
@@ -663,25 +799,28 @@ impl Store for SqliteStore {
         value: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE \
-             SET value = excluded.value, expires_at = excluded.expires_at",
-        )
-        .bind(name)
-        .bind(value)
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) \
+                         DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                    )
+                    .bind(&name)
+                    .bind(&value)
+                    .bind(expires_at)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn drop_credential(&self, name: &str, value: &str) -> Result<bool, StoreError> {
-        let dropped = sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
-            .bind(name)
-            .bind(value)
-            .execute(&self.writer)
-            .await?;
-        Ok(dropped.rows_affected() == 1)
+        self.delete_credential(name.to_owned(), value.to_owned())
+            .await
     }
 
     async fn take_lease(
@@ -691,27 +830,31 @@ impl Store for SqliteStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        let taken = sqlx::query(
-            "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE \
-             SET value = excluded.value, expires_at = excluded.expires_at \
-             WHERE credentials.expires_at <= ? OR credentials.value = excluded.value",
-        )
-        .bind(super::lease_row(name))
-        .bind(holder)
-        .bind(until)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(taken.rows_affected() == 1)
+        let (row, holder) = (super::lease_row(name), holder.to_owned());
+        self.group_commit
+            .write(move |tx| {
+                Box::pin(async move {
+                    let taken = sqlx::query(
+                        "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) \
+                         DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at \
+                         WHERE credentials.expires_at <= ? OR credentials.value = excluded.value",
+                    )
+                    .bind(&row)
+                    .bind(&holder)
+                    .bind(until)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(taken.rows_affected() == 1)
+                })
+            })
+            .await
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
-            .bind(super::lease_row(name))
-            .bind(holder)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.delete_credential(super::lease_row(name), holder.to_owned())
+            .await
+            .map(|_| ())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -262,6 +262,27 @@ async fn tampered_stale_wrong_serial_and_foreign_notifications_change_nothing() 
         success_count(&app.state.store.audit("order", &no).await.expect("audit")),
         1
     );
+    // Each row keeps the id its body claimed, whether it was refused before it verified
+    // (read from the raw body) or applied (read from the parsed notification); the body
+    // without signature headers claimed none.
+    let all = app.state.store.notifications(None).await.expect("rows");
+    let genuine: Vec<_> = all
+        .iter()
+        .filter(|r| r.claimed_id.as_deref() == Some("EV-genuine-1"))
+        .collect();
+    assert_eq!(
+        genuine.len(),
+        2,
+        "the applied one and its duplicate: {all:?}"
+    );
+    let refused = all.iter().filter(|r| r.verification != "ok");
+    assert!(
+        refused
+            .clone()
+            .all(|r| r.claimed_id.is_none() == (r.body_len == 2)),
+        "{all:?}"
+    );
+    assert!(refused.count() >= 5, "{all:?}");
     app.stop().await;
 }
 
