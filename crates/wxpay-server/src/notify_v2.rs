@@ -24,7 +24,7 @@ use crate::notify::{finish, headers_json, record_failure, Decision, Received};
 use crate::notify_reply::{fail_as, Protocol};
 use crate::payments_v2::{self, Payer};
 use crate::state::SharedState;
-use crate::store::{NewOrder, NotifiedChange, PaymentFact, RefundFact};
+use crate::store::{NewOrder, NotifiedChange, PaymentFact, Prepaid, RefundFact};
 use crate::upstream::v2::Fields;
 
 /// How long a v2 prepay id stays usable.
@@ -404,7 +404,8 @@ async fn create_and_prepay(
         .map_err(|e| internal(&e))?;
     let route = PrepayRoute::new(Channel::Native, ApiVersion::V2);
     if order.state == TradeState::NotPay {
-        if let Some((prepay_id, _)) = order.reusable_prepay(route, appid, now) {
+        let reused = order.reusable_prepay(route, appid, now);
+        if let Some(prepay_id) = reused.and_then(|prepaid| prepaid.prepay_id) {
             return PrepayId::new(prepay_id).map_err(|e| internal(&e));
         }
     }
@@ -423,8 +424,11 @@ async fn create_and_prepay(
             &order.out_trade_no,
             route,
             appid,
-            prepay_id.as_str(),
-            answer.code_url.as_deref(),
+            &Prepaid {
+                prepay_id: Some(prepay_id.as_str().to_owned()),
+                h5_url: None,
+                code_url: answer.code_url,
+            },
             now + PREPAY_TTL_SECS,
             now,
         )

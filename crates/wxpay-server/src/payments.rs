@@ -11,25 +11,14 @@ use wxpay_core::v3::models::{
     Transaction,
 };
 use wxpay_core::v3::paths::Endpoint;
-use wxpay_core::{AppId, Description, OpenId, OutRefundNo, OutTradeNo, PrepayId, TradeState};
+use wxpay_core::{AppId, Description, OpenId, OutRefundNo, OutTradeNo, TradeState};
 
 use crate::error::AppError;
 use crate::refund_attempt::RefundAttempt;
 use crate::state::SharedState;
-use crate::store::{ApplyOutcome, Order, PaymentFact, Refund, RefundFact};
+use crate::store::{ApplyOutcome, Order, PaymentFact, Prepaid, Refund, RefundFact};
 use crate::upstream::UpstreamError;
 use crate::wire_values::{amount, order_no};
-
-/// What a prepay returned, by kind: the id the client pays with, or the URL it opens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prepaid {
-    /// JSAPI and APP: `prepay_id`.
-    PrepayId(PrepayId),
-    /// H5: the cashier URL (`h5_url`).
-    H5Url(String),
-    /// Native: the QR code content (`code_url`).
-    CodeUrl(String),
-}
 
 /// The fact a transaction states about its order.
 pub fn transaction_fact(transaction: &Transaction, cause: &str, at: i64) -> PaymentFact {
@@ -153,15 +142,24 @@ pub async fn prepay(
     Ok(match kind {
         PrepayKind::Jsapi | PrepayKind::App => {
             let answer: PrepayIdResponse = state.v3.post(&endpoint, &request).await?;
-            Prepaid::PrepayId(answer.prepay_id)
+            Prepaid {
+                prepay_id: Some(answer.prepay_id.as_str().to_owned()),
+                ..Prepaid::default()
+            }
         }
         PrepayKind::H5 => {
             let answer: H5PrepayResponse = state.v3.post(&endpoint, &request).await?;
-            Prepaid::H5Url(answer.h5_url)
+            Prepaid {
+                h5_url: Some(answer.h5_url),
+                ..Prepaid::default()
+            }
         }
         PrepayKind::Native => {
             let answer: NativePrepayResponse = state.v3.post(&endpoint, &request).await?;
-            Prepaid::CodeUrl(answer.code_url)
+            Prepaid {
+                code_url: Some(answer.code_url),
+                ..Prepaid::default()
+            }
         }
     })
 }

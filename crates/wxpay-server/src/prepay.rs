@@ -16,23 +16,15 @@ use wxpay_core::{AppId, PrepayId};
 
 use crate::channel::{ApiVersion, Channel, PrepayRoute};
 use crate::error::AppError;
-use crate::payments::{self, Prepaid};
+use crate::payments;
 use crate::payments_v2::{self, Payer};
 use crate::state::SharedState;
-use crate::store::{Order, User};
+use crate::store::{Order, Prepaid, User};
 
 /// How long a prepay id (and a `code_url`) stays usable.
 const PREPAY_TTL_SECS: i64 = 2 * 3600;
 /// How long an H5 cashier URL (`h5_url`, v2 `mweb_url`) stays usable.
 const H5_URL_TTL_SECS: i64 = 5 * 60;
-
-/// One prepay as the store keeps it: the id column holds the prepay id, or for v3 H5 and
-/// Native the URL (unique per prepay); `payload` is the URL the client opens.
-struct Prepay {
-    id: String,
-    payload: Option<String>,
-    ttl: i64,
-}
 
 /// Who pays, through which route, from where.
 pub struct PayRequest<'a> {
@@ -59,16 +51,14 @@ pub async fn pay(state: &SharedState, request: &PayRequest<'_>) -> Result<Value,
         now,
         ..
     } = *request;
-    let reused = order
-        .reusable_prepay(route, appid, now)
-        .map(|(id, payload)| (id.to_owned(), payload.map(str::to_owned)));
+    let reused = order.reusable_prepay(route, appid, now);
     // v2 client parameters must use the unified order's sign type: a reused prepay keeps
     // the one recorded with it, a new one the client's (which the unified order records).
     let v2_sign_type = reused.as_ref().and(order.v2_sign_type);
-    let (id, payload) = match reused {
+    let prepaid = match reused {
         Some(reused) => reused,
         None => {
-            let prepay = match route.api {
+            let (prepaid, ttl) = match route.api {
                 ApiVersion::V3 => prepay_v3(state, request).await?,
                 ApiVersion::V2 => prepay_v2(state, request).await?,
             };
@@ -76,32 +66,38 @@ pub async fn pay(state: &SharedState, request: &PayRequest<'_>) -> Result<Value,
             // wins, and the payer gets no parameters for a closed order.
             let saved = state
                 .store
-                .save_prepay(
-                    &order.out_trade_no,
-                    route,
-                    appid,
-                    &prepay.id,
-                    prepay.payload.as_deref(),
-                    now + prepay.ttl,
-                    now,
-                )
+                .save_prepay(&order.out_trade_no, route, appid, &prepaid, now + ttl, now)
                 .await?;
             if !saved {
                 return Err(payments::prepay_superseded(state, &order.out_trade_no).await);
             }
-            (prepay.id, prepay.payload)
+            prepaid
         }
     };
+    let missing = || AppError::unusable_answer("prepay_result_missing");
     match route.channel.prepay_kind() {
-        PrepayKind::H5 => Ok(json!({ "h5Url": payload.unwrap_or(id) })),
-        PrepayKind::Native => Ok(json!({ "codeUrl": payload.unwrap_or(id) })),
+        PrepayKind::H5 => Ok(json!({ "h5Url": prepaid.h5_url.ok_or_else(missing)? })),
+        PrepayKind::Native => Ok(json!({ "codeUrl": prepaid.code_url.ok_or_else(missing)? })),
         kind @ (PrepayKind::Jsapi | PrepayKind::App) => {
-            sign_client_params(state, route, kind, appid, &id, v2_sign_type, now)
+            let prepay_id = prepaid.prepay_id.ok_or_else(missing)?;
+            sign_client_params(state, route, kind, appid, &prepay_id, v2_sign_type, now)
         }
     }
 }
 
-async fn prepay_v3(state: &SharedState, request: &PayRequest<'_>) -> Result<Prepay, AppError> {
+/// How long a prepay of `kind` stays usable: 5 minutes for an H5 cashier URL, 2 hours
+/// otherwise.
+fn ttl_of(kind: PrepayKind) -> i64 {
+    match kind {
+        PrepayKind::H5 => H5_URL_TTL_SECS,
+        _ => PREPAY_TTL_SECS,
+    }
+}
+
+async fn prepay_v3(
+    state: &SharedState,
+    request: &PayRequest<'_>,
+) -> Result<(Prepaid, i64), AppError> {
     let kind = request.route.channel.prepay_kind();
     let openid = (kind == PrepayKind::Jsapi).then_some(request.user.openid.as_str());
     let prepaid = payments::prepay(
@@ -113,26 +109,13 @@ async fn prepay_v3(state: &SharedState, request: &PayRequest<'_>) -> Result<Prep
         request.payer_ip,
     )
     .await?;
-    Ok(match prepaid {
-        Prepaid::PrepayId(id) => Prepay {
-            id: id.as_str().to_owned(),
-            payload: None,
-            ttl: PREPAY_TTL_SECS,
-        },
-        Prepaid::H5Url(url) => Prepay {
-            id: url.clone(),
-            payload: Some(url),
-            ttl: H5_URL_TTL_SECS,
-        },
-        Prepaid::CodeUrl(url) => Prepay {
-            id: url.clone(),
-            payload: Some(url),
-            ttl: PREPAY_TTL_SECS,
-        },
-    })
+    Ok((prepaid, ttl_of(kind)))
 }
 
-async fn prepay_v2(state: &SharedState, request: &PayRequest<'_>) -> Result<Prepay, AppError> {
+async fn prepay_v2(
+    state: &SharedState,
+    request: &PayRequest<'_>,
+) -> Result<(Prepaid, i64), AppError> {
     let v2 = payments_v2::client(state)?;
     let kind = request.route.channel.prepay_kind();
     let payer = Payer {
@@ -149,19 +132,15 @@ async fn prepay_v2(state: &SharedState, request: &PayRequest<'_>) -> Result<Prep
         &payer,
     )
     .await?;
-    let (payload, ttl) = match kind {
-        PrepayKind::H5 => (answer.mweb_url, H5_URL_TTL_SECS),
-        PrepayKind::Native => (answer.code_url, PREPAY_TTL_SECS),
-        PrepayKind::Jsapi | PrepayKind::App => (None, PREPAY_TTL_SECS),
+    let prepaid = Prepaid {
+        prepay_id: Some(answer.prepay_id.as_str().to_owned()),
+        h5_url: answer.mweb_url,
+        code_url: answer.code_url,
     };
-    if matches!(kind, PrepayKind::H5 | PrepayKind::Native) && payload.is_none() {
+    if !prepaid.serves(kind) {
         return Err(AppError::unusable_answer("mweb_url_or_code_url_missing"));
     }
-    Ok(Prepay {
-        id: answer.prepay_id.as_str().to_owned(),
-        payload,
-        ttl,
-    })
+    Ok((prepaid, ttl_of(kind)))
 }
 
 /// The signed parameters of a JSAPI-family or APP prepay.

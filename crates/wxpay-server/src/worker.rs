@@ -69,7 +69,7 @@ pub async fn run_pass_at(
     }
     for order in orders {
         report.orders_checked += 1;
-        let outcome = if order.prepay_id.is_some() {
+        let outcome = if order.was_prepaid() {
             payments::query_and_apply(state, &order.out_trade_no, "worker").await
         } else {
             state

@@ -162,7 +162,7 @@ pub async fn get_order(
     let stale = order
         .last_checked_at
         .is_none_or(|t| state.clock.now() - t >= state.settings.worker.status_stale_secs);
-    if order.state.is_pending() && order.prepay_id.is_some() && stale {
+    if order.state.is_pending() && order.was_prepaid() && stale {
         if let Err(err) =
             payments::query_and_apply(&state, &order.out_trade_no, "status_query").await
         {

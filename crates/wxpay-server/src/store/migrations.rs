@@ -36,6 +36,11 @@ pub(super) const SQLITE: &[Step] = &[
         "reconciliation",
         include_str!("../../migrations/0005_reconciliation.sql"),
     ),
+    (
+        6,
+        "prepay columns",
+        include_str!("../../migrations/0006_prepay_columns.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations (same versions and descriptions).
@@ -64,6 +69,11 @@ pub(super) const POSTGRES: &[Step] = &[
         5,
         "reconciliation",
         include_str!("../../migrations/postgres/0005_reconciliation.sql"),
+    ),
+    (
+        6,
+        "prepay columns",
+        include_str!("../../migrations/postgres/0006_prepay_columns.sql"),
     ),
 ];
 

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use wxpay_core::v2::sign::SignType as V2SignType;
+use wxpay_core::v3::models::PrepayKind;
 use wxpay_core::{RefundStatus, TradeState};
 
 pub use crate::channel::PrepayRoute;
@@ -116,11 +117,13 @@ pub struct Order {
     pub channel: Option<PrepayRoute>,
     /// Appid used for the last prepay.
     pub appid: Option<String>,
-    /// Last prepay id.
+    /// WeChat's prepay id of the last prepay (JSAPI and APP; every v2 unified order).
     pub prepay_id: Option<String>,
-    /// Channel-specific prepay result (`code_url`, `h5_url`) kept for reuse.
-    pub prepay_payload: Option<String>,
-    /// When the prepay id stops being usable (Unix seconds).
+    /// The H5 cashier URL of the last prepay (`h5_url`, v2 `mweb_url`).
+    pub h5_url: Option<String>,
+    /// The Native QR content of the last prepay (`code_url`).
+    pub code_url: Option<String>,
+    /// When the last prepay stops being usable (Unix seconds).
     pub prepay_expires_at: Option<i64>,
     /// WeChat's order number once paid.
     pub transaction_id: Option<String>,
@@ -147,22 +150,49 @@ impl Order {
     /// Do not hand out a prepay that expires sooner than this (seconds).
     pub const PREPAY_MARGIN_SECS: i64 = 60;
 
-    /// The last prepay (id and channel payload) when it was made for `channel` and `appid`
-    /// and is usable for at least [`Self::PREPAY_MARGIN_SECS`] more: paying again within a
-    /// prepay's life hands out the same one instead of asking WeChat for another.
-    pub fn reusable_prepay(
-        &self,
-        route: PrepayRoute,
-        appid: &str,
-        now: i64,
-    ) -> Option<(&str, Option<&str>)> {
+    /// Whether a prepay was ever saved for the order (so WeChat may know it).
+    pub fn was_prepaid(&self) -> bool {
+        self.prepay_id.is_some() || self.h5_url.is_some() || self.code_url.is_some()
+    }
+
+    /// The last prepay when it was made for `route` and `appid`, is usable for at least
+    /// [`Self::PREPAY_MARGIN_SECS`] more and holds what the route's client needs: paying
+    /// again within a prepay's life hands out the same one instead of asking WeChat again.
+    pub fn reusable_prepay(&self, route: PrepayRoute, appid: &str, now: i64) -> Option<Prepaid> {
         let usable = self.channel == Some(route)
             && self.appid.as_deref() == Some(appid)
             && self
                 .prepay_expires_at
                 .is_some_and(|t| t - now > Self::PREPAY_MARGIN_SECS);
-        let prepay_id = self.prepay_id.as_deref().filter(|_| usable)?;
-        Some((prepay_id, self.prepay_payload.as_deref()))
+        let prepaid = Prepaid {
+            prepay_id: self.prepay_id.clone(),
+            h5_url: self.h5_url.clone(),
+            code_url: self.code_url.clone(),
+        };
+        (usable && prepaid.serves(route.channel.prepay_kind())).then_some(prepaid)
+    }
+}
+
+/// What one prepay gave the payer to pay with. Which fields are set depends on the kind and
+/// the API version: a v3 H5 or Native prepay has only its URL, a v2 one also a prepay id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepaid {
+    /// WeChat's prepay id (JSAPI and APP; every v2 unified order).
+    pub prepay_id: Option<String>,
+    /// The H5 cashier URL (`h5_url`, v2 `mweb_url`).
+    pub h5_url: Option<String>,
+    /// The Native QR content (`code_url`).
+    pub code_url: Option<String>,
+}
+
+impl Prepaid {
+    /// Whether it holds what a client of `kind` pays with.
+    pub fn serves(&self, kind: PrepayKind) -> bool {
+        match kind {
+            PrepayKind::Jsapi | PrepayKind::App => self.prepay_id.is_some(),
+            PrepayKind::H5 => self.h5_url.is_some(),
+            PrepayKind::Native => self.code_url.is_some(),
+        }
     }
 }
 
@@ -475,8 +505,7 @@ pub trait Store: Housekeeping + FollowUp + Reconciliation + Send + Sync + 'stati
         out_trade_no: &str,
         route: PrepayRoute,
         appid: &str,
-        prepay_id: &str,
-        payload: Option<&str>,
+        prepaid: &Prepaid,
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError>;

@@ -17,6 +17,7 @@ use wxpay_core::v2::sign::SignType as V2SignType;
 use super::migrations::{self, POSTGRES};
 use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
 use super::rules::{self, Decision};
+use super::Prepaid;
 use super::{
     ApplyOutcome, AuditRow, NewOrder, NewRefund, NotificationOutcome, NotificationRecord,
     NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
@@ -454,20 +455,20 @@ impl Store for PgStore {
         out_trade_no: &str,
         route: PrepayRoute,
         appid: &str,
-        prepay_id: &str,
-        payload: Option<&str>,
+        prepaid: &Prepaid,
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
         // One statement: the state condition is re-checked on the row's latest version.
         let saved = sqlx::query(
-            "UPDATE orders SET channel = $1, appid = $2, prepay_id = $3, prepay_payload = $4, prepay_expires_at = $5, \
-             version = version + 1, updated_at = $6 WHERE out_trade_no = $7 AND state IN ('NOTPAY', 'USERPAYING')",
+            "UPDATE orders SET channel = $1, appid = $2, prepay_id = $3, h5_url = $4, code_url = $5, prepay_expires_at = $6, \
+             version = version + 1, updated_at = $7 WHERE out_trade_no = $8 AND state IN ('NOTPAY', 'USERPAYING')",
         )
         .bind(route.to_stored())
         .bind(appid)
-        .bind(prepay_id)
-        .bind(payload)
+        .bind(&prepaid.prepay_id)
+        .bind(&prepaid.h5_url)
+        .bind(&prepaid.code_url)
         .bind(expires_at)
         .bind(now)
         .bind(out_trade_no)

@@ -11,7 +11,7 @@ use super::{AuditRow, Order, Refund, StoreError, StoredNotification, User};
 
 /// The columns [`order`] reads.
 pub(super) const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amount_fen, state, channel, appid, prepay_id, \
-     prepay_payload, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at, \
+     h5_url, code_url, prepay_expires_at, transaction_id, paid_at, refunded_fen, last_checked_at, version, created_at, \
      v2_sign_type, attention";
 /// The columns [`refund`] reads.
 pub(super) const REFUND_COLUMNS: &str =
@@ -79,7 +79,8 @@ where
             .transpose()?,
         appid: opt_text(row, "appid")?,
         prepay_id: opt_text(row, "prepay_id")?,
-        prepay_payload: opt_text(row, "prepay_payload")?,
+        h5_url: opt_text(row, "h5_url")?,
+        code_url: opt_text(row, "code_url")?,
         prepay_expires_at: opt_int(row, "prepay_expires_at")?,
         transaction_id: opt_text(row, "transaction_id")?,
         paid_at: opt_int(row, "paid_at")?,

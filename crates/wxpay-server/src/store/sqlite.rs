@@ -27,6 +27,7 @@ use group_commit::{GroupCommit, Tx};
 use super::migrations::{self, SQLITE};
 use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
 use super::rules::{self, Decision};
+use super::Prepaid;
 use super::{
     ApplyOutcome, AuditRow, NewOrder, NewRefund, NotificationOutcome, NotificationRecord,
     NotifiedChange, Order, PaymentFact, Product, Refund, RefundCreation, RefundFact, RefundRefusal,
@@ -520,26 +521,25 @@ impl Store for SqliteStore {
         out_trade_no: &str,
         route: PrepayRoute,
         appid: &str,
-        prepay_id: &str,
-        payload: Option<&str>,
+        prepaid: &Prepaid,
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
         let (out_trade_no, channel) = (out_trade_no.to_owned(), route.to_stored());
-        let (appid, prepay_id) = (appid.to_owned(), prepay_id.to_owned());
-        let payload = payload.map(str::to_owned);
+        let (appid, prepaid) = (appid.to_owned(), prepaid.clone());
         self.group_commit
             .write(move |tx| {
                 Box::pin(async move {
                     let saved = sqlx::query(
-                        "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, prepay_payload = ?, \
+                        "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, h5_url = ?, code_url = ?, \
                          prepay_expires_at = ?, version = version + 1, updated_at = ? \
                          WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
                     )
                     .bind(&channel)
                     .bind(&appid)
-                    .bind(&prepay_id)
-                    .bind(&payload)
+                    .bind(&prepaid.prepay_id)
+                    .bind(&prepaid.h5_url)
+                    .bind(&prepaid.code_url)
                     .bind(expires_at)
                     .bind(now)
                     .bind(&out_trade_no)

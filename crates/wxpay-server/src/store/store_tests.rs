@@ -375,6 +375,101 @@ async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_powe
 }
 
 #[tokio::test]
+async fn migration_0006_gives_each_prepay_result_its_column() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    // A database as release 0005 left it: the URL in prepay_id for v3 H5 and Native.
+    let options = SqliteConnectOptions::from_str(&url)
+        .expect("url")
+        .create_if_missing(true);
+    let pool = SqlitePool::connect_with(options).await.expect("open");
+    let before = Migrator {
+        migrations: Cow::Owned(migrator(SQLITE).migrations[..5].to_vec()),
+        ..Migrator::DEFAULT
+    };
+    before.run(&pool).await.expect("migrations 0001-0005");
+    sqlx::query(
+        "INSERT INTO users (id, appid, openid, created_at) VALUES ('u1', 'wxapp', 'o1', 1)",
+    )
+    .execute(&pool)
+    .await
+    .expect("user");
+    for (no, channel, prepay_id, payload) in [
+        ("WXJSAPI01", "jsapi", "wx-prepay-1", None),
+        (
+            "WXH5V3001",
+            "h5",
+            "https://cashier/1",
+            Some("https://cashier/1"),
+        ),
+        (
+            "WXNATIVE1",
+            "native",
+            "weixin://pay/1",
+            Some("weixin://pay/1"),
+        ),
+        (
+            "WXH5V2001",
+            "h5.v2",
+            "wx-prepay-2",
+            Some("https://cashier/2"),
+        ),
+        (
+            "WXNATIVE2",
+            "native.v2",
+            "wx-prepay-3",
+            Some("weixin://pay/3"),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO orders (out_trade_no, user_id, description, amount_fen, state, channel, \
+             appid, prepay_id, prepay_payload, prepay_expires_at, created_at, updated_at) \
+             VALUES (?, 'u1', 'd', 100, 'NOTPAY', ?, 'wxapp', ?, ?, 9999999999, 1, 1)",
+        )
+        .bind(no)
+        .bind(channel)
+        .bind(prepay_id)
+        .bind(payload)
+        .execute(&pool)
+        .await
+        .expect(no);
+    }
+    pool.close().await;
+
+    let store = SqliteStore::connect(&url, 2).await.expect("migrated");
+    let read = |no: &'static str| {
+        let store = &store;
+        async move {
+            let order = store.order(no).await.expect("read").expect(no);
+            (order.prepay_id, order.h5_url, order.code_url)
+        }
+    };
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(read("WXJSAPI01").await, (s("wx-prepay-1"), None, None));
+    assert_eq!(
+        read("WXH5V3001").await,
+        (None, s("https://cashier/1"), None)
+    );
+    assert_eq!(read("WXNATIVE1").await, (None, None, s("weixin://pay/1")));
+    assert_eq!(
+        read("WXH5V2001").await,
+        (s("wx-prepay-2"), s("https://cashier/2"), None)
+    );
+    assert_eq!(
+        read("WXNATIVE2").await,
+        (s("wx-prepay-3"), None, s("weixin://pay/3"))
+    );
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('orders')")
+        .fetch_all(&store.pool)
+        .await
+        .expect("columns");
+    assert!(
+        !columns.iter().any(|c| c == "prepay_payload"),
+        "{columns:?}"
+    );
+}
+
+#[tokio::test]
 async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("old.db").display());

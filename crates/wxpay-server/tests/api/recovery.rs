@@ -219,8 +219,11 @@ async fn an_expired_prepay_is_replaced_by_a_new_prepay_id_on_pay() {
             &no,
             stored.channel.expect("channel"),
             stored.appid.as_deref().expect("appid"),
-            stored.prepay_id.as_deref().expect("prepay id"),
-            stored.prepay_payload.as_deref(),
+            &wxpay_server::store::Prepaid {
+                prepay_id: Some(stored.prepay_id.clone().expect("prepay id")),
+                h5_url: stored.h5_url.clone(),
+                code_url: stored.code_url.clone(),
+            },
             now - 1,
             now - 1,
         )
