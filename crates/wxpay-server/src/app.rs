@@ -40,8 +40,17 @@ pub enum StartError {
     #[error("secret")]
     Secret(#[from] SecretError),
     /// A key or id in the configuration is invalid.
-    #[error("invalid merchant configuration: {0}")]
-    Merchant(String),
+    #[error("invalid merchant configuration: {what}")]
+    Merchant {
+        /// The setting.
+        what: &'static str,
+        /// Why it was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Public-key mode without the key.
+    #[error("invalid merchant configuration: public-key mode needs public_key_id and public_key")]
+    PublicKeyMissing,
     /// The store could not be opened or migrated.
     #[error("store")]
     Store(#[from] StoreError),
@@ -140,28 +149,31 @@ fn build_v3(
     metrics: &Arc<Metrics>,
     clock: Clock,
 ) -> Result<V3Client, StartError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| StartError::Merchant(format!("{what}: {e}"));
+    fn bad<E: std::error::Error + Send + Sync + 'static>(what: &'static str, e: E) -> StartError {
+        StartError::Merchant {
+            what,
+            source: Box::new(e),
+        }
+    }
     let key = PrivateKey::from_pkcs8_pem(merchant.private_key.load()?.expose())
-        .map_err(|e| bad("private_key", &e))?;
+        .map_err(|e| bad("private_key", e))?;
     let apiv3_key =
-        ApiV3Key::new(merchant.apiv3_key.load()?.expose()).map_err(|e| bad("apiv3_key", &e))?;
+        ApiV3Key::new(merchant.apiv3_key.load()?.expose()).map_err(|e| bad("apiv3_key", e))?;
     let identity = MerchantIdentity {
-        mchid: MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", &e))?,
-        serial: SerialNo::new(merchant.serial_no.clone()).map_err(|e| bad("serial_no", &e))?,
+        mchid: MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", e))?,
+        serial: SerialNo::new(merchant.serial_no.clone()).map_err(|e| bad("serial_no", e))?,
         key: Arc::new(key),
         apiv3_key,
     };
     let public_key = match (&merchant.public_key_id, &merchant.public_key) {
         (Some(id), Some(source)) => {
-            let id = SerialNo::new(id.clone()).map_err(|e| bad("public_key_id", &e))?;
+            let id = SerialNo::new(id.clone()).map_err(|e| bad("public_key_id", e))?;
             let key =
-                PublicKey::from_pem(source.load()?.expose()).map_err(|e| bad("public_key", &e))?;
+                PublicKey::from_pem(source.load()?.expose()).map_err(|e| bad("public_key", e))?;
             Some((id, key))
         }
         _ if merchant.verify_mode != VerifyMode::Certificate => {
-            return Err(StartError::Merchant(
-                "public-key mode needs public_key_id and public_key".into(),
-            ))
+            return Err(StartError::PublicKeyMissing)
         }
         _ => None,
     };
@@ -194,18 +206,23 @@ fn build_v2(
     let Some(key_source) = &merchant.apiv2_key else {
         return Ok(None);
     };
-    let bad = |what: &str, e: &dyn std::fmt::Display| StartError::Merchant(format!("{what}: {e}"));
+    fn bad<E: std::error::Error + Send + Sync + 'static>(what: &'static str, e: E) -> StartError {
+        StartError::Merchant {
+            what,
+            source: Box::new(e),
+        }
+    }
     let key =
-        ApiV2Key::new(key_source.load()?.expose().as_str()).map_err(|e| bad("apiv2_key", &e))?;
+        ApiV2Key::new(key_source.load()?.expose().as_str()).map_err(|e| bad("apiv2_key", e))?;
     let sign_type = match merchant.apiv2_sign_type.as_deref() {
         None => V2SignType::HmacSha256,
-        Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_sign_type", &e))?,
+        Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_sign_type", e))?,
     };
     let mode_one_sign_type = match merchant.apiv2_mode_one_sign_type.as_deref() {
         None => V2SignType::Md5,
-        Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_mode_one_sign_type", &e))?,
+        Some(name) => V2SignType::parse(name).map_err(|e| bad("apiv2_mode_one_sign_type", e))?,
     };
-    let mchid = MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", &e))?;
+    let mchid = MchId::new(merchant.mchid.clone()).map_err(|e| bad("mchid", e))?;
     let up = &settings.upstream;
     let backoff = Duration::from_millis(up.backoff_ms);
     let mut bases = vec![up.base_url.clone()];
@@ -221,7 +238,7 @@ fn build_v2(
                 root.as_ref().map(|r| r.expose().as_str()),
                 Duration::from_millis(up.timeout_ms),
             )
-            .map_err(|e| bad("client_cert_pem", &e))?;
+            .map_err(|e| bad("client_cert_pem", e))?;
             let secure_bases = match &up.secapi_base_url {
                 Some(url) => vec![url.clone()],
                 None => bases,

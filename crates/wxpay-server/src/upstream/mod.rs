@@ -69,12 +69,21 @@ pub enum UpstreamError {
     /// A verified v2 answer is not the documented shape (a field missing or invalid).
     #[error("unexpected v2 answer")]
     DecodeV2(#[source] wxpay_core::v2::models::V2ModelError),
-    /// A v2 XML answer could not be parsed (reason code of the XML codec).
-    #[error("unexpected v2 XML answer ({0})")]
-    DecodeXml(String),
-    /// The request could not be built or signed locally (bad key, bad field).
-    #[error("request could not be built: {0}")]
-    Build(String),
+    /// A v2 XML answer could not be parsed.
+    #[error("unexpected v2 XML answer")]
+    DecodeXml(#[source] wxpay_core::v2::XmlError),
+    /// The request could not be built or signed locally (bad key, bad field, no entropy).
+    #[error("request could not be built: {what}")]
+    Build {
+        /// What could not be built.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A `/secapi/` request without the merchant's API certificate configured.
+    #[error("no client certificate configured for /secapi/")]
+    NoClientCertificate,
     /// WeChat refused the certificate download (HTTP status and code of its answer).
     #[error("platform certificates unavailable: HTTP {status} {code}")]
     CertificatesRefused {
@@ -89,6 +98,17 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// A request part `what` that could not be built, with its cause.
+    pub fn build<E>(what: &'static str, source: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self::Build {
+            what,
+            source: Box::new(source),
+        }
+    }
+
     /// A verification the core refused, kept as the source.
     pub fn rejected<E>(source: E, reason: &'static str) -> Self
     where

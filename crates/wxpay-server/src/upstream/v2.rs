@@ -50,7 +50,7 @@ pub fn mutual_tls_client(
     timeout: std::time::Duration,
 ) -> Result<reqwest::Client, UpstreamError> {
     let identity = reqwest::Identity::from_pem(identity_pem.as_bytes())
-        .map_err(|e| UpstreamError::Build(format!("client certificate: {e}")))?;
+        .map_err(|e| UpstreamError::build("client certificate", e))?;
     let mut builder = super::transport::client_builder()
         .use_rustls_tls()
         .identity(identity)
@@ -58,12 +58,12 @@ pub fn mutual_tls_client(
         .connect_timeout(timeout.min(std::time::Duration::from_secs(5)));
     if let Some(root) = extra_root_pem {
         let cert = reqwest::Certificate::from_pem(root.as_bytes())
-            .map_err(|e| UpstreamError::Build(format!("root certificate: {e}")))?;
+            .map_err(|e| UpstreamError::build("root certificate", e))?;
         builder = builder.add_root_certificate(cert);
     }
     builder
         .build()
-        .map_err(|e| UpstreamError::Build(format!("mutual-TLS client: {e}")))
+        .map_err(|e| UpstreamError::build("mutual-TLS client", e))
 }
 
 impl V2Client {
@@ -133,11 +133,12 @@ impl V2Client {
         idempotency: Idempotency,
     ) -> Result<Fields, UpstreamError> {
         self.sign(&mut fields);
-        let body = xml::to_xml(fields.iter()).map_err(|e| UpstreamError::Build(e.to_string()))?;
+        let body =
+            xml::to_xml(fields.iter()).map_err(|e| UpstreamError::build("v2 XML body", e))?;
         let transport = if paths::needs_client_certificate(path) {
-            self.secure.as_ref().ok_or_else(|| {
-                UpstreamError::Build("no client certificate configured for /secapi/".into())
-            })?
+            self.secure
+                .as_ref()
+                .ok_or_else(|| UpstreamError::NoClientCertificate)?
         } else {
             &self.plain
         };
@@ -155,8 +156,7 @@ impl V2Client {
 
     /// Parses, checks and verifies one answer body.
     pub fn read_answer(&self, status: u16, body: &[u8]) -> Result<Fields, UpstreamError> {
-        let fields = xml::parse(body, xml::DEFAULT_MAX_LEN)
-            .map_err(|e| UpstreamError::DecodeXml(e.reason_code().to_owned()))?;
+        let fields = xml::parse(body, xml::DEFAULT_MAX_LEN).map_err(UpstreamError::DecodeXml)?;
         let get = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
         if get("return_code") != "SUCCESS" {
             return Err(UpstreamError::Business {

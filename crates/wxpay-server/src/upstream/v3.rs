@@ -333,7 +333,7 @@ impl V3Client {
     ) -> Result<RawResponse, UpstreamError> {
         let build = |base: &str| {
             let timestamp = self.clock.now();
-            let nonce = crate::ids::nonce().map_err(|e| UpstreamError::Build(e.to_string()))?;
+            let nonce = crate::ids::nonce().map_err(|e| UpstreamError::build("nonce", e))?;
             let parts = RequestParts {
                 method: method.as_str(),
                 canonical_url: path,
@@ -347,7 +347,7 @@ impl V3Client {
                 &self.merchant.serial,
                 &parts,
             )
-            .map_err(|e| UpstreamError::Build(e.to_string()))?;
+            .map_err(|e| UpstreamError::build("Authorization header", e))?;
             let mut request = self
                 .transport
                 .http()
@@ -437,7 +437,7 @@ impl V3Client {
     /// An error answer is reported by its code, unauthenticated.
     pub async fn download(&self, download_url: &str) -> Result<Vec<u8>, UpstreamError> {
         let url = reqwest::Url::parse(download_url)
-            .map_err(|e| UpstreamError::Build(format!("download_url: {e}")))?;
+            .map_err(|e| UpstreamError::build("download_url", e))?;
         let path = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
