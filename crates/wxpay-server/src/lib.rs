@@ -5,6 +5,19 @@
 //! verifies notifications, refunds, and reconciles orders whose notification never came.
 //! The application is a value ([`app::Application`]) so tests start it on port 0 against a
 //! fresh SQLite file and a fresh `wxpay-sim`.
+//!
+//! Where each flow lives (HTTP handlers in [`api`], WeChat clients in [`upstream`], the
+//! ledger in [`store`] beneath them; every message to and from WeChat is the core's type):
+//!
+//! | flow | module |
+//! |---|---|
+//! | login (`code2Session`, OAuth) | [`api::auth`] |
+//! | pay: prepay (v3 or v2) and client parameters | [`prepay`] |
+//! | notifications, v3 / v2 and mode one | [`notify`], [`notify_v2`] |
+//! | order query and close, v3 calls | [`payments`] (v2 calls: [`payments_v2`]) |
+//! | refund (v3 or v2) | [`refund`] |
+//! | reconciliation (对账) | [`reconcile`] |
+//! | worker (stale orders, refunds, daily run) | [`worker`] |
 
 pub mod admin_token;
 pub mod api;
