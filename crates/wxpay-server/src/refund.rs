@@ -6,7 +6,7 @@
 //!   query finishes it;
 //! - a final refusal: the refund is closed, its amount released, and the caller gets the
 //!   refusal;
-//! - an unsigned refusal: only a signed refund query decides ([`refused_unsigned`]);
+//! - an unsigned refusal: only a signed refund query decides (`refused_unsigned`);
 //! - an unknown fate: it stays PROCESSING and reserved, answered as stored, and the worker
 //!   queries it and resubmits it under the same out_refund_no (A.9: "always retry with
 //!   the same out_refund_no").
