@@ -24,3 +24,12 @@ command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq
 
 echo "machine: $(nproc) cores, $(uname -sr); $(chromium --version 2>/dev/null | head -n1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 node "$ROOT/bench/client/run.mjs" "$ROOT/js/dist/pkg" "$JWEIXIN" "${BENCH_CLIENT_RUNS:-5}"
+
+# How pay() learns the order is paid: status requests per payment and the time from the
+# notification landing at the server to the page showing "paid" (H5 demo as WeChat's browser,
+# demo server with its embedded simulator; the e2e harness's build and browser).
+bash scripts/build-demo.sh >/dev/null
+bash scripts/npm-deps.sh tests/e2e >/dev/null
+cargo build -q --release -p wxpay-server --bin wxpay-server
+E2E_SERVER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/wxpay-server" \
+  node "$ROOT/bench/client/confirm.mjs" "${BENCH_CONFIRM_RUNS:-20}" | tail -n 1
