@@ -374,20 +374,27 @@ async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_powe
     }
 }
 
-#[tokio::test]
-async fn migration_0006_gives_each_prepay_result_its_column() {
+/// A SQLite file migrated only up to `version`, as an older release left it: its folder,
+/// its URL and an open pool (close it before [`SqliteStore::connect`] migrates the rest).
+async fn sqlite_at_version(version: usize) -> (tempfile::TempDir, String, SqlitePool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("old.db").display());
-    // A database as release 0005 left it: the URL in prepay_id for v3 H5 and Native.
     let options = SqliteConnectOptions::from_str(&url)
         .expect("url")
         .create_if_missing(true);
     let pool = SqlitePool::connect_with(options).await.expect("open");
-    let before = Migrator {
-        migrations: Cow::Owned(migrator(SQLITE).migrations[..5].to_vec()),
+    let older = Migrator {
+        migrations: Cow::Owned(migrator(SQLITE).migrations[..version].to_vec()),
         ..Migrator::DEFAULT
     };
-    before.run(&pool).await.expect("migrations 0001-0005");
+    older.run(&pool).await.expect("older migrations");
+    (dir, url, pool)
+}
+
+#[tokio::test]
+async fn migration_0006_gives_each_prepay_result_its_column() {
+    // A database as release 0005 left it: the URL in prepay_id for v3 H5 and Native.
+    let (_dir, url, pool) = sqlite_at_version(5).await;
     sqlx::query(
         "INSERT INTO users (id, appid, openid, created_at) VALUES ('u1', 'wxapp', 'o1', 1)",
     )
@@ -471,18 +478,8 @@ async fn migration_0006_gives_each_prepay_result_its_column() {
 
 #[tokio::test]
 async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("old.db").display());
     // A database as the first release left it.
-    let options = SqliteConnectOptions::from_str(&url)
-        .expect("url")
-        .create_if_missing(true);
-    let pool = SqlitePool::connect_with(options).await.expect("open");
-    let first = Migrator {
-        migrations: Cow::Owned(migrator(SQLITE).migrations[..1].to_vec()),
-        ..Migrator::DEFAULT
-    };
-    first.run(&pool).await.expect("migration 0001");
+    let (_dir, url, pool) = sqlite_at_version(1).await;
     for sql in [
         "INSERT INTO users (id, appid, openid, created_at) VALUES ('u1', 'wxapp', 'o1', 1)",
         "INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) \
