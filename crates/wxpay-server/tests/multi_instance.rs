@@ -55,6 +55,7 @@ struct Server {
 
 impl Server {
     /// SIGKILL: no drain, no goodbye.
+    #[cfg(feature = "failpoints")]
     fn kill9(mut self) {
         let status = Command::new("kill")
             .args(["-KILL", &self.child.id().to_string()])
