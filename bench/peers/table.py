@@ -146,7 +146,7 @@ def main(checked_path, fixtures_path, machine_path):
     print("Goals: rows 1-4 ours/peer >= 0.95 (level) and ours/OpenSSL >= 0.83 (within 1.2x); rows 5-6 ours/peer >= 3.")
     print("OpenSSL floor = openssl speed: RSA-2048 + SHA-256 over the row's bytes (+ AES-256-GCM 1 KiB in row 3).")
     print("Row 6 peers and 'wxpay-server, FULL' fsync every commit (SQLite WAL, synchronous=FULL);")
-    print("  'wxpay-server' as shipped also fsyncs every commit (FULL is the default); concurrent notifications share a commit.")
+    print("  'wxpay-server' as shipped also fsyncs every commit (FULL is the default); concurrent writes share a commit.")
     for key, text in sorted(invalid.items()):
         print(f"INVALID {key[0]} {key[1]}: {text}")
     for key, texts in sorted(notes.items()):

@@ -143,7 +143,7 @@ pub enum Synchronous {
     /// reconciliation worker's queries find those payments again). Opt-in only.
     Normal,
     /// Sync the log on every commit: nothing acknowledged is lost, at one fsync per commit
-    /// (notifications arriving together share one commit; see `scripts/bench-load.sh`). The
+    /// (writes arriving together share one commit; see `scripts/bench-load.sh`). The
     /// default: the ledger is money.
     #[default]
     Full,
