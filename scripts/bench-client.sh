@@ -24,6 +24,7 @@ command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq
 
 echo "machine: $(nproc) cores, $(uname -sr); $(chromium --version 2>/dev/null | head -n1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 node "$ROOT/bench/client/run.mjs" "$ROOT/js/dist/pkg" "$JWEIXIN" "${BENCH_CLIENT_RUNS:-5}"
+node "$ROOT/bench/client/miniprogram.mjs" "$ROOT/js/dist/pkg" "${BENCH_MP_RUNS:-9}"
 
 # How pay() learns the order is paid: status requests per payment and the time from the
 # notification landing at the server to the page showing "paid" (H5 demo as WeChat's browser,
