@@ -99,15 +99,15 @@ fn default_expires_in() -> i64 {
 pub fn read_answer<T: DeserializeOwned>(
     body: &[u8],
 ) -> Result<Result<T, OpenError>, serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Code {
-        #[serde(default)]
-        errcode: i64,
+    let value: serde_json::Value = serde_json::from_slice(body)?;
+    let refused = value
+        .get("errcode")
+        .and_then(serde_json::Value::as_i64)
+        .is_some_and(|code| code != 0);
+    if refused {
+        return serde_json::from_value(value).map(Err);
     }
-    if serde_json::from_slice::<Code>(body)?.errcode != 0 {
-        return serde_json::from_slice(body).map(Err);
-    }
-    serde_json::from_slice(body).map(Ok)
+    serde_json::from_value(value).map(Ok)
 }
 
 #[cfg(test)]

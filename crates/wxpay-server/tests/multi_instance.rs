@@ -10,16 +10,23 @@
 #![cfg(unix)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use wxpay_sim::config::AppKind;
 use wxpay_sim::control::SimControl;
 use wxpay_sim::faults::{FaultKind, FaultSpec, NotifyFaults};
-use wxpay_sim::server::{RunningSim, Simulator};
+use wxpay_sim::server::RunningSim;
 use wxpay_sim::universe::Universe;
+
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/wait.rs"]
+mod wait;
+use process::{simulator_with_files, ServerProcess};
+use wait::until;
 
 /// Every instance's admin token (it also guards `/metrics`).
 const METRICS_TOKEN: &str = "multi-instance-admin-token-0123456789";
@@ -47,32 +54,6 @@ fn postgres_url() -> String {
         .expect("WXPAY_TEST_POSTGRES_URL names the PostgreSQL server (scripts/with-postgres.sh)")
 }
 
-/// A `wxpay-server` process; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    /// SIGKILL: no drain, no goodbye (only the failpoint test kills an instance).
-    #[cfg(feature = "failpoints")]
-    fn kill9(mut self) {
-        let status = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// One simulator, one fresh database, the universe's `merchant.toml`.
 struct World {
     sim: RunningSim,
@@ -88,16 +69,8 @@ struct World {
 
 impl World {
     async fn start(postgres: &str) -> Self {
-        let universe = Universe::generate().expect("universe");
-        let mut sim_config = universe.sim_config();
-        sim_config.time_scale = 0.001;
-        sim_config.tls = None;
-        let sim = Simulator::start(sim_config).await.expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let listen = sim.base_url().trim_start_matches("http://").to_owned();
-        universe
-            .write_dir(dir.path(), &listen, "127.0.0.1:9")
-            .expect("universe files");
+        let (universe, sim, config) = simulator_with_files(dir.path()).await;
         // A database of its own, beside the one the URL names.
         let name = format!("mi_{}", std::process::id()) + &random_suffix();
         let admin = PgPool::connect(postgres).await.expect("connect postgres");
@@ -114,7 +87,7 @@ impl World {
             sim,
             product: tokio::sync::OnceCell::new(),
             universe,
-            config: dir.path().join("merchant.toml"),
+            config,
             database_url,
             db,
             http: reqwest::Client::new(),
@@ -123,8 +96,7 @@ impl World {
     }
 
     /// Starts an instance with `env` on top of the common settings.
-    async fn server(&self, env: &[(&str, &str)]) -> Server {
-        use std::io::BufRead;
+    async fn server(&self, env: &[(&str, &str)]) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay-server"));
         command
             .arg(&self.config)
@@ -139,25 +111,8 @@ impl World {
             .env("WXPAY_SERVER__ADMIN_TOKEN", METRICS_TOKEN)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start wxpay-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(url) = line.strip_prefix("wxpay-server listening on ") {
-                    let _ = url_tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = tokio::task::spawn_blocking(move || url_rx.recv_timeout(Duration::from_secs(60)))
-            .await
-            .expect("reader")
-            .expect("the server printed its URL");
-        Server { child, url }
+        ServerProcess::start(&mut command).await
     }
 
     async fn post(&self, url: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -301,22 +256,6 @@ const COUNTER: u32 = 100_000;
 
 fn random_suffix() -> String {
     wxpay_server::ids::random_id("").to_ascii_lowercase()
-}
-
-/// Polls `probe` until it holds or `limit` passes.
-async fn until<F, Fut>(what: &str, limit: Duration, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if probe().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -164,12 +164,17 @@ impl Order {
             && self
                 .prepay_expires_at
                 .is_some_and(|t| t - now > Self::PREPAY_MARGIN_SECS);
+        if !usable {
+            return None;
+        }
         let prepaid = Prepaid {
             prepay_id: self.prepay_id.clone(),
             h5_url: self.h5_url.clone(),
             code_url: self.code_url.clone(),
         };
-        (usable && prepaid.serves(route.channel.prepay_kind())).then_some(prepaid)
+        prepaid
+            .serves(route.channel.prepay_kind())
+            .then_some(prepaid)
     }
 }
 

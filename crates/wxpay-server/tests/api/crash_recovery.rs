@@ -9,68 +9,34 @@
 #![cfg(all(unix, feature = "failpoints"))]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
 use wxpay_sim::config::AppKind;
 use wxpay_sim::control::SimControl;
-use wxpay_sim::server::{RunningSim, Simulator};
+use wxpay_sim::server::RunningSim;
 use wxpay_sim::universe::Universe;
 
-use crate::helpers::start_server_binary;
+use crate::process::{simulator_with_files, ServerProcess};
 
-/// One `wxpay-server` process.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    /// Starts the binary on `config` (the universe's `merchant.toml`) with its database and
-    /// port overridden; `crash_points` is the `FAILPOINTS` value.
-    async fn start(config: &Path, db: &Path, port: u16, crash_points: &str) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay-server"));
-        command
-            .arg(config)
-            .env_clear()
-            .env("WXPAY_SERVER__PORT", port.to_string())
-            .env("WXPAY_DATABASE__URL", format!("sqlite://{}", db.display()))
-            .env("WXPAY_WORKER__ENABLED", "true")
-            .env("WXPAY_WORKER__INTERVAL_SECS", "1")
-            .env("WXPAY_WORKER__PENDING_AFTER_SECS", "0")
-            .env("FAILPOINTS", crash_points)
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::inherit());
-        let (child, url) = start_server_binary(&mut command).await;
-        Self { child, url }
-    }
-
-    fn port(&self) -> u16 {
-        self.url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port in the URL")
-    }
-
-    /// SIGKILL: no drain, no flush, no goodbye.
-    fn kill9(mut self) {
-        let status = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the binary on `config` (the universe's `merchant.toml`) with its database and port
+/// overridden; `crash_points` is the `FAILPOINTS` value.
+async fn start_server(config: &Path, db: &Path, port: u16, crash_points: &str) -> ServerProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wxpay-server"));
+    command
+        .arg(config)
+        .env_clear()
+        .env("WXPAY_SERVER__PORT", port.to_string())
+        .env("WXPAY_DATABASE__URL", format!("sqlite://{}", db.display()))
+        .env("WXPAY_WORKER__ENABLED", "true")
+        .env("WXPAY_WORKER__INTERVAL_SECS", "1")
+        .env("WXPAY_WORKER__PENDING_AFTER_SECS", "0")
+        .env("FAILPOINTS", crash_points)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit());
+    ServerProcess::start(&mut command).await
 }
 
 /// The simulator, the universe's files and the server's database in one temporary folder.
@@ -86,18 +52,8 @@ struct World {
 
 impl World {
     async fn start() -> Self {
-        let universe = Universe::generate().expect("universe");
-        let mut sim_config = universe.sim_config();
-        // WeChat's retry schedule (15 s, 15 s, 30 s, 3 min, …) a thousand times faster.
-        sim_config.time_scale = 0.001;
-        sim_config.tls = None;
-        let sim = Simulator::start(sim_config).await.expect("simulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let listen = sim.base_url().trim_start_matches("http://").to_owned();
-        universe
-            .write_dir(dir.path(), &listen, "127.0.0.1:9")
-            .expect("universe files");
-        let config = dir.path().join("merchant.toml");
+        let (universe, sim, config) = simulator_with_files(dir.path()).await;
         let db = dir.path().join("crash.db");
         Self {
             control: sim.control(),
@@ -184,19 +140,12 @@ impl World {
     }
 
     /// Polls `probe` until it holds or `limit` passes.
-    async fn until<F, Fut>(&self, what: &str, limit: Duration, mut probe: F)
+    async fn until<F, Fut>(&self, what: &str, limit: Duration, probe: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if probe().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("timed out waiting until {what}");
+        crate::wait::until(what, limit, probe).await
     }
 
     /// The ledger check: the server's state and amounts equal the simulator's, the payment
@@ -305,7 +254,7 @@ async fn killed_after_committing_a_notification_before_answering_it_the_retry_is
     let world = World::start().await;
     let port = free_port();
     // The crash point holds every notification after its commit, before the answer.
-    let server = ServerProcess::start(
+    let server = start_server(
         &world.config,
         &world.db,
         port,
@@ -337,7 +286,7 @@ async fn killed_after_committing_a_notification_before_answering_it_the_retry_is
         .expect("the delivery");
     assert_ne!(first.status, "acknowledged");
 
-    let server = ServerProcess::start(&world.config, &world.db, port, "").await;
+    let server = start_server(&world.config, &world.db, port, "").await;
     world
         .until(
             "WeChat's retry is acknowledged",
@@ -359,7 +308,7 @@ async fn killed_after_committing_a_notification_before_answering_it_the_retry_is
 async fn killed_during_a_refund_submission_it_is_claimed_again_and_completes_once() {
     let world = World::start().await;
     let port = free_port();
-    let server = ServerProcess::start(
+    let server = start_server(
         &world.config,
         &world.db,
         port,
@@ -426,7 +375,7 @@ async fn killed_during_a_refund_submission_it_is_claimed_again_and_completes_onc
     // Restarted: the worker finds the PROCESSING refund and asks WeChat about it (it is
     // still processing there); when WeChat completes it, the notification and the worker
     // both learn it, and it counts once.
-    let server = ServerProcess::start(&world.config, &world.db, port, "").await;
+    let server = start_server(&world.config, &world.db, port, "").await;
     world
         .until(
             "the worker has claimed the refund",

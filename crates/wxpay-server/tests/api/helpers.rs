@@ -29,19 +29,12 @@ const CALL_COUNTER: u32 = 1000;
 
 /// Polls `check` until it holds, for at most `within`; panics naming `what` otherwise. For
 /// waiting on an event (a delivery settled, a state reached) instead of sleeping.
-pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut check: F)
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = std::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::wait::until(what, within, check).await
 }
 
 /// A running server + simulator pair.
@@ -653,35 +646,6 @@ pub struct NotifySigning {
     pub tamper_body: Option<(String, String)>,
     /// Sent as `X-Forwarded-For` (the test server trusts it as the client address).
     pub forwarded_for: Option<String>,
-}
-
-/// Starts the `wxpay-server` binary as `command` describes (stdout is taken here) and waits
-/// for the URL it prints when it listens.
-pub async fn start_server_binary(
-    command: &mut std::process::Command,
-) -> (std::process::Child, String) {
-    use std::io::BufRead;
-
-    let mut child = command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start wxpay-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Some(url) = line.strip_prefix("wxpay-server listening on ") {
-                let _ = url_tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let url = tokio::task::spawn_blocking(move || url_rx.recv_timeout(Duration::from_secs(60)))
-        .await
-        .expect("reader")
-        .expect("the server printed its URL");
-    (child, url)
 }
 
 /// A private key WeChat never had (wechatpay-go's test key, from the vectors): signatures made

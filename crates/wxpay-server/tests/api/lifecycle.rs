@@ -217,7 +217,7 @@ async fn the_binary_stops_gracefully_on_sigterm() {
         )
         .env("RUST_LOG", "warn")
         .stderr(Stdio::null());
-    let (mut child, url) = crate::helpers::start_server_binary(&mut command).await;
+    let (mut child, url) = crate::process::start_server_binary(&mut command).await;
     let health = reqwest::get(format!("{url}/healthz"))
         .await
         .expect("healthz");

@@ -3,6 +3,10 @@
 
 mod helpers;
 mod log_capture;
+#[path = "../support/process.rs"]
+mod process;
+#[path = "../support/wait.rs"]
+mod wait;
 
 mod abuse;
 mod access;
