@@ -160,16 +160,7 @@ pub async fn run_at(state: &SharedState, date: BillDate, now: i64) -> Result<Rep
     };
     let id = state.store.record_run(&new, &differences).await?;
     let report = Report {
-        run: RunRecord {
-            id,
-            bill_date: new.bill_date,
-            started_at: new.started_at,
-            finished_at: new.finished_at,
-            outcome: new.outcome,
-            detail: new.detail,
-            bill_rows: new.bill_rows,
-            matched: new.matched,
-        },
+        run: new.recorded(id),
         differences,
     };
     tracing::info!(date = %date, outcome, differences = report.differences.len(), repaired = report.repaired(), "reconciliation run");

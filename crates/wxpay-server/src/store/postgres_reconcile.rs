@@ -5,23 +5,8 @@ use sqlx::Row;
 
 use super::PgStore;
 use crate::store::reconcile::{DifferenceRecord, LedgerEntry, NewRun, Reconciliation, RunRecord};
+use crate::store::rows::{self, RUN_COLUMNS};
 use crate::store::StoreError;
-
-const RUN_COLUMNS: &str =
-    "id, bill_date, started_at, finished_at, outcome, detail, bill_rows, matched";
-
-fn run_of(row: &sqlx::postgres::PgRow) -> Result<RunRecord, StoreError> {
-    Ok(RunRecord {
-        id: row.try_get("id")?,
-        bill_date: row.try_get("bill_date")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        outcome: row.try_get("outcome")?,
-        detail: row.try_get("detail")?,
-        bill_rows: row.try_get("bill_rows")?,
-        matched: row.try_get("matched")?,
-    })
-}
 
 #[async_trait]
 impl Reconciliation for PgStore {
@@ -121,7 +106,7 @@ impl Reconciliation for PgStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(run_of).collect()
+        rows.iter().map(rows::run).collect()
     }
 
     async fn differences(&self, run_id: i64) -> Result<Vec<DifferenceRecord>, StoreError> {

@@ -38,6 +38,22 @@ pub struct NewRun {
     pub matched: i64,
 }
 
+impl NewRun {
+    /// The run as recorded under `id`.
+    pub fn recorded(self, id: i64) -> RunRecord {
+        RunRecord {
+            id,
+            bill_date: self.bill_date,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            outcome: self.outcome,
+            detail: self.detail,
+            bill_rows: self.bill_rows,
+            matched: self.matched,
+        }
+    }
+}
+
 /// A recorded run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRecord {

@@ -7,6 +7,7 @@ use wxpay_core::{RefundStatus, TradeState};
 
 use crate::channel::PrepayRoute;
 
+use super::reconcile::RunRecord;
 use super::{AuditRow, Order, Refund, StoreError, StoredNotification, User};
 
 /// The columns [`order`] reads.
@@ -16,6 +17,9 @@ pub(super) const ORDER_COLUMNS: &str = "out_trade_no, user_id, description, amou
 /// The columns [`refund`] reads.
 pub(super) const REFUND_COLUMNS: &str =
     "out_refund_no, out_trade_no, amount_fen, status, refund_id, reason, created_at";
+/// The columns [`run`] reads.
+pub(super) const RUN_COLUMNS: &str =
+    "id, bill_date, started_at, finished_at, outcome, detail, bill_rows, matched";
 /// The columns [`notification`] reads.
 pub(super) const NOTIFICATION_COLUMNS: &str =
     "id, kind, claimed_id, verified_id, verification, processing, out_trade_no, \
@@ -162,5 +166,25 @@ where
         from_state: opt_text(row, "from_state")?,
         to_state: text(row, "to_state")?,
         cause: text(row, "cause")?,
+    })
+}
+
+/// A reconciliation run from a row selected with [`RUN_COLUMNS`].
+pub(super) fn run<R>(row: &R) -> Result<RunRecord, StoreError>
+where
+    R: Row,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    Ok(RunRecord {
+        id: int(row, "id")?,
+        bill_date: text(row, "bill_date")?,
+        started_at: int(row, "started_at")?,
+        finished_at: int(row, "finished_at")?,
+        outcome: text(row, "outcome")?,
+        detail: opt_text(row, "detail")?,
+        bill_rows: int(row, "bill_rows")?,
+        matched: int(row, "matched")?,
     })
 }
