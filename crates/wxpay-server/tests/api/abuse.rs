@@ -9,14 +9,6 @@ use wxpay_sim::config::AppKind;
 
 use crate::helpers::{NotifySigning, TestApp};
 
-async fn prepaid_order(app: &TestApp) -> (String, String) {
-    let (token, _) = app.login_miniprogram().await;
-    let no = app.create_order(&token).await;
-    let (status, body) = app.pay(&token, &no, "miniprogram").await;
-    assert_eq!(status, 200, "{body}");
-    (token, no)
-}
-
 /// A notification whose signature cannot verify (the body was changed after signing).
 fn forged_from(client: &str) -> NotifySigning {
     NotifySigning {
@@ -102,7 +94,7 @@ async fn failures_from_one_client_are_limited_and_a_genuine_notification_still_c
         settings.limits.notify_failures_per_minute = 3;
     })
     .await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
     let mut statuses = Vec::new();
     for _ in 0..5 {
@@ -166,7 +158,7 @@ async fn failures_from_one_client_are_limited_and_a_genuine_notification_still_c
 #[tokio::test]
 async fn the_worker_keeps_the_notification_log_for_the_configured_days() {
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
     app.send_v3_notification(
         "/notify/v3/pay",

@@ -223,6 +223,15 @@ impl TestApp {
         self.server.as_ref().is_none_or(|s| s.is_finished())
     }
 
+    /// A mini-program user's new order with a v3 prepay: `(session token, out_trade_no)`.
+    pub async fn prepaid_order(&self) -> (String, String) {
+        let (token, _) = self.login_miniprogram().await;
+        let no = self.create_order(&token).await;
+        let (status, body) = self.pay(&token, &no, "miniprogram").await;
+        assert_eq!(status, 200, "{body}");
+        (token, no)
+    }
+
     /// The server's bound port.
     pub fn port(&self) -> u16 {
         self.url

@@ -13,14 +13,6 @@ use wxpay_sim::faults::NotifyFaults;
 
 use crate::helpers::{NotifySigning, TestApp, ADMIN_TOKEN};
 
-async fn prepaid_order(app: &TestApp) -> (String, String) {
-    let (token, _) = app.login_miniprogram().await;
-    let no = app.create_order(&token).await;
-    let (status, body) = app.pay(&token, &no, "miniprogram").await;
-    assert_eq!(status, 200, "{body}");
-    (token, no)
-}
-
 /// The payer pays at the simulator and the notification is lost on the way.
 async fn paid_without_notification(app: &TestApp, no: &str) {
     app.control.notify_faults(NotifyFaults {
@@ -35,7 +27,7 @@ async fn paid_without_notification(app: &TestApp, no: &str) {
 #[tokio::test]
 async fn a_pay_notification_replayed_to_the_refund_endpoint_does_not_shadow_the_genuine_one() {
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
     let captured = NotifySigning {
         id: Some("EV-captured-0001".into()),
@@ -85,7 +77,7 @@ async fn a_pay_notification_replayed_to_the_refund_endpoint_does_not_shadow_the_
 #[tokio::test]
 async fn a_query_answer_under_another_of_our_appids_does_not_credit() {
     let app = TestApp::spawn().await;
-    let (token, no) = prepaid_order(&app).await;
+    let (token, no) = app.prepaid_order().await;
     paid_without_notification(&app, &no).await;
     // The order as the store knows it was prepaid under the official account; WeChat's
     // answer names the mini-program (ours too, but not this order's).
@@ -141,7 +133,7 @@ async fn a_query_answer_in_another_currency_does_not_credit() {
     settings.worker.status_stale_secs = 0;
     settings.upstream.backoff_ms = 10;
     let mut app = TestApp::launch(settings, sim, universe.clone(), dir).await;
-    let (token, no) = prepaid_order(&app).await;
+    let (token, no) = app.prepaid_order().await;
     paid_without_notification(&app, &no).await;
 
     let port = app.sim.as_ref().expect("sim").port();
@@ -169,7 +161,7 @@ async fn a_query_answer_in_another_currency_does_not_credit() {
 #[tokio::test]
 async fn a_query_that_proves_paid_then_refunded_is_recorded_and_flagged() {
     let app = TestApp::spawn().await;
-    let (token, no) = prepaid_order(&app).await;
+    let (token, no) = app.prepaid_order().await;
     paid_without_notification(&app, &no).await;
     // Refunded at WeChat without this server (the merchant portal, another system).
     let refund: Value = app
@@ -266,7 +258,7 @@ async fn verified_notifications_refused_by_the_checks_are_logged_at_warn() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let mut plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
     plaintext["mchid"] = json!("1900009999");
     let (status, body) = app

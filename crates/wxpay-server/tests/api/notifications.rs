@@ -6,14 +6,6 @@ use wxpay_sim::config::AppKind;
 
 use crate::helpers::{NotifySigning, TestApp};
 
-async fn prepaid_order(app: &TestApp) -> (String, String) {
-    let (token, _) = app.login_miniprogram().await;
-    let no = app.create_order(&token).await;
-    let (status, body) = app.pay(&token, &no, "miniprogram").await;
-    assert_eq!(status, 200, "{body}");
-    (token, no)
-}
-
 fn success_count(audit: &[wxpay_server::store::AuditRow]) -> usize {
     audit.iter().filter(|a| a.to_state == "SUCCESS").count()
 }
@@ -21,7 +13,7 @@ fn success_count(audit: &[wxpay_server::store::AuditRow]) -> usize {
 #[tokio::test]
 async fn concurrent_copies_of_one_notification_credit_once() {
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
     let id = "EV-concurrent-0001".to_owned();
     let sends = (0..12).map(|_| {
@@ -103,7 +95,7 @@ async fn futures_join_all<F: std::future::Future>(
 #[tokio::test]
 async fn simulator_duplicates_and_probes_are_handled() {
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     app.control.notify_faults(wxpay_sim::faults::NotifyFaults {
         duplicate: 1,
         probe: 1,
@@ -143,7 +135,7 @@ async fn simulator_duplicates_and_probes_are_handled() {
 #[tokio::test]
 async fn amount_mismatch_is_rejected_and_recorded() {
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let plaintext = app.transaction_plaintext(&no, 1, &app.appid(AppKind::MiniProgram));
     let (status, body) = app
         .send_v3_notification(
@@ -170,7 +162,7 @@ async fn amount_mismatch_is_rejected_and_recorded() {
 #[tokio::test]
 async fn tampered_stale_wrong_serial_and_foreign_notifications_change_nothing() {
     let app = TestApp::spawn().await;
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let plaintext = app.transaction_plaintext(&no, 3000, &app.appid(AppKind::MiniProgram));
     let pay = EventType::TransactionSuccess;
 
@@ -291,7 +283,7 @@ async fn public_key_mode_verifies_responses_and_notifications() {
     let app = TestApp::spawn_with(wxpay_server::config::VerifyMode::PublicKey).await;
     app.control
         .set_signing_mode(wxpay_sim::config::SigningMode::PublicKey);
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     app.control.pay(Some(app.mchid()), &no, None).expect("pay");
     app.wait_state(&no, "SUCCESS").await;
     // A certificate-signed notification is not accepted in pure public-key mode.
@@ -336,7 +328,7 @@ async fn a_pay_notification_under_another_of_our_appids_changes_nothing() {
     let app = TestApp::spawn().await;
     // Prepaid under the mini-program; the notification names the official account, which
     // is ours too but not this order's.
-    let (_, no) = prepaid_order(&app).await;
+    let (_, no) = app.prepaid_order().await;
     let other_app = app.appid(AppKind::OfficialAccount);
     assert_ne!(other_app, app.appid(AppKind::MiniProgram));
     let plaintext = app.transaction_plaintext(&no, 3000, &other_app);
@@ -368,7 +360,7 @@ async fn a_pay_notification_under_another_of_our_appids_changes_nothing() {
 
 /// A paid order with a 1000 fen refund WeChat holds PROCESSING: (order, out_refund_no).
 async fn order_with_processing_refund(app: &TestApp) -> (String, String) {
-    let (_, no) = prepaid_order(app).await;
+    let (_, no) = app.prepaid_order().await;
     app.control.pay(Some(app.mchid()), &no, None).expect("pay");
     app.wait_state(&no, "SUCCESS").await;
     let (status, refund) = app
