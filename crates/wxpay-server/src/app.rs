@@ -369,19 +369,15 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", settings.server.host))
             .trim_end_matches('/')
             .to_owned();
-        // The embedded simulator is told to accept its own server's plain-HTTP host.
+        // The embedded simulator accepts its own server's plain-HTTP host (as WeChat accepts
+        // one over a private line), so the demo's notify_urls may use it too.
         #[cfg(feature = "embedded-sim")]
-        let own_simulator = embedded.is_some();
+        let private_host = embedded
+            .is_some()
+            .then(|| crate::embedded::notify_host(&settings.server));
         #[cfg(not(feature = "embedded-sim"))]
-        let own_simulator = false;
-        let own_host = reqwest::Url::parse(&public_url)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-            .filter(|_| own_simulator);
-        let notify_urls = check_public_url(
-            &public_url,
-            &own_host.as_deref().into_iter().collect::<Vec<_>>(),
-        )?;
+        let private_host: Option<String> = None;
+        let notify_urls = check_public_url(&public_url, &Vec::from_iter(private_host.as_deref()))?;
 
         let limits = crate::limits::Limits::new(&settings.limits);
         let state: SharedState = Arc::new(AppState {

@@ -85,7 +85,7 @@ pub fn merchant_settings(universe: &Universe, mode: VerifyMode) -> MerchantSetti
 /// accepts it over a 专线), so a demo reached on a LAN address is still notified; no real
 /// WeChat is involved, and with a real `[merchant]` the server refuses such a `public_url`
 /// at start-up.
-fn notify_host(server: &ServerSettings) -> String {
+pub(crate) fn notify_host(server: &ServerSettings) -> String {
     server
         .public_url
         .as_deref()
