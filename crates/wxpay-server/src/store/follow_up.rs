@@ -6,9 +6,9 @@
 //! so `dyn Store` offers both); the SQLite implementation lives here too.
 
 use async_trait::async_trait;
-use sqlx::{Sqlite, Transaction};
+use rusqlite::params;
 
-use super::paid_then_refunded::{self, LedgerTx};
+use super::paid_then_refunded;
 use super::sqlite::apply_payment_in;
 use super::{ApplyOutcome, PaymentFact, SqliteStore, StoreError};
 
@@ -46,12 +46,16 @@ impl FollowUp for SqliteStore {
     }
 
     async fn mark_refund_checked(&self, out_refund_no: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE refunds SET last_checked_at = ? WHERE out_refund_no = ?")
-            .bind(now)
-            .bind(out_refund_no)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let out_refund_no = out_refund_no.to_owned();
+        self.writer
+            .write(move |db| {
+                db.prepare_cached(
+                    "UPDATE refunds SET last_checked_at = ? WHERE out_refund_no = ?",
+                )?
+                .execute(params![now, out_refund_no])?;
+                Ok(())
+            })
+            .await
     }
 
     async fn order_attention(&self, out_trade_no: &str) -> Result<Option<String>, StoreError> {
@@ -64,12 +68,10 @@ impl FollowUp for SqliteStore {
     }
 
     async fn flag_order(&self, out_trade_no: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE orders SET attention = ? WHERE out_trade_no = ?")
-            .bind(reason)
-            .bind(out_trade_no)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let (out_trade_no, reason) = (out_trade_no.to_owned(), reason.to_owned());
+        self.writer
+            .write(move |db| flag_in(db, &out_trade_no, &reason))
+            .await
     }
 
     async fn apply_paid_then_refunded(
@@ -77,27 +79,46 @@ impl FollowUp for SqliteStore {
         fact: &PaymentFact,
         reason: &str,
     ) -> Result<ApplyOutcome, StoreError> {
-        let mut tx = super::sqlite::begin_write(&self.writer).await?;
-        let (outcome, commit) = paid_then_refunded::apply(&mut tx, fact, reason).await?;
-        if commit {
-            tx.commit().await?;
-        }
-        Ok(outcome)
+        let (fact, reason) = (fact.clone(), reason.to_owned());
+        self.writer
+            .write(move |db| {
+                // Its own savepoint: when nothing new is recorded, the payment step's write
+                // is undone while the answer stands.
+                db.execute_batch("SAVEPOINT paid_then_refunded")?;
+                let kept = paid_then_refunded_in(db, &fact, &reason);
+                let end = match &kept {
+                    Ok((_, true)) => "RELEASE paid_then_refunded",
+                    _ => "ROLLBACK TO paid_then_refunded; RELEASE paid_then_refunded",
+                };
+                db.execute_batch(end)?;
+                kept.map(|(outcome, _)| outcome)
+            })
+            .await
     }
 }
 
-#[async_trait]
-impl LedgerTx for Transaction<'static, Sqlite> {
-    async fn apply_payment(&mut self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
-        apply_payment_in(self, fact).await
+/// The steps of [`paid_then_refunded`] inside a write: the outcome, and whether to keep it.
+fn paid_then_refunded_in(
+    db: &rusqlite::Connection,
+    fact: &PaymentFact,
+    reason: &str,
+) -> Result<(ApplyOutcome, bool), StoreError> {
+    let first = apply_payment_in(db, &paid_then_refunded::paid(fact))?;
+    if paid_then_refunded::refused(&first) {
+        return Ok((first, false));
     }
+    let second = apply_payment_in(db, &paid_then_refunded::refunded(fact))?;
+    match paid_then_refunded::settle(first, second) {
+        Ok(outcome) => {
+            flag_in(db, &fact.out_trade_no, reason)?;
+            Ok((outcome, true))
+        }
+        Err(outcome) => Ok((outcome, false)),
+    }
+}
 
-    async fn flag(&mut self, out_trade_no: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE orders SET attention = ? WHERE out_trade_no = ?")
-            .bind(reason)
-            .bind(out_trade_no)
-            .execute(&mut **self)
-            .await?;
-        Ok(())
-    }
+fn flag_in(db: &rusqlite::Connection, out_trade_no: &str, reason: &str) -> Result<(), StoreError> {
+    db.prepare_cached("UPDATE orders SET attention = ? WHERE out_trade_no = ?")?
+        .execute(params![reason, out_trade_no])?;
+    Ok(())
 }

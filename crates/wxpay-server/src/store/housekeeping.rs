@@ -22,26 +22,36 @@ pub trait Housekeeping: Send + Sync {
 #[async_trait]
 impl Housekeeping for SqliteStore {
     async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(deleted.rows_affected() > 0)
+        let token_hash = token_hash.to_owned();
+        self.writer
+            .write(move |db| {
+                let deleted = db
+                    .prepare_cached("DELETE FROM sessions WHERE token_hash = ?")?
+                    .execute([token_hash])?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 
     async fn purge_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        Ok(deleted.rows_affected())
+        self.writer
+            .write(move |db| {
+                let deleted = db
+                    .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?")?
+                    .execute([now])?;
+                Ok(deleted as u64)
+            })
+            .await
     }
 
     async fn purge_notifications(&self, before: i64) -> Result<u64, StoreError> {
-        let deleted = sqlx::query("DELETE FROM notifications WHERE received_at < ?")
-            .bind(before)
-            .execute(&self.writer)
-            .await?;
-        Ok(deleted.rows_affected())
+        self.writer
+            .write(move |db| {
+                let deleted = db
+                    .prepare_cached("DELETE FROM notifications WHERE received_at < ?")?
+                    .execute([before])?;
+                Ok(deleted as u64)
+            })
+            .await
     }
 }

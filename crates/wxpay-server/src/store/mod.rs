@@ -68,9 +68,15 @@ pub enum StoreError {
     /// A row holds a value this version cannot read (corruption or a newer schema).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The SQLite writer failed.
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
     /// The batch this write was committed with failed: nothing of it was written.
     #[error("the group commit holding this write failed")]
-    GroupCommit(#[source] Arc<sqlx::Error>),
+    GroupCommit(#[source] Arc<rusqlite::Error>),
+    /// The SQLite writer's thread could not be started.
+    #[error("could not start the SQLite writer thread")]
+    WriterThread(#[source] std::io::Error),
     /// The task that commits batches has stopped (the store is shutting down).
     #[error("the group commit task has stopped")]
     GroupCommitStopped,

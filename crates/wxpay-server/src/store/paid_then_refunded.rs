@@ -1,49 +1,54 @@
 //! A REFUND that WeChat reports for an order held unpaid here proves the order was paid and
 //! then refunded: both transitions are applied (the payment checked as any payment is) and
-//! the order flagged, in the caller's transaction. Written once for every engine; each
-//! engine lends its transaction through [`LedgerTx`].
+//! the order flagged, in one transaction. The rules are here, once; each engine runs the
+//! steps in its own transaction (SQLite's writer is synchronous, PostgreSQL's is not):
+//!
+//! 1. apply [`paid`]; a refusal ends it, with nothing kept;
+//! 2. apply [`refunded`];
+//! 3. [`settle`] the two outcomes: something new is flagged and committed, nothing new is
+//!    rolled back.
 
-use async_trait::async_trait;
 use wxpay_core::TradeState;
 
-use super::{ApplyOutcome, PaymentFact, StoreError};
+use super::{ApplyOutcome, PaymentFact};
 
-/// What this needs of an engine's open transaction.
-#[async_trait]
-pub(super) trait LedgerTx: Send {
-    /// Applies a payment fact (the engine's payment rules, locked as it locks).
-    async fn apply_payment(&mut self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError>;
-    /// Sets the order's attention flag.
-    async fn flag(&mut self, out_trade_no: &str, reason: &str) -> Result<(), StoreError>;
-}
-
-/// Applies SUCCESS then REFUND and flags the order with `reason`. Returns the outcome and
-/// whether to commit (not when nothing new was recorded or the payment was refused).
-pub(super) async fn apply(
-    tx: &mut impl LedgerTx,
-    fact: &PaymentFact,
-    reason: &str,
-) -> Result<(ApplyOutcome, bool), StoreError> {
-    let paid = PaymentFact {
+/// Step 1: the fact as the payment it proves.
+pub(super) fn paid(fact: &PaymentFact) -> PaymentFact {
+    PaymentFact {
         state: TradeState::Success,
         ..fact.clone()
-    };
-    // Unchanged when a notification credited it meanwhile: the refund is still news.
-    let first = tx.apply_payment(&paid).await?;
-    if let ApplyOutcome::Rejected(_) = first {
-        return Ok((first, false));
     }
-    let refunded = PaymentFact {
+}
+
+/// Step 2: the fact as the refund WeChat reports.
+pub(super) fn refunded(fact: &PaymentFact) -> PaymentFact {
+    PaymentFact {
         state: TradeState::Refund,
         ..fact.clone()
-    };
-    let from = match (first, tx.apply_payment(&refunded).await?) {
+    }
+}
+
+/// Whether step 1's outcome ends the change (the payment was refused).
+pub(super) fn refused(first: &ApplyOutcome) -> bool {
+    matches!(first, ApplyOutcome::Rejected(_))
+}
+
+/// Step 3: `Ok` with the outcome to report when something new was recorded (flag the order
+/// and commit), `Err` with the outcome when not (roll back).
+pub(super) fn settle(
+    first: ApplyOutcome,
+    second: ApplyOutcome,
+) -> Result<ApplyOutcome, ApplyOutcome> {
+    // Step 1 is Unchanged when a notification credited the order meanwhile: the refund is
+    // still news.
+    let from = match (first, second) {
         (ApplyOutcome::Applied { from, .. }, ApplyOutcome::Applied { .. })
         | (_, ApplyOutcome::Applied { from, .. }) => from,
         // Refused, or already REFUND: nothing new to record.
-        (_, other) => return Ok((other, false)),
+        (_, other) => return Err(other),
     };
-    tx.flag(&fact.out_trade_no, reason).await?;
-    let to = TradeState::Refund.to_string();
-    Ok((ApplyOutcome::Applied { from, to }, true))
+    Ok(ApplyOutcome::Applied {
+        from,
+        to: TradeState::Refund.to_string(),
+    })
 }

@@ -2,10 +2,9 @@
 //! `housekeeping.rs` and `follow_up.rs`).
 
 use async_trait::async_trait;
-use sqlx::{Postgres, Transaction};
 
 use super::{apply_payment_in, PgStore};
-use crate::store::paid_then_refunded::{self, LedgerTx};
+use crate::store::paid_then_refunded;
 use crate::store::{ApplyOutcome, FollowUp, Housekeeping, PaymentFact, StoreError};
 
 #[async_trait]
@@ -79,26 +78,23 @@ impl FollowUp for PgStore {
         reason: &str,
     ) -> Result<ApplyOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let (outcome, commit) = paid_then_refunded::apply(&mut tx, fact, reason).await?;
-        if commit {
-            tx.commit().await?;
+        let first = apply_payment_in(&mut tx, &paid_then_refunded::paid(fact)).await?;
+        if paid_then_refunded::refused(&first) {
+            return Ok(first);
         }
-        Ok(outcome)
-    }
-}
-
-#[async_trait]
-impl LedgerTx for Transaction<'static, Postgres> {
-    async fn apply_payment(&mut self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
-        apply_payment_in(self, fact).await
-    }
-
-    async fn flag(&mut self, out_trade_no: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE orders SET attention = $1 WHERE out_trade_no = $2")
-            .bind(reason)
-            .bind(out_trade_no)
-            .execute(&mut **self)
-            .await?;
-        Ok(())
+        let second = apply_payment_in(&mut tx, &paid_then_refunded::refunded(fact)).await?;
+        match paid_then_refunded::settle(first, second) {
+            Ok(outcome) => {
+                sqlx::query("UPDATE orders SET attention = $1 WHERE out_trade_no = $2")
+                    .bind(reason)
+                    .bind(&fact.out_trade_no)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(outcome)
+            }
+            // Dropped uncommitted: rolled back.
+            Err(outcome) => Ok(outcome),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Reading records out of rows, for any engine: the columns are the same on SQLite and
 //! PostgreSQL (TEXT and 64-bit integers), so one decoder serves both.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::Row;
 use wxpay_core::v2::sign::SignType as V2SignType;
 use wxpay_core::{RefundStatus, TradeState};
 
@@ -25,166 +25,144 @@ pub(super) const NOTIFICATION_COLUMNS: &str =
     "id, kind, claimed_id, verified_id, verification, processing, out_trade_no, \
      COALESCE(body_len, length(body)) AS body_len";
 
-fn text<R>(row: &R, column: &str) -> Result<String, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
-    Ok(row.try_get(column)?)
+/// A row of any engine, read by column name. SQLite's reads go through sqlx and its writes
+/// through rusqlite (`sqlite_group_commit.rs`), so both kinds of row are read here.
+pub(super) trait Columns {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
 }
 
-fn opt_text<R>(row: &R, column: &str) -> Result<Option<String>, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
-    Ok(row.try_get(column)?)
+/// [`Columns`] for an sqlx row type.
+macro_rules! sqlx_columns {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn text(&self, column: &str) -> Result<String, StoreError> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+                Ok(self.try_get(column)?)
+            }
+            fn int(&self, column: &str) -> Result<i64, StoreError> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+                Ok(self.try_get(column)?)
+            }
+        }
+    };
 }
+sqlx_columns!(sqlx::sqlite::SqliteRow);
+sqlx_columns!(sqlx::postgres::PgRow);
 
-fn int<R>(row: &R, column: &str) -> Result<i64, StoreError>
-where
-    R: Row,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
-    Ok(row.try_get(column)?)
-}
-
-fn opt_int<R>(row: &R, column: &str) -> Result<Option<i64>, StoreError>
-where
-    R: Row,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
-    Ok(row.try_get(column)?)
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(column)?)
+    }
 }
 
 /// An order from a row selected with [`ORDER_COLUMNS`].
-pub(super) fn order<R>(row: &R) -> Result<Order, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+pub(super) fn order(row: &impl Columns) -> Result<Order, StoreError> {
     Ok(Order {
-        out_trade_no: text(row, "out_trade_no")?,
-        user_id: text(row, "user_id")?,
-        description: text(row, "description")?,
-        amount_fen: int(row, "amount_fen")?,
-        state: TradeState::parse(&text(row, "state")?),
-        channel: opt_text(row, "channel")?
+        out_trade_no: row.text("out_trade_no")?,
+        user_id: row.text("user_id")?,
+        description: row.text("description")?,
+        amount_fen: row.int("amount_fen")?,
+        state: TradeState::parse(&row.text("state")?),
+        channel: row
+            .opt_text("channel")?
             .map(|stored| {
                 PrepayRoute::from_stored(&stored)
                     .ok_or_else(|| StoreError::Corrupt(format!("orders.channel: {stored:?}")))
             })
             .transpose()?,
-        appid: opt_text(row, "appid")?,
-        prepay_id: opt_text(row, "prepay_id")?,
-        h5_url: opt_text(row, "h5_url")?,
-        code_url: opt_text(row, "code_url")?,
-        prepay_expires_at: opt_int(row, "prepay_expires_at")?,
-        transaction_id: opt_text(row, "transaction_id")?,
-        paid_at: opt_int(row, "paid_at")?,
-        refunded_fen: int(row, "refunded_fen")?,
-        last_checked_at: opt_int(row, "last_checked_at")?,
-        version: int(row, "version")?,
-        created_at: int(row, "created_at")?,
-        v2_sign_type: opt_text(row, "v2_sign_type")?
+        appid: row.opt_text("appid")?,
+        prepay_id: row.opt_text("prepay_id")?,
+        h5_url: row.opt_text("h5_url")?,
+        code_url: row.opt_text("code_url")?,
+        prepay_expires_at: row.opt_int("prepay_expires_at")?,
+        transaction_id: row.opt_text("transaction_id")?,
+        paid_at: row.opt_int("paid_at")?,
+        refunded_fen: row.int("refunded_fen")?,
+        last_checked_at: row.opt_int("last_checked_at")?,
+        version: row.int("version")?,
+        created_at: row.int("created_at")?,
+        v2_sign_type: row
+            .opt_text("v2_sign_type")?
             .as_deref()
             .map(V2SignType::parse)
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("orders.v2_sign_type: {e}")))?,
-        attention: opt_text(row, "attention")?,
+        attention: row.opt_text("attention")?,
     })
 }
 
 /// A refund from a row selected with [`REFUND_COLUMNS`].
-pub(super) fn refund<R>(row: &R) -> Result<Refund, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+pub(super) fn refund(row: &impl Columns) -> Result<Refund, StoreError> {
     Ok(Refund {
-        out_refund_no: text(row, "out_refund_no")?,
-        out_trade_no: text(row, "out_trade_no")?,
-        amount_fen: int(row, "amount_fen")?,
-        status: RefundStatus::parse(&text(row, "status")?),
-        refund_id: opt_text(row, "refund_id")?,
-        reason: opt_text(row, "reason")?,
-        created_at: int(row, "created_at")?,
+        out_refund_no: row.text("out_refund_no")?,
+        out_trade_no: row.text("out_trade_no")?,
+        amount_fen: row.int("amount_fen")?,
+        status: RefundStatus::parse(&row.text("status")?),
+        refund_id: row.opt_text("refund_id")?,
+        reason: row.opt_text("reason")?,
+        created_at: row.int("created_at")?,
     })
 }
 
 /// A user from a row with `id, appid, openid, unionid`.
-pub(super) fn user<R>(row: &R) -> Result<User, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+pub(super) fn user(row: &impl Columns) -> Result<User, StoreError> {
     Ok(User {
-        id: text(row, "id")?,
-        appid: text(row, "appid")?,
-        openid: text(row, "openid")?,
-        unionid: opt_text(row, "unionid")?,
+        id: row.text("id")?,
+        appid: row.text("appid")?,
+        openid: row.text("openid")?,
+        unionid: row.opt_text("unionid")?,
     })
 }
 
 /// A notification from a row selected with [`NOTIFICATION_COLUMNS`].
-pub(super) fn notification<R>(row: &R) -> Result<StoredNotification, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+pub(super) fn notification(row: &impl Columns) -> Result<StoredNotification, StoreError> {
     Ok(StoredNotification {
-        id: int(row, "id")?,
-        kind: text(row, "kind")?,
-        claimed_id: opt_text(row, "claimed_id")?,
-        verified_id: opt_text(row, "verified_id")?,
-        verification: text(row, "verification")?,
-        processing: text(row, "processing")?,
-        out_trade_no: opt_text(row, "out_trade_no")?,
-        body_len: usize::try_from(int(row, "body_len")?).unwrap_or(0),
+        id: row.int("id")?,
+        kind: row.text("kind")?,
+        claimed_id: row.opt_text("claimed_id")?,
+        verified_id: row.opt_text("verified_id")?,
+        verification: row.text("verification")?,
+        processing: row.text("processing")?,
+        out_trade_no: row.opt_text("out_trade_no")?,
+        body_len: usize::try_from(row.int("body_len")?).unwrap_or(0),
     })
 }
 
 /// An audit row from `from_state, to_state, cause`.
-pub(super) fn audit<R>(row: &R) -> Result<AuditRow, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+pub(super) fn audit(row: &impl Columns) -> Result<AuditRow, StoreError> {
     Ok(AuditRow {
-        from_state: opt_text(row, "from_state")?,
-        to_state: text(row, "to_state")?,
-        cause: text(row, "cause")?,
+        from_state: row.opt_text("from_state")?,
+        to_state: row.text("to_state")?,
+        cause: row.text("cause")?,
     })
 }
 
 /// A reconciliation run from a row selected with [`RUN_COLUMNS`].
-pub(super) fn run<R>(row: &R) -> Result<RunRecord, StoreError>
-where
-    R: Row,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+pub(super) fn run(row: &impl Columns) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
-        id: int(row, "id")?,
-        bill_date: text(row, "bill_date")?,
-        started_at: int(row, "started_at")?,
-        finished_at: int(row, "finished_at")?,
-        outcome: text(row, "outcome")?,
-        detail: opt_text(row, "detail")?,
-        bill_rows: int(row, "bill_rows")?,
-        matched: int(row, "matched")?,
+        id: row.int("id")?,
+        bill_date: row.text("bill_date")?,
+        started_at: row.int("started_at")?,
+        finished_at: row.int("finished_at")?,
+        outcome: row.text("outcome")?,
+        detail: row.opt_text("detail")?,
+        bill_rows: row.int("bill_rows")?,
+        matched: row.int("matched")?,
     })
 }

@@ -16,13 +16,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::{params, Connection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteExecutor, SqlitePool, Transaction};
+use sqlx::{SqliteExecutor, SqlitePool};
 use wxpay_core::v2::sign::SignType as V2SignType;
 
 use crate::config::Synchronous;
 
-use group_commit::{GroupCommit, Tx};
+use group_commit::GroupCommit;
 
 use super::migrations::{self, SQLITE};
 use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
@@ -35,16 +36,20 @@ use super::{
 };
 use crate::channel::PrepayRoute;
 
+/// How long a writer waits for another process's write lock (several servers may share
+/// one file) before its write fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements the writer keeps: every write's SQL, with room to spare.
+const WRITER_STATEMENTS: usize = 64;
+
 /// [`Store`] on a SQLite file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     /// Readers.
     pub(super) pool: SqlitePool,
-    /// The one connection that writes (every INSERT, UPDATE and DELETE goes through it).
-    pub(super) writer: SqlitePool,
-    /// The [`Store`] operations' writes, run on the writer in batches with one commit each
-    /// (housekeeping, follow-ups and reconciliation use the writer directly).
-    group_commit: GroupCommit,
+    /// The one connection that writes, on its own thread: every INSERT, UPDATE and DELETE
+    /// goes through it, in batches with one commit each.
+    pub(super) writer: GroupCommit,
 }
 
 impl SqliteStore {
@@ -59,79 +64,56 @@ impl SqliteStore {
         max_connections: u32,
         synchronous: Synchronous,
     ) -> Result<Self, StoreError> {
-        let synchronous = match synchronous {
-            Synchronous::Normal => SqliteSynchronous::Normal,
-            Synchronous::Full => SqliteSynchronous::Full,
+        let (sqlx_synchronous, pragma) = match synchronous {
+            Synchronous::Normal => (SqliteSynchronous::Normal, "NORMAL"),
+            Synchronous::Full => (SqliteSynchronous::Full, "FULL"),
         };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
+            .synchronous(sqlx_synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        // One connection writes; the others read. SQLite admits one writer at a time anyway,
-        // and writers that meet in SQLite wait in its busy handler, which sleeps in growing
-        // steps: under concurrent notifications that, not the work, set the pace (bench-load:
-        // 8 and 32 concurrent notifications ran slower than 1). Queued on the pool instead,
-        // each write starts the moment the previous one commits.
-        let writer = SqlitePoolOptions::new()
+            .busy_timeout(BUSY_TIMEOUT);
+        // Migrated on a connection of its own, closed before the writer opens the file.
+        let migrator = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        migrations::migrator(SQLITE).run(&writer).await?;
+        migrations::migrator(SQLITE).run(&migrator).await?;
+        migrator.close().await;
+        // One connection writes; the others read. SQLite admits one writer at a time anyway,
+        // and writers that meet in SQLite wait in its busy handler, which sleeps in growing
+        // steps: under concurrent notifications that, not the work, set the pace (bench-load:
+        // 8 and 32 concurrent notifications ran slower than 1). Queued for the one writer
+        // instead, each batch starts the moment the previous one commits.
+        let db = Connection::open(options.get_filename())?;
+        db.busy_timeout(BUSY_TIMEOUT)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", pragma)?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        db.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
+        let writer = GroupCommit::start(db)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
-        let group_commit = GroupCommit::start(writer.clone());
-        Ok(Self {
-            pool,
-            writer,
-            group_commit,
-        })
+        Ok(Self { pool, writer })
     }
 
     /// Deletes the `credentials` row `name` if it holds `value`: whether it did.
     async fn delete_credential(&self, name: String, value: String) -> Result<bool, StoreError> {
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    let deleted =
-                        sqlx::query("DELETE FROM credentials WHERE name = ? AND value = ?")
-                            .bind(&name)
-                            .bind(&value)
-                            .execute(&mut **tx)
-                            .await?;
-                    Ok(deleted.rows_affected() == 1)
-                })
+        self.writer
+            .write(move |db| {
+                let deleted = db
+                    .prepare_cached("DELETE FROM credentials WHERE name = ? AND value = ?")?
+                    .execute(params![name, value])?;
+                Ok(deleted == 1)
             })
             .await
     }
 }
 
-/// Starts a write transaction (`BEGIN IMMEDIATE`) on the writer.
-///
-/// After some failed writes (an I/O error, a full disk) SQLite rolls the transaction back on
-/// its own; the driver's ROLLBACK then fails, and sqlx keeps counting a transaction that no
-/// longer exists, refusing every later BEGIN on that connection. Left alone, one such fault
-/// would stop all writes until a restart. That connection is closed instead, and the pool
-/// opens a fresh one.
-pub(super) async fn begin_write(
-    writer: &SqlitePool,
-) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-    match writer.begin_with("BEGIN IMMEDIATE").await {
-        Err(sqlx::Error::InvalidSavePointStatement) => {
-            tracing::warn!(
-                "the writer connection lost track of a failed transaction; reopening it"
-            );
-            writer.acquire().await?.close().await?;
-            writer.begin_with("BEGIN IMMEDIATE").await
-        }
-        other => other,
-    }
-}
-
-/// One order by number, through the pool or an open transaction.
+/// One order by number, through the reader pool.
 async fn fetch_order<'e>(
     db: impl SqliteExecutor<'e>,
     out_trade_no: &str,
@@ -144,7 +126,7 @@ async fn fetch_order<'e>(
     row.as_ref().map(rows::order).transpose()
 }
 
-/// One refund by number, through the pool or an open transaction.
+/// One refund by number, through the reader pool.
 async fn fetch_refund<'e>(
     db: impl SqliteExecutor<'e>,
     out_refund_no: &str,
@@ -157,8 +139,24 @@ async fn fetch_refund<'e>(
     row.as_ref().map(rows::refund).transpose()
 }
 
-async fn audit_in(
-    tx: &mut Transaction<'static, Sqlite>,
+/// One order by number, inside a write.
+fn order_in(db: &Connection, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
+    let mut statement = db.prepare_cached(&sql)?;
+    let mut found = statement.query([out_trade_no])?;
+    found.next()?.map(rows::order).transpose()
+}
+
+/// One refund by number, inside a write.
+fn refund_in(db: &Connection, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
+    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
+    let mut statement = db.prepare_cached(&sql)?;
+    let mut found = statement.query([out_refund_no])?;
+    found.next()?.map(rows::refund).transpose()
+}
+
+fn audit_in(
+    db: &Connection,
     entity: &str,
     id: &str,
     from: Option<&str>,
@@ -166,44 +164,40 @@ async fn audit_in(
     cause: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit (entity, entity_id, from_state, to_state, cause, at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(entity)
-        .bind(id)
-        .bind(from)
-        .bind(to)
-        .bind(cause)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
+    db.prepare_cached(
+        "INSERT INTO audit (entity, entity_id, from_state, to_state, cause, at) VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![entity, id, from, to, cause, at])?;
     Ok(())
 }
 
-/// The payment rules, inside an open write transaction.
-pub(super) async fn apply_payment_in(
-    tx: &mut Transaction<'static, Sqlite>,
+/// The payment rules, inside a write.
+pub(super) fn apply_payment_in(
+    db: &Connection,
     fact: &PaymentFact,
 ) -> Result<ApplyOutcome, StoreError> {
-    let order = fetch_order(&mut **tx, &fact.out_trade_no).await?;
+    let order = order_in(db, &fact.out_trade_no)?;
     let change = match rules::payment(order.as_ref(), fact) {
         Decision::Settled(outcome) => return Ok(outcome),
         Decision::Change(change) => change,
     };
-    let updated = sqlx::query(
-        "UPDATE orders SET state = ?, transaction_id = COALESCE(transaction_id, ?), paid_at = COALESCE(paid_at, ?), \
-         attention = COALESCE(?, attention), version = version + 1, updated_at = ?, last_checked_at = ? \
-         WHERE out_trade_no = ? AND version = ?",
-    )
-    .bind(change.to.as_str())
-    .bind(&fact.transaction_id)
-    .bind(change.paid_at)
-    .bind(&change.attention)
-    .bind(fact.at)
-    .bind(fact.at)
-    .bind(&fact.out_trade_no)
-    .bind(change.version)
-    .execute(&mut **tx)
-    .await?;
-    if updated.rows_affected() != 1 {
+    let updated = db
+        .prepare_cached(
+            "UPDATE orders SET state = ?, transaction_id = COALESCE(transaction_id, ?), paid_at = COALESCE(paid_at, ?), \
+             attention = COALESCE(?, attention), version = version + 1, updated_at = ?, last_checked_at = ? \
+             WHERE out_trade_no = ? AND version = ?",
+        )?
+        .execute(params![
+            change.to.as_str(),
+            fact.transaction_id,
+            change.paid_at,
+            change.attention,
+            fact.at,
+            fact.at,
+            fact.out_trade_no,
+            change.version,
+        ])?;
+    if updated != 1 {
         // Impossible under the write lock; refuse rather than guess.
         return Err(StoreError::Corrupt(format!(
             "order {} changed under the write lock",
@@ -211,131 +205,121 @@ pub(super) async fn apply_payment_in(
         )));
     }
     audit_in(
-        tx,
+        db,
         "order",
         &fact.out_trade_no,
         Some(change.from.as_str()),
         change.to.as_str(),
         &change.cause,
         fact.at,
-    )
-    .await?;
+    )?;
     Ok(change.outcome())
 }
 
-async fn insert_notification(
-    tx: &mut Transaction<'static, Sqlite>,
+fn insert_notification(
+    db: &Connection,
     record: &NotificationRecord,
     verified_id: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, body_len, body_sha256, \
-         verification, processing, out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (kind, verified_id) DO NOTHING",
-    )
-    .bind(&record.kind)
-    .bind(&record.claimed_id)
-    .bind(verified_id)
-    .bind(&record.headers_json)
-    .bind(&record.body)
-    .bind(i64::try_from(record.body_len).unwrap_or(i64::MAX))
-    .bind(&record.body_sha256)
-    .bind(&record.verification)
-    .bind(&record.processing)
-    .bind(&record.out_trade_no)
-    .bind(record.received_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok((inserted.rows_affected() == 1).then(|| inserted.last_insert_rowid()))
+    let inserted = db
+        .prepare_cached(
+            "INSERT INTO notifications (kind, claimed_id, verified_id, headers, body, body_len, body_sha256, \
+             verification, processing, out_trade_no, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (kind, verified_id) DO NOTHING",
+        )?
+        .execute(params![
+            record.kind,
+            record.claimed_id,
+            verified_id,
+            record.headers_json,
+            record.body,
+            i64::try_from(record.body_len).unwrap_or(i64::MAX),
+            record.body_sha256,
+            record.verification,
+            record.processing,
+            record.out_trade_no,
+            record.received_at,
+        ])?;
+    Ok((inserted == 1).then(|| db.last_insert_rowid()))
 }
 
-/// Records a verified notification and applies its change, inside an open write
-/// transaction: a notification already on file (same kind and verified id) is kept as a
-/// duplicate row and changes nothing.
-pub(super) async fn apply_notification_in(
-    tx: &mut Transaction<'static, Sqlite>,
+/// Records a verified notification and applies its change, inside a write: a notification
+/// already on file (same kind and verified id) is kept as a duplicate row and changes
+/// nothing.
+pub(super) fn apply_notification_in(
+    db: &Connection,
     record: &NotificationRecord,
     verified_id: &str,
     change: &NotifiedChange,
 ) -> Result<NotificationOutcome, StoreError> {
-    let Some(row_id) = insert_notification(tx, record, Some(verified_id)).await? else {
-        let previous: String = sqlx::query_scalar(
-            "SELECT processing FROM notifications WHERE kind = ? AND verified_id = ?",
-        )
-        .bind(&record.kind)
-        .bind(verified_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let Some(row_id) = insert_notification(db, record, Some(verified_id))? else {
+        let previous: String = db
+            .prepare_cached(
+                "SELECT processing FROM notifications WHERE kind = ? AND verified_id = ?",
+            )?
+            .query_row(params![record.kind, verified_id], |row| row.get(0))?;
         // Keep the retry itself on file too, as an unverified-id duplicate row.
         let mut retry = record.clone();
         retry.processing = rules::duplicate_label(verified_id);
-        insert_notification(tx, &retry, None).await?;
+        insert_notification(db, &retry, None)?;
         return Ok(NotificationOutcome::Duplicate { previous });
     };
     let outcome = match change {
-        NotifiedChange::Payment(fact) => apply_payment_in(tx, fact).await?,
-        NotifiedChange::Refund(fact) => refunds::apply_refund_in(tx, fact).await?,
+        NotifiedChange::Payment(fact) => apply_payment_in(db, fact)?,
+        NotifiedChange::Refund(fact) => refunds::apply_refund_in(db, fact)?,
         NotifiedChange::Ignored => ApplyOutcome::Unchanged,
     };
-    sqlx::query("UPDATE notifications SET processing = ? WHERE id = ?")
-        .bind(outcome.processing_label())
-        .bind(row_id)
-        .execute(&mut **tx)
-        .await?;
+    db.prepare_cached("UPDATE notifications SET processing = ? WHERE id = ?")?
+        .execute(params![outcome.processing_label(), row_id])?;
     Ok(NotificationOutcome::Processed(outcome))
 }
 
-/// Creates `order` inside an open write transaction, or finds the one its idempotency key
-/// made before.
-async fn create_order_in(tx: &mut Tx, order: &NewOrder) -> Result<Order, StoreError> {
+/// Creates `order` inside a write, or finds the one its idempotency key made before.
+fn create_order_in(db: &Connection, order: &NewOrder) -> Result<Order, StoreError> {
     if let Some(key) = &order.idempotency_key {
         let sql =
             format!("SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? AND idempotency_key = ?");
-        if let Some(row) = sqlx::query(&sql)
-            .bind(&order.user_id)
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-        {
-            return rows::order(&row);
+        let mut statement = db.prepare_cached(&sql)?;
+        let mut found = statement.query(params![order.user_id, key])?;
+        if let Some(row) = found.next()? {
+            return rows::order(row);
         }
     }
-    sqlx::query(
+    db.prepare_cached(
         "INSERT INTO orders (out_trade_no, user_id, idempotency_key, description, amount_fen, state, created_at, \
          updated_at) VALUES (?, ?, ?, ?, ?, 'NOTPAY', ?, ?)",
-    )
-    .bind(&order.out_trade_no)
-    .bind(&order.user_id)
-    .bind(&order.idempotency_key)
-    .bind(&order.description)
-    .bind(order.amount_fen)
-    .bind(order.now)
-    .bind(order.now)
-    .execute(&mut **tx)
-    .await?;
+    )?
+    .execute(params![
+        order.out_trade_no,
+        order.user_id,
+        order.idempotency_key,
+        order.description,
+        order.amount_fen,
+        order.now,
+        order.now,
+    ])?;
+    let mut item = db.prepare_cached(
+        "INSERT INTO order_items (out_trade_no, product_id, quantity, unit_price_fen) VALUES (?, ?, ?, ?)",
+    )?;
     for (product_id, quantity, unit_price) in &order.items {
-        sqlx::query("INSERT INTO order_items (out_trade_no, product_id, quantity, unit_price_fen) VALUES (?, ?, ?, ?)")
-            .bind(&order.out_trade_no)
-            .bind(product_id)
-            .bind(quantity)
-            .bind(unit_price)
-            .execute(&mut **tx)
-            .await?;
+        item.execute(params![
+            order.out_trade_no,
+            product_id,
+            quantity,
+            unit_price
+        ])?;
     }
     audit_in(
-        tx,
+        db,
         "order",
         &order.out_trade_no,
         None,
         "NOTPAY",
         "created",
         order.now,
-    )
-    .await?;
-    let created = fetch_order(&mut **tx, &order.out_trade_no)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("order vanished inside its own transaction".into()))?;
-    Ok(created)
+    )?;
+    order_in(db, &order.out_trade_no)?
+        .ok_or_else(|| StoreError::Corrupt("order vanished inside its own transaction".into()))
 }
 
 /// A [`NewRefund`] that owns its strings, to travel to the group commit.
@@ -383,30 +367,22 @@ impl Store for SqliteStore {
     ) -> Result<User, StoreError> {
         let (appid, openid) = (appid.to_owned(), openid.to_owned());
         let unionid = unionid.map(str::to_owned);
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    let id = crate::ids::random_id("u");
-                    sqlx::query(
-                        "INSERT INTO users (id, appid, openid, unionid, created_at) VALUES (?, ?, ?, ?, ?) \
-                         ON CONFLICT (appid, openid) DO UPDATE SET unionid = COALESCE(excluded.unionid, users.unionid)",
-                    )
-                    .bind(&id)
-                    .bind(&appid)
-                    .bind(&openid)
-                    .bind(&unionid)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                    let row = sqlx::query(
-                        "SELECT id, appid, openid, unionid FROM users WHERE appid = ? AND openid = ?",
-                    )
-                    .bind(&appid)
-                    .bind(&openid)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                    rows::user(&row)
-                })
+        self.writer
+            .write(move |db| {
+                let id = crate::ids::random_id("u");
+                db.prepare_cached(
+                    "INSERT INTO users (id, appid, openid, unionid, created_at) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (appid, openid) DO UPDATE SET unionid = COALESCE(excluded.unionid, users.unionid)",
+                )?
+                .execute(params![id, appid, openid, unionid, now])?;
+                let mut statement = db.prepare_cached(
+                    "SELECT id, appid, openid, unionid FROM users WHERE appid = ? AND openid = ?",
+                )?;
+                let mut found = statement.query(params![appid, openid])?;
+                match found.next()? {
+                    Some(row) => rows::user(row),
+                    None => Err(StoreError::Corrupt("user vanished inside its own transaction".into())),
+                }
             })
             .await
     }
@@ -419,20 +395,13 @@ impl Store for SqliteStore {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let (token_hash, user_id) = (token_hash.to_owned(), user_id.to_owned());
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                    )
-                    .bind(&token_hash)
-                    .bind(&user_id)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut **tx)
-                    .await?;
-                    Ok(())
-                })
+        self.writer
+            .write(move |db| {
+                db.prepare_cached(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                )?
+                .execute(params![token_hash, user_id, now, expires_at])?;
+                Ok(())
             })
             .await
     }
@@ -451,22 +420,16 @@ impl Store for SqliteStore {
 
     async fn upsert_products(&self, products: &[Product]) -> Result<(), StoreError> {
         let products = products.to_vec();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    for product in &products {
-                        sqlx::query(
-                            "INSERT INTO products (id, name, price_fen, active) VALUES (?, ?, ?, 1) ON CONFLICT (id) \
-                             DO UPDATE SET name = excluded.name, price_fen = excluded.price_fen, active = 1",
-                        )
-                        .bind(&product.id)
-                        .bind(&product.name)
-                        .bind(product.price_fen)
-                        .execute(&mut **tx)
-                        .await?;
-                    }
-                    Ok(())
-                })
+        self.writer
+            .write(move |db| {
+                let mut upsert = db.prepare_cached(
+                    "INSERT INTO products (id, name, price_fen, active) VALUES (?, ?, ?, 1) ON CONFLICT (id) \
+                     DO UPDATE SET name = excluded.name, price_fen = excluded.price_fen, active = 1",
+                )?;
+                for product in &products {
+                    upsert.execute(params![product.id, product.name, product.price_fen])?;
+                }
+                Ok(())
             })
             .await
     }
@@ -487,8 +450,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError> {
-        self.group_commit
-            .write(move |tx| Box::pin(async move { create_order_in(tx, &order).await }))
+        self.writer
+            .write(move |db| create_order_in(db, &order))
             .await
     }
 
@@ -502,16 +465,11 @@ impl Store for SqliteStore {
         sign_type: V2SignType,
     ) -> Result<(), StoreError> {
         let out_trade_no = out_trade_no.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    sqlx::query("UPDATE orders SET v2_sign_type = ? WHERE out_trade_no = ?")
-                        .bind(sign_type.as_str())
-                        .bind(&out_trade_no)
-                        .execute(&mut **tx)
-                        .await?;
-                    Ok(())
-                })
+        self.writer
+            .write(move |db| {
+                db.prepare_cached("UPDATE orders SET v2_sign_type = ? WHERE out_trade_no = ?")?
+                    .execute(params![sign_type.as_str(), out_trade_no])?;
+                Ok(())
             })
             .await
     }
@@ -527,66 +485,56 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (out_trade_no, channel) = (out_trade_no.to_owned(), route.to_stored());
         let (appid, prepaid) = (appid.to_owned(), prepaid.clone());
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    let saved = sqlx::query(
+        self.writer
+            .write(move |db| {
+                let saved = db
+                    .prepare_cached(
                         "UPDATE orders SET channel = ?, appid = ?, prepay_id = ?, h5_url = ?, code_url = ?, \
                          prepay_expires_at = ?, version = version + 1, updated_at = ? \
                          WHERE out_trade_no = ? AND state IN ('NOTPAY', 'USERPAYING')",
-                    )
-                    .bind(&channel)
-                    .bind(&appid)
-                    .bind(&prepaid.prepay_id)
-                    .bind(&prepaid.h5_url)
-                    .bind(&prepaid.code_url)
-                    .bind(expires_at)
-                    .bind(now)
-                    .bind(&out_trade_no)
-                    .execute(&mut **tx)
-                    .await?;
-                    Ok(saved.rows_affected() == 1)
-                })
+                    )?
+                    .execute(params![
+                        channel,
+                        appid,
+                        prepaid.prepay_id,
+                        prepaid.h5_url,
+                        prepaid.code_url,
+                        expires_at,
+                        now,
+                        out_trade_no,
+                    ])?;
+                Ok(saved == 1)
             })
             .await
     }
 
     async fn mark_checked(&self, out_trade_no: &str, now: i64) -> Result<(), StoreError> {
         let out_trade_no = out_trade_no.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE orders SET last_checked_at = ?, lease_owner = NULL, lease_until = NULL \
-                         WHERE out_trade_no = ?",
-                    )
-                    .bind(now)
-                    .bind(&out_trade_no)
-                    .execute(&mut **tx)
-                    .await?;
-                    Ok(())
-                })
+        self.writer
+            .write(move |db| {
+                db.prepare_cached(
+                    "UPDATE orders SET last_checked_at = ?, lease_owner = NULL, lease_until = NULL \
+                     WHERE out_trade_no = ?",
+                )?
+                .execute(params![now, out_trade_no])?;
+                Ok(())
             })
             .await
     }
 
     async fn apply_payment(&self, fact: &PaymentFact) -> Result<ApplyOutcome, StoreError> {
         let fact = fact.clone();
-        self.group_commit
-            .write(move |tx| Box::pin(async move { apply_payment_in(tx, &fact).await }))
+        self.writer
+            .write(move |db| apply_payment_in(db, &fact))
             .await
     }
 
     async fn record_notification(&self, record: &NotificationRecord) -> Result<i64, StoreError> {
         let record = record.clone();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    insert_notification(tx, &record, None)
-                        .await?
-                        .ok_or_else(|| {
-                            StoreError::Corrupt("unverified notification insert ignored".into())
-                        })
+        self.writer
+            .write(move |db| {
+                insert_notification(db, &record, None)?.ok_or_else(|| {
+                    StoreError::Corrupt("unverified notification insert ignored".into())
                 })
             })
             .await
@@ -600,12 +548,8 @@ impl Store for SqliteStore {
     ) -> Result<NotificationOutcome, StoreError> {
         let (record, change) = (record.clone(), change.clone());
         let verified_id = verified_id.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(
-                    async move { apply_notification_in(tx, &record, &verified_id, &change).await },
-                )
-            })
+        self.writer
+            .write(move |db| apply_notification_in(db, &record, &verified_id, &change))
             .await
     }
 
@@ -641,10 +585,8 @@ impl Store for SqliteStore {
             actor,
             now,
         });
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move { refunds::reserve_in(tx, &refund.borrowed(), None).await })
-            })
+        self.writer
+            .write(move |db| refunds::reserve_in(db, &refund.borrowed(), None))
             .await
     }
 
@@ -655,12 +597,8 @@ impl Store for SqliteStore {
     ) -> Result<Result<RefundCreation, RefundRefusal>, StoreError> {
         let refund = OwnedRefund::new(refund);
         let key = idempotency_key.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(
-                    async move { refunds::reserve_once_in(tx, &refund.borrowed(), &key).await },
-                )
-            })
+        self.writer
+            .write(move |db| refunds::reserve_once_in(db, &refund.borrowed(), &key))
             .await
     }
 
@@ -670,8 +608,8 @@ impl Store for SqliteStore {
 
     async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
         let fact = fact.clone();
-        self.group_commit
-            .write(move |tx| Box::pin(async move { refunds::apply_refund_in(tx, &fact).await }))
+        self.writer
+            .write(move |db| refunds::apply_refund_in(db, &fact))
             .await
     }
 
@@ -693,25 +631,23 @@ impl Store for SqliteStore {
              RETURNING {ORDER_COLUMNS}"
         );
         let owner = owner.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    let rows = sqlx::query(&sql)
-                        .bind(&owner)
-                        .bind(lease_until)
-                        .bind(created_before)
-                        .bind(checked_before)
-                        .bind(now)
-                        .bind(limit)
-                        .fetch_all(&mut **tx)
-                        .await?;
-                    let mut claimed = rows
-                        .iter()
-                        .map(rows::order)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    claimed.sort_by_key(|o| o.created_at);
-                    Ok(claimed)
-                })
+        self.writer
+            .write(move |db| {
+                let mut statement = db.prepare_cached(&sql)?;
+                let mut found = statement.query(params![
+                    owner,
+                    lease_until,
+                    created_before,
+                    checked_before,
+                    now,
+                    limit
+                ])?;
+                let mut claimed = Vec::new();
+                while let Some(row) = found.next()? {
+                    claimed.push(rows::order(row)?);
+                }
+                claimed.sort_by_key(|o| o.created_at);
+                Ok(claimed)
             })
             .await
     }
@@ -730,24 +666,17 @@ impl Store for SqliteStore {
              AND COALESCE(lease_until, 0) < ? ORDER BY created_at LIMIT ?) RETURNING {REFUND_COLUMNS}"
         );
         let owner = owner.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    let rows = sqlx::query(&sql)
-                        .bind(&owner)
-                        .bind(lease_until)
-                        .bind(created_before)
-                        .bind(now)
-                        .bind(limit)
-                        .fetch_all(&mut **tx)
-                        .await?;
-                    let mut claimed = rows
-                        .iter()
-                        .map(rows::refund)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    claimed.sort_by_key(|r| r.created_at);
-                    Ok(claimed)
-                })
+        self.writer
+            .write(move |db| {
+                let mut statement = db.prepare_cached(&sql)?;
+                let mut found =
+                    statement.query(params![owner, lease_until, created_before, now, limit])?;
+                let mut claimed = Vec::new();
+                while let Some(row) = found.next()? {
+                    claimed.push(rows::refund(row)?);
+                }
+                claimed.sort_by_key(|r| r.created_at);
+                Ok(claimed)
             })
             .await
     }
@@ -765,12 +694,8 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (out_trade_no, note) = (out_trade_no.to_owned(), note.to_owned());
         let actor = actor.to_owned();
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    attention::resolve_in(tx, &out_trade_no, &note, &actor, now).await
-                })
-            })
+        self.writer
+            .write(move |db| attention::resolve_in(db, &out_trade_no, &note, &actor, now))
             .await
     }
 
@@ -800,20 +725,14 @@ impl Store for SqliteStore {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let (name, value) = (name.to_owned(), value.to_owned());
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) \
-                         DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                    )
-                    .bind(&name)
-                    .bind(&value)
-                    .bind(expires_at)
-                    .execute(&mut **tx)
-                    .await?;
-                    Ok(())
-                })
+        self.writer
+            .write(move |db| {
+                db.prepare_cached(
+                    "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) \
+                     DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                )?
+                .execute(params![name, value, expires_at])?;
+                Ok(())
             })
             .await
     }
@@ -831,22 +750,16 @@ impl Store for SqliteStore {
         until: i64,
     ) -> Result<bool, StoreError> {
         let (row, holder) = (super::lease_row(name), holder.to_owned());
-        self.group_commit
-            .write(move |tx| {
-                Box::pin(async move {
-                    let taken = sqlx::query(
+        self.writer
+            .write(move |db| {
+                let taken = db
+                    .prepare_cached(
                         "INSERT INTO credentials (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) \
                          DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at \
                          WHERE credentials.expires_at <= ? OR credentials.value = excluded.value",
-                    )
-                    .bind(&row)
-                    .bind(&holder)
-                    .bind(until)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                    Ok(taken.rows_affected() == 1)
-                })
+                    )?
+                    .execute(params![row, holder, until, now])?;
+                Ok(taken == 1)
             })
             .await
     }

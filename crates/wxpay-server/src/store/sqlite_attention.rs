@@ -1,9 +1,10 @@
 //! Orders that need a person, on SQLite: the list of flagged orders and clearing a flag
 //! (when a flag is raised is decided by [`rules::paid_after`](super::super::rules::paid_after)).
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use rusqlite::{params, Connection};
+use sqlx::SqlitePool;
 
-use super::{audit_in, fetch_order};
+use super::{audit_in, order_in};
 use crate::store::rows::{self, ORDER_COLUMNS};
 use crate::store::rules;
 use crate::store::{Order, StoreError};
@@ -18,28 +19,25 @@ pub(super) async fn list(pool: &SqlitePool, limit: i64) -> Result<Vec<Order>, St
 }
 
 /// Clears the flag of `out_trade_no` and audits who did it and why.
-pub(super) async fn resolve_in(
-    tx: &mut Transaction<'static, Sqlite>,
+pub(super) fn resolve_in(
+    db: &Connection,
     out_trade_no: &str,
     note: &str,
     actor: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let Some(order) = fetch_order(&mut **tx, out_trade_no).await? else {
+    let Some(order) = order_in(db, out_trade_no)? else {
         return Ok(false);
     };
     let Some(flag) = order.attention else {
         return Ok(false);
     };
-    sqlx::query(
+    db.prepare_cached(
         "UPDATE orders SET attention = NULL, version = version + 1, updated_at = ? WHERE out_trade_no = ?",
-    )
-    .bind(now)
-    .bind(out_trade_no)
-    .execute(&mut **tx)
-    .await?;
+    )?
+    .execute(params![now, out_trade_no])?;
     let state = order.state.as_str();
     let cause = rules::resolution_cause(&flag, actor, note);
-    audit_in(tx, "order", out_trade_no, Some(state), state, &cause, now).await?;
+    audit_in(db, "order", out_trade_no, Some(state), state, &cause, now)?;
     Ok(true)
 }

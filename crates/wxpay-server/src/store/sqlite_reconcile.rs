@@ -1,7 +1,8 @@
 //! [`Reconciliation`] on SQLite: reads on the reader pool, the run written through the
-//! single writer in one transaction.
+//! single writer in one write.
 
 use async_trait::async_trait;
+use rusqlite::params;
 use sqlx::Row;
 
 use super::SqliteStore;
@@ -58,40 +59,47 @@ impl Reconciliation for SqliteStore {
         run: &NewRun,
         differences: &[DifferenceRecord],
     ) -> Result<i64, StoreError> {
-        let mut tx = super::begin_write(&self.writer).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO reconciliation_runs \
-             (bill_date, started_at, finished_at, outcome, detail, bill_rows, matched) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&run.bill_date)
-        .bind(run.started_at)
-        .bind(run.finished_at)
-        .bind(&run.outcome)
-        .bind(&run.detail)
-        .bind(run.bill_rows)
-        .bind(run.matched)
-        .fetch_one(&mut *tx)
-        .await?;
-        for d in differences {
-            sqlx::query(
-                "INSERT INTO reconciliation_differences \
-                 (run_id, kind, out_trade_no, out_refund_no, wechat_fen, ledger_fen, resolution, note) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(&d.kind)
-            .bind(&d.out_trade_no)
-            .bind(&d.out_refund_no)
-            .bind(d.wechat_fen)
-            .bind(d.ledger_fen)
-            .bind(&d.resolution)
-            .bind(&d.note)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+        let (run, differences) = (run.clone(), differences.to_vec());
+        self.writer
+            .write(move |db| {
+                let id: i64 = db
+                    .prepare_cached(
+                        "INSERT INTO reconciliation_runs \
+                         (bill_date, started_at, finished_at, outcome, detail, bill_rows, matched) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    )?
+                    .query_row(
+                        params![
+                            run.bill_date,
+                            run.started_at,
+                            run.finished_at,
+                            run.outcome,
+                            run.detail,
+                            run.bill_rows,
+                            run.matched,
+                        ],
+                        |row| row.get(0),
+                    )?;
+                let mut difference = db.prepare_cached(
+                    "INSERT INTO reconciliation_differences \
+                     (run_id, kind, out_trade_no, out_refund_no, wechat_fen, ledger_fen, resolution, note) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )?;
+                for d in &differences {
+                    difference.execute(params![
+                        id,
+                        d.kind,
+                        d.out_trade_no,
+                        d.out_refund_no,
+                        d.wechat_fen,
+                        d.ledger_fen,
+                        d.resolution,
+                        d.note,
+                    ])?;
+                }
+                Ok(id)
+            })
+            .await
     }
 
     async fn runs(
