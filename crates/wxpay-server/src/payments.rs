@@ -30,6 +30,7 @@ pub fn transaction_fact(transaction: &Transaction, cause: &str, at: i64) -> Paym
             .as_ref()
             .map(|t| t.as_str().to_owned()),
         amount_fen: transaction.total().and_then(|t| i64::try_from(t).ok()),
+        appid: Some(transaction.appid.as_str().to_owned()),
         cause: cause.to_owned(),
         at,
     }
@@ -63,22 +64,15 @@ pub fn refund_notification_fact(
     }
 }
 
-/// Why a transaction WeChat reported may not be applied to the order as stored, or `None`.
-/// One rule for both ways a payment is learnt, the notification and the query, checked
-/// before anything is credited: our merchant; one of our apps, and the one the order was
-/// prepaid with (a payment under another of our apps is not this order's payment); CNY;
-/// and, for a paid state, an amount (which the store then compares with the order's).
-pub fn transaction_refusal(
-    state: &SharedState,
-    transaction: &Transaction,
-    stored: Option<&Order>,
-) -> Option<&'static str> {
-    refusal(
-        transaction,
-        state.v3.mchid().as_str(),
-        |appid| state.apps.contains(appid),
-        stored.and_then(|order| order.appid.as_deref()),
-    )
+/// Why a transaction WeChat reported may not be applied at all, or `None`. One rule for
+/// both ways a payment is learnt, the notification and the query, checked before anything
+/// is credited: our merchant; one of our apps; CNY; and, for a paid state, an amount. What
+/// depends on the order as stored (its amount, and the appid it was prepaid with) the
+/// store's rules check under the write lock ([`transaction_fact`] carries both).
+pub fn transaction_refusal(state: &SharedState, transaction: &Transaction) -> Option<&'static str> {
+    refusal(transaction, state.v3.mchid().as_str(), |appid| {
+        state.apps.contains(appid)
+    })
 }
 
 /// [`transaction_refusal`] over plain values.
@@ -86,13 +80,11 @@ fn refusal(
     transaction: &Transaction,
     our_mchid: &str,
     is_our_app: impl Fn(&str) -> bool,
-    prepaid_under: Option<&str>,
 ) -> Option<&'static str> {
-    let appid = transaction.appid.as_str();
     if transaction.mchid.as_str() != our_mchid {
         return Some("mchid_mismatch");
     }
-    if !is_our_app(appid) || prepaid_under.is_some_and(|under| under != appid) {
+    if !is_our_app(transaction.appid.as_str()) {
         return Some("appid_mismatch");
     }
     let currency = transaction
@@ -184,12 +176,12 @@ pub async fn query_and_apply(
             if transaction.out_trade_no.as_str() != out_trade_no {
                 return Err(AppError::unusable_answer("out_trade_no_mismatch"));
             }
-            let stored = state.store.order(out_trade_no).await?;
-            if let Some(reason) = transaction_refusal(state, &transaction, stored.as_ref()) {
+            if let Some(reason) = transaction_refusal(state, &transaction) {
                 state.store.mark_checked(out_trade_no, now).await?;
                 tracing::warn!(order = %out_trade_no, reason, "query answer refused; nothing applied");
                 return Err(AppError::unusable_answer(reason));
             }
+            let stored = state.store.order(out_trade_no).await?;
             let pending = stored.as_ref().is_some_and(|o| o.state.is_pending());
             apply_queried(state, &transaction_fact(&transaction, cause, now), pending).await?
         }
@@ -304,6 +296,7 @@ pub async fn close(
         state: TradeState::Closed,
         transaction_id: None,
         amount_fen: None,
+        appid: None,
         cause: cause.to_owned(),
         at: state.clock.now(),
     };
@@ -449,71 +442,45 @@ mod tests {
         serde_json::from_value(t).expect("transaction")
     }
 
-    fn refused(t: &Transaction, prepaid_under: Option<&str>) -> Option<&'static str> {
-        refusal(
-            t,
-            "1900000001",
-            |a| a == "wxd678efh567hg6787" || a == "wxd678efh567hg6788",
-            prepaid_under,
-        )
+    fn refused(t: &Transaction) -> Option<&'static str> {
+        refusal(t, "1900000001", |a| {
+            a == "wxd678efh567hg6787" || a == "wxd678efh567hg6788"
+        })
     }
 
     #[test]
-    fn a_transaction_is_refused_unless_it_is_this_orders_payment_in_cny_with_an_amount() {
+    fn a_transaction_is_refused_unless_it_is_ours_in_cny_with_an_amount() {
         let cny = json!({ "total": 100, "currency": "CNY" });
+        assert_eq!(refused(&transaction("SUCCESS", cny.clone())), None);
         assert_eq!(
-            refused(
-                &transaction("SUCCESS", cny.clone()),
-                Some("wxd678efh567hg6787")
-            ),
+            refused(&transaction("SUCCESS", json!({ "total": 100 }))),
             None
         );
         assert_eq!(
-            refused(&transaction("SUCCESS", json!({ "total": 100 })), None),
-            None
-        );
-        assert_eq!(
-            refused(
-                &transaction("SUCCESS", serde_json::Value::Null),
-                Some("wxd678efh567hg6787")
-            ),
+            refused(&transaction("SUCCESS", serde_json::Value::Null)),
             Some("amount_missing")
         );
         assert_eq!(
-            refused(
-                &transaction("REFUND", serde_json::Value::Null),
-                Some("wxd678efh567hg6787")
-            ),
+            refused(&transaction("REFUND", serde_json::Value::Null)),
             Some("amount_missing")
         );
         assert_eq!(
-            refused(
-                &transaction("NOTPAY", serde_json::Value::Null),
-                Some("wxd678efh567hg6787")
-            ),
+            refused(&transaction("NOTPAY", serde_json::Value::Null)),
             None,
             "nothing to credit, nothing to compare"
         );
         assert_eq!(
-            refused(
-                &transaction("SUCCESS", json!({ "total": 100, "currency": "USD" })),
-                Some("wxd678efh567hg6787")
-            ),
+            refused(&transaction(
+                "SUCCESS",
+                json!({ "total": 100, "currency": "USD" })
+            )),
             Some("currency_mismatch")
-        );
-        assert_eq!(
-            refused(
-                &transaction("SUCCESS", cny.clone()),
-                Some("wxd678efh567hg6788")
-            ),
-            Some("appid_mismatch"),
-            "ours, but not the app this order was prepaid under"
         );
         let mut foreign = transaction("SUCCESS", cny);
         foreign.appid = AppId::new("wxd678efh567hg6789").unwrap();
-        assert_eq!(refused(&foreign, None), Some("appid_mismatch"));
+        assert_eq!(refused(&foreign), Some("appid_mismatch"));
         foreign.mchid = wxpay_core::MchId::new("1900009999").unwrap();
-        assert_eq!(refused(&foreign, None), Some("mchid_mismatch"));
+        assert_eq!(refused(&foreign), Some("mchid_mismatch"));
     }
 
     #[test]

@@ -256,6 +256,9 @@ pub struct PaymentFact {
     pub transaction_id: Option<String>,
     /// The amount WeChat reports (fen); checked against the order when paid.
     pub amount_fen: Option<i64>,
+    /// The appid WeChat reports the order under, when it does; checked against the one the
+    /// order was prepaid with (another of our apps is not this order's payment).
+    pub appid: Option<String>,
     /// Why: `notify_v3`, `query`, `worker`, `close` ...
     pub cause: String,
     /// Now (Unix seconds).
@@ -332,6 +335,8 @@ pub enum Rejection {
     },
     /// A paid order reported with a different transaction id.
     TransactionMismatch,
+    /// Reported under another appid than the order was prepaid with.
+    AppidMismatch,
 }
 
 impl Rejection {
@@ -342,6 +347,7 @@ impl Rejection {
             Self::AmountMismatch { .. } => "amount_mismatch",
             Self::IllegalTransition { .. } => "illegal_transition",
             Self::TransactionMismatch => "transaction_mismatch",
+            Self::AppidMismatch => "appid_mismatch",
         }
     }
 }

@@ -53,6 +53,11 @@ pub(super) fn payment(order: Option<&Order>, fact: &PaymentFact) -> Decision<Pay
     let Some(order) = order else {
         return Decision::Settled(ApplyOutcome::Rejected(Rejection::UnknownRecord));
     };
+    if let (Some(prepaid_under), Some(reported)) = (&order.appid, &fact.appid) {
+        if prepaid_under != reported {
+            return Decision::Settled(ApplyOutcome::Rejected(Rejection::AppidMismatch));
+        }
+    }
     if fact.state.is_paid() {
         if let Some(reported) = fact.amount_fen.filter(|r| *r != order.amount_fen) {
             return Decision::Settled(ApplyOutcome::Rejected(Rejection::AmountMismatch {

@@ -35,6 +35,7 @@ fn fact(state: TradeState, amount: Option<i64>) -> PaymentFact {
         state,
         transaction_id: Some("42".into()),
         amount_fen: amount,
+        appid: Some("wxa".into()),
         cause: "notify_v3".into(),
         at: 50,
     }
@@ -67,7 +68,7 @@ fn a_payment_moves_an_unpaid_order_and_records_when() {
 }
 
 #[test]
-fn unknown_orders_wrong_amounts_and_other_transactions_are_refused() {
+fn unknown_orders_other_apps_wrong_amounts_and_other_transactions_are_refused() {
     let success = fact(TradeState::Success, Some(100));
     assert_eq!(rejected(payment(None, &success)), Rejection::UnknownRecord);
     let short = fact(TradeState::Success, Some(99));
@@ -84,6 +85,31 @@ fn unknown_orders_wrong_amounts_and_other_transactions_are_refused() {
         rejected(payment(Some(&paid), &success)),
         Rejection::TransactionMismatch
     );
+    // Another of our apps is not the app this order was prepaid under, whatever the state.
+    let mut prepaid = order(TradeState::NotPay);
+    prepaid.appid = Some("wxb".into());
+    assert_eq!(
+        rejected(payment(Some(&prepaid), &success)),
+        Rejection::AppidMismatch
+    );
+    let closed_elsewhere = fact(TradeState::Closed, None);
+    assert_eq!(
+        rejected(payment(Some(&prepaid), &closed_elsewhere)),
+        Rejection::AppidMismatch
+    );
+    // Never prepaid (no appid stored), or no appid reported (a close): nothing to compare.
+    assert!(matches!(
+        payment(Some(&order(TradeState::NotPay)), &success),
+        Decision::Change(_)
+    ));
+    let unnamed = PaymentFact {
+        appid: None,
+        ..success.clone()
+    };
+    assert!(matches!(
+        payment(Some(&prepaid), &unnamed),
+        Decision::Change(_)
+    ));
     // An amount on an unpaid state is not checked: only payments carry money.
     let closing = fact(TradeState::Closed, Some(1));
     assert!(matches!(

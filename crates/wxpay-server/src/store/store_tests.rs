@@ -86,6 +86,7 @@ macro_rules! on_both_engines {
 on_both_engines!(
     concurrent_duplicate_notifications_credit_once,
     amount_mismatch_is_refused_and_changes_nothing,
+    a_payment_under_another_app_than_the_prepay_is_refused,
     a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_amount,
     leases_keep_two_workers_apart,
     a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_it,
@@ -133,6 +134,7 @@ fn paid(no: &str, amount: i64) -> PaymentFact {
         state: TradeState::Success,
         transaction_id: Some("4200000001".into()),
         amount_fen: Some(amount),
+        appid: Some("wxd678efh567hg6787".into()),
         cause: "notify_v3".into(),
         at: 20,
     }
@@ -219,6 +221,56 @@ async fn amount_mismatch_is_refused_and_changes_nothing(store: Arc<dyn Store>) {
         .await
         .expect("rows");
     assert_eq!(rows[0].processing, "rejected:amount_mismatch");
+}
+
+async fn a_payment_under_another_app_than_the_prepay_is_refused(store: Arc<dyn Store>) {
+    order(&*store, "WXORDER0005", 100).await;
+    let route = crate::channel::PrepayRoute::new(
+        crate::channel::Channel::MiniProgram,
+        crate::channel::ApiVersion::V3,
+    );
+    let prepaid = Prepaid {
+        prepay_id: Some("wx201410272009395522657a690389285100".into()),
+        ..Prepaid::default()
+    };
+    assert!(store
+        .save_prepay(
+            "WXORDER0005",
+            route,
+            "wxd678efh567hg6788",
+            &prepaid,
+            900,
+            10
+        )
+        .await
+        .expect("prepay"));
+    // paid() reports wxd678efh567hg6787: one of ours, not the one this order was prepaid under.
+    let outcome = store
+        .apply_notification(
+            &record("WXORDER0005"),
+            "EV-5",
+            &NotifiedChange::Payment(paid("WXORDER0005", 100)),
+        )
+        .await
+        .expect("apply");
+    assert_eq!(
+        outcome,
+        NotificationOutcome::Processed(ApplyOutcome::Rejected(Rejection::AppidMismatch))
+    );
+    let stored = store
+        .order("WXORDER0005")
+        .await
+        .expect("get")
+        .expect("order");
+    assert_eq!(stored.state, TradeState::NotPay);
+    let under_its_app = PaymentFact {
+        appid: Some("wxd678efh567hg6788".into()),
+        ..paid("WXORDER0005", 100)
+    };
+    assert!(matches!(
+        store.apply_payment(&under_its_app).await.expect("apply"),
+        ApplyOutcome::Applied { .. }
+    ));
 }
 
 async fn a_closed_order_proven_paid_is_flagged_and_refunds_stay_within_the_paid_amount(

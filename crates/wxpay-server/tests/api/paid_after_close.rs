@@ -38,6 +38,7 @@ async fn close_locally_only(app: &TestApp, no: &str) {
         state: TradeState::Closed,
         transaction_id: None,
         amount_fen: None,
+        appid: None,
         cause: "test_local_close".into(),
         at: app.state.clock.now(),
     };
