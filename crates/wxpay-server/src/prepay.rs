@@ -55,32 +55,49 @@ pub async fn pay(state: &SharedState, request: &PayRequest<'_>) -> Result<Value,
     // v2 client parameters must use the unified order's sign type: a reused prepay keeps
     // the one recorded with it, a new one the client's (which the unified order records).
     let v2_sign_type = reused.as_ref().and(order.v2_sign_type);
-    let prepaid = match reused {
-        Some(reused) => reused,
-        None => {
-            let (prepaid, ttl) = match route.api {
-                ApiVersion::V3 => prepay_v3(state, request).await?,
-                ApiVersion::V2 => prepay_v2(state, request).await?,
-            };
-            // Saved only while the order is payable: a close that committed meanwhile
-            // wins, and the payer gets no parameters for a closed order.
-            let saved = state
+    let Some(reused) = reused else {
+        let (prepaid, ttl) = match route.api {
+            ApiVersion::V3 => prepay_v3(state, request).await?,
+            ApiVersion::V2 => prepay_v2(state, request).await?,
+        };
+        // Saved only while the order is payable: a close that committed meanwhile wins,
+        // and the payer gets no parameters for a closed order. The parameters are signed
+        // while the save's commit is on disk (one RSA operation beside one fsync), and
+        // handed out only once it is.
+        let save =
+            state
                 .store
-                .save_prepay(&order.out_trade_no, route, appid, &prepaid, now + ttl, now)
-                .await?;
-            if !saved {
-                return Err(payments::prepay_superseded(state, &order.out_trade_no).await);
-            }
-            prepaid
+                .save_prepay(&order.out_trade_no, route, appid, &prepaid, now + ttl, now);
+        let (saved, params) = tokio::join!(save, async {
+            client_params(state, request, &prepaid, v2_sign_type)
+        });
+        if !saved? {
+            return Err(payments::prepay_superseded(state, &order.out_trade_no).await);
         }
+        return params;
     };
+    client_params(state, request, &reused, v2_sign_type)
+}
+
+/// What the client pays with: the cashier URL, the QR content, or the signed parameters.
+fn client_params(
+    state: &SharedState,
+    request: &PayRequest<'_>,
+    prepaid: &Prepaid,
+    v2_sign_type: Option<SignType>,
+) -> Result<Value, AppError> {
+    let PayRequest {
+        route, appid, now, ..
+    } = *request;
     let missing = || AppError::unusable_answer("prepay_result_missing");
     match route.channel.prepay_kind() {
-        PrepayKind::H5 => Ok(json!({ "h5Url": prepaid.h5_url.ok_or_else(missing)? })),
-        PrepayKind::Native => Ok(json!({ "codeUrl": prepaid.code_url.ok_or_else(missing)? })),
+        PrepayKind::H5 => Ok(json!({ "h5Url": prepaid.h5_url.as_deref().ok_or_else(missing)? })),
+        PrepayKind::Native => {
+            Ok(json!({ "codeUrl": prepaid.code_url.as_deref().ok_or_else(missing)? }))
+        }
         kind @ (PrepayKind::Jsapi | PrepayKind::App) => {
-            let prepay_id = prepaid.prepay_id.ok_or_else(missing)?;
-            sign_client_params(state, route, kind, appid, &prepay_id, v2_sign_type, now)
+            let prepay_id = prepaid.prepay_id.as_deref().ok_or_else(missing)?;
+            sign_client_params(state, route, kind, appid, prepay_id, v2_sign_type, now)
         }
     }
 }
