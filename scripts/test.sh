@@ -38,7 +38,7 @@ core_deps_check() {
   local bad
   for target in x86_64-unknown-linux-gnu wasm32-unknown-unknown; do
     bad=$(cargo tree -p wxpay-core -e normal --target "$target" --prefix none --format '{p}' \
-      | awk '{print $1}' | sort -u | grep -Ex 'tokio|reqwest|sqlx|sqlx-core|axum|hyper|wasm-bindgen|aws-lc-rs|aws-lc-sys' || true)
+      | awk '{print $1}' | sort -u | grep -Ex 'tokio|reqwest|sqlx|sqlx-core|rusqlite|libsqlite3-sys|axum|hyper|wasm-bindgen|aws-lc-rs|aws-lc-sys' || true)
     if [ -n "$bad" ]; then
       echo "wxpay-core ($target) must not depend on: $bad" >&2
       return 1
