@@ -6,7 +6,7 @@
 //! so `dyn Store` offers both); the SQLite implementation lives here too.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::paid_then_refunded;
 use super::sqlite::apply_payment_in;
@@ -37,11 +37,12 @@ pub trait FollowUp: Send + Sync {
 #[async_trait]
 impl FollowUp for SqliteStore {
     async fn refund_checked_at(&self, out_refund_no: &str) -> Result<Option<i64>, StoreError> {
-        let checked: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT last_checked_at FROM refunds WHERE out_refund_no = ?")
-                .bind(out_refund_no)
-                .fetch_optional(&self.pool)
-                .await?;
+        let checked: Option<Option<i64>> = self.readers.read(|db| {
+            Ok(db
+                .prepare_cached("SELECT last_checked_at FROM refunds WHERE out_refund_no = ?")?
+                .query_row([out_refund_no], |row| row.get(0))
+                .optional()?)
+        })?;
         Ok(checked.flatten())
     }
 
@@ -59,11 +60,12 @@ impl FollowUp for SqliteStore {
     }
 
     async fn order_attention(&self, out_trade_no: &str) -> Result<Option<String>, StoreError> {
-        let attention: Option<Option<String>> =
-            sqlx::query_scalar("SELECT attention FROM orders WHERE out_trade_no = ?")
-                .bind(out_trade_no)
-                .fetch_optional(&self.pool)
-                .await?;
+        let attention: Option<Option<String>> = self.readers.read(|db| {
+            Ok(db
+                .prepare_cached("SELECT attention FROM orders WHERE out_trade_no = ?")?
+                .query_row([out_trade_no], |row| row.get(0))
+                .optional()?)
+        })?;
         Ok(attention.flatten())
     }
 

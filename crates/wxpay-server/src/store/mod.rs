@@ -74,6 +74,9 @@ pub enum StoreError {
     /// The batch this write was committed with failed: nothing of it was written.
     #[error("the group commit holding this write failed")]
     GroupCommit(#[source] Arc<rusqlite::Error>),
+    /// A SQLite read on a blocking thread did not finish (the runtime is shutting down).
+    #[error("a SQLite read did not finish")]
+    ReaderStopped,
     /// The SQLite writer's thread could not be started.
     #[error("could not start the SQLite writer thread")]
     WriterThread(#[source] std::io::Error),

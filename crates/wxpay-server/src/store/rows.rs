@@ -25,8 +25,8 @@ pub(super) const NOTIFICATION_COLUMNS: &str =
     "id, kind, claimed_id, verified_id, verification, processing, out_trade_no, \
      COALESCE(body_len, length(body)) AS body_len";
 
-/// A row of any engine, read by column name. SQLite's reads go through sqlx and its writes
-/// through rusqlite (`sqlite_group_commit.rs`), so both kinds of row are read here.
+/// A row of either engine, read by column name: PostgreSQL's through sqlx, SQLite's through
+/// rusqlite.
 pub(super) trait Columns {
     fn text(&self, column: &str) -> Result<String, StoreError>;
     fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
@@ -34,27 +34,20 @@ pub(super) trait Columns {
     fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
 }
 
-/// [`Columns`] for an sqlx row type.
-macro_rules! sqlx_columns {
-    ($row:ty) => {
-        impl Columns for $row {
-            fn text(&self, column: &str) -> Result<String, StoreError> {
-                Ok(self.try_get(column)?)
-            }
-            fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-                Ok(self.try_get(column)?)
-            }
-            fn int(&self, column: &str) -> Result<i64, StoreError> {
-                Ok(self.try_get(column)?)
-            }
-            fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-                Ok(self.try_get(column)?)
-            }
-        }
-    };
+impl Columns for sqlx::postgres::PgRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
 }
-sqlx_columns!(sqlx::sqlite::SqliteRow);
-sqlx_columns!(sqlx::postgres::PgRow);
 
 impl Columns for rusqlite::Row<'_> {
     fn text(&self, column: &str) -> Result<String, StoreError> {

@@ -13,17 +13,18 @@
 //! groups (`sqlite_group_commit.rs`) so that concurrent ones share one fsync.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteExecutor, SqlitePool};
 use wxpay_core::v2::sign::SignType as V2SignType;
 
 use crate::config::Synchronous;
 
 use group_commit::GroupCommit;
+use read::Readers;
 
 use super::migrations::{self, SQLITE};
 use super::rows::{self, NOTIFICATION_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS};
@@ -43,17 +44,20 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITER_STATEMENTS: usize = 64;
 
 /// [`Store`] on a SQLite file.
+///
+/// Through rusqlite: sqlx (the PostgreSQL engine's driver) only migrates the file at start.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    /// Readers.
-    pub(super) pool: SqlitePool,
+    /// The readers, used on the caller's thread.
+    pub(super) readers: Arc<Readers>,
     /// The one connection that writes, on its own thread: every INSERT, UPDATE and DELETE
     /// goes through it, in batches with one commit each.
     pub(super) writer: GroupCommit,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `url` (`sqlite://file.db`) and migrates it.
+    /// Opens (creating if needed) the database at `url` (`sqlite://file.db`) and migrates it;
+    /// up to `max_connections` readers are kept open.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         Self::connect_with(url, max_connections, Synchronous::Full).await
     }
@@ -93,11 +97,12 @@ impl SqliteStore {
         db.pragma_update(None, "foreign_keys", "ON")?;
         db.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         let writer = GroupCommit::start(db)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool, writer })
+        let readers = Readers::open(
+            options.get_filename().to_owned(),
+            BUSY_TIMEOUT,
+            usize::try_from(max_connections).unwrap_or(usize::MAX),
+        )?;
+        Ok(Self { readers, writer })
     }
 
     /// Deletes the `credentials` row `name` if it holds `value`: whether it did.
@@ -113,33 +118,7 @@ impl SqliteStore {
     }
 }
 
-/// One order by number, through the reader pool.
-async fn fetch_order<'e>(
-    db: impl SqliteExecutor<'e>,
-    out_trade_no: &str,
-) -> Result<Option<Order>, StoreError> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
-    let row = sqlx::query(&sql)
-        .bind(out_trade_no)
-        .fetch_optional(db)
-        .await?;
-    row.as_ref().map(rows::order).transpose()
-}
-
-/// One refund by number, through the reader pool.
-async fn fetch_refund<'e>(
-    db: impl SqliteExecutor<'e>,
-    out_refund_no: &str,
-) -> Result<Option<Refund>, StoreError> {
-    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
-    let row = sqlx::query(&sql)
-        .bind(out_refund_no)
-        .fetch_optional(db)
-        .await?;
-    row.as_ref().map(rows::refund).transpose()
-}
-
-/// One order by number, inside a write.
+/// One order by number (on a reader, or inside a write).
 fn order_in(db: &Connection, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?");
     let mut statement = db.prepare_cached(&sql)?;
@@ -147,7 +126,7 @@ fn order_in(db: &Connection, out_trade_no: &str) -> Result<Option<Order>, StoreE
     found.next()?.map(rows::order).transpose()
 }
 
-/// One refund by number, inside a write.
+/// One refund by number (on a reader, or inside a write).
 fn refund_in(db: &Connection, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
     let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?");
     let mut statement = db.prepare_cached(&sql)?;
@@ -407,15 +386,14 @@ impl Store for SqliteStore {
     }
 
     async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.appid, u.openid, u.unionid FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ?",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(rows::user).transpose()
+        self.readers.read(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT u.id, u.appid, u.openid, u.unionid FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = ? AND s.expires_at > ?",
+            )?;
+            let mut found = statement.query(params![token_hash, now])?;
+            found.next()?.map(rows::user).transpose()
+        })
     }
 
     async fn upsert_products(&self, products: &[Product]) -> Result<(), StoreError> {
@@ -435,18 +413,19 @@ impl Store for SqliteStore {
     }
 
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT id, name, price_fen FROM products WHERE active = 1 ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, price_fen)| Product {
-                id,
-                name,
-                price_fen,
-            })
-            .collect())
+        self.readers.read(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT id, name, price_fen FROM products WHERE active = 1 ORDER BY id",
+            )?;
+            let products = statement.query_map([], |row| {
+                Ok(Product {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    price_fen: row.get(2)?,
+                })
+            })?;
+            Ok(products.collect::<Result<_, _>>()?)
+        })
     }
 
     async fn create_order(&self, order: NewOrder) -> Result<Order, StoreError> {
@@ -456,7 +435,7 @@ impl Store for SqliteStore {
     }
 
     async fn order(&self, out_trade_no: &str) -> Result<Option<Order>, StoreError> {
-        fetch_order(&self.pool, out_trade_no).await
+        self.readers.read(|db| order_in(db, out_trade_no))
     }
 
     async fn record_v2_sign_type(
@@ -557,15 +536,22 @@ impl Store for SqliteStore {
         &self,
         out_trade_no: Option<&str>,
     ) -> Result<Vec<StoredNotification>, StoreError> {
-        let sql = format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE (? IS NULL OR out_trade_no = ?) ORDER BY id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(out_trade_no)
-            .bind(out_trade_no)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(rows::notification).collect()
+        // Every notification on file when no order is named: no bound, so off this thread.
+        let out_trade_no = out_trade_no.map(str::to_owned);
+        self.readers
+            .scan(move |db| {
+                let sql = format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE (?1 IS NULL OR out_trade_no = ?1) ORDER BY id"
+                );
+                let mut statement = db.prepare_cached(&sql)?;
+                let mut found = statement.query([out_trade_no])?;
+                let mut notifications = Vec::new();
+                while let Some(row) = found.next()? {
+                    notifications.push(rows::notification(row)?);
+                }
+                Ok(notifications)
+            })
+            .await
     }
 
     async fn create_refund(
@@ -603,7 +589,7 @@ impl Store for SqliteStore {
     }
 
     async fn refund(&self, out_refund_no: &str) -> Result<Option<Refund>, StoreError> {
-        fetch_refund(&self.pool, out_refund_no).await
+        self.readers.read(|db| refund_in(db, out_refund_no))
     }
 
     async fn apply_refund(&self, fact: &RefundFact) -> Result<ApplyOutcome, StoreError> {
@@ -682,7 +668,7 @@ impl Store for SqliteStore {
     }
 
     async fn orders_needing_attention(&self, limit: i64) -> Result<Vec<Order>, StoreError> {
-        attention::list(&self.pool, limit).await
+        self.readers.read(|db| attention::list(db, limit))
     }
 
     async fn resolve_attention(
@@ -700,22 +686,26 @@ impl Store for SqliteStore {
     }
 
     async fn audit(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditRow>, StoreError> {
-        let rows = sqlx::query("SELECT from_state, to_state, cause FROM audit WHERE entity = ? AND entity_id = ? ORDER BY id")
-            .bind(entity)
-            .bind(entity_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(rows::audit).collect()
+        self.readers.read(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT from_state, to_state, cause FROM audit WHERE entity = ? AND entity_id = ? ORDER BY id",
+            )?;
+            let mut found = statement.query(params![entity, entity_id])?;
+            let mut audit = Vec::new();
+            while let Some(row) = found.next()? {
+                audit.push(rows::audit(row)?);
+            }
+            Ok(audit)
+        })
     }
 
     async fn credential(&self, name: &str, now: i64) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM credentials WHERE name = ? AND expires_at > ?")
-                .bind(name)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        self.readers.read(|db| {
+            Ok(db
+                .prepare_cached("SELECT value FROM credentials WHERE name = ? AND expires_at > ?")?
+                .query_row(params![name, now], |row| row.get(0))
+                .optional()?)
+        })
     }
 
     async fn put_credential(
@@ -771,16 +761,21 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.readers
+            .read(|db| Ok(db.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
     async fn order_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT state, COUNT(*) FROM orders GROUP BY state ORDER BY state")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        // Counts every order: no bound, so off this thread.
+        self.readers
+            .scan(|db| {
+                let mut statement = db.prepare_cached(
+                    "SELECT state, COUNT(*) FROM orders GROUP BY state ORDER BY state",
+                )?;
+                let counts = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                Ok(counts.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 }
 
@@ -788,6 +783,8 @@ impl Store for SqliteStore {
 mod attention;
 #[path = "sqlite_group_commit.rs"]
 mod group_commit;
+#[path = "sqlite_read.rs"]
+mod read;
 #[path = "sqlite_reconcile.rs"]
 mod reconcile;
 #[path = "sqlite_refunds.rs"]

@@ -2,7 +2,6 @@
 //! (when a flag is raised is decided by [`rules::paid_after`](super::super::rules::paid_after)).
 
 use rusqlite::{params, Connection};
-use sqlx::SqlitePool;
 
 use super::{audit_in, order_in};
 use crate::store::rows::{self, ORDER_COLUMNS};
@@ -10,12 +9,17 @@ use crate::store::rules;
 use crate::store::{Order, StoreError};
 
 /// Flagged orders, oldest first.
-pub(super) async fn list(pool: &SqlitePool, limit: i64) -> Result<Vec<Order>, StoreError> {
+pub(super) fn list(db: &Connection, limit: i64) -> Result<Vec<Order>, StoreError> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE attention IS NOT NULL ORDER BY created_at LIMIT ?"
     );
-    let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
-    rows.iter().map(rows::order).collect()
+    let mut statement = db.prepare_cached(&sql)?;
+    let mut found = statement.query([limit])?;
+    let mut flagged = Vec::new();
+    while let Some(row) = found.next()? {
+        flagged.push(rows::order(row)?);
+    }
+    Ok(flagged)
 }
 
 /// Clears the flag of `out_trade_no` and audits who did it and why.

@@ -1,9 +1,8 @@
-//! [`Reconciliation`] on SQLite: reads on the reader pool, the run written through the
-//! single writer in one write.
+//! [`Reconciliation`] on SQLite: the ledger read off the caller's thread, the run written
+//! through the single writer in one write.
 
 use async_trait::async_trait;
 use rusqlite::params;
-use sqlx::Row;
 
 use super::SqliteStore;
 use crate::store::reconcile::{DifferenceRecord, LedgerEntry, NewRun, Reconciliation, RunRecord};
@@ -13,45 +12,44 @@ use crate::store::StoreError;
 #[async_trait]
 impl Reconciliation for SqliteStore {
     async fn paid_between(&self, from: i64, to: i64) -> Result<Vec<LedgerEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT out_trade_no, amount_fen FROM orders \
-             WHERE paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LedgerEntry {
-                    out_trade_no: r.try_get("out_trade_no")?,
-                    out_refund_no: None,
-                    amount_fen: r.try_get("amount_fen")?,
-                })
+        // A day's payments: no bound, so off the caller's thread.
+        self.readers
+            .scan(move |db| {
+                let mut statement = db.prepare_cached(
+                    "SELECT out_trade_no, amount_fen FROM orders \
+                     WHERE paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no",
+                )?;
+                let entries = statement.query_map(params![from, to], |r| {
+                    Ok(LedgerEntry {
+                        out_trade_no: r.get("out_trade_no")?,
+                        out_refund_no: None,
+                        amount_fen: r.get("amount_fen")?,
+                    })
+                })?;
+                Ok(entries.collect::<Result<_, _>>()?)
             })
-            .collect()
+            .await
     }
 
     async fn refunds_between(&self, from: i64, to: i64) -> Result<Vec<LedgerEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT out_trade_no, out_refund_no, amount_fen FROM refunds \
-             WHERE created_at >= ? AND created_at < ? \
-               AND NOT (status = 'CLOSED' AND refund_id IS NULL) \
-             ORDER BY created_at, out_refund_no",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LedgerEntry {
-                    out_trade_no: r.try_get("out_trade_no")?,
-                    out_refund_no: Some(r.try_get("out_refund_no")?),
-                    amount_fen: r.try_get("amount_fen")?,
-                })
+        self.readers
+            .scan(move |db| {
+                let mut statement = db.prepare_cached(
+                    "SELECT out_trade_no, out_refund_no, amount_fen FROM refunds \
+                     WHERE created_at >= ? AND created_at < ? \
+                       AND NOT (status = 'CLOSED' AND refund_id IS NULL) \
+                     ORDER BY created_at, out_refund_no",
+                )?;
+                let entries = statement.query_map(params![from, to], |r| {
+                    Ok(LedgerEntry {
+                        out_trade_no: r.get("out_trade_no")?,
+                        out_refund_no: Some(r.get("out_refund_no")?),
+                        amount_fen: r.get("amount_fen")?,
+                    })
+                })?;
+                Ok(entries.collect::<Result<_, _>>()?)
             })
-            .collect()
+            .await
     }
 
     async fn record_run(
@@ -107,37 +105,41 @@ impl Reconciliation for SqliteStore {
         bill_date: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM reconciliation_runs \
-             WHERE (?1 IS NULL OR bill_date = ?1) ORDER BY id DESC LIMIT ?2"
-        ))
-        .bind(bill_date)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::run).collect()
+        self.readers.read(|db| {
+            let mut statement = db.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM reconciliation_runs \
+                 WHERE (?1 IS NULL OR bill_date = ?1) ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let mut found = statement.query(params![bill_date, limit])?;
+            let mut runs = Vec::new();
+            while let Some(row) = found.next()? {
+                runs.push(rows::run(row)?);
+            }
+            Ok(runs)
+        })
     }
 
     async fn differences(&self, run_id: i64) -> Result<Vec<DifferenceRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT kind, out_trade_no, out_refund_no, wechat_fen, ledger_fen, resolution, note \
-             FROM reconciliation_differences WHERE run_id = ? ORDER BY id",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DifferenceRecord {
-                    kind: r.try_get("kind")?,
-                    out_trade_no: r.try_get("out_trade_no")?,
-                    out_refund_no: r.try_get("out_refund_no")?,
-                    wechat_fen: r.try_get("wechat_fen")?,
-                    ledger_fen: r.try_get("ledger_fen")?,
-                    resolution: r.try_get("resolution")?,
-                    note: r.try_get("note")?,
-                })
+        // As many as the bill had lines: off the caller's thread.
+        self.readers
+            .scan(move |db| {
+                let mut statement = db.prepare_cached(
+                    "SELECT kind, out_trade_no, out_refund_no, wechat_fen, ledger_fen, resolution, note \
+                     FROM reconciliation_differences WHERE run_id = ? ORDER BY id",
+                )?;
+                let differences = statement.query_map([run_id], |r| {
+                    Ok(DifferenceRecord {
+                        kind: r.get("kind")?,
+                        out_trade_no: r.get("out_trade_no")?,
+                        out_refund_no: r.get("out_refund_no")?,
+                        wechat_fen: r.get("wechat_fen")?,
+                        ledger_fen: r.get("ledger_fen")?,
+                        resolution: r.get("resolution")?,
+                        note: r.get("note")?,
+                    })
+                })?;
+                Ok(differences.collect::<Result<_, _>>()?)
             })
-            .collect()
+            .await
     }
 }

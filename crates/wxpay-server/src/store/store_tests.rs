@@ -410,20 +410,31 @@ async fn fresh_sqlite() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// `PRAGMA synchronous` of the store's writer (the one connection that commits).
+async fn writer_synchronous(store: &SqliteStore) -> i64 {
+    store
+        .writer
+        .write(|db| Ok(db.pragma_query_value(None, "synchronous", |row| row.get(0))?))
+        .await
+        .expect("pragma")
+}
+
+/// The columns of `table`, as a reader sees them.
+fn columns(store: &SqliteStore, table: &str) -> Vec<String> {
+    store
+        .readers
+        .read(|db| {
+            let mut statement = db.prepare("SELECT name FROM pragma_table_info(?)")?;
+            let names = statement.query_map([table], |row| row.get(0))?;
+            Ok(names.collect::<Result<_, _>>()?)
+        })
+        .expect("columns")
+}
+
 #[tokio::test]
-async fn every_connection_syncs_fully_so_an_acknowledged_payment_survives_a_power_cut() {
+async fn the_writer_syncs_fully_so_an_acknowledged_payment_survives_a_power_cut() {
     let (_dir, store) = fresh_sqlite().await;
-    // Several connections at once, so more than one of the pool's is asked.
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        let mut conn = store.pool.acquire().await.expect("connection");
-        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *conn)
-            .await
-            .expect("pragma");
-        assert_eq!(level, 2, "synchronous=FULL");
-        held.push(conn);
-    }
+    assert_eq!(writer_synchronous(&store).await, 2, "synchronous=FULL");
 }
 
 /// A SQLite file migrated only up to `version`, as an older release left it: its folder,
@@ -518,10 +529,7 @@ async fn migration_0006_gives_each_prepay_result_its_column() {
         read("WXNATIVE2").await,
         (s("wx-prepay-3"), None, s("weixin://pay/3"))
     );
-    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('orders')")
-        .fetch_all(&store.pool)
-        .await
-        .expect("columns");
+    let columns = columns(&store, "orders");
     assert!(
         !columns.iter().any(|c| c == "prepay_payload"),
         "{columns:?}"
@@ -548,10 +556,7 @@ async fn migration_0004_keeps_the_notification_log_and_wipes_session_keys() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].verified_id.as_deref(), Some("EV-1"));
     assert_eq!(rows[0].body_len, 3);
-    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('sessions')")
-        .fetch_all(&store.pool)
-        .await
-        .expect("columns");
+    let columns = columns(&store, "sessions");
     assert!(!columns.iter().any(|c| c == "session_key"), "{columns:?}");
     let user = store.session_user("h1", 10).await.expect("session");
     assert_eq!(
@@ -618,22 +623,14 @@ async fn a_refund_proven_for_an_unpaid_order_records_both_steps_once_and_flags_i
 }
 
 #[tokio::test]
-async fn synchronous_setting_reaches_every_connection() {
+async fn the_synchronous_setting_reaches_the_writer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     for (setting, pragma) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
         let store = SqliteStore::connect_with(&url, 2, setting)
             .await
             .expect("connect");
-        let mut a = store.pool.acquire().await.expect("first connection");
-        let mut b = store.pool.acquire().await.expect("second connection");
-        for conn in [&mut *a, &mut *b] {
-            let value: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(conn)
-                .await
-                .expect("pragma");
-            assert_eq!(value, pragma, "{setting:?}");
-        }
+        assert_eq!(writer_synchronous(&store).await, pragma, "{setting:?}");
     }
 }
 
