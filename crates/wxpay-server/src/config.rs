@@ -117,7 +117,8 @@ pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` (created if missing) for one instance, or
     /// `postgres://user@host/db` for several instances on one database.
     pub url: String,
-    /// Pool size.
+    /// PostgreSQL: the pool's size. SQLite: reader connections kept open (it has one writer,
+    /// and opens more readers while more reads run at once).
     #[serde(deserialize_with = "from_text")]
     pub max_connections: u32,
     /// When SQLite syncs the write-ahead log to disk (`normal` or `full`; SQLite only).
