@@ -68,7 +68,7 @@ pub enum StoreError {
     /// A row holds a value this version cannot read (corruption or a newer schema).
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// The SQLite writer failed.
+    /// SQLite failed (a read or a write).
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
     /// The batch this write was committed with failed: nothing of it was written.

@@ -10,7 +10,8 @@
 //! power cut can undo transactions that had committed, and WeChat, told 200 for a
 //! notification, never sends it again. `FULL` syncs every commit before it returns, so an
 //! acknowledged payment is on disk. The writes of the [`Store`] operations are committed in
-//! groups (`sqlite_group_commit.rs`) so that concurrent ones share one fsync.
+//! groups on the writer's own thread (`sqlite_group_commit.rs`) so that concurrent ones
+//! share one fsync; reads run on the thread that asks (`sqlite_read.rs`).
 
 use std::str::FromStr;
 use std::sync::Arc;
