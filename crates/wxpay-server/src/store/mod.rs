@@ -73,7 +73,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     /// The batch this write was committed with failed: nothing of it was written.
     #[error("the group commit holding this write failed")]
-    GroupCommit(#[source] Arc<rusqlite::Error>),
+    GroupCommit(#[source] Arc<BatchFailure>),
     /// A SQLite read on a blocking thread did not finish (the runtime is shutting down).
     #[error("a SQLite read did not finish")]
     ReaderStopped,
@@ -83,6 +83,17 @@ pub enum StoreError {
     /// The task that commits batches has stopped (the store is shutting down).
     #[error("the group commit task has stopped")]
     GroupCommitStopped,
+}
+
+/// Why a batch of SQLite writes was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchFailure {
+    /// SQLite refused the batch's BEGIN, a savepoint or its COMMIT.
+    #[error("SQLite failed")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A write of the batch panicked, leaving the transaction in an unknown state.
+    #[error("a write of the batch panicked")]
+    WritePanicked,
 }
 
 /// A WeChat user known to the merchant (one per appid + openid).

@@ -762,6 +762,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        // A store that can read but no longer write is not ready either.
+        if self.writer.stopped() {
+            return Err(StoreError::GroupCommitStopped);
+        }
         self.readers
             .read(|db| Ok(db.query_row("SELECT 1", [], |_| Ok(()))?))
     }

@@ -20,12 +20,13 @@
 //! and the rules it applies, beside the others in `sqlite.rs`. Writes run one after another,
 //! in arrival order.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::StoreError;
+use crate::store::{BatchFailure, StoreError};
 
 /// Most writes in one transaction: bounds the latency a batch adds to its last member.
 const MAX_BATCH: usize = 64;
@@ -33,7 +34,7 @@ const MAX_BATCH: usize = 64;
 const QUEUE: usize = 1024;
 
 /// Answers a write's caller once the batch's commit is known.
-type Answer = Box<dyn FnOnce(Result<(), Arc<rusqlite::Error>>) + Send>;
+type Answer = Box<dyn FnOnce(Result<(), Arc<BatchFailure>>) + Send>;
 
 /// What a write did inside the batch.
 struct Done {
@@ -47,7 +48,7 @@ trait Pending: Send {
     /// Runs the work in the batch's transaction.
     fn run(self: Box<Self>, db: &Connection) -> Done;
     /// Answers without running: the batch broke before this write's turn.
-    fn fail(self: Box<Self>, error: Arc<rusqlite::Error>);
+    fn fail(self: Box<Self>, error: Arc<BatchFailure>);
 }
 
 struct Write<T, W> {
@@ -72,7 +73,7 @@ where
         }
     }
 
-    fn fail(self: Box<Self>, error: Arc<rusqlite::Error>) {
+    fn fail(self: Box<Self>, error: Arc<BatchFailure>) {
         let _ = self.reply.send(Err(StoreError::GroupCommit(error)));
     }
 }
@@ -94,6 +95,11 @@ impl GroupCommit {
             .spawn(move || run(db, queue))
             .map_err(StoreError::WriterThread)?;
         Ok(Self { jobs })
+    }
+
+    /// Whether the writer's thread has ended: no write can succeed any more.
+    pub(in crate::store) fn stopped(&self) -> bool {
+        self.jobs.is_closed()
     }
 
     /// Runs `work` in the next batch and returns its result once that batch is committed.
@@ -139,25 +145,35 @@ fn run(db: Connection, mut queue: mpsc::Receiver<Job>) {
 /// batch committed (jobs that never ran because the transaction broke are answered here).
 /// A job that fails is rolled back to its own savepoint; a batch of one needs none (two
 /// statements fewer for a lone write): its failure rolls the transaction back.
-fn write_batch(db: &Connection, jobs: Vec<Job>) -> (Vec<Answer>, Result<(), Arc<rusqlite::Error>>) {
+fn write_batch(db: &Connection, jobs: Vec<Job>) -> (Vec<Answer>, Result<(), Arc<BatchFailure>>) {
     let mut answers = Vec::with_capacity(jobs.len());
     let savepoints = jobs.len() > 1;
     if let Err(error) = db.execute_batch("BEGIN IMMEDIATE") {
-        return (answers, Err(broken(db, jobs, error)));
+        return (answers, Err(broken(db, jobs, error.into())));
     }
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
         if savepoints {
             if let Err(error) = db.execute_batch("SAVEPOINT write") {
                 let unrun = std::iter::once(job).chain(jobs);
-                return (answers, Err(broken(db, unrun, error)));
+                return (answers, Err(broken(db, unrun, error.into())));
             }
         }
-        let done = job.run(db);
+        // A write that panics (a bug) must not take the writer with it: every later write
+        // would fail until a restart. Its caller hears the writer stopped (the reply went
+        // with the panic); what the batch wrote is in an unknown state, so all of it is
+        // rolled back and the others are told.
+        let Ok(done) = catch_unwind(AssertUnwindSafe(|| job.run(db))) else {
+            tracing::error!("a write panicked; its batch is rolled back");
+            return (answers, Err(broken(db, jobs, BatchFailure::WritePanicked)));
+        };
         answers.push(done.answer);
         let undone = match (savepoints, done.failed) {
             (true, true) => db.execute_batch("ROLLBACK TO write"),
-            (false, true) => return (answers, db.execute_batch("ROLLBACK").map_err(Arc::new)),
+            (false, true) => {
+                let rolled_back = db.execute_batch("ROLLBACK");
+                return (answers, rolled_back.map_err(|e| Arc::new(e.into())));
+            }
             _ => Ok(()),
         };
         let released = match undone {
@@ -165,12 +181,12 @@ fn write_batch(db: &Connection, jobs: Vec<Job>) -> (Vec<Answer>, Result<(), Arc<
             other => other,
         };
         if let Err(error) = released {
-            return (answers, Err(broken(db, jobs, error)));
+            return (answers, Err(broken(db, jobs, error.into())));
         }
     }
     match db.execute_batch("COMMIT") {
         Ok(()) => (answers, Ok(())),
-        Err(error) => (answers, Err(broken(db, [], error))),
+        Err(error) => (answers, Err(broken(db, [], error.into()))),
     }
 }
 
@@ -180,8 +196,8 @@ fn write_batch(db: &Connection, jobs: Vec<Job>) -> (Vec<Answer>, Result<(), Arc<
 fn broken(
     db: &Connection,
     jobs: impl IntoIterator<Item = Job>,
-    error: rusqlite::Error,
-) -> Arc<rusqlite::Error> {
+    error: BatchFailure,
+) -> Arc<BatchFailure> {
     if !db.is_autocommit() {
         if let Err(rollback) = db.execute_batch("ROLLBACK") {
             tracing::warn!(error = %rollback, "could not roll back a broken batch");
@@ -296,6 +312,45 @@ mod tests {
             Err(StoreError::GroupCommit(_))
         ));
         assert!(rows(&db).is_empty());
+    }
+
+    #[test]
+    fn a_write_that_panics_rolls_its_batch_back_and_the_writer_goes_on() {
+        let (_dir, _, db) = writer();
+        let (first, first_answer) = insert(&[1]);
+        let (reply, panicked_answer) = oneshot::channel::<Result<(), StoreError>>();
+        let panicking = Box::new(Write {
+            work: |db: &Connection| {
+                db.execute("INSERT INTO t (x) VALUES (2)", [])?;
+                panic!("a bug in a write");
+            },
+            reply,
+        });
+        let (unrun, unrun_answer) = insert(&[3]);
+        let (answers, committed) = write_batch(&db, vec![first, panicking, unrun]);
+        let failure = committed.as_ref().expect_err("not committed");
+        assert!(matches!(**failure, BatchFailure::WritePanicked));
+        for answer in answers {
+            answer(committed.clone());
+        }
+        assert!(matches!(
+            answered(first_answer),
+            Err(StoreError::GroupCommit(_))
+        ));
+        assert!(
+            panicked_answer.blocking_recv().is_err(),
+            "its reply went with the panic"
+        );
+        assert!(matches!(
+            answered(unrun_answer),
+            Err(StoreError::GroupCommit(_))
+        ));
+        assert!(db.is_autocommit(), "the batch's transaction is closed");
+        assert!(rows(&db).is_empty(), "nothing of the batch is kept");
+        let (next, next_answer) = insert(&[4]);
+        answer_batch(&db, vec![next]);
+        assert!(answered(next_answer).is_ok());
+        assert_eq!(rows(&db), [4]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
