@@ -29,8 +29,10 @@ step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --all-features -- -D warnings
 if [ "$QUICK" = 0 ] || command -v cargo-deny >/dev/null; then
   # Licenses, bans and sources only: advisories need the advisory database from the network.
+  # cargo deny reads every target's crates (windows-sys too), which a build on this host never
+  # fetched: a fresh machine must fetch them first, or --offline fails.
   step "dependencies: licenses, bans, sources (cargo deny)" \
-    cargo deny --offline check licenses bans sources
+    bash -c 'cargo fetch --locked --quiet && cargo deny --offline check licenses bans sources'
 fi
 
 # The core stays sans-I/O: none of these may appear in its normal dependency tree, on any target.
